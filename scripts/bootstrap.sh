@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what chatbridge needs on a fresh Debian machine: redis-server with the RediSearch
+# module (apt) and the Python dependencies into .venv from requirements.lock.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+MODULE=/usr/lib/redis/modules/redisearch.so
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+[ -f "$MODULE" ] || need_apt+=(redis-redisearch)
+command -v "$PYTHON" >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "chatbridge needs: ${need_apt[*]} (Debian: apt-get install -y redis-server redis-redisearch python3-venv)" >&2
+    exit 1
+  fi
+  echo "installing ${need_apt[*]} with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+      rm -rf .venv
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      "$PYTHON" -m venv .venv
+    else
+      echo "python3 -m venv failed: install python3-venv (Debian: apt-get install -y python3-venv)" >&2
+      exit 1
+    fi
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+touch .venv/.installed
