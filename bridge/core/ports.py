@@ -1,0 +1,138 @@
+"""Contracts between the core and the platform adapters.
+
+Adapters translate platform payloads into these dataclasses and call the core; the mirroring
+worker calls adapters only through :class:`Destination`. No type here mentions a platform SDK.
+
+Text in the core is *core markdown*: Discord-flavoured markdown (``**bold**``, ``*italic*``,
+``~~strike~~``, `` `code` ``, fenced blocks, ``> quote``, ``[text](url)``), mentions of people as
+``@username`` (core usernames) and channels as ``#channel`` (core channel names). Adapters convert
+platform syntax to and from it (``bridge.mirror.formatting``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Platform = Literal["discord", "slack", "cli"]
+JSON = Any
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A channel on a platform. ``workspace`` is the Discord guild id or the Slack team id."""
+
+    platform: Platform
+    workspace: str
+    channel_id: str
+
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChannelRef:
+        platform, workspace, channel_id = text.split(":", 2)
+        if platform not in ("discord", "slack", "cli"):
+            raise ValueError(f"unknown platform {platform!r}")
+        return cls(platform, workspace, channel_id)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PlatformUser:
+    """A person as a platform sees them."""
+
+    platform: Platform
+    workspace: str
+    user_id: str
+    display_name: str
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who runs a command, and where. Built by each adapter from its slash-command payload."""
+
+    platform: Platform
+    user: PlatformUser | None = None
+    username: str | None = None
+    """Core username when the caller already knows it (CLI ``--as``); else resolved from ``user``."""
+    is_admin: bool = False
+    channel: ChannelRef | None = None
+    channel_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers. ``text`` is core markdown for people, ``data`` is JSON for tools."""
+
+    text: str
+    data: JSON = None
+    ephemeral: bool = True
+    ok: bool = True
+    error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A message, edit or delete seen in a platform channel.
+
+    ``event_key`` identifies the platform event itself (Slack ``event_id``, Discord message id plus
+    kind and edit timestamp); the core records each key once, so replays and retries are no-ops.
+    """
+
+    kind: Literal["message", "edit", "delete"]
+    channel: ChannelRef
+    message_id: str
+    event_key: str
+    author: PlatformUser | None = None
+    text: str = ""
+    reply_to: str | None = None
+    """Platform message id this message replies to (Discord reply, Slack ``thread_ts``)."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: Literal["recorded", "duplicate", "ignored"]
+    core_id: str | None = None
+    channel: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A core message rendered for one destination by the worker (text still in core markdown)."""
+
+    core_id: str
+    channel: str
+    text: str
+    author_name: str
+    avatar_url: str | None = None
+    reply_to: list[str] = field(default_factory=list)
+    """Platform ids (on this destination) of the message this one replies to, if it was mirrored."""
+    mentions: Mapping[str, str] = field(default_factory=dict)
+    """Core username -> platform user id on this destination, for people linked on both sides."""
+
+
+class Destination(Protocol):
+    """The outbound half of an adapter, as the mirroring worker uses it.
+
+    Each method raises :class:`bridge.errors.DeliveryError` on failure, with ``retry_after`` when
+    the platform rate-limited the call and ``permanent=True`` when retrying cannot help.
+    """
+
+    platform: Platform
+
+    async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
+        """Post as the author; return the platform ids of every part (long messages are split)."""
+        ...
+
+    async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
+        """Replace the text of a mirrored message; return the ids now holding it."""
+        ...
+
+    async def delete(self, channel: ChannelRef, ids: list[str]) -> None: ...
+
+    async def direct_message(self, user: PlatformUser, text: str) -> None:
+        """Send a notification as a DM to a platform user."""
+        ...
