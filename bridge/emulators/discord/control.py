@@ -1,0 +1,152 @@
+"""HTTP control routes under ``/_emulator`` so another process (``chatbridge sandbox``) can drive the
+emulator and read what was posted. All bodies and answers are JSON.
+
+- ``GET  /_emulator/state``                        guild, channels, users, bot, application
+- ``GET  /_emulator/channels/{channel}/messages``  stored messages (channel id or name)
+- ``GET  /_emulator/requests?since=N``             the REST request log
+- ``GET  /_emulator/posted?since=N``               what the bot/webhooks created, edited, deleted
+- ``POST /_emulator/messages``                     ``{user, channel, content, reply_to?}`` → message
+- ``PATCH /_emulator/messages/{channel}/{id}``     ``{content}`` → message
+- ``DELETE /_emulator/messages/{channel}/{id}``
+- ``POST /_emulator/interactions``                 ``{user, channel, command, options?, focused?}``
+- ``GET  /_emulator/interactions/{id}``            callbacks and followups of an interaction
+- ``POST /_emulator/rate_limits``                  ``{method, path_regex, retry_after, times?, global?}``
+- ``POST /_emulator/gateway/close``                ``{code?}`` (default 4000: the client resumes)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import errors, payloads
+from .rest import reply
+
+if TYPE_CHECKING:
+    from .server import DiscordEmulator
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise errors.APIError(400, 50109, "The request body contains invalid JSON.") from None
+    if not isinstance(body, dict):
+        raise errors.APIError(400, 0, "expected a JSON object")
+    return body
+
+
+class ControlRoutes:
+    def __init__(self, emulator: DiscordEmulator) -> None:
+        self.emu = emulator
+
+    def routes(self) -> list[web.RouteDef]:
+        p = "/_emulator"
+        wrap = self._guard
+        return [
+            web.get(f"{p}/state", wrap(self.state)),
+            web.get(f"{p}/channels/{{channel}}/messages", wrap(self.channel_messages)),
+            web.get(f"{p}/requests", wrap(self.requests)),
+            web.get(f"{p}/posted", wrap(self.posted)),
+            web.post(f"{p}/messages", wrap(self.say)),
+            web.patch(f"{p}/messages/{{channel}}/{{message_id}}", wrap(self.edit)),
+            web.delete(f"{p}/messages/{{channel}}/{{message_id}}", wrap(self.delete)),
+            web.post(f"{p}/interactions", wrap(self.interact)),
+            web.get(f"{p}/interactions/{{interaction_id}}", wrap(self.interaction)),
+            web.post(f"{p}/rate_limits", wrap(self.rate_limit)),
+            web.post(f"{p}/gateway/close", wrap(self.close_gateway)),
+        ]
+
+    @staticmethod
+    def _guard(handler: Any) -> Any:
+        async def run(request: web.Request) -> web.Response:
+            try:
+                response: web.Response = await handler(request)
+                return response
+            except errors.APIError as err:
+                return reply(err.body(), err.status)
+            except (KeyError, ValueError) as err:
+                return reply({"message": str(err), "code": 0}, 400)
+
+        return run
+
+    async def state(self, request: web.Request) -> web.Response:
+        world = self.emu.world
+        return reply(
+            {
+                "guild_id": world.guild_id,
+                "application_id": world.application_id,
+                "bot": payloads.user(world.bot),
+                "api_base": self.emu.api_base,
+                "gateway_url": self.emu.gateway_url,
+                "channels": [payloads.channel(world, c) for c in world.text_channels()],
+                "users": [payloads.user(u) for u in world.users.values()],
+                "gateway": {"connected": self.emu.gateway.connected(), "resumes": self.emu.gateway.resumes},
+            }
+        )
+
+    async def channel_messages(self, request: web.Request) -> web.Response:
+        return reply(self.emu.messages(request.match_info["channel"]))
+
+    async def requests(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return reply([r.to_dict() for r in self.emu.requests[since:]])
+
+    async def posted(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return reply(self.emu.posted[since:])
+
+    async def say(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        message = await self.emu.say(
+            str(body["user"]), str(body["channel"]), str(body["content"]), reply_to=body.get("reply_to")
+        )
+        return reply(message)
+
+    async def edit(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        info = request.match_info
+        return reply(await self.emu.edit(info["channel"], info["message_id"], str(body["content"])))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        await self.emu.delete(request.match_info["channel"], request.match_info["message_id"])
+        return web.Response(status=204)
+
+    async def interact(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        user, channel, command = str(body["user"]), str(body["channel"]), str(body["command"])
+        options = body.get("options") or {}
+        if body.get("focused"):
+            inter = await self.emu.autocomplete(user, channel, command, options, str(body["focused"]))
+        else:
+            inter = await self.emu.slash(user, channel, command, options)
+        return reply({"id": inter.id, "token": inter.token, "payload": inter.payload})
+
+    async def interaction(self, request: web.Request) -> web.Response:
+        inter = self.emu.world.interactions.get(request.match_info["interaction_id"])
+        if inter is None:
+            raise errors.unknown_interaction()
+        return reply(
+            {
+                "id": inter.id,
+                "callbacks": inter.callbacks,
+                "original": inter.original,
+                "followups": inter.followups,
+            }
+        )
+
+    async def rate_limit(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        rule = self.emu.rate_limit(
+            str(body["method"]),
+            str(body["path_regex"]),
+            retry_after=float(body["retry_after"]),
+            times=int(body.get("times", 1)),
+            is_global=bool(body.get("global", False)),
+        )
+        return reply({"method": rule.method, "path_regex": rule.path_regex, "times": rule.times})
+
+    async def close_gateway(self, request: web.Request) -> web.Response:
+        body = await _json(request) if request.body_exists else {}
+        return reply({"closed": await self.emu.close_gateway(int(body.get("code", 4000)))})

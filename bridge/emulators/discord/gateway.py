@@ -1,0 +1,208 @@
+"""The Discord gateway: HELLO, IDENTIFY/READY/GUILD_CREATE, heartbeats, dispatches, RESUME replay.
+
+Every dispatch gets the session's next sequence number and is kept in the session's buffer, so a
+client that reconnects with RESUME (op 6) receives exactly the dispatches after the ``seq`` it
+sends. While no socket is attached (or delivery is held), dispatches are buffered only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from . import payloads
+from .state import World
+
+_log = logging.getLogger(__name__)
+
+OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME = 0, 1, 2, 6
+OP_REQUEST_MEMBERS, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 8, 9, 10, 11
+
+INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_DIRECT_MESSAGES = 1 << 12
+INTENT_MESSAGE_CONTENT = 1 << 15
+
+Filter = Callable[["Session", dict[str, Any]], dict[str, Any] | None]
+
+
+class Connection:
+    """One websocket; sends TEXT frames, or zlib-stream BINARY frames when the client asked."""
+
+    def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool) -> None:
+        self.ws = ws
+        self._zctx = zlib.compressobj() if zlib_stream else None
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        text = json.dumps(payload)
+        if self._zctx is None:
+            await self.ws.send_str(text)
+        else:
+            await self.ws.send_bytes(self._zctx.compress(text.encode()) + self._zctx.flush(zlib.Z_SYNC_FLUSH))
+
+
+@dataclass
+class Session:
+    id: str
+    intents: int
+    seq: int = 0
+    buffer: list[dict[str, Any]] = field(default_factory=list)
+    conn: Connection | None = None
+    held: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def dispatch(self, event: str, data: Any) -> None:
+        async with self.lock:
+            self.seq += 1
+            payload = {"op": OP_DISPATCH, "s": self.seq, "t": event, "d": data}
+            self.buffer.append(payload)
+            if self.conn is not None and not self.held:
+                try:
+                    await self.conn.send(payload)
+                except ConnectionError:
+                    self.conn = None
+
+
+class Gateway:
+    """All gateway sessions of the emulator, plus what clients sent (``received``)."""
+
+    def __init__(self, world: World, *, on_change: Callable[[], None]) -> None:
+        self.world = world
+        self.sessions: dict[str, Session] = {}
+        self.received: list[dict[str, Any]] = []
+        self.resumes = 0
+        self.identifies = 0
+        self.url = ""
+        self._on_change = on_change
+
+    # -- dispatching -------------------------------------------------------------------------
+    async def dispatch(self, event: str, data: dict[str, Any], *, shape: Filter | None = None) -> None:
+        """Send ``event`` to every session; ``shape`` may adapt or drop it per session (intents)."""
+        for session in list(self.sessions.values()):
+            shaped = shape(session, data) if shape is not None else data
+            if shaped is not None:
+                await session.dispatch(event, shaped)
+        self._on_change()
+
+    def hold(self) -> None:
+        """Buffer dispatches without sending them, until the client resumes (test helper)."""
+        for session in self.sessions.values():
+            session.held = True
+
+    async def close_connections(self, code: int = 4000) -> int:
+        """Close every live socket with ``code`` (4000 → discord.py resumes). Returns how many."""
+        closed = 0
+        for session in self.sessions.values():
+            conn, session.conn = session.conn, None
+            if conn is not None:
+                await conn.ws.close(code=code, message=b"emulator closed the connection")
+                closed += 1
+        self._on_change()
+        return closed
+
+    def connected(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.conn is not None)
+
+    # -- the websocket handler ---------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        conn = Connection(ws, zlib_stream=request.query.get("compress") == "zlib-stream")
+        hello = {"heartbeat_interval": self.world.config.heartbeat_interval_ms}
+        await conn.send({"op": OP_HELLO, "s": None, "t": None, "d": hello})
+        session: Session | None = None
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                self.received.append(data)
+                session = await self._on_op(conn, data, session)
+                self._on_change()
+        finally:
+            if session is not None and session.conn is conn:
+                session.conn = None
+            self._on_change()
+        return ws
+
+    async def _on_op(self, conn: Connection, data: dict[str, Any], session: Session | None) -> Session | None:
+        op = data.get("op")
+        if op == OP_HEARTBEAT:
+            await conn.send({"op": OP_HEARTBEAT_ACK, "s": None, "t": None, "d": None})
+        elif op == OP_IDENTIFY:
+            session = await self._identify(conn, data["d"])
+        elif op == OP_RESUME:
+            session = await self._resume(conn, data["d"])
+        elif op == OP_REQUEST_MEMBERS and session is not None:
+            members = [payloads.member(self.world, m) for m in self.world.members.values()]
+            chunk = {"guild_id": self.world.guild_id, "members": members, "chunk_index": 0, "chunk_count": 1}
+            if data["d"].get("nonce"):
+                chunk["nonce"] = data["d"]["nonce"]
+            await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+        return session
+
+    async def _identify(self, conn: Connection, d: dict[str, Any]) -> Session | None:
+        if d.get("token") != self.world.config.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return None
+        self.identifies += 1
+        session = Session(secrets.token_hex(16), int(d.get("intents", 0)))
+        self.sessions[session.id] = session
+        async with session.lock:
+            session.conn = conn
+        ready = {
+            "v": 10,
+            "user": payloads.me(self.world),
+            "guilds": [{"id": self.world.guild_id, "unavailable": True}],
+            "session_id": session.id,
+            "resume_gateway_url": self.url,
+            "application": {"id": self.world.application_id, "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+        await session.dispatch("READY", ready)
+        await session.dispatch("GUILD_CREATE", payloads.guild_create(self.world))
+        return session
+
+    async def _resume(self, conn: Connection, d: dict[str, Any]) -> Session | None:
+        session = self.sessions.get(str(d.get("session_id")))
+        if session is None or d.get("token") != self.world.config.token:
+            await conn.send({"op": OP_INVALID_SESSION, "s": None, "t": None, "d": False})
+            return None
+        self.resumes += 1
+        last = int(d.get("seq") or 0)
+        async with session.lock:
+            for payload in session.buffer:
+                if payload["s"] > last:
+                    await conn.send(payload)
+            session.conn = conn
+            session.held = False
+        await session.dispatch("RESUMED", {})
+        return session
+
+
+def message_shape(world: World) -> Filter:
+    """Apply intents to a message dispatch: drop without (DIRECT|GUILD)_MESSAGES, blank content
+    without MESSAGE_CONTENT (except the bot's own messages, DMs and messages mentioning the bot)."""
+
+    def shape(session: Session, data: dict[str, Any]) -> dict[str, Any] | None:
+        is_dm = "guild_id" not in data
+        needed = INTENT_DIRECT_MESSAGES if is_dm else INTENT_GUILD_MESSAGES
+        if not session.intents & needed:
+            return None
+        if session.intents & INTENT_MESSAGE_CONTENT or is_dm or "content" not in data:
+            return data
+        author = data.get("author", {}).get("id")
+        mentioned = any(u["id"] == world.bot.id for u in data.get("mentions", []))
+        if author == world.bot.id or mentioned:
+            return data
+        return {**data, "content": "", "embeds": [], "attachments": []}
+
+    return shape

@@ -1,0 +1,188 @@
+"""Token-authenticated routes: webhook execution and webhook messages, interaction callbacks and followups.
+
+``/webhooks/{application_id}/{interaction_token}`` is the interaction followup webhook; any other
+``/webhooks/{id}/{token}`` is a channel webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from . import errors, payloads
+from .rest import body_of, no_content, reply
+from .service import EPHEMERAL, Backend, check_content
+from .state import Interaction, Webhook
+
+CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7
+CALLBACK_AUTOCOMPLETE, CALLBACK_MODAL = 8, 9
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true")
+
+
+class TokenRoutes:
+    def __init__(self, backend: Backend) -> None:
+        self.b = backend
+        self.world = backend.world
+
+    def routes(self, prefix: str) -> list[web.RouteDef]:
+        p = prefix
+        hook = f"{p}/webhooks/{{webhook_id}}/{{token}}"
+        return [
+            web.get(f"{p}/webhooks/{{webhook_id}}", self.get_webhook),
+            web.delete(f"{p}/webhooks/{{webhook_id}}", self.delete_webhook),
+            web.get(hook, self.get_webhook),
+            web.post(hook, self.execute),
+            web.get(f"{hook}/messages/{{message_id}}", self.get_hook_message),
+            web.patch(f"{hook}/messages/{{message_id}}", self.edit_hook_message),
+            web.delete(f"{hook}/messages/{{message_id}}", self.delete_hook_message),
+            web.post(f"{p}/interactions/{{interaction_id}}/{{token}}/callback", self.callback),
+        ]
+
+    def _is_app(self, request: web.Request) -> bool:
+        return request.match_info["webhook_id"] == self.world.application_id
+
+    def _hook(self, request: web.Request) -> Webhook:
+        return self.b.webhook(request.match_info["webhook_id"], request.match_info.get("token"))
+
+    # -- channel webhooks ----------------------------------------------------------------------
+    async def get_webhook(self, request: web.Request) -> web.Response:
+        hook = self._hook(request)
+        return reply(payloads.webhook(self.world, hook, with_token="token" not in request.match_info))
+
+    async def delete_webhook(self, request: web.Request) -> web.Response:
+        hook = self._hook(request)
+        del self.world.webhooks[hook.id]
+        return no_content()
+
+    async def execute(self, request: web.Request) -> web.Response:
+        if self._is_app(request):
+            return await self._followup(request)
+        hook = self._hook(request)
+        body = body_of(request)
+        username = body.get("username")
+        if username is not None and (
+            not isinstance(username, str) or not 1 <= len(username) <= 80 or "discord" in username.lower()
+        ):
+            raise errors.invalid_form_body(
+                "username", "USERNAME_INVALID", "Username cannot contain 'discord'"
+            )
+        message = await self.b.create_message(
+            self.b.channel(hook.channel_id),
+            author=payloads.webhook_author(hook, username),
+            content=body.get("content"),
+            webhook=hook,
+            allowed_mentions=body.get("allowed_mentions"),
+            avatar_url=body.get("avatar_url"),
+        )
+        return reply(message) if _truthy(request.query.get("wait")) else no_content()
+
+    def _hook_message(self, request: web.Request) -> dict[str, Any]:
+        if self._is_app(request):
+            return self._interaction_message(request)
+        hook = self._hook(request)
+        message = self.b.message(self.b.channel(hook.channel_id), request.match_info["message_id"])
+        if message.get("webhook_id") != hook.id:
+            raise errors.unknown_message()
+        return message
+
+    async def get_hook_message(self, request: web.Request) -> web.Response:
+        return reply(self._hook_message(request))
+
+    async def edit_hook_message(self, request: web.Request) -> web.Response:
+        message = self._hook_message(request)
+        body = body_of(request)
+        channel = self.b.channel(message["channel_id"])
+        content = body.get("content", message["content"])
+        if message["id"] not in channel.messages:  # ephemeral: edit in place, nothing dispatched
+            message["content"] = check_content(content)
+            return reply(message)
+        edited = await self.b.edit_message(
+            channel, message["id"], content=content, allowed_mentions=body.get("allowed_mentions")
+        )
+        return reply(edited)
+
+    async def delete_hook_message(self, request: web.Request) -> web.Response:
+        message = self._hook_message(request)
+        channel = self.b.channel(message["channel_id"])
+        if message["id"] in channel.messages:
+            await self.b.delete_message(channel, message["id"])
+        return no_content()
+
+    # -- interactions --------------------------------------------------------------------------
+    def _interaction(self, request: web.Request) -> Interaction:
+        inter = self.b.interaction_by_token(request.match_info["token"])
+        if "interaction_id" in request.match_info and request.match_info["interaction_id"] != inter.id:
+            raise errors.unknown_interaction()
+        return inter
+
+    def _interaction_message(self, request: web.Request) -> dict[str, Any]:
+        inter = self._interaction(request)
+        wanted = request.match_info["message_id"]
+        if wanted == "@original":
+            if inter.original is None:
+                raise errors.unknown_message()
+            return inter.original
+        for message in inter.followups:
+            if message["id"] == wanted:
+                return message
+        raise errors.unknown_message()
+
+    async def _bot_message(self, inter: Interaction, data: dict[str, Any], *, flags: int) -> dict[str, Any]:
+        channel = self.b.channel(inter.payload["channel_id"])
+        return await self.b.create_message(
+            channel,
+            author=payloads.user(self.world.bot),
+            content=data.get("content"),
+            allowed_mentions=data.get("allowed_mentions"),
+            flags=flags,
+            msg_type=20,
+            application_id=self.world.application_id,
+        )
+
+    async def callback(self, request: web.Request) -> web.Response:
+        inter = self._interaction(request)
+        if inter.acknowledged:
+            raise errors.already_acknowledged()
+        body = body_of(request)
+        kind = int(body.get("type", 0))
+        data = body.get("data") or {}
+        message: dict[str, Any] | None = None
+        if kind == CALLBACK_MESSAGE:
+            inter.ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
+            message = await self._bot_message(inter, data, flags=int(data.get("flags") or 0))
+            inter.original = message
+        elif kind == CALLBACK_DEFERRED:
+            inter.ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
+        elif kind == CALLBACK_AUTOCOMPLETE:
+            if inter.payload["type"] != 4:
+                raise errors.APIError(400, 50035, "Invalid Form Body")
+            if len(data.get("choices") or []) > 25:
+                raise errors.invalid_form_body(
+                    "data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
+                )
+        elif kind not in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE, CALLBACK_MODAL):
+            raise errors.invalid_form_body(
+                "type", "BASE_TYPE_CHOICES", f"Value must be one of ... (got {kind})"
+            )
+        inter.callbacks.append(body)
+        self.b.notifier.poke()
+        if _truthy(request.query.get("with_response")):
+            return reply(payloads.callback_response(inter, kind, message))
+        return no_content()
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        inter = self._interaction(request)
+        if not inter.acknowledged:
+            raise errors.unknown_webhook()
+        body = body_of(request)
+        flags = int(body.get("flags") or 0)
+        if inter.ephemeral and not inter.followups and inter.original is None:
+            flags |= EPHEMERAL  # the first followup after an ephemeral defer replaces the loading message
+        message = await self._bot_message(inter, body, flags=flags)
+        inter.followups.append(message)
+        self.b.notifier.poke()
+        return reply(message) if _truthy(request.query.get("wait")) else no_content()

@@ -1,0 +1,313 @@
+"""The Discord emulator: an aiohttp app on 127.0.0.1 serving REST (``/api/v10``), the gateway
+(``/gateway``) and control routes (``/_emulator``), plus a Python API for tests.
+
+Typical use::
+
+    async with DiscordEmulator() as emu:
+        apply_endpoints(api_base=emu.api_base, gateway_url=emu.gateway_url)  # bridge.adapters.discord
+        client = discord.Client(intents=..., guild_ready_timeout=0.05)
+        ...
+        await emu.say("alice", "general", "hello")
+        await emu.wait_for_request("POST", r"/webhooks/\\d+/[^/]+")
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from . import appcommands, errors, payloads
+from .control import ControlRoutes
+from .gateway import Gateway
+from .recorder import Notifier, RecordedRequest, Recorder
+from .rest import BotRoutes, reply
+from .rest_webhooks import TokenRoutes
+from .service import Backend
+from .state import Channel, EmulatorConfig, Interaction, Ping, User, World
+
+T = TypeVar("T")
+API_PREFIXES = ("/api/v10", "/api/v9")
+_TOKEN_ROUTE = re.compile(r"^/(webhooks/\d+/[^/]+|interactions/\d+/[^/]+/callback)(/.*)?$")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class RateLimitRule:
+    """Answer the next ``times`` requests matching ``method`` + ``path_regex`` with 429."""
+
+    method: str
+    path_regex: str
+    retry_after: float
+    times: int = 1
+    is_global: bool = False
+    hits: int = 0
+
+
+class DiscordEmulator:
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.host = host
+        self.port = port
+        self.notifier = Notifier()
+        self.world = World(self.config)
+        self.gateway = Gateway(self.world, on_change=self.notifier.poke)
+        self.recorder = Recorder(self.notifier)
+        self.backend = Backend(self.world, self.gateway, self.notifier)
+        self.rate_limits: list[RateLimitRule] = []
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        for prefix in API_PREFIXES:
+            app.add_routes(BotRoutes(self.backend).routes(prefix))
+            app.add_routes(TokenRoutes(self.backend).routes(prefix))
+        app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/", self.gateway.handle)])
+        app.add_routes(ControlRoutes(self).routes())
+        return app
+
+    async def start(self) -> DiscordEmulator:
+        self._runner = web.AppRunner(self.make_app(), handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self.gateway.url = self.gateway_url
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self.gateway.close_connections(code=1001)
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DiscordEmulator:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """What ``discord.http.Route.BASE`` must be set to."""
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        """What ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` must be set to."""
+        return f"ws://{self.host}:{self.port}/gateway"
+
+    @property
+    def token(self) -> str:
+        return self.config.token
+
+    @property
+    def guild_id(self) -> str:
+        return self.world.guild_id
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.world.bot.id
+
+    @property
+    def application_id(self) -> str:
+        return self.world.application_id
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.recorder.requests
+
+    @property
+    def posted(self) -> list[dict[str, Any]]:
+        """What the bot, its webhooks and its interaction responses created, edited and deleted."""
+        return self.backend.posted
+
+    # -- HTTP middleware: record, rate-limit, authenticate, render errors ----------------------
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        prefix = next((p for p in API_PREFIXES if request.path.startswith(p + "/")), None)
+        if prefix is None:
+            return await handler(request)
+        rel = request.path[len(prefix) :]
+        record = RecordedRequest(request.method, rel, dict(request.query), None, dict(request.headers))
+        try:
+            if request.body_exists and request.content_type == "application/json":
+                try:
+                    record.json = request["json"] = json.loads(await request.read())
+                except ValueError:
+                    raise errors.APIError(400, 50109, "The request body contains invalid JSON.") from None
+            response = self._rate_limited(record) or await self._authorized(request, rel, handler)
+        except errors.APIError as err:
+            response = reply(err.body(), err.status)
+        except web.HTTPException as err:
+            response = reply({"message": f"{err.status}: {err.reason}", "code": 0}, err.status)
+        record.status = response.status
+        self.recorder.add(record)
+        return response
+
+    async def _authorized(self, request: web.Request, rel: str, handler: Handler) -> web.StreamResponse:
+        if not _TOKEN_ROUTE.match(rel) and request.headers.get("Authorization") != f"Bot {self.token}":
+            raise errors.unauthorized()
+        return await handler(request)
+
+    def _rate_limited(self, record: RecordedRequest) -> web.Response | None:
+        for rule in self.rate_limits:
+            if rule.hits >= rule.times or rule.method != record.method:
+                continue
+            if not re.fullmatch(rule.path_regex, record.path):
+                continue
+            rule.hits += 1
+            body = {
+                "message": "You are being rate limited.",
+                "retry_after": rule.retry_after,
+                "global": rule.is_global,
+            }
+            headers = {
+                "Via": "1.1 google",
+                "Retry-After": str(max(1, round(rule.retry_after))),
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": str(rule.retry_after),
+                "X-RateLimit-Bucket": f"emulator-{abs(hash(rule.path_regex)) % 10**8}",
+                "X-RateLimit-Scope": "global" if rule.is_global else "user",
+            }
+            if rule.is_global:
+                headers["X-RateLimit-Global"] = "true"
+            return web.Response(
+                body=json.dumps(body).encode(), status=429, content_type="application/json", headers=headers
+            )
+        return None
+
+    def rate_limit(
+        self, method: str, path_regex: str, *, retry_after: float, times: int = 1, is_global: bool = False
+    ) -> RateLimitRule:
+        """Make the next ``times`` matching requests answer 429 with ``retry_after`` seconds."""
+        rule = RateLimitRule(method.upper(), path_regex, retry_after, times, is_global)
+        self.rate_limits.append(rule)
+        return rule
+
+    # -- waiting -------------------------------------------------------------------------------
+    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0) -> T:  # noqa: ASYNC109 - tests pass a plain timeout; asyncio.timeout inside
+        return await self.notifier.wait_until(predicate, timeout)
+
+    async def wait_for_request(
+        self,
+        method: str,
+        path_regex: str,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a plain timeout for tests; asyncio.timeout inside
+        *,
+        since: int = 0,
+    ) -> RecordedRequest:
+        return await self.recorder.wait_for(method, path_regex, timeout=timeout, since=since)
+
+    async def wait_for_reply(self, interaction: Interaction, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109 - tests pass a plain timeout; asyncio.timeout inside
+        """The first message an interaction answered with (immediate response or followup)."""
+
+        def first() -> dict[str, Any] | None:
+            if interaction.original is not None:
+                return interaction.original
+            return interaction.followups[0] if interaction.followups else None
+
+        return await self.wait_until(first, timeout)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def user(self, who: str) -> User:
+        """A user by id or username."""
+        return self.world.users.get(who) or self.world.user_by_name(who)
+
+    def channel(self, which: str) -> Channel:
+        """A channel by id or name."""
+        return self.world.channels.get(which) or self.world.channel_by_name(which)
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Messages of a channel as stored, oldest first."""
+        return list(self.channel(channel).messages.values())
+
+    def ping(self, message_id: str) -> Ping:
+        """Who a message notified (``allowed_mentions`` applied)."""
+        return self.world.pings[message_id]
+
+    def avatar_url(self, message_id: str) -> str | None:
+        return self.world.avatar_urls.get(message_id)
+
+    def dm_messages(self, user: str) -> list[dict[str, Any]]:
+        uid = self.user(user).id
+        return [
+            m for c in self.world.channels.values() if c.recipient_ids == [uid] for m in c.messages.values()
+        ]
+
+    # -- injecting what people do --------------------------------------------------------------
+    async def say(
+        self, user: str, channel: str, content: str, *, reply_to: str | None = None
+    ) -> dict[str, Any]:
+        """A person posts ``content`` (optionally replying to message ``reply_to``)."""
+        author = self.user(user)
+        reference = {"message_id": reply_to} if reply_to else None
+        return await self.backend.create_message(
+            self.channel(channel),
+            author=payloads.user(author),
+            content=content,
+            reference=reference,
+            msg_type=19 if reply_to else 0,
+            source="user",
+        )
+
+    async def edit(self, channel: str, message_id: str, content: str) -> dict[str, Any]:
+        """A person edits their message."""
+        return await self.backend.edit_message(
+            self.channel(channel), message_id, content=content, source="user"
+        )
+
+    async def delete(self, channel: str, message_id: str) -> None:
+        """A person (or a moderator) deletes a message."""
+        await self.backend.delete_message(self.channel(channel), message_id, source="user")
+
+    def _command(self, name: str) -> dict[str, Any]:
+        guild_cmds = self.world.guild_commands.get(self.world.guild_id, [])
+        command = appcommands.find_command(guild_cmds, name) or appcommands.find_command(
+            self.world.global_commands, name
+        )
+        if command is None:
+            raise KeyError(f"command {name!r} is not registered (sync the command tree first)")
+        return command
+
+    async def slash(
+        self, user: str, channel: str, command: str, options: dict[str, Any] | None = None
+    ) -> Interaction:
+        """A person runs ``/command`` (``"chat search"``: command + subcommand path) with ``options``."""
+        name, *path = command.split()
+        data = appcommands.build_data(self._command(name), path, options or {})
+        return await self.backend.create_interaction(
+            kind=2, data=data, user_id=self.user(user).id, channel=self.channel(channel)
+        )
+
+    async def autocomplete(
+        self, user: str, channel: str, command: str, options: dict[str, Any], focused: str
+    ) -> Interaction:
+        """The Discord client asks for choices while ``focused`` is being typed."""
+        name, *path = command.split()
+        data = appcommands.build_data(self._command(name), path, options, focused=focused)
+        return await self.backend.create_interaction(
+            kind=4, data=data, user_id=self.user(user).id, channel=self.channel(channel)
+        )
+
+    async def close_gateway(self, code: int = 4000) -> int:
+        return await self.gateway.close_connections(code)
+
+    def hold_gateway(self) -> None:
+        """Stop sending dispatches (they are still sequenced and buffered) until the client resumes."""
+        self.gateway.hold()

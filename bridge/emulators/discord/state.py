@@ -1,0 +1,253 @@
+"""The emulator's world: one guild, its channels, roles, members, DMs, webhooks, messages, commands.
+
+Everything is plain data so tests can inspect it. Ids are real-looking snowflakes (time-based,
+strictly increasing), so discord.py's ``created_at`` and ordering behave as on Discord.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+DISCORD_EPOCH_MS = 1420070400000
+MAX_CONTENT = 2000
+MANAGE_CHANNELS = 1 << 4
+ADMINISTRATOR = 1 << 3
+DEFAULT_PERMISSIONS = 0x0000_0000_0006_4C40  # view, send, read history, embed, attach, add reactions
+BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 29)  # + manage webhooks
+
+_USER_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+
+
+class SnowflakeGen:
+    """Time-based snowflakes that never repeat and never go backwards."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        value = (ms << 22) | (next(self._counter) & 0xFFF)
+        value = max(value, self._last + 1)
+        self._last = value
+        return str(value)
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class UserSpec:
+    """A person in the emulated guild (configurable at construction)."""
+
+    username: str
+    admin: bool = False
+    global_name: str | None = None
+
+
+@dataclass
+class EmulatorConfig:
+    """What the emulator starts with. Defaults give a guild with three channels and three people."""
+
+    guild_name: str = "Emulated Guild"
+    channels: tuple[str, ...] = ("general", "random", "cricket")
+    users: tuple[UserSpec, ...] = (
+        UserSpec("alice", admin=True, global_name="Alice A."),
+        UserSpec("bob", global_name="Bob B."),
+        UserSpec("carol"),
+    )
+    bot_name: str = "chatbridge"
+    token: str = "emulator-bot-token"
+    """The bot token the emulator accepts (``Authorization: Bot <token>``)."""
+    heartbeat_interval_ms: int = 41250
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    global_name: str | None = None
+    bot: bool = False
+    avatar: str | None = None
+
+
+@dataclass
+class Role:
+    id: str
+    name: str
+    permissions: int
+    position: int = 0
+
+
+@dataclass
+class Member:
+    user_id: str
+    roles: list[str]
+    joined_at: str = field(default_factory=iso_now)
+    nick: str | None = None
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str | None
+    type: int  # 0 guild text, 1 DM
+    guild_id: str | None
+    position: int = 0
+    recipient_ids: list[str] = field(default_factory=list)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Message payloads as stored (insertion order = post order)."""
+
+
+@dataclass
+class Webhook:
+    id: str
+    token: str
+    channel_id: str
+    guild_id: str
+    name: str
+    creator_id: str
+    application_id: str | None = None
+
+
+@dataclass
+class Ping:
+    """Who a message actually notified, after applying ``allowed_mentions`` the way Discord does."""
+
+    users: list[str]
+    roles: list[str]
+    everyone: bool
+    allowed_mentions: dict[str, Any] | None
+
+
+@dataclass
+class Interaction:
+    id: str
+    token: str
+    payload: dict[str, Any]
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    followups: list[dict[str, Any]] = field(default_factory=list)
+    original: dict[str, Any] | None = None
+    ephemeral: bool = False
+
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.callbacks)
+
+
+class World:
+    """All mutable emulator state."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.ids = SnowflakeGen()
+        self.bot = User(self.ids.next(), config.bot_name, bot=True)
+        self.application_id = self.bot.id
+        self.guild_id = self.ids.next()
+        self.guild_name = config.guild_name
+        self.users: dict[str, User] = {self.bot.id: self.bot}
+        self.members: dict[str, Member] = {}
+        self.channels: dict[str, Channel] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.interactions: dict[str, Interaction] = {}
+        self.global_commands: list[dict[str, Any]] = []
+        self.guild_commands: dict[str, list[dict[str, Any]]] = {}
+        self.pings: dict[str, Ping] = {}
+        self.avatar_urls: dict[str, str | None] = {}
+        self.everyone_role = Role(self.guild_id, "@everyone", DEFAULT_PERMISSIONS)
+        self.admin_role = Role(self.ids.next(), "Moderators", DEFAULT_PERMISSIONS | MANAGE_CHANNELS, 1)
+        self.bot_role = Role(self.ids.next(), config.bot_name, BOT_PERMISSIONS, 2)
+        self.roles: dict[str, Role] = {r.id: r for r in (self.everyone_role, self.admin_role, self.bot_role)}
+        self.owner_id = self.bot.id
+        self.members[self.bot.id] = Member(self.bot.id, [self.bot_role.id])
+        for spec in config.users:
+            self.add_user(spec)
+        for name in config.channels:
+            self.add_channel(name)
+
+    # -- setup ---------------------------------------------------------------------------------
+    def add_user(self, spec: UserSpec) -> User:
+        user = User(self.ids.next(), spec.username, spec.global_name)
+        self.users[user.id] = user
+        self.members[user.id] = Member(user.id, [self.admin_role.id] if spec.admin else [])
+        return user
+
+    def add_channel(self, name: str) -> Channel:
+        channel = Channel(self.ids.next(), name, 0, self.guild_id, position=len(self.text_channels()))
+        self.channels[channel.id] = channel
+        return channel
+
+    def text_channels(self) -> list[Channel]:
+        return [c for c in self.channels.values() if c.type == 0]
+
+    # -- lookups -------------------------------------------------------------------------------
+    def user_by_name(self, username: str) -> User:
+        for user in self.users.values():
+            if user.username == username:
+                return user
+        raise KeyError(f"no user named {username!r}")
+
+    def channel_by_name(self, name: str) -> Channel:
+        for channel in self.channels.values():
+            if channel.name == name:
+                return channel
+        raise KeyError(f"no channel named {name!r}")
+
+    def find_message(self, message_id: str) -> tuple[Channel, dict[str, Any]] | None:
+        for channel in self.channels.values():
+            if message_id in channel.messages:
+                return channel, channel.messages[message_id]
+        return None
+
+    def permissions_of(self, user_id: str) -> int:
+        member = self.members.get(user_id)
+        if member is None:
+            return 0
+        if user_id == self.owner_id:
+            return (1 << 53) - 1
+        perms = self.everyone_role.permissions
+        for role_id in member.roles:
+            role = self.roles.get(role_id)
+            if role is not None:
+                perms |= role.permissions
+        if perms & ADMINISTRATOR:
+            return (1 << 53) - 1
+        return perms
+
+    def dm_channel(self, user_id: str) -> Channel:
+        for channel in self.channels.values():
+            if channel.type == 1 and channel.recipient_ids == [user_id]:
+                return channel
+        channel = Channel(self.ids.next(), None, 1, None, recipient_ids=[user_id])
+        self.channels[channel.id] = channel
+        return channel
+
+    def new_webhook(self, channel: Channel, name: str, creator_id: str) -> Webhook:
+        assert channel.guild_id is not None
+        hook = Webhook(
+            self.ids.next(), secrets.token_urlsafe(48), channel.id, channel.guild_id, name, creator_id
+        )
+        self.webhooks[hook.id] = hook
+        return hook
+
+    def compute_ping(self, content: str, allowed: dict[str, Any] | None) -> Ping:
+        """Apply Discord's ``allowed_mentions`` rules to the mentions written in ``content``."""
+        written_users = [u for u in dict.fromkeys(_USER_MENTION.findall(content)) if u in self.users]
+        written_roles = [r for r in dict.fromkeys(_ROLE_MENTION.findall(content)) if r in self.roles]
+        mass = "@everyone" in content or "@here" in content
+        if allowed is None:
+            return Ping(written_users, written_roles, mass, None)
+        parse = set(allowed.get("parse") or [])
+        user_ok = {str(u) for u in allowed.get("users") or []}
+        role_ok = {str(r) for r in allowed.get("roles") or []}
+        users = [u for u in written_users if "users" in parse or u in user_ok]
+        roles = [r for r in written_roles if "roles" in parse or r in role_ok]
+        return Ping(users, roles, mass and "everyone" in parse, allowed)

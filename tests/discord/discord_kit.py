@@ -1,0 +1,55 @@
+"""Test helpers shared by the Discord tests (imported by bare name: pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+StartClient = Callable[[discord.Client, asyncio.Event], Awaitable[discord.Client]]
+
+
+class RecordingClient(discord.Client):
+    """A plain discord.py client that keeps what it receives, for emulator tests."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        intents = kwargs.pop("intents", None) or discord.Intents.default()
+        intents.message_content = kwargs.pop("message_content", True)
+        super().__init__(intents=intents, guild_ready_timeout=0.05, **kwargs)
+        self.tree = discord.app_commands.CommandTree(self)
+        self.events: list[tuple[str, Any]] = []
+        self.changed = asyncio.Event()
+        self.ready_event = asyncio.Event()
+
+    def _record(self, name: str, value: Any) -> None:
+        self.events.append((name, value))
+        self.changed.set()
+
+    async def wait_for_events(
+        self, predicate: Callable[[list[tuple[str, Any]]], bool], within: float = 5
+    ) -> None:
+        """Wait (at most ``within`` seconds) until ``predicate(self.events)`` holds."""
+        async with asyncio.timeout(within):
+            while not predicate(self.events):
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def on_ready(self) -> None:
+        self.ready_event.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        self._record("message", message)
+
+    async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
+        self._record("edit", after)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        self._record("raw_edit", payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self._record("raw_delete", payload)
+
+    async def on_resumed(self) -> None:
+        self._record("resumed", None)
