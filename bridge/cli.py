@@ -1,0 +1,100 @@
+"""``chatbridge``: run the bridge, run any chat command, and operate it.
+
+Exit codes: 0 ok, 1 the command answered with an error, 2 bad usage or configuration,
+3 Redis or its search module unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from bridge import __version__, config
+from bridge.core.ports import Invocation
+from bridge.errors import ConfigError, StoreError
+from bridge.runtime import open_runtime
+
+EXIT_OK, EXIT_REPLY_ERROR, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatbridge", description="Discord ⇄ Redis chat core ⇄ Slack.")
+    parser.add_argument("--version", action="version", version=f"chatbridge {__version__}")
+    parser.add_argument("-c", "--config", help="config file (default: ./config.yaml if present)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bridge (embedded Redis, adapters, worker)")
+    run.add_argument("--sandbox", action="store_true", help="force the local Discord/Slack emulators")
+
+    ex = sub.add_parser("exec", help="run one chat command, e.g. exec --as ada 'history tech 5'")
+    ex.add_argument("--as", dest="username", help="core username to act as")
+    ex.add_argument("--admin", action="store_true", help="run with admin rights (operator)")
+    ex.add_argument("--json", action="store_true", help="print the reply's data as JSON")
+    ex.add_argument("line", nargs="+", help="the command line")
+
+    sub.add_parser("reindex", help="index user:* and message:* hashes written by other tools")
+    sub.add_parser("doctor", help="check Redis, the search module, tokens and scopes")
+    sub.add_parser("check-config", help="validate the config file and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        cfg = config.load(args.config)
+        if args.command == "check-config":
+            print("config OK")
+            return EXIT_OK
+        return asyncio.run(_dispatch(args, cfg))
+    except ConfigError as err:
+        print(f"configuration error:\n{err}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as err:
+        print(f"redis error: {err}", file=sys.stderr)
+        return EXIT_STORE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
+    if args.command == "exec":
+        return await _exec(args, cfg)
+    if args.command == "reindex":
+        from bridge.reindex import reindex
+
+        async with open_runtime(cfg) as rt:
+            summary = await reindex(rt.chat)
+        for line in summary.skipped[:20]:
+            print(f"skipped {line}", file=sys.stderr)
+        return EXIT_OK
+    if args.command == "doctor":
+        from bridge.doctor import doctor
+
+        return await doctor(cfg)
+    if args.command == "run":
+        from bridge.app import run_app
+
+        return await run_app(cfg, sandbox=args.sandbox)
+    raise ConfigError(f"unknown command {args.command}")
+
+
+async def _exec(args: argparse.Namespace, cfg: config.Config) -> int:
+    line = " ".join(args.line)
+    async with open_runtime(cfg) as rt:
+        inv = Invocation(platform="cli", username=args.username.lower() if args.username else None, is_admin=args.admin)
+        reply = await rt.chat.commands.execute(inv, line)
+    if args.json:
+        print(json.dumps({"ok": reply.ok, "text": reply.text, "data": reply.data, "error": reply.error_code}, indent=2))
+    else:
+        print(reply.text)
+    return EXIT_OK if reply.ok else EXIT_REPLY_ERROR

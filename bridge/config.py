@@ -1,0 +1,114 @@
+"""Typed configuration: ``config.yaml`` (see ``config.example.yaml``) validated once at start.
+
+Secrets never live in the file: Redis URL may come from ``REDIS_URL``; platform tokens only from
+the environment (``DISCORD_TOKEN``, ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bridge.core.context import CoreSettings
+from bridge.core.ports import ChannelRef
+from bridge.errors import ConfigError
+
+DEFAULT_PATHS = ("config.yaml", "/etc/chatbridge/config.yaml")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RedisConfig(Strict):
+    url: str | None = None
+    """Use this Redis (with RediSearch). Unset: REDIS_URL, else an embedded redis-server."""
+    data_dir: Path = Path(".chatbridge/data")
+    appendonly: bool = True
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    module_path: str = "/usr/lib/redis/modules/redisearch.so"
+
+    @field_validator("url")
+    @classmethod
+    def _no_placeholder(cls, value: str | None) -> str | None:
+        if value and ("<" in value or "PASSWORD" in value):
+            raise ValueError("replace the placeholder from config.example.yaml, or leave url unset")
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class CoreConfig(Strict):
+    stream_maxlen: int = Field(0, ge=0)
+    show_join_leave: bool = True
+    history_max: int = Field(200, ge=1, le=1000)
+
+
+class RoomConfig(Strict):
+    channel: str
+    links: list[str] = Field(default_factory=list)
+
+    @field_validator("links")
+    @classmethod
+    def _refs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ChannelRef.parse(item)
+            except ValueError:
+                raise ValueError(f"{item!r} is not platform:workspace:channel (discord:<guild>:<channel>)") from None
+        return value
+
+
+class HttpConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8477, ge=0, le=65535)
+
+
+class Config(Strict):
+    redis: RedisConfig = RedisConfig()
+    core: CoreConfig = CoreConfig()
+    admins: list[str] = Field(default_factory=list)
+    rooms: list[RoomConfig] = Field(default_factory=list)
+    http: HttpConfig = HttpConfig()
+    discord: dict[str, Any] = Field(default_factory=dict)
+    slack: dict[str, Any] = Field(default_factory=dict)
+    worker: dict[str, Any] = Field(default_factory=dict)
+
+    def redis_url(self) -> str | None:
+        return self.redis.url or os.environ.get("REDIS_URL") or None
+
+    def core_settings(self) -> CoreSettings:
+        return CoreSettings(
+            stream_maxlen=self.core.stream_maxlen,
+            show_join_leave=self.core.show_join_leave,
+            history_max=self.core.history_max,
+        )
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load and validate; no file at the default paths means all defaults."""
+    candidates = [Path(path)] if path else [Path(p) for p in DEFAULT_PATHS]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                raw = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{candidate}: not valid YAML: {err}") from None
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{candidate}: the top level must be a mapping")
+            return parse(raw, source=str(candidate))
+        if path:
+            raise ConfigError(f"{candidate}: no such file")
+    return Config()
+
+
+def parse(raw: dict[str, Any], *, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        lines = [f"{source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise ConfigError("\n".join(lines)) from None

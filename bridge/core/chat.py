@@ -1,0 +1,136 @@
+"""The chat core facade: services over one Redis, the command layer, and room traffic in."""
+
+from __future__ import annotations
+
+import logging
+
+from bridge.core.channels import Channels
+from bridge.core.commands.registry import CommandLayer
+from bridge.core.context import CoreContext, CoreSettings
+from bridge.core.finder import Finder
+from bridge.core.messages import Messages, PostOptions
+from bridge.core.notify import Subscriptions
+from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser
+from bridge.core.users import Users
+from bridge.errors import NotFound, UserError
+from bridge.store import keys, search
+from bridge.store.connection import RedisClient as Redis
+from bridge.store.scripts import Scripts
+
+log = logging.getLogger("bridge.core")
+
+
+class Chat:
+    """Everything adapters and the CLI call. Build it with :meth:`open`."""
+
+    def __init__(self, ctx: CoreContext) -> None:
+        from bridge.core.commands.builtin import builtin_commands
+
+        self.ctx = ctx
+        self.users = Users(ctx)
+        self.channels = Channels(ctx)
+        self.messages = Messages(ctx)
+        self.finder = Finder(ctx)
+        self.subscriptions = Subscriptions(ctx)
+        self.commands = CommandLayer(self, builtin_commands())
+
+    @classmethod
+    async def open(cls, redis: Redis, settings: CoreSettings | None = None) -> Chat:
+        """Detect the search module, make sure both indexes exist, load the scripts."""
+        module = await search.detect(redis)
+        done = await search.ensure_indexes(redis, module)
+        for line in done:
+            log.info("search: %s", line)
+        await redis.hset(keys.META, mapping={"schema": "1", "search_module": str(module.version)})
+        return cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
+
+    # --- identities -----------------------------------------------------------------------------------
+    async def resolve_user(self, user: PlatformUser) -> str:
+        return await self.users.resolve(user)
+
+    async def find_username(self, platform: str, workspace: str, user_id: str) -> str | None:
+        return await self.users.find(platform, workspace, user_id)
+
+    async def platform_user_id(self, username: str, platform: str, workspace: str) -> str | None:
+        return await self.users.platform_id(username, platform, workspace)
+
+    async def caller(self, inv: Invocation) -> str:
+        """The core username of whoever runs a command; platform users get a stable auto name."""
+        if inv.username:
+            name = inv.username
+            if not await self.users.exists(name):
+                raise NotFound(f"There is no user `{name}`; `register {name}` first.")
+            return name
+        if inv.user is not None:
+            return await self.users.resolve(inv.user)
+        raise UserError("This command needs an account: run it as a user (CLI: `--as <username>`).")
+
+    async def is_admin(self, inv: Invocation) -> bool:
+        if inv.is_admin:
+            return True
+        name = inv.username
+        if name is None and inv.user is not None:
+            name = await self.users.find(inv.user.platform, inv.user.workspace, inv.user.user_id)
+        return bool(name and await self.ctx.redis.sismember(keys.ADMINS, name))
+
+    # --- rooms ----------------------------------------------------------------------------------------
+    async def channel_for(self, ref: ChannelRef) -> str | None:
+        return await self.channels.route(ref)
+
+    async def get_state(self, platform: str, name: str) -> dict[str, str]:
+        data: dict[str, str] = await self.ctx.redis.hgetall(keys.adapter_state(platform, name))
+        return data
+
+    async def set_state(self, platform: str, name: str, mapping: dict[str, str]) -> None:
+        await self.ctx.redis.hset(keys.adapter_state(platform, name), mapping=mapping)
+
+    async def ingest(self, event: InboundEvent) -> IngestResult:
+        """Record a platform message, edit or delete in the linked core channel, exactly once per
+        ``event_key``. Unlinked channels are ignored; bad input is reported, never half-written."""
+        channel = await self.channels.route(event.channel)
+        if channel is None:
+            return IngestResult("ignored", reason="channel not linked")
+        ref = event.channel
+        pkey = keys.platform_message(ref.platform, ref.workspace, ref.channel_id, event.message_id)
+        try:
+            if event.kind == "message":
+                if event.author is None:
+                    return IngestResult("ignored", channel=channel, reason="no author")
+                username = await self.users.resolve(event.author)
+                reply_core = ""
+                if event.reply_to:
+                    parent_key = keys.platform_message(ref.platform, ref.workspace, ref.channel_id, event.reply_to)
+                    reply_core = await self.ctx.redis.get(parent_key) or ""
+                opts = PostOptions(
+                    origin=ref.platform,
+                    origin_channel=ref.key(),
+                    reply_to=reply_core,
+                    dedupe_key=event.event_key,
+                    platform_key=pkey,
+                )
+                result = await self.messages.post(channel, username, event.text, opts)
+            else:
+                core_id: str | None = await self.ctx.redis.get(pkey)
+                if core_id is None:
+                    return IngestResult("ignored", channel=channel, reason="unknown message")
+                editor = await self.users.resolve(event.author) if event.author else ""
+                owner = (await self.ctx.redis.hget(keys.message(core_id), "username")) or ""
+                who = editor or owner
+                if event.kind == "edit":
+                    result = await self.messages.edit(
+                        core_id,
+                        who,
+                        event.text,
+                        admin=True,
+                        dedupe_key=event.event_key,
+                        origin_channel=ref.key(),
+                    )
+                else:
+                    result = await self.messages.delete(
+                        core_id, who, admin=True, dedupe_key=event.event_key, origin_channel=ref.key()
+                    )
+                    return IngestResult("duplicate" if result.duplicate else "recorded", core_id, channel)
+        except UserError as err:
+            log.info("ignored %s from %s: %s", event.kind, ref.key(), err)
+            return IngestResult("ignored", channel=channel, reason=str(err))
+        return IngestResult("duplicate" if result.duplicate else "recorded", result.id, channel)

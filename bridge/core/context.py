@@ -1,0 +1,38 @@
+"""What every core service shares: the Redis clients, the scripts, the search module and settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bridge.store.connection import RedisClient
+from bridge.store.scripts import Scripts
+from bridge.store.search import SearchModule
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    stream_maxlen: int = 0
+    """Approximate MAXLEN of channel streams (0 keeps every entry; the message hashes stay either way)."""
+    dedupe_ttl_s: int = 7 * 24 * 3600
+    """How long a platform event key is remembered (Slack retries for hours, Discord replays minutes)."""
+    link_code_ttl_s: int = 600
+    history_max: int = 200
+    show_join_leave: bool = True
+
+
+@dataclass
+class CoreContext:
+    redis: RedisClient
+    module: SearchModule
+    scripts: Scripts
+    settings: CoreSettings = field(default_factory=CoreSettings)
+    clock: Callable[[], float] = time.time
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    @property
+    def index_flag(self) -> str:
+        return "1" if self.module.explicit else "0"

@@ -1,0 +1,230 @@
+"""Posting, editing, deleting and reading messages: the guide's stream + hash model.
+
+Reads cost a bounded number of round trips whatever N is: one XRANGE/XREVRANGE/XREAD, then one
+pipeline of HGETALLs for the message hashes (never N+1 separate calls).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bridge.core import validation
+from bridge.core.context import CoreContext
+from bridge.core.models import Message
+from bridge.errors import InvalidInput, NotFound, PermissionDenied
+from bridge.store import keys
+from bridge.store.scripts import run
+
+_MENTION = re.compile(r"(?<![\w@`])@([a-z0-9][a-z0-9._-]{1,31})", re.IGNORECASE)
+_STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+VISIBLE_KINDS = ("message", "join", "leave")
+
+
+def mentioned_usernames(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(1).lower().rstrip("._-") for m in _MENTION.finditer(text)))
+
+
+def check_id(value: str) -> str:
+    clean = value.strip().removeprefix("message:")
+    if not _STREAM_ID.fullmatch(clean):
+        raise InvalidInput(f"`{clean[:40]}` is not a message id (they look like `1631566566616-0`).")
+    return clean
+
+
+@dataclass(frozen=True)
+class PostOptions:
+    origin: str = ""
+    """Platform of the original (``discord`` / ``slack`` / ``cli``); empty for plain core posts."""
+    origin_channel: str = ""
+    """``platform:workspace:channel`` of the original, so mirrors skip it."""
+    reply_to: str = ""
+    dedupe_key: str = ""
+    platform_key: str = ""
+
+
+@dataclass(frozen=True)
+class PostResult:
+    id: str
+    duplicate: bool = False
+
+
+class Messages:
+    def __init__(self, ctx: CoreContext) -> None:
+        self.ctx = ctx
+
+    async def post(self, channel: str, username: str, text: str, opts: PostOptions | None = None) -> PostResult:
+        o = opts or PostOptions()
+        body = validation.message_text(text)
+        dedupe = keys.inbound_seen(o.dedupe_key) if o.dedupe_key else ""
+        status, value = await run(
+            self.ctx.scripts.post,
+            channel,
+            username,
+            body,
+            self.ctx.now_ms(),
+            o.origin,
+            o.reply_to,
+            self.ctx.index_flag,
+            dedupe,
+            self.ctx.settings.dedupe_ttl_s,
+            o.platform_key,
+            self.ctx.settings.stream_maxlen,
+            " ".join(mentioned_usernames(body)),
+            o.origin_channel,
+        )
+        if status == "duplicate":
+            return PostResult(id=str(value), duplicate=True)
+        if status == "no_channel":
+            raise NotFound(f"There is no channel `#{channel}`.")
+        if status == "no_user":
+            raise NotFound(f"There is no user `{username}`; `register` first.")
+        return PostResult(id=str(value))
+
+    async def edit(
+        self,
+        message_id: str,
+        username: str,
+        text: str,
+        *,
+        admin: bool = False,
+        dedupe_key: str = "",
+        origin_channel: str = "",
+    ) -> PostResult:
+        body = validation.message_text(text)
+        status, value, *_ = await run(
+            self.ctx.scripts.edit,
+            check_id(message_id),
+            body,
+            self.ctx.now_ms(),
+            username,
+            "1" if admin else "0",
+            self.ctx.index_flag,
+            keys.inbound_seen(dedupe_key) if dedupe_key else "",
+            self.ctx.settings.dedupe_ttl_s,
+            self.ctx.settings.stream_maxlen,
+            origin_channel,
+        )
+        return self._changed(status, str(value), message_id)
+
+    async def delete(
+        self,
+        message_id: str,
+        username: str,
+        *,
+        admin: bool = False,
+        dedupe_key: str = "",
+        origin_channel: str = "",
+    ) -> PostResult:
+        status, value, *_ = await run(
+            self.ctx.scripts.delete,
+            check_id(message_id),
+            username,
+            "1" if admin else "0",
+            self.ctx.index_flag,
+            keys.inbound_seen(dedupe_key) if dedupe_key else "",
+            self.ctx.settings.dedupe_ttl_s,
+            self.ctx.settings.stream_maxlen,
+            origin_channel,
+        )
+        return self._changed(status, str(value), message_id)
+
+    @staticmethod
+    def _changed(status: str, value: str, message_id: str) -> PostResult:
+        if status == "duplicate":
+            return PostResult(id=value, duplicate=True)
+        if status == "no_message":
+            raise NotFound(f"There is no message `{message_id}`.")
+        if status == "not_owner":
+            raise PermissionDenied("Only its author or an admin can change that message.")
+        return PostResult(id=value)
+
+    async def get(self, message_id: str) -> Message:
+        mid = check_id(message_id)
+        data: dict[str, str] = await self.ctx.redis.hgetall(keys.message(mid))
+        if not data:
+            raise NotFound(f"There is no message `{mid}`.")
+        return Message.from_entry(data.get("channel", ""), mid, {"type": "message"}, data)
+
+    async def hydrate(self, channel: str, entries: Iterable[tuple[str, dict[str, str]]]) -> list[Message]:
+        """Join stream entries with their message hashes in one pipeline. Entries whose hash is gone
+        (deleted) are dropped; edit/delete events are left out of what people read."""
+        wanted = [(eid, e) for eid, e in entries if e.get("type", "message") in VISIBLE_KINDS]
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            for eid, entry in wanted:
+                if entry.get("type", "message") == "message":
+                    pipe.hgetall(keys.message(eid))
+                else:
+                    pipe.echo("")
+            bodies = await pipe.execute()
+        out: list[Message] = []
+        for (eid, entry), body in zip(wanted, bodies, strict=True):
+            if entry.get("type", "message") == "message" and not body:
+                continue
+            out.append(Message.from_entry(channel, eid, entry, body or {}))
+        return out
+
+    async def history(self, channel: str, count: int) -> list[Message]:
+        """The last ``count`` visible entries, oldest first (XREVRANGE + one pipeline per round;
+        at most three rounds when many entries are edit/delete events)."""
+        count = max(1, min(count, self.ctx.settings.history_max))
+        found: list[Message] = []
+        end = "+"
+        for _ in range(3):
+            raw = await self.ctx.redis.xrevrange(keys.channel(channel), end, "-", count=count * 2)
+            if not raw:
+                break
+            found.extend(await self.hydrate(channel, raw))
+            if len(found) >= count or len(raw) < count * 2:
+                break
+            end = "(" + raw[-1][0]
+        return list(reversed(found[:count]))
+
+    async def unread(self, channel: str, username: str, limit: int = 50) -> tuple[list[Message], bool]:
+        """Messages since the user's last visit (``HGET user:<u> channel:<c>``, then the guide's
+        ``XREAD ... STREAMS channel:<c> <last>``), and the last seen id moved forward."""
+        field = keys.last_seen_field(channel)
+        last: str | None = await self.ctx.redis.hget(keys.user(username), field)
+        raw = await self.ctx.redis.xread({keys.channel(channel): last or "0"}, count=limit + 1)
+        entries = raw[0][1] if raw else []
+        more = len(entries) > limit
+        entries = entries[:limit]
+        if entries:
+            await self.ctx.redis.hset(keys.user(username), field, entries[-1][0])
+        return await self.hydrate(channel, entries), more
+
+    async def mark_seen(self, channel: str, username: str) -> None:
+        """Move the user's last seen id to the newest entry of the channel."""
+        last = await self.ctx.redis.xrevrange(keys.channel(channel), count=1)
+        if last:
+            await self.ctx.redis.hset(keys.user(username), keys.last_seen_field(channel), last[0][0])
+
+    async def recent(self, channels: list[str], minutes: int, limit: int = 100) -> list[Message]:
+        """Messages of the last ``minutes`` across channels, oldest first: one XRANGE per channel in
+        one pipeline, then one pipeline of hashes."""
+        start = f"{self.ctx.now_ms() - minutes * 60_000}-0"
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            for name in channels:
+                pipe.xrange(keys.channel(name), start, "+", count=limit)
+            per_channel = await pipe.execute()
+        merged: list[Message] = []
+        for name, entries in zip(channels, per_channel, strict=True):
+            merged.extend(await self.hydrate(name, entries))
+        merged.sort(key=lambda m: (m.ts, m.id))
+        return merged[-limit:]
+
+    async def by_ids(self, ids: list[str]) -> list[Message]:
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            for mid in ids:
+                pipe.hgetall(keys.message(mid))
+            bodies = await pipe.execute()
+        return [
+            Message.from_entry(body.get("channel", ""), mid, {"type": "message"}, body)
+            for mid, body in zip(ids, bodies, strict=True)
+            if body
+        ]
+
+    async def mentions(self, username: str, count: int) -> list[Message]:
+        ids: list[str] = await self.ctx.redis.zrevrange(keys.mentions(username), 0, max(0, count - 1))
+        return await self.by_ids(ids)

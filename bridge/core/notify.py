@@ -1,0 +1,130 @@
+"""Notifications: who wants to hear about which channel, and the notifier that waits for new
+messages with the guide's blocking ``XREAD BLOCK ... STREAMS channel:a channel:b ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from redis.exceptions import ConnectionError, TimeoutError
+
+from bridge.core.context import CoreContext
+from bridge.store import keys
+from bridge.store.connection import RedisClient as Redis
+
+log = logging.getLogger("bridge.notify")
+
+
+@dataclass(frozen=True)
+class Notification:
+    username: str
+    """Who is notified."""
+    channel: str
+    message_id: str
+    author: str
+    text: str
+
+
+class Subscriptions:
+    def __init__(self, ctx: CoreContext) -> None:
+        self.ctx = ctx
+
+    async def add(self, username: str, channel: str) -> bool:
+        async with self.ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(keys.notify_channels(username), channel)
+            pipe.sadd(keys.notify_subscribers(channel), username)
+            pipe.sadd(keys.NOTIFY_CHANNELS, channel)
+            res = await pipe.execute()
+        return bool(res[0])
+
+    async def remove(self, username: str, channel: str) -> bool:
+        async with self.ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(keys.notify_channels(username), channel)
+            pipe.srem(keys.notify_subscribers(channel), username)
+            pipe.scard(keys.notify_subscribers(channel))
+            res = await pipe.execute()
+        if not res[2]:
+            await self.ctx.redis.srem(keys.NOTIFY_CHANNELS, channel)
+        return bool(res[0])
+
+    async def list(self, username: str) -> list[str]:
+        names: set[str] = await self.ctx.redis.smembers(keys.notify_channels(username))
+        return sorted(names)
+
+
+Deliver = Callable[[Notification], Awaitable[None]]
+
+
+class Notifier:
+    """Blocks on XREAD over every channel somebody subscribed to and calls ``deliver`` for each
+    subscriber of each new message (never its author). Its position per channel is kept in Redis,
+    so a restart neither repeats nor drops notifications."""
+
+    def __init__(self, redis: Redis, blocking: Redis, deliver: Deliver, *, block_ms: int = 2000) -> None:
+        self.redis = redis
+        self.blocking = blocking
+        self.deliver = deliver
+        self.block_ms = block_ms
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await self.step()
+                backoff = 0.1
+            except (ConnectionError, TimeoutError, OSError) as err:
+                log.warning("notifier lost Redis (%s); retrying in %.1fs", err, backoff)
+                await _wait(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def step(self) -> int:
+        channels = sorted(await self.redis.smembers(keys.NOTIFY_CHANNELS))
+        if not channels:
+            await asyncio.sleep(self.block_ms / 1000)  # nothing to block on yet; re-check the set
+            return 0
+        cursor: dict[str, str] = await self.redis.hgetall(keys.NOTIFY_CURSOR)
+        streams: dict[str, str] = {}
+        for name in channels:
+            if name not in cursor:
+                last = await self.redis.xrevrange(keys.channel(name), count=1)
+                cursor[name] = last[0][0] if last else "0-0"
+                await self.redis.hset(keys.NOTIFY_CURSOR, name, cursor[name])
+            streams[keys.channel(name)] = cursor[name]
+        raw = await self.blocking.xread(streams, block=self.block_ms, count=100)
+        sent = 0
+        for stream, entries in raw or []:
+            name = keys.channel_name_of(stream)
+            for entry_id, entry in entries:
+                if entry.get("type", "message") == "message":
+                    sent += await self._fan_out(name, entry_id)
+                await self.redis.hset(keys.NOTIFY_CURSOR, name, entry_id)
+        return sent
+
+    async def _fan_out(self, channel: str, entry_id: str) -> int:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.message(entry_id))
+            pipe.smembers(keys.notify_subscribers(channel))
+            body, subs = await pipe.execute()
+        if not body:
+            return 0
+        author = body.get("username", "")
+        count = 0
+        for user in sorted(subs):
+            if user == author:
+                continue
+            note = Notification(user, channel, entry_id, author, body.get("message", ""))
+            try:
+                await self.deliver(note)
+                count += 1
+            except Exception:
+                log.exception("could not deliver a notification to %s", user)
+        return count
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return

@@ -1,0 +1,94 @@
+"""Rules for names and text that reach Redis keys, TAG fields and search queries.
+
+- **Usernames**: 2–32 characters, lowercase ASCII letters, digits, ``.``, ``_`` and ``-``, starting
+  with a letter or digit. They become part of keys (``user:<name>``) and TAG values, so nothing
+  that could split a tag (``,``), escape a query (``\\``) or hide (control or non-ASCII characters)
+  is allowed. Input is lowercased first, so ``Wasim`` registers ``wasim``.
+- **Channel names**: 1–80 characters (Slack's limit), lowercase ASCII letters, digits, ``-`` and
+  ``_``, starting with a letter or digit; a leading ``#`` is dropped.
+- **Messages**: 1–``MAX_MESSAGE_CHARS`` characters after trimming; NUL and other C0 control
+  characters (except tab and newline) are removed; CRLF becomes LF.
+- **Profile fields**: at most 100 characters, no control characters, no ``,`` or ``\\`` (they break
+  TAG fields); hobbies are a comma-separated list of such words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bridge.errors import InvalidInput
+
+MAX_MESSAGE_CHARS = 8000
+MAX_FIELD_CHARS = 100
+MAX_HOBBIES = 20
+
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+_CHANNEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FIELD_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f,\\{}|]")
+PROFILE_FIELDS = ("firstname", "lastname", "city", "country")
+
+
+def username(value: str) -> str:
+    name = value.strip().lstrip("@").lower()
+    if not USERNAME_RE.fullmatch(name):
+        raise InvalidInput(
+            f"`{_show(value)}` is not a valid username: use 2–32 characters, lowercase letters, digits, "
+            "`.`, `_` or `-`, starting with a letter or digit."
+        )
+    return name
+
+
+def channel(value: str) -> str:
+    name = value.strip().lstrip("#").lower()
+    if not _CHANNEL.fullmatch(name):
+        raise InvalidInput(
+            f"`{_show(value)}` is not a valid channel name: use 1–80 characters, lowercase letters, digits, "
+            "`-` or `_`, starting with a letter or digit."
+        )
+    return name
+
+
+def message_text(value: str) -> str:
+    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not text:
+        raise InvalidInput("The message is empty.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"The message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS}.")
+    return text
+
+
+def profile_field(field: str, value: str) -> str:
+    text = " ".join(value.split())
+    if len(text) > MAX_FIELD_CHARS:
+        raise InvalidInput(f"`{field}` can be at most {MAX_FIELD_CHARS} characters.")
+    if _FIELD_FORBIDDEN.search(text):
+        raise InvalidInput(f"`{field}` cannot contain control characters or any of , \\ {{ }} |")
+    return text
+
+
+def hobbies(value: str) -> str:
+    items = [" ".join(part.split()).lower() for part in value.split(",")]
+    items = [item for item in items if item]
+    if len(items) > MAX_HOBBIES:
+        raise InvalidInput(f"At most {MAX_HOBBIES} hobbies.")
+    for item in items:
+        profile_field("hobby", item)
+    return ",".join(dict.fromkeys(items))
+
+
+def location(value: str) -> tuple[float, float]:
+    """Parse ``lat,lon`` (the order people type) into (lat, lon), checking the ranges."""
+    parts = value.replace(" ", "").split(",")
+    try:
+        lat, lon = (float(parts[0]), float(parts[1])) if len(parts) == 2 else (float("nan"), 0.0)
+    except ValueError:
+        lat, lon = float("nan"), 0.0
+    if not (-85.05112878 <= lat <= 85.05112878 and -180 <= lon <= 180):
+        raise InvalidInput(f"`{_show(value)}` is not a location: use `lat,lon`, e.g. `51.5074,-0.1278`.")
+    return lat, lon
+
+
+def _show(value: str, limit: int = 40) -> str:
+    clean = _CONTROL.sub("", value).replace("`", "'")
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"

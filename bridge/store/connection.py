@@ -1,0 +1,40 @@
+"""Redis connections: RESP2 (what RediSearch 1.x answers), retries with backoff on lost connections."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeAlias
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+
+log = logging.getLogger("bridge.store")
+
+RedisClient: TypeAlias = Any
+"""A ``redis.asyncio.Redis`` built by :func:`connect` (``decode_responses=True``). redis-py's type hints
+say every reply is ``bytes | str`` whatever the decoding, so the core holds its client as ``Any`` and
+checks reply shapes where it reads them; :func:`connect` itself returns the real type."""
+
+
+def connect(url: str, *, retries: int = 8, socket_timeout: float | None = 10.0) -> Redis:
+    """A client that retries a command on a lost connection with exponential backoff (jittered,
+    10 ms up to 2 s, ``retries`` times) before raising. Long-running loops catch the final error,
+    log it and reconnect, so nothing crashes while Redis restarts."""
+    client: Redis = Redis.from_url(
+        url,
+        protocol=2,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=5.0,
+        retry=Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.01), retries),
+        retry_on_error=[ConnectionError, TimeoutError, ConnectionResetError],
+        health_check_interval=30,
+    )
+    return client
+
+
+def blocking_client(url: str) -> Redis:
+    """A second client for blocking XREAD / XREADGROUP, as the guide advises: no socket timeout."""
+    return connect(url, socket_timeout=None)

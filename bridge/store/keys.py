@@ -1,0 +1,170 @@
+"""Every Redis key name chatbridge reads or writes. Nothing else in the code builds a key.
+
+The first block is the Redis chat guide's schema, a contract shared with the guide's own tools and
+``redis-cli`` queries. Everything chatbridge adds lives under the ``cb:`` prefix so that a scan of
+``user:*``, ``channel:*`` or ``message:*`` still sees only the guide's keys. RediSearch 1.x keeps
+its own data in the keyspace under ``idx: ft: tag: nm: geo:``; no application key starts with those.
+"""
+
+from __future__ import annotations
+
+# --- The guide's schema ---------------------------------------------------------------------------
+USERNAMES = "usernames"
+CHANNELS = "channels"
+IDX_USERS = "idx:users"
+IDX_MESSAGES = "idx:messages"
+USER_PREFIX = "user:"
+CHANNEL_PREFIX = "channel:"
+MESSAGE_PREFIX = "message:"
+
+
+def user(username: str) -> str:
+    """Hash: firstname, lastname, city, country, username, ``channel:<name>`` = last id seen."""
+    return f"{USER_PREFIX}{username}"
+
+
+def channel(name: str) -> str:
+    """Stream of channel events; every entry has ``type`` (message | join | leave | edit | delete)."""
+    return f"{CHANNEL_PREFIX}{name}"
+
+
+def last_seen_field(channel_name: str) -> str:
+    """Field of the user hash holding the last stream id the user saw in a channel."""
+    return f"{CHANNEL_PREFIX}{channel_name}"
+
+
+def message(stream_id: str) -> str:
+    """Hash: channel, username, message (+ ts, origin, reply_to, edited_ts)."""
+    return f"{MESSAGE_PREFIX}{stream_id}"
+
+
+def channel_name_of(stream_key: str) -> str:
+    return stream_key[len(CHANNEL_PREFIX) :]
+
+
+def message_id_of(message_key: str) -> str:
+    return message_key[len(MESSAGE_PREFIX) :]
+
+
+# --- chatbridge's own keys ------------------------------------------------------------------------
+PREFIX = "cb:"
+META = "cb:meta"
+"""Hash: schema version, search module version seen at start."""
+
+
+def identity(platform: str, workspace: str, user_id: str) -> str:
+    """String: the core username of a platform identity."""
+    return f"cb:identity:{platform}:{workspace}:{user_id}"
+
+
+def identities_of(username: str) -> str:
+    """Hash: ``<platform>:<workspace>`` -> platform user id, for one core user."""
+    return f"cb:identities:{username}"
+
+
+def profile_extra(username: str) -> str:
+    """Hash: display name and avatar of a user as last seen on a platform (not indexed)."""
+    return f"cb:profile:{username}"
+
+
+def posts_of(username: str) -> str:
+    """Sorted set: message ids a user posted, scored by time (ms); used to move history on rename."""
+    return f"cb:posts:{username}"
+
+
+def members(channel_name: str) -> str:
+    """Set: usernames that joined a channel."""
+    return f"cb:members:{channel_name}"
+
+
+ACTIVE = "cb:active"
+"""Sorted set: username -> last activity (ms) in any channel."""
+
+
+def active_in(channel_name: str) -> str:
+    """Sorted set: username -> last activity (ms) in one channel."""
+    return f"cb:active:{channel_name}"
+
+
+def mentions(username: str) -> str:
+    """Sorted set: message ids mentioning a user, scored by time (ms)."""
+    return f"cb:mentions:{username}"
+
+
+def notify_channels(username: str) -> str:
+    """Set: channels a user wants notifications for."""
+    return f"cb:notify:{username}"
+
+
+def notify_subscribers(channel_name: str) -> str:
+    """Set: usernames subscribed to notifications for a channel."""
+    return f"cb:notify-subs:{channel_name}"
+
+
+NOTIFY_CHANNELS = "cb:notify-channels"
+"""Set: channels with at least one subscriber (what the notifier blocks on)."""
+NOTIFY_CURSOR = "cb:notifier:cursor"
+"""Hash: channel -> last stream id the notifier handled."""
+
+
+def inbound_seen(event_key: str) -> str:
+    """String (with TTL): a platform event already recorded."""
+    return f"cb:seen:{event_key}"
+
+
+def platform_message(platform: str, workspace: str, channel_id: str, message_id: str) -> str:
+    """String: core message id of a platform message (inbound or mirrored)."""
+    return f"cb:pmsg:{platform}:{workspace}:{channel_id}:{message_id}"
+
+
+def mirror_map(core_id: str) -> str:
+    """Hash: destination channel key -> JSON list of platform message ids of a core message."""
+    return f"cb:mirror:{core_id}"
+
+
+def room_links(channel_name: str) -> str:
+    """Set: platform channel keys (``platform:workspace:channel``) linked to a core channel."""
+    return f"cb:links:{channel_name}"
+
+
+def route(channel_key: str) -> str:
+    """String: the core channel a platform channel is linked to."""
+    return f"cb:route:{channel_key}"
+
+
+LINKED_CHANNELS = "cb:linked"
+"""Set: core channels with at least one link."""
+
+
+def link_code(code: str) -> str:
+    """String (with TTL): pending link-account code -> JSON of the identity that asked."""
+    return f"cb:linkcode:{code}"
+
+
+def adapter_state(platform: str, name: str) -> str:
+    """Hash: adapter-owned state (e.g. a Discord webhook id and token for a channel)."""
+    return f"cb:state:{platform}:{name}"
+
+
+ADMINS = "cb:admins"
+"""Set: core usernames with admin rights on every platform."""
+
+# --- Mirroring worker -----------------------------------------------------------------------------
+MIRROR_GROUP = "cb-mirror"
+
+
+def delivered(core_id: str, destination: str) -> str:
+    """String: idempotency record of one (entry, destination) delivery."""
+    return f"cb:delivered:{core_id}:{destination}"
+
+
+DEAD_LETTERS = "cb:dlq"
+"""Stream: entries that kept failing, with destination and last error."""
+
+
+def outbox(destination: str) -> str:
+    """Stream: per-destination queue of entries waiting to be delivered."""
+    return f"cb:outbox:{destination}"
+
+
+FORBIDDEN_PREFIXES = ("idx:", "ft:", "tag:", "nm:", "geo:")

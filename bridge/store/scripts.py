@@ -1,0 +1,40 @@
+"""The Lua scripts of ``bridge/store/lua``, loaded once and run with EVALSHA.
+
+redis-py's :class:`redis.commands.core.AsyncScript` keeps the SHA and reloads the script by
+itself after ``NOSCRIPT`` (a Redis restart or ``SCRIPT FLUSH``), so callers just call them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+_NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join")
+
+
+def _source(name: str) -> str:
+    return resources.files("bridge.store").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Scripts:
+    post: AsyncScript
+    edit: AsyncScript
+    delete: AsyncScript
+    register: AsyncScript
+    identity: AsyncScript
+    move_user: AsyncScript
+    join: AsyncScript
+
+    @classmethod
+    def load(cls, redis: Redis) -> Scripts:
+        return cls(**{name: redis.register_script(_source(name)) for name in _NAMES})
+
+
+async def run(script: AsyncScript, *args: Any) -> Any:
+    """Run a script whose key names are built from its arguments (see each script's header)."""
+    return await script(keys=[], args=[str(a) for a in args])
