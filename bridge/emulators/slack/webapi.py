@@ -1,0 +1,222 @@
+"""The Slack Web API methods the bridge calls, answered like Slack answers them.
+
+Every method answers HTTP 200 with ``{"ok": false, "error": ...}`` on failure, except rate limits:
+HTTP 429, a ``Retry-After`` header (whole seconds) and ``{"ok": false, "error": "ratelimited"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bridge.emulators.slack.payloads import channel_object, user_object
+from bridge.emulators.slack.state import RecordedRequest, SlackChannel
+
+if TYPE_CHECKING:
+    from bridge.emulators.slack.server import SlackEmulator
+
+Args = dict[str, Any]
+Method = Callable[["SlackEmulator", Args], dict[str, Any]]
+
+
+class ApiError(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _channel(emu: SlackEmulator, args: Args, *, member: bool = True) -> SlackChannel:
+    ref = args.get("channel")
+    if not ref:
+        raise ApiError("channel_not_found")
+    channel = emu.workspace.channel(str(ref))
+    if channel is None:
+        raise ApiError("channel_not_found")
+    if member and emu.workspace.bot_user_id not in channel.members:
+        raise ApiError("not_in_channel")
+    return channel
+
+
+def _text(emu: SlackEmulator, args: Args) -> str:
+    text = args.get("text")
+    if not text and not args.get("blocks") and not args.get("attachments"):
+        raise ApiError("no_text")
+    text = str(text or "")
+    if len(text) > emu.config.max_text_chars:
+        raise ApiError("msg_too_long")
+    return text
+
+
+def auth_test(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    ws = emu.workspace
+    return {
+        "url": f"https://{ws.team_domain}.slack.invalid/",
+        "team": ws.team_name,
+        "user": ws.bot_name,
+        "team_id": ws.team_id,
+        "user_id": ws.bot_user_id,
+        "bot_id": ws.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def apps_connections_open(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    return {"url": emu.socket.issue_url(emu.ws_url)}
+
+
+def chat_post_message(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args)
+    text = _text(emu, args)
+    thread_ts = args.get("thread_ts") or None
+    if thread_ts and emu.find_message(channel.id, str(thread_ts)) is None:
+        raise ApiError("thread_not_found")
+    msg = emu.post_as_bot(
+        channel=channel.id,
+        text=text,
+        username=args.get("username") or None,
+        icon_url=args.get("icon_url") or None,
+        thread_ts=str(thread_ts) if thread_ts else None,
+        blocks=args.get("blocks") if isinstance(args.get("blocks"), list) else None,
+    )
+    return {"channel": channel.id, "ts": msg.ts, "message": msg.to_api()}
+
+
+def chat_update(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args)
+    ts = str(args.get("ts") or "")
+    msg = emu.find_message(channel.id, ts)
+    if msg is None:
+        raise ApiError("message_not_found")
+    if msg.bot_id != emu.workspace.bot_id:
+        raise ApiError("cant_update_message")
+    text = _text(emu, args)
+    emu.edit_message(channel=channel.id, ts=ts, text=text)
+    return {"channel": channel.id, "ts": ts, "text": text, "message": msg.to_api()}
+
+
+def chat_delete(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args)
+    ts = str(args.get("ts") or "")
+    msg = emu.find_message(channel.id, ts)
+    if msg is None:
+        raise ApiError("message_not_found")
+    if msg.bot_id != emu.workspace.bot_id:
+        raise ApiError("cant_delete_message")
+    emu.remove_message(channel=channel.id, ts=ts)
+    return {"channel": channel.id, "ts": ts}
+
+
+def chat_post_ephemeral(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args)
+    user = emu.workspace.user(str(args.get("user") or ""))
+    if user is None:
+        raise ApiError("user_not_found")
+    if user.id not in channel.members:
+        raise ApiError("user_not_in_channel")
+    text = _text(emu, args)
+    ts = emu.post_ephemeral(channel=channel.id, user=user.id, text=text)
+    return {"message_ts": ts}
+
+
+def conversations_info(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args, member=False)
+    return {"channel": channel_object(emu.workspace, channel, viewer=emu.workspace.bot_user_id)}
+
+
+def conversations_open(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    users = [u for u in str(args.get("users") or "").split(",") if u]
+    if len(users) != 1:
+        raise ApiError("users_list_not_supplied" if not users else "not_supported")
+    user = emu.workspace.user(users[0])
+    if user is None or user.deleted:
+        raise ApiError("user_not_found")
+    channel, existed = emu.open_im(user.id)
+    out: dict[str, Any] = {"channel": channel_object(emu.workspace, channel, viewer=emu.workspace.bot_user_id)}
+    if existed:
+        out["already_open"] = True
+    return out
+
+
+def conversations_history(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args)
+    limit = int(args.get("limit") or 100)
+    msgs = [m.to_api() for m in reversed(emu.history(channel.id)) if not m.thread_ts or m.thread_ts == m.ts]
+    return {"messages": msgs[:limit], "has_more": len(msgs) > limit}
+
+
+def conversations_replies(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    channel = _channel(emu, args)
+    ts = str(args.get("ts") or "")
+    msgs = [m.to_api() for m in emu.history(channel.id) if m.ts == ts or m.thread_ts == ts]
+    if not msgs:
+        raise ApiError("thread_not_found")
+    return {"messages": msgs, "has_more": False}
+
+
+def users_info(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    user = emu.workspace.user(str(args.get("user") or ""))
+    if user is None or not str(args.get("user") or "").startswith(("U", "W")):
+        raise ApiError("user_not_found")
+    return {"user": user_object(emu.workspace, user)}
+
+
+METHODS: dict[str, Method] = {
+    "auth.test": auth_test,
+    "apps.connections.open": apps_connections_open,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.delete": chat_delete,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "conversations.info": conversations_info,
+    "conversations.open": conversations_open,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
+    "users.info": users_info,
+}
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
+
+def _json(body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _token(req: RecordedRequest) -> str | None:
+    auth = req.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    token = req.args.get("token")
+    return str(token) if token else None
+
+
+def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
+    """Answer one recorded Web API request."""
+    name = req.api_method or ""
+    method = METHODS.get(name)
+    if method is None:
+        return _json({"ok": False, "error": "unknown_method"}, status=404)
+    token = _token(req)
+    expected = emu.config.app_token if name in APP_TOKEN_METHODS else emu.config.bot_token
+    if not token:
+        return _json({"ok": False, "error": "not_authed"})
+    if token != expected:
+        wrong_kind = token in (emu.config.app_token, emu.config.bot_token)
+        return _json({"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"})
+    args = req.args
+    failure = emu.limiter.check(name, str(args.get("channel") or "") or None)
+    if failure is not None:
+        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+        emu.note_throttled(name, failure.status)
+        return _json({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
+    try:
+        result = method(emu, args)
+    except ApiError as err:
+        return _json({"ok": False, "error": err.error})
+    return _json({"ok": True, **result})
