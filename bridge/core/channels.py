@@ -52,9 +52,10 @@ class Channels:
         """Join or leave; True when membership changed (a join/leave event was added)."""
         clean = await self.require(name)
         kind = "join" if join else "leave"
-        result = await run(
-            self.ctx.scripts.join, clean, username, kind, self.ctx.now_ms(), self.ctx.settings.stream_maxlen
-        )
+        maxlen = self.ctx.settings.stream_maxlen
+        log_key, log_maxlen = self.ctx.log_args(clean)
+        now = self.ctx.now_ms()
+        result = await run(self.ctx.scripts.join, clean, username, kind, now, maxlen, log_key, log_maxlen)
         return bool(result[0] == "ok")
 
     async def is_member(self, name: str, username: str) -> bool:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bridge.store import keys
 from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
 from bridge.store.search import SearchModule
@@ -20,6 +21,9 @@ class CoreSettings:
     link_code_ttl_s: int = 600
     history_max: int = 200
     show_join_leave: bool = True
+    mirror_partitions: int = 8
+    """Partitions of the mirror log (``cb:log:<n>``); more partitions let more workers share rooms."""
+    mirror_log_maxlen: int = 1_000_000
 
 
 @dataclass
@@ -32,6 +36,11 @@ class CoreContext:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def log_args(self, channel: str) -> tuple[str, int]:
+        """The mirror-log key and MAXLEN the write scripts append a room event to."""
+        part = keys.partition_of(channel, self.settings.mirror_partitions)
+        return keys.mirror_log(part), self.settings.mirror_log_maxlen
 
     @property
     def index_flag(self) -> str:

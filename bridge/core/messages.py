@@ -73,6 +73,7 @@ class Messages:
             self.ctx.settings.stream_maxlen,
             " ".join(mentioned_usernames(body)),
             o.origin_channel,
+            *self.ctx.log_args(channel),
         )
         if status == "duplicate":
             return PostResult(id=str(value), duplicate=True)
@@ -105,6 +106,7 @@ class Messages:
             self.ctx.settings.dedupe_ttl_s,
             self.ctx.settings.stream_maxlen,
             origin_channel,
+            *await self._log_args_of(message_id),
         )
         return self._changed(status, str(value), message_id)
 
@@ -127,8 +129,13 @@ class Messages:
             self.ctx.settings.dedupe_ttl_s,
             self.ctx.settings.stream_maxlen,
             origin_channel,
+            *await self._log_args_of(message_id),
         )
         return self._changed(status, str(value), message_id)
+
+    async def _log_args_of(self, message_id: str) -> tuple[str, int]:
+        channel = await self.ctx.redis.hget(keys.message(check_id(message_id)), "channel")
+        return self.ctx.log_args(channel) if channel else ("", 0)
 
     @staticmethod
     def _changed(status: str, value: str, message_id: str) -> PostResult:

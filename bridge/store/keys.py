@@ -8,6 +8,8 @@ its own data in the keyspace under ``idx: ft: tag: nm: geo:``; no application ke
 
 from __future__ import annotations
 
+import zlib
+
 # --- The guide's schema ---------------------------------------------------------------------------
 USERNAMES = "usernames"
 CHANNELS = "channels"
@@ -160,6 +162,17 @@ def delivered(core_id: str, destination: str) -> str:
 
 DEAD_LETTERS = "cb:dlq"
 """Stream: entries that kept failing, with destination and last error."""
+
+
+def mirror_log(partition: int) -> str:
+    """Stream: partition of the mirror log, one entry (channel, id, type) per room event. A channel
+    always maps to the same partition, so one consumer per partition keeps each room in order."""
+    return f"cb:log:{partition}"
+
+
+def partition_of(channel_name: str, partitions: int) -> int:
+    """Stable partition of a channel (CRC32, the same in every process)."""
+    return zlib.crc32(channel_name.encode()) % partitions
 
 
 def outbox(destination: str) -> str:

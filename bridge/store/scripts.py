@@ -16,8 +16,17 @@ from redis.commands.core import AsyncScript
 _NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join")
 
 
-def _source(name: str) -> str:
+_USES_PRELUDE = ("post", "edit", "delete", "join")
+
+
+def _read(name: str) -> str:
     return resources.files("bridge.store").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _source(name: str) -> str:
+    """A script's text; those that append to channel streams get ``_prelude.lua`` (the global
+    stream id allocator) in front."""
+    return (_read("_prelude") + _read(name)) if name in _USES_PRELUDE else _read(name)
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ if ARGV[4] == '1' then
 end
 redis.call('DEL', key)
 redis.call('ZREM', 'cb:posts:' .. owner, id)
+
 local fields = {'type', 'delete', 'id', id, 'username', who}
 if ARGV[8] ~= '' then
   table.insert(fields, 'origin'); table.insert(fields, ARGV[8])
 end
-local event
-local maxlen = tonumber(ARGV[7])
-if maxlen > 0 then
-  event = redis.call('XADD', 'channel:' .. channel, 'MAXLEN', '~', maxlen, '*', unpack(fields))
-else
-  event = redis.call('XADD', 'channel:' .. channel, '*', unpack(fields))
+local event = xadd_channel('channel:' .. channel, tonumber(ARGV[7]), fields)
+-- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
+-- (ARGV[9] = log key, "" = none; ARGV[10] = its approximate MAXLEN).
+if ARGV[9] ~= '' then
+  redis.call('XADD', ARGV[9], 'MAXLEN', '~', tonumber(ARGV[10]), '*', 'channel', channel, 'id', event, 'type', 'delete')
 end
 if dedupe ~= '' then redis.call('SET', dedupe, event, 'EX', tonumber(ARGV[6])) end
 return {'ok', event, channel}

@@ -14,6 +14,7 @@ if not owner then return {'no_message', id} end
 if owner ~= editor and ARGV[5] ~= '1' then return {'not_owner', owner} end
 local channel = redis.call('HGET', key, 'channel')
 redis.call('HSET', key, 'message', text, 'edited_ts', ts)
+
 if ARGV[6] == '1' then
   redis.call('FT.ADDHASH', 'idx:messages', key, '1.0', 'REPLACE')
 end
@@ -21,12 +22,11 @@ local fields = {'type', 'edit', 'id', id, 'username', editor}
 if ARGV[10] ~= '' then
   table.insert(fields, 'origin'); table.insert(fields, ARGV[10])
 end
-local event
-local maxlen = tonumber(ARGV[9])
-if maxlen > 0 then
-  event = redis.call('XADD', 'channel:' .. channel, 'MAXLEN', '~', maxlen, '*', unpack(fields))
-else
-  event = redis.call('XADD', 'channel:' .. channel, '*', unpack(fields))
+local event = xadd_channel('channel:' .. channel, tonumber(ARGV[9]), fields)
+-- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
+-- (ARGV[11] = log key, "" = none; ARGV[12] = its approximate MAXLEN).
+if ARGV[11] ~= '' then
+  redis.call('XADD', ARGV[11], 'MAXLEN', '~', tonumber(ARGV[12]), '*', 'channel', channel, 'id', event, 'type', 'edit')
 end
 if dedupe ~= '' then redis.call('SET', dedupe, event, 'EX', tonumber(ARGV[8])) end
 return {'ok', event, channel}

@@ -13,11 +13,11 @@ if changed == 0 then return {'unchanged', ''} end
 local score = tonumber(ARGV[4])
 redis.call('ZADD', 'cb:active', score, name)
 redis.call('ZADD', 'cb:active:' .. channel, score, name)
-local id
-local maxlen = tonumber(ARGV[5])
-if maxlen > 0 then
-  id = redis.call('XADD', 'channel:' .. channel, 'MAXLEN', '~', maxlen, '*', 'type', kind, 'username', name)
-else
-  id = redis.call('XADD', 'channel:' .. channel, '*', 'type', kind, 'username', name)
+
+local id = xadd_channel('channel:' .. channel, tonumber(ARGV[5]), {'type', kind, 'username', name})
+-- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
+-- (ARGV[6] = log key, "" = none; ARGV[7] = its approximate MAXLEN).
+if ARGV[6] ~= '' then
+  redis.call('XADD', ARGV[6], 'MAXLEN', '~', tonumber(ARGV[7]), '*', 'channel', channel, 'id', id, 'type', kind)
 end
 return {'ok', id}

@@ -19,13 +19,7 @@ local fields = {'type', 'message', 'username', username}
 if ARGV[5] ~= '' then
   table.insert(fields, 'origin'); table.insert(fields, ARGV[13])
 end
-local id
-local maxlen = tonumber(ARGV[11])
-if maxlen > 0 then
-  id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(fields))
-else
-  id = redis.call('XADD', stream, '*', unpack(fields))
-end
+local id = xadd_channel(stream, tonumber(ARGV[11]), fields)
 
 local key = 'message:' .. id
 local hash = {'channel', channel, 'username', username, 'message', text, 'ts', ts}
@@ -36,6 +30,12 @@ if ARGV[6] ~= '' then
   table.insert(hash, 'reply_to'); table.insert(hash, ARGV[6])
 end
 redis.call('HSET', key, unpack(hash))
+
+-- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
+-- (ARGV[14] = log key, "" = none; ARGV[15] = its approximate MAXLEN).
+if ARGV[14] ~= '' then
+  redis.call('XADD', ARGV[14], 'MAXLEN', '~', tonumber(ARGV[15]), '*', 'channel', channel, 'id', id, 'type', 'message')
+end
 if ARGV[7] == '1' then
   redis.call('FT.ADDHASH', 'idx:messages', key, '1.0', 'REPLACE')
 end

@@ -1,0 +1,104 @@
+"""Compatibility both ways with the Redis chat guide: its raw commands and its queries."""
+
+from __future__ import annotations
+
+from bridge.core.chat import Chat
+from bridge.core.ports import Invocation
+from bridge.reindex import reindex
+from bridge.store.connection import RedisClient
+
+CLI = Invocation(platform="cli")
+
+
+async def write_guide_data(r: RedisClient) -> None:
+    """Exactly the guide's redis-cli writes (no chatbridge code involved)."""
+    await r.execute_command("hset", "user:wasim", "firstname", "Wasim", "lastname", "Akram", "city", "Lahore",
+                            "country", "Pakistan", "username", "wasim")  # fmt: skip
+    await r.execute_command("sadd", "usernames", "wasim")
+    await r.execute_command("hset", "user:simon", "firstname", "Simon", "lastname", "Prickett", "city", "Nottingham",
+                            "country", "England", "username", "simon")  # fmt: skip
+    await r.execute_command("sadd", "usernames", "simon")
+    await r.execute_command("sadd", "channels", "cricket", "tech")
+    for user, text in (("wasim", "Did you see the test match this weekend?"), ("simon", "Fantastic catch to win too.")):
+        mid = await r.execute_command("xadd", "channel:cricket", "*", "type", "message")
+        await r.execute_command("hset", f"message:{mid}", "channel", "cricket", "username", user, "message", text)
+
+
+async def test_guide_written_data_shows_in_history_profile_unread_and_search_after_reindex(
+    redis: RedisClient, chat: Chat
+) -> None:
+    await write_guide_data(redis)
+    hist = await chat.commands.execute(CLI, "history cricket 10")
+    assert [(m["username"], m["text"][:10]) for m in hist.data] == [("wasim", "Did you se"), ("simon", "Fantastic ")]
+    assert all(m["ts"] > 0 for m in hist.data)
+    prof = await chat.commands.execute(CLI, "profile wasim")
+    assert "Wasim Akram" in prof.text and "Lahore, Pakistan" in prof.text
+    unread = await chat.commands.execute(Invocation(platform="cli", username="simon"), "unread cricket")
+    assert [m["text"] for m in unread.data["messages"] if m["kind"] == "message"][0].startswith("Did you")
+    before = await chat.commands.execute(CLI, "search match")
+    assert before.data["total"] == 0  # RediSearch 1.x indexes nothing by itself
+    summary = await reindex(chat, out=None)
+    assert (summary.users, summary.messages, summary.filled_ts) == (2, 2, 2)
+    after = await chat.commands.execute(CLI, "search match")
+    assert after.data["total"] == 1 and after.data["hits"][0]["username"] == "wasim"
+    users = await chat.commands.execute(CLI, "users city:lahore")
+    assert [u["username"] for u in users.data["users"]] == ["wasim"]
+
+
+async def test_guide_queries_work_on_data_chatbridge_wrote(redis: RedisClient, chat: Chat) -> None:
+    ex = chat.commands.execute
+    await ex(CLI, "register wasim Wasim Akram Lahore Pakistan")
+    await ex(CLI, "register simon Simon Prickett Nottingham England")
+    await ex(CLI, "register ada Ada Lovelace Ravenshead England")
+    await ex(CLI, "create cricket")
+    await ex(CLI, "create tech")
+    await ex(Invocation(platform="cli", username="wasim"), "post cricket Did you see the test match this weekend?")
+    await ex(Invocation(platform="cli", username="simon"), "post cricket Fantastic catch to win the game too.")
+    await ex(Invocation(platform="cli", username="wasim"), "post tech Me too,")
+
+    assert await redis.execute_command("sismember", "usernames", "wasim") == 1
+    assert await redis.execute_command("sismember", "channels", "cricket") == 1
+    assert await redis.execute_command("hgetall", "user:wasim") == {
+        "firstname": "Wasim", "lastname": "Akram", "city": "Lahore", "country": "Pakistan", "username": "wasim",
+    }  # fmt: skip
+    last_two = await redis.execute_command("xrevrange", "channel:cricket", "+", "-", "count", "2")
+    assert [e[1]["type"] for e in last_two] == ["message", "message"]
+    body = await redis.execute_command("hgetall", f"message:{last_two[0][0]}")
+    assert {k: body[k] for k in ("channel", "username", "message")} == {
+        "channel": "cricket", "username": "simon", "message": "Fantastic catch to win the game too.",
+    }  # fmt: skip
+    await redis.execute_command("hset", "user:wasim", "channel:cricket", last_two[1][0])
+    newer = await redis.execute_command("xread", "streams", "channel:cricket", last_two[1][0])
+    assert [e[0] for e in newer[0][1]] == [last_two[0][0]]
+
+    res = await redis.execute_command("ft.search", "idx:messages", "match")
+    assert res[0] == 1 and res[2][res[2].index("username") + 1] == "wasim"
+    res = await redis.execute_command("ft.search", "idx:messages", "@username:{simon} @channel:{cricket}")
+    assert res[0] == 1
+    res = await redis.execute_command(
+        "ft.search", "idx:messages", "@channel:{cricket|tech} @username:{wasim}", "limit", "0", "999999"
+    )
+    assert res[0] == 2
+    res = await redis.execute_command("ft.search", "idx:users", "@city:{lahore}")
+    assert res[0] == 1 and res[1] == "user:wasim"
+    res = await redis.execute_command("ft.search", "idx:users", "@country:{England}", "limit", "0", "999999")
+    assert sorted(res[1::2]) == ["user:ada", "user:simon"]
+    res = await redis.execute_command("ft.search", "idx:users", "@firstname:Simon|@firstname:Wasim")
+    assert sorted(res[1::2]) == ["user:simon", "user:wasim"]
+
+
+async def test_message_ids_never_collide_across_channels(chat: Chat) -> None:
+    """Stream ids are unique per stream only; chatbridge allocates them globally so message:<id>
+    hashes of two channels written in the same millisecond never overwrite each other."""
+    ex = chat.commands.execute
+    await ex(CLI, "register ada")
+    for name in ("a1", "a2", "a3"):
+        await ex(CLI, f"create {name}")
+    me = Invocation(platform="cli", username="ada")
+    ids = []
+    for i in range(60):
+        r = await ex(me, f"post a{i % 3 + 1} message {i}")
+        ids.append(r.data["id"])
+    assert len(set(ids)) == 60
+    for i, mid in enumerate(ids):
+        assert await chat.ctx.redis.hget(f"message:{mid}", "message") == f"message {i}"
