@@ -118,4 +118,6 @@ class EmbeddedRedis:
         if self.process is not None:
             os.kill(self.process.pid, 9)
             self.process.wait()
+            if self.process.stderr:
+                self.process.stderr.close()
             self.process = None

@@ -173,13 +173,14 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, ArgValue]:
     found = tokens(rest)
     values: dict[str, ArgValue] = {}
     pos = 0
-    for arg in spec.args:
+    for index, arg in enumerate(spec.args):
         if arg.kind == "text":
             values[arg.name] = convert(arg, rest[found[pos][1] :].strip()) if pos < len(found) else None
             pos = len(found)
         elif pos < len(found):
             candidate = found[pos][0]
-            if not arg.required and arg.kind == "int" and not candidate.lstrip("-").isdigit():
+            later = index + 1 < len(spec.args)
+            if not arg.required and arg.kind == "int" and later and not candidate.lstrip("-").isdigit():
                 values[arg.name] = None
                 continue
             values[arg.name] = convert(arg, candidate)
