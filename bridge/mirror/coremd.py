@@ -1,0 +1,332 @@
+"""Lexer for core markdown and for Discord markdown (core markdown is Discord-flavoured).
+
+Rules (both dialects):
+
+* ``\\`` before ASCII punctuation makes that character literal; elsewhere a backslash is literal.
+* A run of backticks opens a code span closed by a run of the same length (a run of three or more
+  opens a fenced block closed by the next run of three or more, possibly on the same line). An
+  unclosed run is literal. Code is opaque.
+* ``**bold**``, ``*italic*``, ``_italic_``, ``__underline__``, ``~~strike~~``, ``||spoiler||``.
+  ``*``-markers may sit inside words (``2*3*4`` is italic 3, as on Discord); ``_``-markers may not
+  (``snake_case_name`` is plain). A marker opens before a non-space and closes after one. Runs of
+  three split into a double and a single marker; longer runs are literal. Pairs never span a blank
+  line or a fenced block.
+* Line prefixes: ``> ``, ``>>> ``, ``# ``/``## ``/``### `` and ``-# ``.
+* ``[label](url)`` (http, https, mailto), ``<https://...>`` and bare ``http(s)://`` URLs are links;
+  nothing inside a URL is markup.
+* ``@name`` (not after a word character) mentions core user ``name`` (``[\\w][\\w.-]*``, trailing
+  ``.``/``-`` excluded); ``@everyone``, ``@here`` and ``@channel`` are the reserved plain words.
+  ``#name`` refers to core channel ``name``.
+
+Discord dialect only: ``<@id>``/``<@!id>`` become mentions through ``user_name`` (``@unknown-user``
+as literal text when unresolved); ``<@&id>`` becomes the literal text ``@role`` (never a ping);
+``<#id>`` a channel reference through ``channel_name``; ``<:name:id>``/``<a:name:id>`` the shortcode
+``:name:``; ``<t:unix:style>`` a readable UTC time; ``</name:id>`` the text ``/name``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bridge.mirror.mdast import (
+    NEWLINE,
+    ChannelRef,
+    Code,
+    Delim,
+    Fence,
+    LinePrefix,
+    Link,
+    MassMention,
+    Mention,
+    Node,
+    StyleKind,
+    Text,
+    Token,
+    build_tree,
+)
+from bridge.mirror.sanitize import ZWSP, is_mass_mention
+
+Resolver = Callable[[str], str | None]
+
+USERNAME_RE = re.compile(r"[^\W][\w.\-]*(?<![.\-])")
+"""What a core username looks like (``@`` + this is a mention)."""
+CHANNEL_RE = re.compile(r"[^\W][\w\-]*(?<!-)")
+_MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
+_CHANNEL_REF_RE = re.compile(r"#(" + CHANNEL_RE.pattern + ")")
+_PLAIN_RE = re.compile(r"[^\\`*_~|\[<@#\nhH]+")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>]+")
+_URL_TRAIL = ".,:;!?'\"*_~|"
+_LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
+_ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>]+)>")
+_FENCE_INFO_RE = re.compile(r"([\w+#.\-]*)\n")
+_PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?")
+_DISCORD_TAG_RE = re.compile(r"<(@!?|@&|#|a?:\w+:|t:|/[\w\- ]+:)(-?\d+)(?::([tTdDfFR]))?>")
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def format_unix_time(seconds: int, style: str = "f") -> str:
+    """Render a Discord ``<t:...>`` timestamp in UTC, independent of locale.
+
+    ``t`` 16:20 UTC, ``T`` 16:20:30 UTC, ``d`` 2021-04-20, ``D`` 20 April 2021, ``f``/``R`` (and
+    default) 20 April 2021 16:20 UTC, ``F`` Tuesday, 20 April 2021 16:20 UTC. Relative times are
+    shown absolute because the text is read later than it was written.
+    """
+    try:
+        t = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+    date = f"{t.day} {_MONTHS[t.month - 1]} {t.year}"
+    styles = {
+        "t": f"{t:%H:%M} UTC",
+        "T": f"{t:%H:%M:%S} UTC",
+        "d": f"{t:%Y-%m-%d}",
+        "D": date,
+        "F": f"{_DAYS[t.weekday()]}, {date} {t:%H:%M} UTC",
+    }
+    return styles.get(style, f"{date} {t:%H:%M} UTC")
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def flanking(prev: str, nxt: str, *, intraword: bool) -> tuple[bool, bool]:
+    """(can_open, can_close) for a marker between ``prev`` and ``nxt`` ('' at the text edges)."""
+    can_open = bool(nxt) and not nxt.isspace()
+    can_close = bool(prev) and not prev.isspace()
+    if not intraword:
+        can_open = can_open and not (prev and prev.isalnum())
+        can_close = can_close and not (nxt and nxt.isalnum())
+    return can_open, can_close
+
+
+@dataclass(frozen=True)
+class DiscordResolvers:
+    user_name: Resolver
+    channel_name: Resolver
+    role_name: Resolver
+
+
+_RUNS: dict[str, dict[int, list[tuple[str, StyleKind]]]] = {
+    "*": {1: [("*", "italic")], 2: [("**", "bold")], 3: [("**", "bold"), ("*", "italic")]},
+    "_": {1: [("_", "italic")], 2: [("__", "underline")], 3: [("__", "underline"), ("_", "italic")]},
+    "~": {2: [("~~", "strike")]},
+    "|": {2: [("||", "spoiler")]},
+}
+
+
+class CoreLexer:
+    """Turns core (or Discord, when ``discord`` is given) markdown into a syntax tree."""
+
+    def __init__(self, text: str, discord: DiscordResolvers | None = None, *, inline: bool = False):
+        self.text = text
+        self.pos = 0
+        self.tokens: list[Token] = []
+        self.discord = discord
+        self.line_start = not inline
+        self._handlers: dict[str, Callable[[], bool]] = {
+            "\\": self._backslash,
+            "`": self._backticks,
+            "[": self._link,
+            "<": self._angle,
+            "@": self._mention,
+            "#": self._channel,
+            "h": self._url,
+            "H": self._url,
+            "\n": self._newline,
+        }
+        for ch in _RUNS:
+            self._handlers[ch] = self._delims
+
+    def parse(self) -> tuple[Node, ...]:
+        n = len(self.text)
+        while self.pos < n:
+            if self.line_start:
+                self._prefixes()
+            handler = self._handlers.get(self.text[self.pos])
+            if handler is not None and handler():
+                continue
+            m = _PLAIN_RE.match(self.text, self.pos)
+            end = m.end() if m else self.pos + 1
+            self._emit(Text(self.text[self.pos : end]), end)
+        return build_tree(self.tokens, reset_each_line=False)
+
+    def _emit(self, tok: Token, end: int) -> bool:
+        self.tokens.append(tok)
+        self.pos = end
+        return True
+
+    def _prev(self) -> str:
+        return self.text[self.pos - 1] if self.pos else ""
+
+    def _prefixes(self) -> None:
+        self.line_start = False
+        m = _PREFIX_RE.match(self.text, self.pos)
+        assert m is not None
+        quote, head = m.groups()
+        if quote:
+            self.tokens.append(LinePrefix("quote_all" if quote == ">>> " else "quote"))
+        if head:
+            level = 0 if head == "-# " else len(head) - 1
+            self.tokens.append(LinePrefix("subtext" if head == "-# " else "heading", level))
+        self.pos = m.end()
+
+    def _newline(self) -> bool:
+        self.line_start = True
+        return self._emit(NEWLINE, self.pos + 1)
+
+    def _backslash(self) -> bool:
+        nxt = self.text[self.pos + 1 : self.pos + 2]
+        if nxt and nxt in _ASCII_PUNCT:
+            return self._emit(Text(nxt), self.pos + 2)
+        return False
+
+    def _backticks(self) -> bool:
+        text, start = self.text, self.pos
+        end = start
+        while end < len(text) and text[end] == "`":
+            end += 1
+        run = end - start
+        if run >= 3:
+            close = text.find("```", end)
+            if close < 0:
+                return self._emit(Text(text[start:end]), end)
+            close_end = close
+            while close_end < len(text) and text[close_end] == "`":
+                close_end += 1
+            return self._emit(_fence(text[end:close]), close_end)
+        m = re.compile(r"(?<!`)" + "`" * run + r"(?!`)").search(text, end)
+        if m is None or m.start() == end:
+            return self._emit(Text(text[start:end]), end)
+        return self._emit(Code(text[end : m.start()], run), m.end())
+
+    def _delims(self) -> bool:
+        text, start = self.text, self.pos
+        ch = text[start]
+        end = start
+        while end < len(text) and text[end] == ch:
+            end += 1
+        markers = _RUNS[ch].get(end - start)
+        if markers is None:
+            return self._emit(Text(text[start:end]), end)
+        can_open, can_close = flanking(self._prev(), text[end : end + 1], intraword=ch != "_")
+        if can_close and not can_open:
+            markers = markers[::-1]
+        for marker, kind in markers:
+            self.tokens.append(Delim(marker, kind, can_open, can_close))
+        self.pos = end
+        return True
+
+    def _link(self) -> bool:
+        m = _LINK_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        label = CoreLexer(m.group(1), self.discord, inline=True).parse()
+        return self._emit(Link(m.group(2), label, "masked"), m.end())
+
+    def _angle(self) -> bool:
+        m = _ANGLE_URL_RE.match(self.text, self.pos)
+        if m is not None:
+            return self._emit(Link(m.group(1), (Text(m.group(1)),), "angle"), m.end())
+        if self.discord is None:
+            return False
+        m = _DISCORD_TAG_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        return self._emit(_discord_tag(self.discord, *m.groups()), m.end())
+
+    def _mention(self) -> bool:
+        prev = self._prev()
+        if _is_word(prev) or prev == "<":
+            return False
+        m = _MENTION_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        if is_mass_mention(m.group(2)):
+            return self._emit(MassMention(m.group(2).lower()), m.end())
+        if m.group(1):
+            return False
+        return self._emit(Mention(m.group(2)), m.end())
+
+    def _channel(self) -> bool:
+        if _is_word(self._prev()) or self._prev() == "<":
+            return False
+        m = _CHANNEL_REF_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        return self._emit(ChannelRef(m.group(1)), m.end())
+
+    def _url(self) -> bool:
+        if self._prev().isalnum():
+            return False
+        m = _URL_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        url = trim_url(m.group(0))
+        return self._emit(Link(url, (Text(url),), "bare"), self.pos + len(url))
+
+
+def trim_url(url: str) -> str:
+    """Drop trailing punctuation that ends a sentence rather than the URL (keeps balanced ``)``)."""
+    while url:
+        last = url[-1]
+        if last in _URL_TRAIL or (last == ")" and url.count("(") < url.count(")")):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def _fence(inner: str) -> Fence:
+    m = _FENCE_INFO_RE.match(inner)
+    if m is None:
+        return Fence("", inner, False)
+    return Fence(m.group(1), inner[m.end() :], True)
+
+
+def _discord_tag(res: DiscordResolvers, kind: str, ident: str, style: str | None) -> Node:
+    if kind in ("@", "@!"):
+        name = res.user_name(ident)
+        if name and USERNAME_RE.fullmatch(name):
+            return Mention(name)
+        return Text("@" + (name or "unknown-user"))
+    if kind == "@&":
+        return Text("@" + (res.role_name(ident) or "unknown-role"))
+    if kind == "#":
+        channel = res.channel_name(ident)
+        if channel and CHANNEL_RE.fullmatch(channel):
+            return ChannelRef(channel)
+        return Text("#" + (channel or "unknown-channel"))
+    if kind == "t:":
+        return Text(format_unix_time(int(ident), style or "f"))
+    if kind.startswith("/"):
+        return Text(kind[:-1])
+    return Text(kind[kind.index(":") :])  # custom emoji <:name:id> / <a:name:id> -> :name:
+
+
+def parse_core(text: str) -> tuple[Node, ...]:
+    """Parse core markdown."""
+    return CoreLexer(text).parse()
+
+
+def parse_discord(text: str, resolvers: DiscordResolvers) -> tuple[Node, ...]:
+    """Parse Discord markdown, resolving Discord tags to core names."""
+    return CoreLexer(text, resolvers).parse()

@@ -1,0 +1,233 @@
+"""Lexer for Slack mrkdwn as it arrives in message events.
+
+Rules:
+
+* ``&amp;``, ``&lt;``, ``&gt;`` are decoded once; Slack has no backslash escapes (a backslash is
+  literal). A raw ``<`` always starts a control sequence.
+* ``*bold*``, ``_italic_``, ``~strike~``: a single marker, opening after the start of the text, a
+  space or punctuation and before a non-space, closing after a non-space and before the end, a space
+  or punctuation; never across a line break. So ``snake_case_name`` and ``2*3*4`` stay literal.
+  Doubled markers (``**x**``) are literal.
+* `` `code` `` stays on one line; ```` ```block``` ```` may span lines and sit inside a line. Code is
+  opaque: entities are decoded, the ``<url>``/``<url|label>`` wrappers Slack adds around links are
+  unwrapped (to the label when there is one), nothing else is touched.
+* ``&gt;`` (or ``>``) at a line start quotes the line, ``&gt;&gt;&gt;`` the rest of the message.
+* ``<@U1>``/``<@U1|label>``: a mention when ``user_name`` resolves it, else the literal text
+  ``@label`` (``@unknown-user`` without a label). ``<#C1|name>`` likewise with ``channel_name`` and
+  ``#name``. ``<!here>``, ``<!channel>``, ``<!everyone>``: the reserved plain words.
+  ``<!subteam^S1|@team>``: the literal text ``@team``. ``<!date^ts^format|fallback>``: the fallback,
+  else the UTC time. ``<url|label>``, ``<url>`` and ``<mailto:...|label>``: links.
+* A plain ``@name`` typed without Slack's autocomplete is kept as a core mention: that is how a
+  Slack user reaches someone who is only on Discord.
+* A U+200B next to a marker character (or before a line-start ``&gt;``) is dropped: it is what
+  ``core_to_slack`` inserts to keep literal characters literal, so text round-trips.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bridge.mirror.coremd import (
+    CHANNEL_RE,
+    USERNAME_RE,
+    Resolver,
+    flanking,
+    format_unix_time,
+    trim_url,
+)
+from bridge.mirror.mdast import (
+    NEWLINE,
+    ChannelRef,
+    Code,
+    Delim,
+    Fence,
+    LinePrefix,
+    Link,
+    MassMention,
+    Mention,
+    Node,
+    StyleKind,
+    Text,
+    Token,
+    build_tree,
+)
+from bridge.mirror.sanitize import ZWSP, is_mass_mention
+
+_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+_ENTITY_RE = re.compile(r"&(?:amp|lt|gt);")
+_STRIP_ZWSP_RE = re.compile(ZWSP + r"(?=[*_~`])|(?<=[*_~`])" + ZWSP + "|(?m:^)" + ZWSP + r"(?=&gt;|>)")
+_PLAIN_RE = re.compile(r"[^&<`*_~@\nhH]+")
+_TAG_RE = re.compile(r"<([^<>\n]*)>")
+_CODE_LINK_RE = re.compile(r"<((?:https?://|mailto:)[^<>|\n]*)(?:\|([^<>\n]*))?>")
+_QUOTE_RE = re.compile(r"(?:&gt;|>){3} ?|(?:&gt;|>) ?")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>]+")
+_SCHEME_RE = re.compile(r"(?:https?|ftp|mailto|tel|slack):", re.IGNORECASE)
+_MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
+_MARKERS: dict[str, tuple[str, StyleKind]] = {"*": ("**", "bold"), "_": ("*", "italic"), "~": ("~~", "strike")}
+
+
+def decode_entities(text: str) -> str:
+    """Decode Slack's three HTML entities (once: ``&amp;lt;`` becomes ``&lt;``)."""
+    return _ENTITY_RE.sub(lambda m: _ENTITIES[m.group(0)], text)
+
+
+def _code_text(raw: str) -> str:
+    raw = _CODE_LINK_RE.sub(lambda m: m.group(2) if m.group(2) is not None else m.group(1), raw)
+    return decode_entities(raw)
+
+
+class SlackLexer:
+    """Turns Slack mrkdwn into the shared syntax tree, resolving ids through the resolvers."""
+
+    def __init__(self, text: str, *, user_name: Resolver, channel_name: Resolver):
+        self.text = _STRIP_ZWSP_RE.sub("", text)
+        self.pos = 0
+        self.tokens: list[Token] = []
+        self.user_name = user_name
+        self.channel_name = channel_name
+        self.line_start = True
+        self._handlers: dict[str, Callable[[], bool]] = {
+            "&": self._entity,
+            "<": self._tag,
+            "`": self._backticks,
+            "@": self._mention,
+            "h": self._url,
+            "H": self._url,
+            "\n": self._newline,
+        }
+        for ch in _MARKERS:
+            self._handlers[ch] = self._delim
+
+    def parse(self) -> tuple[Node, ...]:
+        n = len(self.text)
+        while self.pos < n:
+            if self.line_start:
+                self._quote()
+            handler = self._handlers.get(self.text[self.pos])
+            if handler is not None and handler():
+                continue
+            m = _PLAIN_RE.match(self.text, self.pos)
+            end = m.end() if m else self.pos + 1
+            self._emit(Text(self.text[self.pos : end]), end)
+        return build_tree(self.tokens, reset_each_line=True)
+
+    def _emit(self, tok: Token, end: int) -> bool:
+        self.tokens.append(tok)
+        self.pos = end
+        return True
+
+    def _prev(self) -> str:
+        if self.tokens and isinstance(self.tokens[-1], Text):
+            return self.tokens[-1].text[-1:]
+        return self.text[self.pos - 1] if self.pos else ""
+
+    def _quote(self) -> None:
+        self.line_start = False
+        m = _QUOTE_RE.match(self.text, self.pos)
+        if m is not None:
+            quote_all = m.group(0).count(">") == 3
+            self._emit(LinePrefix("quote_all" if quote_all else "quote"), m.end())
+
+    def _newline(self) -> bool:
+        self.line_start = True
+        return self._emit(NEWLINE, self.pos + 1)
+
+    def _entity(self) -> bool:
+        m = _ENTITY_RE.match(self.text, self.pos)
+        return m is not None and self._emit(Text(_ENTITIES[m.group(0)]), m.end())
+
+    def _delim(self) -> bool:
+        text, start = self.text, self.pos
+        ch = text[start]
+        end = start
+        while end < len(text) and text[end] == ch:
+            end += 1
+        if end - start > 1:
+            return self._emit(Text(text[start:end]), end)
+        nxt = text[end : end + 1]
+        if nxt == "&":
+            nxt = decode_entities(text[end : end + 5])[:1]
+        can_open, can_close = flanking(self._prev(), nxt, intraword=False)
+        marker, kind = _MARKERS[ch]
+        return self._emit(Delim(marker, kind, can_open, can_close, ch), end)
+
+    def _backticks(self) -> bool:
+        text, start = self.text, self.pos
+        if text.startswith("```", start):
+            close = text.find("```", start + 3)
+            if close < 0:
+                return self._emit(Text("```"), start + 3)
+            return self._emit(Fence("", _code_text(text[start + 3 : close]), False), close + 3)
+        close = text.find("`", start + 1)
+        newline = text.find("\n", start + 1)
+        if close <= start + 1 or (0 <= newline < close):
+            return self._emit(Text("`"), start + 1)
+        return self._emit(Code(_code_text(text[start + 1 : close])), close + 1)
+
+    def _mention(self) -> bool:
+        prev = self._prev()
+        if prev.isalnum() or prev == "_":
+            return False
+        m = _MENTION_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        if is_mass_mention(m.group(2)):
+            return self._emit(MassMention(m.group(2).lower()), m.end())
+        return not m.group(1) and self._emit(Mention(m.group(2)), m.end())
+
+    def _url(self) -> bool:
+        if self._prev().isalnum():
+            return False
+        m = _URL_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        url = trim_url(m.group(0))
+        return self._emit(Link(decode_entities(url), (Text(decode_entities(url)),), "bare"), self.pos + len(url))
+
+    def _tag(self) -> bool:
+        m = _TAG_RE.match(self.text, self.pos)
+        if m is None:
+            return False
+        target, _, label = m.group(1).partition("|")
+        return self._emit(self._tag_node(target, decode_entities(label)), m.end())
+
+    def _tag_node(self, target: str, label: str) -> Node:
+        sigil, ident = target[:1], target[1:]
+        if sigil == "@":
+            name = self.user_name(ident)
+            if name and USERNAME_RE.fullmatch(name):
+                return Mention(name)
+            return Text("@" + (name or label.lstrip("@") or "unknown-user"))
+        if sigil == "#":
+            channel = self.channel_name(ident)
+            if channel and CHANNEL_RE.fullmatch(channel):
+                return ChannelRef(channel)
+            return Text("#" + (channel or label.lstrip("#") or "unknown-channel"))
+        if sigil == "!":
+            return _special(ident, label)
+        url = decode_entities(target)
+        if not _SCHEME_RE.match(url):
+            return Text(label or url)
+        if not label or label == url or "mailto:" + label == url:
+            return Link(url, (Text(label or url),), "bare" if not label or label == url else "masked")
+        return Link(url, (Text(label),), "masked")
+
+
+def _special(ident: str, label: str) -> Node:
+    word, _, rest = ident.partition("^")
+    if is_mass_mention(word):
+        return MassMention(word.lower())
+    if word == "subteam":
+        return Text("@" + (label.lstrip("@") or "unknown-group"))
+    if word == "date":
+        if label:
+            return Text(label)
+        stamp = rest.partition("^")[0]
+        return Text(format_unix_time(int(stamp)) if stamp.lstrip("-").isdigit() else stamp)
+    return Text(label or word)
+
+
+def parse_slack(text: str, *, user_name: Resolver, channel_name: Resolver) -> tuple[Node, ...]:
+    """Parse Slack mrkdwn."""
+    return SlackLexer(text, user_name=user_name, channel_name=channel_name).parse()

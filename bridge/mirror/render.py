@@ -1,0 +1,280 @@
+"""Renderers from the shared syntax tree to core markdown, Discord markdown and Slack mrkdwn.
+
+Each renderer walks the tree left to right; a text node is escaped knowing the characters right
+before and after it (the previous output and the first character of the next node), so only the
+characters that would otherwise be read as markup get escaped.
+
+Core markdown escaping (what :class:`CoreRenderer` guarantees, so that parsing its output gives the
+same tree back): backslash before a ``*`` or ``_`` that could open or close emphasis, before every
+backtick, before ``~``/``|`` next to another one, before ``]`` followed by ``(`` (and brackets in link
+labels), before ``<`` that starts ``<http``, before ``@`` that would start a mention (an unresolved
+platform mention is therefore stored as ``\\@name``: it reads ``@name`` but never pings a core user
+who happens to have that name), before a backslash followed by ASCII punctuation, and before a
+line-start ``>``, ``#`` or ``-#`` that would become a quote, heading or subtext.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bridge.mirror.coremd import flanking
+from bridge.mirror.mdast import (
+    ChannelRef,
+    Code,
+    Fence,
+    LinePrefix,
+    Link,
+    MassMention,
+    Mention,
+    Node,
+    Style,
+    Text,
+)
+from bridge.mirror.sanitize import ZWSP, neutralise_mass_mentions
+
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_HEADING_RE = re.compile(r"#{1,3} |-# |>>> |> ")
+_CORE_MARKERS = {"bold": "**", "strike": "~~", "underline": "__", "spoiler": "||"}
+
+
+def _word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _star(p: str, n: str) -> bool:
+    return any(flanking(p, n, intraword=True))
+
+
+def _underscore(p: str, n: str) -> bool:
+    return any(flanking(p, n, intraword=False))
+
+
+_CORE_RULES: dict[str, Callable[[str, str], bool]] = {
+    "\\": lambda p, n: n in _ASCII_PUNCT and n != "",
+    "*": _star,
+    "_": _underscore,
+    "~": lambda p, n: "~" in (p, n),
+    "|": lambda p, n: "|" in (p, n),
+    "`": lambda p, n: True,
+    "]": lambda p, n: n == "(",
+    "@": lambda p, n: not _word(p) and p != "<" and (_word(n) or n == ZWSP),
+}
+
+
+class Renderer:
+    """Base class: tree walking, neighbour tracking and line-start detection."""
+
+    quote_pieces: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self.in_label = False
+        self.nxt = ""
+        self._dispatch: dict[type, Callable[[Node], None]] = {
+            Text: lambda n: None,
+            Code: self.code,  # type: ignore[dict-item]
+            Fence: self.fence,  # type: ignore[dict-item]
+            Style: self.style,  # type: ignore[dict-item]
+            Link: self.link,  # type: ignore[dict-item]
+            Mention: self.mention,  # type: ignore[dict-item]
+            ChannelRef: self.channel,  # type: ignore[dict-item]
+            MassMention: self.mass,  # type: ignore[dict-item]
+            LinePrefix: self.prefix,  # type: ignore[dict-item]
+        }
+
+    def render(self, nodes: tuple[Node, ...]) -> str:
+        self.seq(nodes, "")
+        return "".join(self.out)
+
+    def seq(self, nodes: tuple[Node, ...], after: str) -> None:
+        for i, node in enumerate(nodes):
+            nxt = self.first_char(nodes[i + 1]) if i + 1 < len(nodes) else after
+            if isinstance(node, Text):
+                self.out.append(self.escape(node.text, self.last_char(), nxt, self.at_line_start()))
+            else:
+                self.nxt = nxt
+                self._dispatch[type(node)](node)
+
+    def last_char(self) -> str:
+        for piece in reversed(self.out):
+            if piece:
+                return piece[-1]
+        return ""
+
+    def at_line_start(self) -> bool:
+        for piece in reversed(self.out):
+            if piece:
+                return piece.endswith("\n") or piece in self.quote_pieces
+        return True
+
+    def first_char(self, node: Node) -> str:
+        if isinstance(node, Text):
+            return node.text[:1]
+        if isinstance(node, Style):
+            return self.style_marker(node)[:1] or (self.first_char(node.children[0]) if node.children else "")
+        if isinstance(node, Link):
+            return "[" if node.form == "masked" else node.url[:1]
+        firsts: dict[type, str] = {Code: "`", Fence: "`", Mention: "@", MassMention: "@", ChannelRef: "#"}
+        return firsts.get(type(node), ">")
+
+    def sub(self, nodes: tuple[Node, ...], before: str, after: str) -> str:
+        """Render ``nodes`` on their own, as if preceded by ``before`` and followed by ``after``."""
+        saved, self.out = self.out, [before]
+        try:
+            self.seq(nodes, after)
+            return "".join(self.out[1:])
+        finally:
+            self.out = saved
+
+    # -- per node type, overridden by dialects -----------------------------------------------------
+    def escape(self, text: str, prev: str, nxt: str, line_start: bool) -> str:
+        raise NotImplementedError
+
+    def style_marker(self, node: Style) -> str:
+        raise NotImplementedError
+
+    def code(self, node: Code) -> None:
+        raise NotImplementedError
+
+    def fence(self, node: Fence) -> None:
+        raise NotImplementedError
+
+    def style(self, node: Style) -> None:
+        marker = self.style_marker(node)
+        self.out.append(marker + self.sub(node.children, marker, marker) + marker)
+
+    def link(self, node: Link) -> None:
+        raise NotImplementedError
+
+    def mention(self, node: Mention) -> None:
+        raise NotImplementedError
+
+    def channel(self, node: ChannelRef) -> None:
+        raise NotImplementedError
+
+    def mass(self, node: MassMention) -> None:
+        raise NotImplementedError
+
+    def prefix(self, node: LinePrefix) -> None:
+        raise NotImplementedError
+
+
+class CoreRenderer(Renderer):
+    """Tree -> core markdown (parsing the output with ``parse_core`` gives the same tree)."""
+
+    quote_pieces = frozenset({"> ", ">>> "})
+    mention_escape = True
+
+    def escape(self, text: str, prev: str, nxt: str, line_start: bool) -> str:
+        out: list[str] = []
+        for i, ch in enumerate(text):
+            p = text[i - 1] if i else prev
+            n = text[i + 1] if i + 1 < len(text) else nxt
+            start = line_start if i == 0 else text[i - 1] == "\n"
+            if self.needs_escape(ch, p, n, text, i) or (start and _HEADING_RE.match(text[i:] + nxt)):
+                out.append("\\")
+            out.append(ch)
+        return "".join(out)
+
+    def needs_escape(self, ch: str, p: str, n: str, text: str, i: int) -> bool:
+        if ch == "@" and not self.mention_escape:
+            return False
+        if self.in_label and ch in "[]":
+            return True
+        rule = _CORE_RULES.get(ch)
+        if rule is not None:
+            return rule(p, n)
+        return ch == "<" and text.startswith(("http://", "https://"), i + 1)
+
+    def style_marker(self, node: Style) -> str:
+        if node.kind != "italic":
+            return _CORE_MARKERS[node.kind]
+        prev, nxt = self.last_char(), self.nxt
+        underscore_ok = not prev.isalnum() and not nxt.isalnum()
+        if underscore_ok and (node.marker == "_" or "*" in (prev, nxt)):
+            return "_"
+        return "*"
+
+    def code(self, node: Code) -> None:
+        ticks = 2 if "`" in node.text else node.ticks
+        self.out.append("`" * ticks + node.text + "`" * ticks)
+
+    def fence(self, node: Fence) -> None:
+        info = node.lang + "\n" if node.info else ""
+        self.out.append("```" + info + node.body + "```")
+
+    def link(self, node: Link) -> None:
+        if node.form == "masked":
+            self.in_label = True
+            try:
+                label = self.sub(node.children, "[", "]")
+            finally:
+                self.in_label = False
+            url = node.url.replace("(", "%28").replace(")", "%29")
+            self.out.append(f"[{label}]({url})")
+        elif node.form == "angle":
+            self.out.append(f"<{node.url}>")
+        else:
+            self.out.append(node.url)
+
+    def mention(self, node: Mention) -> None:
+        self.out.append("@" + node.name)
+
+    def channel(self, node: ChannelRef) -> None:
+        self.out.append("#" + node.name)
+
+    def mass(self, node: MassMention) -> None:
+        self.out.append("@" + node.word)
+
+    def prefix(self, node: LinePrefix) -> None:
+        pieces = {"quote": "> ", "quote_all": ">>> ", "subtext": "-# "}
+        self.out.append(pieces.get(node.kind) or "#" * node.level + " ")
+
+
+def render_core(nodes: tuple[Node, ...]) -> str:
+    """Render a tree as core markdown."""
+    return CoreRenderer().render(nodes)
+
+
+class DiscordRenderer(CoreRenderer):
+    """Core markdown -> Discord markdown: native mentions for linked users, nothing else pings.
+
+    ``@name`` becomes ``<@id>`` when ``mention(name)`` returns a numeric id (collected in ``ids``
+    for ``allowed_mentions``), else stays plain text, which Discord never pings. ``#name`` becomes
+    ``<#id>`` when ``channel(name)`` returns a numeric id. Mass mentions get U+200B after ``@``. A
+    literal ``<`` that could start a Discord tag (``<@``, ``<#``, ``<:``, ``</``, ``<a:``, ``<t:``,
+    ``<id:``) is escaped as ``\\<``, so text typed on Slack shows as typed and pings nobody.
+    """
+
+    mention_escape = False
+
+    def __init__(self, mention: Callable[[str], str | None], channel: Callable[[str], str | None]):
+        super().__init__()
+        self.resolve_user = mention
+        self.resolve_channel = channel
+        self.ids: list[str] = []
+
+    def escape(self, text: str, prev: str, nxt: str, line_start: bool) -> str:
+        return neutralise_mass_mentions(super().escape(text, prev, nxt, line_start))
+
+    def needs_escape(self, ch: str, p: str, n: str, text: str, i: int) -> bool:
+        if ch == "<" and (n in ("@", "#", ":", "/") or text.startswith(("a:", "t:", "id:"), i + 1)):
+            return True
+        return super().needs_escape(ch, p, n, text, i)
+
+    def mention(self, node: Mention) -> None:
+        user_id = self.resolve_user(node.name)
+        if user_id and user_id.isdigit():
+            if user_id not in self.ids:
+                self.ids.append(user_id)
+            self.out.append(f"<@{user_id}>")
+        else:
+            self.out.append("@" + node.name)
+
+    def channel(self, node: ChannelRef) -> None:
+        channel_id = self.resolve_channel(node.name)
+        self.out.append(f"<#{channel_id}>" if channel_id and channel_id.isdigit() else "#" + node.name)
+
+    def mass(self, node: MassMention) -> None:
+        self.out.append("@" + ZWSP + node.word)

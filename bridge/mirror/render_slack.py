@@ -1,0 +1,142 @@
+"""Renderer from the shared syntax tree to Slack mrkdwn.
+
+Rules:
+
+* ``&``, ``<``, ``>`` in text, code and link labels are always sent as ``&amp;``, ``&lt;``, ``&gt;``,
+  so no relayed text can form a control sequence: ``<!channel>`` or ``<@U1>`` typed on Discord
+  arrives as visible text. URLs get ``&amp;`` and percent-encoded ``<``, ``>``, ``|``.
+* ``**bold**`` -> ``*bold*``, italic -> ``_x_``, ``~~strike~~`` -> ``~x~``, underline -> plain (Slack has
+  no underline), ``||spoiler||`` stays ``||spoiler||`` (Slack has no spoilers; the bars stay visible),
+  headings and ``-#`` subtext -> plain lines. Emphasis spanning lines is closed and reopened on
+  each line (Slack markers never span a line break). Emphasis inside a word gets U+200B around
+  its markers (best effort: Slack only formats at word boundaries).
+* A literal ``*``, ``_`` or ``~`` that Slack could read as a marker gets U+200B on its outer side;
+  a line-start literal ``>`` gets U+200B before it. ``slack_to_core`` drops exactly these, so plain
+  text round-trips. Slack has no escape for backticks: two literal backticks on one line show as
+  code there.
+* Code spans and blocks: content is opaque (only the three entities are escaped); the language of a
+  fenced block is dropped (Slack cannot show it).
+* ``[label](url)`` -> ``<url|label>`` with the label flattened to plain text; bare URLs -> ``<url>``.
+* ``@name`` -> ``<@U…>`` when ``mention(name)`` returns an id, else plain ``@name`` (never parsed as a
+  mention as long as the message is posted without ``link_names``); ``#name`` -> ``<#C…>`` likewise.
+  Mass mentions get U+200B after ``@``.
+* ``> `` -> ``&gt; ``; ``>>> `` quotes every remaining line with ``&gt; ``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bridge.mirror.coremd import flanking
+from bridge.mirror.mdast import (
+    ChannelRef,
+    Code,
+    Fence,
+    LinePrefix,
+    Link,
+    MassMention,
+    Mention,
+    Style,
+    plain_text,
+)
+from bridge.mirror.render import Renderer
+from bridge.mirror.sanitize import ZWSP, neutralise_mass_mentions
+
+_SLACK_ID_RE = re.compile(r"[A-Z0-9]+")
+_MARKERS = {"bold": "*", "italic": "_", "strike": "~", "underline": "", "spoiler": "||"}
+_QUOTE = "&gt; "
+
+
+def escape_entities(text: str) -> str:
+    """Escape the three characters Slack reserves."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_url(url: str) -> str:
+    """Make a URL safe inside ``<...>``."""
+    return url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+
+
+class SlackRenderer(Renderer):
+    """Tree -> Slack mrkdwn. ``mention``/``channel`` map core names to Slack ids (or None)."""
+
+    quote_pieces = frozenset({_QUOTE})
+
+    def __init__(self, mention: Callable[[str], str | None], channel: Callable[[str], str | None]):
+        super().__init__()
+        self.resolve_user = mention
+        self.resolve_channel = channel
+        self.quote_rest = False
+
+    def escape(self, text: str, prev: str, nxt: str, line_start: bool) -> str:
+        out: list[str] = []
+        for i, ch in enumerate(text):
+            p = text[i - 1] if i else prev
+            n = text[i + 1] if i + 1 < len(text) else nxt
+            if ch in "*_~":
+                can_open, can_close = flanking(p, n, intraword=False)
+                out.append(ZWSP * can_open + ch + ZWSP * can_close)
+            elif ch == ">" and (line_start if i == 0 else p == "\n"):
+                out.append(ZWSP + "&gt;")
+            elif ch == "\n" and self.quote_rest:
+                out.append("\n" + _QUOTE)
+            else:
+                out.append(escape_entities(ch))
+        return neutralise_mass_mentions("".join(out))
+
+    def style_marker(self, node: Style) -> str:
+        return _MARKERS[node.kind]
+
+    def style(self, node: Style) -> None:
+        marker, nxt = self.style_marker(node), self.nxt
+        body = self.sub(node.children, marker, marker)
+        if marker in ("*", "_", "~") and (self.last_char().isalnum() or nxt.isalnum()):
+            self.out.append(ZWSP + marker + body + marker + ZWSP)
+        elif "\n" in body and marker:
+            self.out.append("\n".join(_wrap_line(line, marker) for line in body.split("\n")))
+        else:
+            self.out.append(marker + body + marker)
+
+    def code(self, node: Code) -> None:
+        ticks = "```" if "`" in node.text else "`"
+        self.out.append(ticks + escape_entities(node.text) + ticks)
+
+    def fence(self, node: Fence) -> None:
+        self.out.append("```" + escape_entities(node.body) + "```")
+
+    def link(self, node: Link) -> None:
+        label = escape_entities(plain_text(node.children))
+        if node.form == "masked" and label and label != escape_entities(node.url):
+            self.out.append(f"<{slack_url(node.url)}|{label}>")
+        else:
+            self.out.append(f"<{slack_url(node.url)}>")
+
+    def mention(self, node: Mention) -> None:
+        user_id = self.resolve_user(node.name)
+        ok = user_id is not None and _SLACK_ID_RE.fullmatch(user_id)
+        self.out.append(f"<@{user_id}>" if ok else "@" + node.name)
+
+    def channel(self, node: ChannelRef) -> None:
+        channel_id = self.resolve_channel(node.name)
+        ok = channel_id is not None and _SLACK_ID_RE.fullmatch(channel_id)
+        self.out.append(f"<#{channel_id}>" if ok else "#" + node.name)
+
+    def mass(self, node: MassMention) -> None:
+        self.out.append("@" + ZWSP + node.word)
+
+    def prefix(self, node: LinePrefix) -> None:
+        if node.kind in ("quote", "quote_all"):
+            self.out.append(_QUOTE)
+            self.quote_rest = self.quote_rest or node.kind == "quote_all"
+
+
+def _wrap_line(line: str, marker: str) -> str:
+    quote = _QUOTE if line.startswith(_QUOTE) else ""
+    core = line[len(quote) :]
+    stripped = core.strip()
+    if not stripped:
+        return line
+    lead = core[: len(core) - len(core.lstrip())]
+    trail = core[len(core.rstrip()) :]
+    return quote + lead + marker + stripped + marker + trail
