@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +13,10 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.emulators.slack import EmulatorConfig, SlackEmulator
+from bridge.adapters.slack import SlackAdapter, SlackConfig, SlackSecrets
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef
+from bridge.emulators.slack import CommandRun, EmulatorConfig, SlackEmulator
 
 
 def fast_config(**overrides: Any) -> EmulatorConfig:
@@ -61,3 +65,64 @@ async def http_mode(app: AsyncApp, emu: SlackEmulator, path: str = "/slack/event
         yield url
     finally:
         await runner.cleanup()
+
+
+@dataclass
+class SlackBridge:
+    """An emulator, the real Slack adapter connected to it, and the real core behind the adapter."""
+
+    emu: SlackEmulator
+    adapter: SlackAdapter
+    chat: Chat
+    mode: str
+
+    @property
+    def team(self) -> str:
+        return self.emu.workspace.team_id
+
+    def ref(self, channel: str) -> ChannelRef:
+        chan = self.emu.workspace.channel(channel)
+        assert chan is not None
+        return ChannelRef("slack", self.team, chan.id)
+
+    async def command(self, user: str, channel: str, text: str) -> CommandRun:
+        """Type ``/chat <text>``; return once the app acked and finished answering."""
+        run = self.emu.slash_command(user=user, channel=channel, text=text)
+        await self.emu.wait_for(lambda: run.acked, what=f"the ack of /chat {text}")
+        await self.adapter.drain()
+        await self.emu.wait_for(lambda: run.responses, what=f"an answer to /chat {text}")
+        return run
+
+    async def answer(self, user: str, channel: str, text: str) -> str:
+        run = await self.command(user, channel, text)
+        return "\n".join(str(r.get("text", "")) for r in run.responses)
+
+    async def link(self, channel: str, core: str) -> None:
+        """Create core channel ``core`` (if needed) and link the Slack channel to it, as an admin."""
+        if not await self.chat.channels.exists(core):
+            await self.chat.channels.create(core)
+        await self.chat.channels.link(core, self.ref(channel))
+
+
+def adapter_for(chat: Chat, emu: SlackEmulator, mode: str, **config: Any) -> SlackAdapter:
+    cfg = SlackConfig(mode=mode, api_base_url=emu.api_url, http_host="127.0.0.1", http_port=0, **config)  # type: ignore[arg-type]
+    secrets = SlackSecrets(
+        bot_token=emu.config.bot_token,
+        app_token=emu.config.app_token if mode == "socket" else None,
+        signing_secret=emu.config.signing_secret if mode == "http" else None,
+    )
+    return SlackAdapter(chat=chat, config=cfg, secrets=secrets)
+
+
+@asynccontextmanager
+async def running_bridge(chat: Chat, emu: SlackEmulator, mode: str, **config: Any) -> AsyncIterator[SlackBridge]:
+    adapter = adapter_for(chat, emu, mode, **config)
+    await adapter.start()
+    try:
+        if mode == "http":
+            emu.config.request_url = f"http://127.0.0.1:{adapter.http_port}{adapter.config.http_path}"
+        else:
+            await emu.wait_for(lambda: emu.socket.connected, what="the adapter's socket")
+        yield SlackBridge(emu, adapter, chat, mode)
+    finally:
+        await adapter.stop()

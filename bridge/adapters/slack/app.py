@@ -1,0 +1,166 @@
+"""The Slack adapter: a slack-bolt ``AsyncApp`` wired to the chat core, in Socket Mode or HTTP mode.
+
+Usage::
+
+    config = SlackConfig(mode="socket", api_base_url=emulator.api_url)   # api_base_url only for the emulator
+    adapter = SlackAdapter(chat=chat, config=config, secrets=SlackSecrets.from_env(config.mode))
+    await adapter.start()          # auth.test, then connect (socket) or listen (http)
+    adapter.destination            # the Destination the mirroring worker posts through
+    await adapter.stop()
+
+The app runs with ``process_before_response=True``: events are acknowledged only after the listener
+returned (so after ``Chat.ingest`` wrote to Redis); slash commands ack first and run in a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.adapters.slack.commands import ADMIN_WORDS, SlashCommands
+from bridge.adapters.slack.config import SlackConfig, SlackSecrets
+from bridge.adapters.slack.directory import ChatPort, Directory
+from bridge.adapters.slack.inbound import RoomTraffic
+from bridge.adapters.slack.outbound import SlackDestination
+from bridge.errors import ConfigError
+
+log = logging.getLogger("bridge.slack")
+
+
+class SlackAdapter:
+    platform = "slack"
+
+    def __init__(
+        self,
+        *,
+        chat: ChatPort,
+        config: SlackConfig,
+        secrets: SlackSecrets,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if config.mode == "socket" and not secrets.app_token:
+            raise ConfigError("Slack Socket Mode needs the app-level token (SLACK_APP_TOKEN)")
+        if config.mode == "http" and not secrets.signing_secret:
+            raise ConfigError("Slack HTTP mode needs the signing secret (SLACK_SIGNING_SECRET)")
+        self.config = config
+        self._secrets = secrets
+        self._log = logger or log
+        base_url = config.api_base_url or AsyncWebClient.BASE_URL
+        self.client = AsyncWebClient(
+            token=secrets.bot_token,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+            base_url=base_url,
+        )
+        self.destination = SlackDestination(
+            client=AsyncWebClient(
+                token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
+            ),
+            max_chars=config.max_message_chars,
+        )
+        self.directory = Directory(client=self.client, ttl=config.profile_cache_seconds)
+        self.rooms = RoomTraffic(chat=chat, directory=self.directory)
+        self.commands = SlashCommands(
+            chat=chat,
+            config=config,
+            directory=self.directory,
+            spawn=self._spawn,
+            admin_commands=lambda: _admin_commands(chat),
+        )
+        self.app = AsyncApp(
+            name="chatbridge",
+            client=self.client,
+            signing_secret=secrets.signing_secret or "",
+            process_before_response=True,
+            logger=self._log,
+        )
+        self.app.command(config.command)(self.commands.on_command)
+        self.app.event("message")(self.rooms.on_message)
+        self.app.error(self._on_error)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self.http_port: int | None = None
+        self.team_id: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Check the bot token (``auth.test``), then connect (Socket Mode) or listen (HTTP)."""
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as err:
+            raise ConfigError(f"Slack rejected the bot token: {err.response.get('error')}") from err
+        self.team_id = str(auth.get("team_id") or "")
+        self.rooms.bot_user_id = auth.get("user_id")
+        self.rooms.bot_id = auth.get("bot_id")
+        if self.config.mode == "socket":
+            self._socket = AsyncSocketModeHandler(self.app, app_token=self._secrets.app_token)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            self._log.info("slack: Socket Mode connected as %s (team %s)", auth.get("user"), self.team_id)
+            return
+        self._runner = web.AppRunner(
+            self.app.web_app(path=self.config.http_path, port=self.config.http_port), handle_signals=False
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
+        await site.start()
+        self.http_port = int(self._runner.addresses[0][1])
+        self._log.info("slack: listening on %s:%s%s", self.config.http_host, self.http_port, self.config.http_path)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for the slash commands still running."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- errors --------------------------------------------------------------------------------
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        """Bolt's error handler: log with context; the request stays un-acked (500) so Slack retries."""
+        event = body.get("event") or {}
+        self._log.error(
+            "slack listener failed (type=%s, event_id=%s, subtype=%s, channel=%s, command=%s): %r",
+            body.get("type"),
+            body.get("event_id"),
+            event.get("subtype") if isinstance(event, dict) else None,
+            (event.get("channel") if isinstance(event, dict) else None) or body.get("channel_id"),
+            body.get("command"),
+            error,
+            exc_info=error,
+        )
+        return None
+
+
+def _admin_commands(chat: ChatPort) -> frozenset[str]:
+    specs = getattr(chat.commands, "specs", None)
+    if specs is None:
+        return ADMIN_WORDS
+    with contextlib.suppress(Exception):
+        return frozenset(str(s.name) for s in specs() if getattr(s, "admin", False))
+    return ADMIN_WORDS

@@ -1,0 +1,91 @@
+"""What the Slack adapter needs from the core (a structural type), and a small cache of Slack people.
+
+:class:`ChatPort` is the part of :class:`bridge.core.chat.Chat` the adapter calls, so the adapter
+depends on behaviour, not on the core's construction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser, Reply
+
+log = logging.getLogger("bridge.slack")
+
+
+class CommandsPort(Protocol):
+    async def execute(self, inv: Invocation, line: str) -> Reply: ...
+
+
+class ChatPort(Protocol):
+    @property
+    def commands(self) -> CommandsPort: ...
+
+    async def ingest(self, event: InboundEvent) -> IngestResult: ...
+
+    async def resolve_user(self, user: PlatformUser) -> str: ...
+
+    async def find_username(self, platform: str, workspace: str, user_id: str) -> str | None: ...
+
+    async def channel_for(self, ref: ChannelRef) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class SlackPerson:
+    user_id: str
+    name: str
+    display_name: str
+    avatar_url: str | None
+    is_admin: bool
+    is_bot: bool
+
+
+class Directory:
+    """``users.info`` answers cached for ``ttl`` seconds (names, avatars, admin flags)."""
+
+    def __init__(self, *, client: AsyncWebClient, ttl: float) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._people: dict[str, tuple[float, SlackPerson]] = {}
+
+    async def person(self, user_id: str) -> SlackPerson:
+        hit = self._people.get(user_id)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            resp = await self._client.users_info(user=user_id)
+        except SlackApiError as err:
+            log.warning("users.info %s failed: %s", user_id, err.response.get("error"))
+            return SlackPerson(user_id, user_id, user_id, None, False, False)
+        person = _person(resp.data["user"] if isinstance(resp.data, dict) else {})
+        self._people[user_id] = (now, person)
+        return person
+
+    async def platform_user(self, team_id: str, user_id: str) -> PlatformUser:
+        p = await self.person(user_id)
+        return PlatformUser("slack", team_id, user_id, p.display_name, p.avatar_url)
+
+
+def _person(data: Mapping[str, object]) -> SlackPerson:
+    profile = data.get("profile")
+    prof: Mapping[str, object] = profile if isinstance(profile, dict) else {}
+    uid = str(data.get("id") or "")
+    name = str(data.get("name") or uid)
+    display = str(prof.get("display_name") or prof.get("real_name") or data.get("real_name") or name)
+    avatar = prof.get("image_72") or prof.get("image_48")
+    return SlackPerson(
+        user_id=uid,
+        name=name,
+        display_name=display,
+        avatar_url=str(avatar) if avatar else None,
+        is_admin=bool(data.get("is_admin") or data.get("is_owner") or data.get("is_primary_owner")),
+        is_bot=bool(data.get("is_bot")),
+    )

@@ -1,0 +1,117 @@
+"""Room traffic in: Slack ``message`` events (new, ``message_changed``, ``message_deleted``, thread
+replies) in linked channels become :class:`InboundEvent` s for ``Chat.ingest``.
+
+The listener runs before the event is acknowledged (the app uses ``process_before_response``): an
+exception leaves the event un-acked, so Slack delivers it again; the ``event_key`` is built from
+Slack's ``event_id``, which a retry keeps, so the core records it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bridge.adapters.slack import mrkdwn
+from bridge.adapters.slack.directory import ChatPort, Directory
+from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
+
+log = logging.getLogger("bridge.slack")
+
+MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "me_message", "file_share", "bot_message"})
+
+
+async def convert_text(chat: ChatPort, *, team: str, text: str, directory: Directory | None = None) -> str:
+    """Slack mrkdwn → core markdown, resolving ``<@U…>`` to core usernames and ``<#C…>`` to the
+    linked core channel (else the Slack name)."""
+    user_ids, channel_ids = mrkdwn.mentioned_ids(text)
+    users: dict[str, str] = {}
+    for uid in user_ids:
+        name = await chat.find_username("slack", team, uid)
+        if name is None and directory is not None:
+            name = await chat.resolve_user(await directory.platform_user(team, uid))
+        if name:
+            users[uid] = name
+    channels: dict[str, str] = {}
+    for cid in channel_ids:
+        linked = await chat.channel_for(ChannelRef("slack", team, cid))
+        if linked:
+            channels[cid] = linked
+    return mrkdwn.to_core(text, users=users, channels=channels)
+
+
+class RoomTraffic:
+    def __init__(self, *, chat: ChatPort, directory: Directory) -> None:
+        self._chat = chat
+        self._directory = directory
+        self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
+
+    def _own(self, message: dict[str, Any]) -> bool:
+        bot_id = message.get("bot_id")
+        user = message.get("user")
+        return bool((bot_id and bot_id == self.bot_id) or (user and user == self.bot_user_id))
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """Bolt listener for every ``message`` event."""
+        result = await self.handle(body, event)
+        if result is not None and result.status != "ignored":
+            log.debug("slack %s → %s %s", body.get("event_id"), result.status, result.core_id)
+
+    async def handle(self, body: dict[str, Any], event: dict[str, Any]) -> IngestResult | None:
+        inbound = await self.to_inbound(body, event)
+        if inbound is None:
+            return None
+        result = await self._chat.ingest(inbound)
+        if result.status == "ignored" and result.reason not in ("channel not linked", "unknown message"):
+            log.info("slack event %s ignored by the core: %s", body.get("event_id"), result.reason)
+        return result
+
+    async def to_inbound(self, body: dict[str, Any], event: dict[str, Any]) -> InboundEvent | None:
+        team = str(body.get("team_id") or event.get("team") or "")
+        channel_id = str(event.get("channel") or "")
+        if not channel_id or event.get("channel_type") == "im":
+            return None
+        subtype = event.get("subtype")
+        ref = ChannelRef("slack", team, channel_id)
+        key = f"slack:{team}:{body.get('event_id') or event.get('event_ts') or event.get('ts')}"
+        if subtype == "message_changed":
+            message = event.get("message") or {}
+            previous = event.get("previous_message") or {}
+            if self._own(message) or message.get("text") == previous.get("text"):
+                return None  # our own edit, or only thread metadata changed
+            if await self._chat.channel_for(ref) is None:
+                return None
+            author = await self._author(team, message)
+            text = await convert_text(
+                self._chat, team=team, text=str(message.get("text") or ""), directory=self._directory
+            )
+            return InboundEvent("edit", ref, str(message.get("ts")), key, author, text)
+        if subtype == "message_deleted":
+            previous = event.get("previous_message") or {}
+            if self._own(previous):
+                return None
+            return InboundEvent("delete", ref, str(event.get("deleted_ts")), key)
+        if subtype not in MESSAGE_SUBTYPES or self._own(event):
+            return None
+        if await self._chat.channel_for(ref) is None:
+            return None
+        author = await self._author(team, event)
+        if author is None:
+            return None
+        text = await convert_text(self._chat, team=team, text=str(event.get("text") or ""), directory=self._directory)
+        ts = str(event.get("ts"))
+        thread_ts = event.get("thread_ts")
+        reply_to = str(thread_ts) if thread_ts and thread_ts != ts else None
+        return InboundEvent("message", ref, ts, key, author, text, reply_to)
+
+    async def _author(self, team: str, message: dict[str, Any]) -> PlatformUser | None:
+        user = message.get("user")
+        if user:
+            return await self._directory.platform_user(team, str(user))
+        bot_id = message.get("bot_id")
+        if bot_id:  # another app's post with a custom name
+            icons = message.get("icons") or {}
+            avatar = icons.get("image_48") or icons.get("image_72")
+            name = str(message.get("username") or bot_id)
+            return PlatformUser("slack", team, str(bot_id), name, str(avatar) if avatar else None)
+        return None

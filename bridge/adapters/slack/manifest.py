@@ -1,0 +1,85 @@
+"""The Slack app manifest for chatbridge (paste it at https://api.slack.com/apps → Create New App →
+From an app manifest). ``chatbridge slack-manifest`` prints it.
+
+Bot scopes, and why each is needed:
+
+- ``commands``: the ``/chat`` slash command.
+- ``chat:write``: post mirrored messages, edits, deletes, and notification DMs.
+- ``chat:write.customize``: post a mirrored message under its author's name and avatar.
+- ``channels:history`` / ``groups:history``: receive ``message`` events from public / private channels
+  the bot is in (``message.channels`` / ``message.groups``).
+- ``channels:read`` / ``groups:read``: ``conversations.info`` on those channels.
+- ``users:read``: ``users.info`` for names, avatars and the admin flag.
+- ``im:write``: ``conversations.open`` for notification DMs.
+
+Socket Mode also needs an app-level token with ``connections:write`` (Basic Information → App-Level
+Tokens); manifests cannot create it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import yaml
+
+BOT_SCOPES = (
+    "channels:history",
+    "channels:read",
+    "chat:write",
+    "chat:write.customize",
+    "commands",
+    "groups:history",
+    "groups:read",
+    "im:write",
+    "users:read",
+)
+BOT_EVENTS = ("message.channels", "message.groups")
+
+
+def slack_manifest(
+    *,
+    app_name: str = "chatbridge",
+    command: str = "/chat",
+    mode: Literal["socket", "http"] = "socket",
+    request_url: str | None = None,
+) -> dict[str, Any]:
+    """The manifest as a dict. HTTP mode needs the public ``request_url`` (events and commands)."""
+    if mode == "http" and not request_url:
+        raise ValueError("HTTP mode needs the public request URL, e.g. https://bridge.example.com/slack/events")
+    slash: dict[str, Any] = {
+        "command": command,
+        "description": "chatbridge: channels, history, search, notifications (try /chat help)",
+        "usage_hint": "help | search <words> | history [channel] [n] | unread | notify add <channel>",
+        "should_escape": True,
+    }
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
+    if mode == "http":
+        slash["url"] = request_url
+        events["request_url"] = request_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": app_name,
+            "description": "One chat across Discord and Slack, backed by Redis.",
+            "background_color": "#2c2d30",
+        },
+        "features": {
+            "bot_user": {"display_name": app_name, "always_online": True},
+            "slash_commands": [slash],
+        },
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": {"is_enabled": False},
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": mode == "socket",
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def render_manifest(manifest: dict[str, Any], *, fmt: Literal["yaml", "json"] = "yaml") -> str:
+    if fmt == "json":
+        return json.dumps(manifest, indent=2) + "\n"
+    return yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True)
