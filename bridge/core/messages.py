@@ -179,11 +179,11 @@ class Messages:
         found: list[Message] = []
         end = "+"
         for _ in range(3):
-            raw = await self.ctx.redis.xrevrange(keys.channel(channel), end, "-", count=count * 2)
+            raw = await self.ctx.redis.xrevrange(keys.channel(channel), end, "-", count=count + 8)
             if not raw:
                 break
             found.extend(await self.hydrate(channel, raw))
-            if len(found) >= count or len(raw) < count * 2:
+            if len(found) >= count or len(raw) < count + 8:
                 break
             end = "(" + raw[-1][0]
         return list(reversed(found[:count]))

@@ -121,7 +121,8 @@ class Destination(Protocol):
     the platform rate-limited the call and ``permanent=True`` when retrying cannot help.
     """
 
-    platform: Platform
+    @property
+    def platform(self) -> Platform: ...
 
     async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
         """Post as the author; return the platform ids of every part (long messages are split)."""

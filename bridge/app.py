@@ -1,0 +1,187 @@
+"""``chatbridge run``: the composition root.
+
+Starts (or connects to) Redis, the chat core, the adapters whose credentials are set, the local
+Discord and Slack emulators for the sides that have none (sandbox), the mirroring worker, the
+notifier (DMs) and the health/metrics HTTP server; stops them all cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.config import Config
+from bridge.core.chat import Chat
+from bridge.core.notify import Notification, Notifier
+from bridge.core.ports import ChannelRef, Destination, PlatformUser
+from bridge.health import HealthServer
+from bridge.runtime import Runtime, open_runtime
+from bridge.store.connection import blocking_client
+
+log = logging.getLogger("bridge.app")
+SANDBOX_FILE = "chatbridge-sandbox.json"
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Running:
+    destinations: dict[str, Destination] = field(default_factory=dict)
+    closers: list[Closer] = field(default_factory=list)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+
+
+async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: bool) -> None:
+    from bridge.adapters.discord.client import DiscordAdapter
+    from bridge.adapters.discord.config import DiscordConfig
+
+    settings = dict(cfg.discord)
+    token = os.environ.get(str(settings.get("token_env", "DISCORD_TOKEN")), "")
+    if sandbox or not token:
+        from bridge.emulators.discord.server import DiscordEmulator
+
+        emu = DiscordEmulator()
+        await emu.start()
+        running.closers.append(emu.stop)
+        settings |= {"api_base": emu.api_base, "gateway_url": emu.gateway_url, "guild_ids": [int(emu.guild_id)]}
+        token = emu.token
+        general = emu.channel("general")
+        running.sandbox["discord"] = {"url": emu.base_url, "guild": emu.guild_id, "general": general.id}
+        await _sandbox_link(rt.chat, ChannelRef("discord", emu.guild_id, general.id))
+    adapter = DiscordAdapter(chat=rt.chat, config=DiscordConfig.load(settings))
+    await adapter.start(token)
+    running.closers.insert(0, adapter.close)
+    running.destinations["discord"] = adapter.destination
+    log.info("discord adapter ready%s", " (emulator)" if "discord" in running.sandbox else "")
+
+
+async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bool) -> None:
+    from bridge.adapters.slack.app import SlackAdapter
+    from bridge.adapters.slack.config import SlackConfig, SlackSecrets
+
+    settings = dict(cfg.slack)
+    if sandbox or not os.environ.get("SLACK_BOT_TOKEN"):
+        from bridge.emulators.slack.config import EmulatorConfig
+        from bridge.emulators.slack.server import SlackEmulator
+
+        ecfg = EmulatorConfig()
+        emu = SlackEmulator(config=ecfg)
+        await emu.start()
+        running.closers.append(emu.stop)
+        settings |= {"api_base_url": emu.api_url, "mode": "socket"}
+        secrets = SlackSecrets(bot_token=ecfg.bot_token, app_token=ecfg.app_token, signing_secret=ecfg.signing_secret)
+        team = ecfg.workspace.team_id
+        general = ecfg.workspace.channel("general")
+        assert general is not None
+        running.sandbox["slack"] = {"url": emu.url, "team": team, "general": general.id}
+        await _sandbox_link(rt.chat, ChannelRef("slack", team, general.id))
+    else:
+        config = SlackConfig.model_validate(settings)
+        secrets = SlackSecrets.from_env(config.mode)
+    adapter = SlackAdapter(chat=rt.chat, config=SlackConfig.model_validate(settings), secrets=secrets)
+    await adapter.start()
+    running.closers.insert(0, adapter.stop)
+    running.destinations["slack"] = adapter.destination
+    log.info("slack adapter ready%s", " (emulator)" if "slack" in running.sandbox else "")
+
+
+async def _sandbox_link(chat: Chat, ref: ChannelRef) -> None:
+    if not await chat.channels.exists("general"):
+        await chat.channels.create("general")
+    if await chat.channels.route(ref) is None:
+        await chat.channels.link("general", ref)
+
+
+def notification_sender(chat: Chat, running: Running) -> Callable[[Notification], Awaitable[None]]:
+    """DM each of the subscriber's linked platform accounts."""
+
+    async def deliver(note: Notification) -> None:
+        text = f"New in #{note.channel} from {note.author}: {note.text[:500]}"
+        for where, user_id in (await chat.users.identities(note.username)).items():
+            platform, _, workspace = where.partition(":")
+            dest = running.destinations.get(platform)
+            if dest is not None:
+                await dest.direct_message(PlatformUser(platform, workspace, user_id, note.username), text)  # type: ignore[arg-type]
+
+    return deliver
+
+
+async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_runtime(cfg, own_server=True) as rt:
+        running = Running()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await start_discord(rt, cfg, running, sandbox=sandbox)
+            await start_slack(rt, cfg, running, sandbox=sandbox)
+            worker = _make_worker(rt, cfg, running)
+            tasks.append(asyncio.create_task(worker.run(stop), name="mirror-worker"))
+            blocking = blocking_client(rt.url)
+            running.closers.append(blocking.aclose)
+            notifier = Notifier(rt.redis, blocking, notification_sender(rt.chat, running))
+            tasks.append(asyncio.create_task(notifier.run(stop), name="notifier"))
+            health = HealthServer(rt=rt, worker=worker, host=cfg.http.host, port=cfg.http.port)
+            await health.start()
+            running.closers.insert(0, health.stop)
+            if running.sandbox:
+                _announce_sandbox(cfg, rt, running, health.port)
+            log.info("chatbridge is running (Ctrl-C stops it)")
+            await _until_stopped(stop, tasks)
+        finally:
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 10)
+            for close in running.closers:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("error while stopping")
+            (cfg.redis.data_dir / SANDBOX_FILE).unlink(missing_ok=True)
+    return 0
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            log.error("%s stopped: %r", task.get_name(), task.exception())
+
+
+def _make_worker(rt: Runtime, cfg: Config, running: Running) -> Any:
+    from bridge.mirror.worker import Worker
+
+    opts = dict(cfg.worker)
+    return Worker(
+        chat=rt.chat,
+        redis_url=rt.url,
+        destinations=running.destinations,
+        max_attempts=int(opts.get("max_attempts", 8)),
+    )
+
+
+def _announce_sandbox(cfg: Config, rt: Runtime, running: Running, http_port: int) -> None:
+    info = {**running.sandbox, "redis": rt.url, "http": f"http://{cfg.http.host}:{http_port}"}
+    (cfg.redis.data_dir / SANDBOX_FILE).write_text(json.dumps(info))
+    print(
+        "\n  chatbridge sandbox is up: local Discord and Slack emulators, #general linked on both.\n"
+        "  In another terminal:\n"
+        "    .venv/bin/chatbridge sandbox say discord alice 'hello from Discord'\n"
+        "    .venv/bin/chatbridge sandbox log slack            # see it arrive on Slack\n"
+        "    .venv/bin/chatbridge sandbox say slack ada 'and back'\n"
+        "    .venv/bin/chatbridge sandbox slash discord alice 'search hello'\n"
+        "    .venv/bin/chatbridge exec --as alice 'history general 10'\n"
+        f"  Health: {info['http']}/healthz   metrics: {info['http']}/metrics\n",
+        flush=True,
+    )
