@@ -14,14 +14,14 @@ the rest (in this process).
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import mrkdwn
-from bridge.core.ports import ChannelRef, OutboundMessage, PlatformUser
+from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
 
 log = logging.getLogger("bridge.slack")
@@ -78,7 +78,7 @@ def delivery_error(action: str, err: Exception) -> DeliveryError:
 
 
 class SlackDestination:
-    platform: Literal["slack"] = "slack"
+    platform: Platform = "slack"
 
     def __init__(self, *, client: AsyncWebClient, max_chars: int = 4000) -> None:
         self._client = client
