@@ -40,6 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reindex", help="index user:* and message:* hashes written by other tools")
     sub.add_parser("doctor", help="check Redis, the search module, tokens and scopes")
     sub.add_parser("check-config", help="validate the config file and exit")
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML) for api.slack.com/apps")
+    manifest.add_argument("--request-url", help="public URL of the events endpoint (HTTP mode only)")
+    invite = sub.add_parser("discord-invite", help="print the Discord invite URL with the scopes and permissions")
+    invite.add_argument("--application-id", help="defaults to discord.application_id from the config")
+    dlq = sub.add_parser("dlq", help="dead letters: list, retry or drop")
+    dlq.add_argument("action", choices=("list", "retry", "drop"))
+    dlq.add_argument("entry", nargs="?", default="all", help="dead-letter entry id, or all")
+
+    from bridge.sandbox import add_parser as add_sandbox
+
+    add_sandbox(sub)
     return parser
 
 
@@ -81,11 +92,47 @@ async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
         from bridge.doctor import doctor
 
         return await doctor(cfg)
+    if args.command == "sandbox":
+        from bridge.sandbox import sandbox
+
+        return await sandbox(args, cfg.redis.data_dir)
+    if args.command == "slack-manifest":
+        from bridge.adapters.slack.manifest import render_manifest, slack_manifest
+
+        mode = "http" if cfg.slack.get("mode") == "http" else "socket"
+        url = args.request_url if mode == "http" else None
+        print(
+            render_manifest(slack_manifest(command=str(cfg.slack.get("command", "/chat")), mode=mode, request_url=url))
+        )
+        return EXIT_OK
+    if args.command == "discord-invite":
+        from bridge.adapters.discord.invite import invite_url
+
+        print(invite_url(cfg, args.application_id))
+        return EXIT_OK
+    if args.command == "dlq":
+        return await _dlq(args, cfg)
     if args.command == "run":
         from bridge.app import run_app
 
         return await run_app(cfg, sandbox=args.sandbox)
     raise ConfigError(f"unknown command {args.command}")
+
+
+async def _dlq(args: argparse.Namespace, cfg: config.Config) -> int:
+    from bridge.mirror import dlq
+
+    async with open_runtime(cfg) as rt:
+        if args.action == "list":
+            rows = await dlq.list_dead(rt.redis, 100)
+            for row in rows:
+                print(json.dumps(row))
+            print(f"{len(rows)} dead letter(s)", file=sys.stderr)
+        elif args.action == "retry":
+            print(f"re-queued {await dlq.retry_dead(rt.redis, args.entry)}")
+        else:
+            print(f"dropped {await dlq.drop_dead(rt.redis, args.entry)}")
+    return EXIT_OK
 
 
 async def _exec(args: argparse.Namespace, cfg: config.Config) -> int:
