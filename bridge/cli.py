@@ -99,11 +99,12 @@ async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
     if args.command == "slack-manifest":
         from bridge.adapters.slack.manifest import render_manifest, slack_manifest
 
-        mode = "http" if cfg.slack.get("mode") == "http" else "socket"
-        url = args.request_url if mode == "http" else None
-        print(
-            render_manifest(slack_manifest(command=str(cfg.slack.get("command", "/chat")), mode=mode, request_url=url))
-        )
+        command = str(cfg.slack.get("command", "/chat"))
+        if cfg.slack.get("mode") == "http":
+            manifest = slack_manifest(command=command, mode="http", request_url=args.request_url)
+        else:
+            manifest = slack_manifest(command=command, mode="socket")
+        print(render_manifest(manifest))
         return EXIT_OK
     if args.command == "discord-invite":
         from bridge.adapters.discord.invite import invite_url
