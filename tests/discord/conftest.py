@@ -11,6 +11,8 @@ import pytest
 import yarl
 from discord_kit import RecordingClient, StartClient
 
+from bridge.adapters.discord import DiscordAdapter, DiscordConfig
+from bridge.core.chat import Chat
 from bridge.emulators.discord import DiscordEmulator
 
 
@@ -56,3 +58,23 @@ async def client(run_client: StartClient) -> RecordingClient:
     bot = RecordingClient()
     await run_client(bot, bot.ready_event)
     return bot
+
+
+@pytest.fixture
+def adapter_config(discord_endpoints: DiscordEmulator) -> DiscordConfig:
+    """Adapter config for the emulator; the URLs are applied by the adapter (restored by monkeypatch)."""
+    return DiscordConfig(
+        api_base=discord_endpoints.api_base,
+        gateway_url=discord_endpoints.gateway_url,
+        guild_ids=(int(discord_endpoints.guild_id),),
+    )
+
+
+@pytest.fixture
+async def adapter(
+    chat: Chat, adapter_config: DiscordConfig, emulator: DiscordEmulator
+) -> AsyncIterator[DiscordAdapter]:
+    bridge = DiscordAdapter(chat=chat, config=adapter_config)
+    await bridge.start(emulator.token, ready_within=10)
+    yield bridge
+    await bridge.close()

@@ -27,9 +27,7 @@ class RecordingClient(discord.Client):
         self.events.append((name, value))
         self.changed.set()
 
-    async def wait_for_events(
-        self, predicate: Callable[[list[tuple[str, Any]]], bool], within: float = 5
-    ) -> None:
+    async def wait_for_events(self, predicate: Callable[[list[tuple[str, Any]]], bool], within: float = 5) -> None:
         """Wait (at most ``within`` seconds) until ``predicate(self.events)`` holds."""
         async with asyncio.timeout(within):
             while not predicate(self.events):

@@ -93,9 +93,7 @@ async def test_webhook_send_edit_delete(client: RecordingClient, emulator: Disco
     assert info.value.status == 401 and info.value.code == 50027
 
 
-async def test_content_over_2000_characters_is_rejected(
-    client: RecordingClient, emulator: DiscordEmulator
-) -> None:
+async def test_content_over_2000_characters_is_rejected(client: RecordingClient, emulator: DiscordEmulator) -> None:
     channel = _text_channel(client, emulator, "general")
     with pytest.raises(discord.HTTPException) as info:
         await channel.send("x" * 2001)
@@ -118,9 +116,7 @@ async def test_429_is_waited_out_by_discord_py(client: RecordingClient, emulator
     assert emulator.messages("general")[-1]["id"] == str(message.id)
 
 
-async def test_resume_replays_missed_dispatches_once(
-    client: RecordingClient, emulator: DiscordEmulator
-) -> None:
+async def test_resume_replays_missed_dispatches_once(client: RecordingClient, emulator: DiscordEmulator) -> None:
     await emulator.say("alice", "general", "before")
     await client.wait_for_events(lambda ev: bool(_messages(client, "before")))
     emulator.hold_gateway()
@@ -178,11 +174,7 @@ async def test_autocomplete_interaction(run_client: StartClient, emulator: Disco
     bot = RecordingClient()
 
     async def names(interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
-        return [
-            discord.app_commands.Choice(name=n, value=n)
-            for n in ("cricket", "chess")
-            if n.startswith(current)
-        ]
+        return [discord.app_commands.Choice(name=n, value=n) for n in ("cricket", "chess") if n.startswith(current)]
 
     @bot.tree.command(name="find", description="find a channel")
     @discord.app_commands.autocomplete(channel=names)
@@ -199,9 +191,7 @@ async def test_autocomplete_interaction(run_client: StartClient, emulator: Disco
 async def test_invalid_command_sync_is_rejected(client: RecordingClient, emulator: DiscordEmulator) -> None:
     bad = [{"name": "Bad Name", "description": "x", "type": 1}]
     with pytest.raises(discord.HTTPException) as info:
-        await client.http.bulk_upsert_guild_commands(
-            int(emulator.application_id), int(emulator.guild_id), bad
-        )
+        await client.http.bulk_upsert_guild_commands(int(emulator.application_id), int(emulator.guild_id), bad)
     assert info.value.code == 50035
 
 
@@ -239,9 +229,7 @@ async def test_control_routes_drive_the_emulator(client: RecordingClient, emulat
             assert resp.status == 200
             message: dict[str, Any] = await resp.json()
         await client.wait_for_events(lambda ev: bool(_messages(client, "over HTTP")))
-        async with http.patch(
-            f"/_emulator/messages/cricket/{message['id']}", json={"content": "edited"}
-        ) as resp:
+        async with http.patch(f"/_emulator/messages/cricket/{message['id']}", json={"content": "edited"}) as resp:
             assert resp.status == 200
         await client.wait_for_events(lambda ev: any(k == "raw_edit" for k, _ in ev))
         async with http.get("/_emulator/channels/cricket/messages") as resp:

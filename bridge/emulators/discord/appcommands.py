@@ -38,9 +38,7 @@ def _check_options(options: list[dict[str, Any]], path: str, depth: int) -> None
         _check_name(opt.get("name"), where)
         _check_description(opt.get("description"), where)
         if opt["name"] in names:
-            raise _fail(
-                where, "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Option names must be unique"
-            )
+            raise _fail(where, "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Option names must be unique")
         names.add(opt["name"])
         kind = opt.get("type")
         if kind in (SUB_COMMAND, SUB_COMMAND_GROUP):
@@ -50,9 +48,7 @@ def _check_options(options: list[dict[str, Any]], path: str, depth: int) -> None
             continue
         if opt.get("required"):
             if seen_optional:
-                raise _fail(
-                    where, "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID", "Required options must be first"
-                )
+                raise _fail(where, "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID", "Required options must be first")
         else:
             seen_optional = True
         choices = opt.get("choices") or []

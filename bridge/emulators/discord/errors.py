@@ -72,9 +72,7 @@ def already_acknowledged() -> APIError:
 
 def invalid_form_body(field: str, code: str, message: str) -> APIError:
     """Discord's 50035 with the nested ``errors`` object naming the offending field."""
-    return APIError(
-        400, 50035, "Invalid Form Body", {field: {"_errors": [{"code": code, "message": message}]}}
-    )
+    return APIError(400, 50035, "Invalid Form Body", {field: {"_errors": [{"code": code, "message": message}]}})
 
 
 def content_too_long(limit: int = 2000) -> APIError:

@@ -25,9 +25,7 @@ def body_of(request: web.Request) -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise errors.invalid_form_body(
-            "_root", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"
-        )
+        raise errors.invalid_form_body("_root", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
     return body
 
 
@@ -151,9 +149,7 @@ class BotRoutes:
             raise errors.APIError(400, 50024, "Cannot execute action on this channel type")
         name = body_of(request).get("name")
         if not isinstance(name, str) or not 1 <= len(name) <= 80 or "discord" in name.lower():
-            raise errors.invalid_form_body(
-                "name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length."
-            )
+            raise errors.invalid_form_body("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length.")
         hook = self.world.new_webhook(channel, name, self.world.bot.id)
         self.b.notifier.poke()
         return reply(payloads.webhook(self.world, hook))

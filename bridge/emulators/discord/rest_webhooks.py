@@ -12,7 +12,7 @@ from aiohttp import web
 
 from . import errors, payloads
 from .rest import body_of, no_content, reply
-from .service import EPHEMERAL, Backend, check_content
+from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Interaction, Webhook
 
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7
@@ -67,9 +67,7 @@ class TokenRoutes:
         if username is not None and (
             not isinstance(username, str) or not 1 <= len(username) <= 80 or "discord" in username.lower()
         ):
-            raise errors.invalid_form_body(
-                "username", "USERNAME_INVALID", "Username cannot contain 'discord'"
-            )
+            raise errors.invalid_form_body("username", "USERNAME_INVALID", "Username cannot contain 'discord'")
         message = await self.b.create_message(
             self.b.channel(hook.channel_id),
             author=payloads.webhook_author(hook, username),
@@ -99,6 +97,8 @@ class TokenRoutes:
         content = body.get("content", message["content"])
         if message["id"] not in channel.messages:  # ephemeral: edit in place, nothing dispatched
             message["content"] = check_content(content)
+            message["flags"] = int(message.get("flags", 0)) & ~LOADING
+            self.b.notifier.poke()
             return reply(message)
         edited = await self.b.edit_message(
             channel, message["id"], content=content, allowed_mentions=body.get("allowed_mentions")
@@ -131,10 +131,13 @@ class TokenRoutes:
                 return message
         raise errors.unknown_message()
 
-    async def _bot_message(self, inter: Interaction, data: dict[str, Any], *, flags: int) -> dict[str, Any]:
+    async def _bot_message(
+        self, inter: Interaction, data: dict[str, Any], *, flags: int, allow_empty: bool = False
+    ) -> dict[str, Any]:
         channel = self.b.channel(inter.payload["channel_id"])
         return await self.b.create_message(
             channel,
+            allow_empty=allow_empty,
             author=payloads.user(self.world.bot),
             content=data.get("content"),
             allowed_mentions=data.get("allowed_mentions"),
@@ -155,19 +158,18 @@ class TokenRoutes:
             inter.ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
             message = await self._bot_message(inter, data, flags=int(data.get("flags") or 0))
             inter.original = message
-        elif kind == CALLBACK_DEFERRED:
+        elif kind == CALLBACK_DEFERRED:  # Discord shows a "thinking…" message: the original, loading
             inter.ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
+            flags = (EPHEMERAL if inter.ephemeral else 0) | LOADING
+            message = await self._bot_message(inter, {"content": ""}, flags=flags, allow_empty=True)
+            inter.original = message
         elif kind == CALLBACK_AUTOCOMPLETE:
             if inter.payload["type"] != 4:
                 raise errors.APIError(400, 50035, "Invalid Form Body")
             if len(data.get("choices") or []) > 25:
-                raise errors.invalid_form_body(
-                    "data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
-                )
+                raise errors.invalid_form_body("data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
         elif kind not in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE, CALLBACK_MODAL):
-            raise errors.invalid_form_body(
-                "type", "BASE_TYPE_CHOICES", f"Value must be one of ... (got {kind})"
-            )
+            raise errors.invalid_form_body("type", "BASE_TYPE_CHOICES", f"Value must be one of ... (got {kind})")
         inter.callbacks.append(body)
         self.b.notifier.poke()
         if _truthy(request.query.get("with_response")):
@@ -180,8 +182,21 @@ class TokenRoutes:
             raise errors.unknown_webhook()
         body = body_of(request)
         flags = int(body.get("flags") or 0)
-        if inter.ephemeral and not inter.followups and inter.original is None:
-            flags |= EPHEMERAL  # the first followup after an ephemeral defer replaces the loading message
+        original = inter.original
+        if original is not None and int(original.get("flags", 0)) & LOADING:
+            # the first followup after a deferral replaces the loading message (and keeps its visibility)
+            channel = self.b.channel(original["channel_id"])
+            if original["id"] in channel.messages:
+                message = await self.b.edit_message(
+                    channel, original["id"], content=body.get("content"), allowed_mentions=body.get("allowed_mentions")
+                )
+            else:
+                original["content"] = check_content(body.get("content"))
+                original["flags"] = int(original["flags"]) & ~LOADING
+                message = original
+            inter.followups.append(message)
+            self.b.notifier.poke()
+            return reply(message) if _truthy(request.query.get("wait")) else no_content()
         message = await self._bot_message(inter, body, flags=flags)
         inter.followups.append(message)
         self.b.notifier.poke()

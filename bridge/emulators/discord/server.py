@@ -28,7 +28,7 @@ from .gateway import Gateway
 from .recorder import Notifier, RecordedRequest, Recorder
 from .rest import BotRoutes, reply
 from .rest_webhooks import TokenRoutes
-from .service import Backend
+from .service import LOADING, Backend
 from .state import Channel, EmulatorConfig, Interaction, Ping, User, World
 
 T = TypeVar("T")
@@ -50,9 +50,7 @@ class RateLimitRule:
 
 
 class DiscordEmulator:
-    def __init__(
-        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config or EmulatorConfig()
         self.host = host
         self.port = port
@@ -218,8 +216,9 @@ class DiscordEmulator:
         """The first message an interaction answered with (immediate response or followup)."""
 
         def first() -> dict[str, Any] | None:
-            if interaction.original is not None:
-                return interaction.original
+            original = interaction.original
+            if original is not None and not int(original.get("flags", 0)) & LOADING:
+                return original
             return interaction.followups[0] if interaction.followups else None
 
         return await self.wait_until(first, timeout)
@@ -246,14 +245,10 @@ class DiscordEmulator:
 
     def dm_messages(self, user: str) -> list[dict[str, Any]]:
         uid = self.user(user).id
-        return [
-            m for c in self.world.channels.values() if c.recipient_ids == [uid] for m in c.messages.values()
-        ]
+        return [m for c in self.world.channels.values() if c.recipient_ids == [uid] for m in c.messages.values()]
 
     # -- injecting what people do --------------------------------------------------------------
-    async def say(
-        self, user: str, channel: str, content: str, *, reply_to: str | None = None
-    ) -> dict[str, Any]:
+    async def say(self, user: str, channel: str, content: str, *, reply_to: str | None = None) -> dict[str, Any]:
         """A person posts ``content`` (optionally replying to message ``reply_to``)."""
         author = self.user(user)
         reference = {"message_id": reply_to} if reply_to else None
@@ -268,9 +263,7 @@ class DiscordEmulator:
 
     async def edit(self, channel: str, message_id: str, content: str) -> dict[str, Any]:
         """A person edits their message."""
-        return await self.backend.edit_message(
-            self.channel(channel), message_id, content=content, source="user"
-        )
+        return await self.backend.edit_message(self.channel(channel), message_id, content=content, source="user")
 
     async def delete(self, channel: str, message_id: str) -> None:
         """A person (or a moderator) deletes a message."""
@@ -285,9 +278,7 @@ class DiscordEmulator:
             raise KeyError(f"command {name!r} is not registered (sync the command tree first)")
         return command
 
-    async def slash(
-        self, user: str, channel: str, command: str, options: dict[str, Any] | None = None
-    ) -> Interaction:
+    async def slash(self, user: str, channel: str, command: str, options: dict[str, Any] | None = None) -> Interaction:
         """A person runs ``/command`` (``"chat search"``: command + subcommand path) with ``options``."""
         name, *path = command.split()
         data = appcommands.build_data(self._command(name), path, options or {})

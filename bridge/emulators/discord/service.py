@@ -15,6 +15,7 @@ from .recorder import Notifier
 from .state import MAX_CONTENT, Channel, Interaction, Webhook, World, iso_now
 
 EPHEMERAL = 1 << 6
+LOADING = 1 << 7
 
 
 def check_content(content: Any, *, allow_empty: bool = False) -> str:
@@ -22,9 +23,7 @@ def check_content(content: Any, *, allow_empty: bool = False) -> str:
     if content is None:
         content = ""
     if not isinstance(content, str):
-        raise errors.invalid_form_body(
-            "content", "STRING_TYPE_CONVERT", "Could not interpret value as string."
-        )
+        raise errors.invalid_form_body("content", "STRING_TYPE_CONVERT", "Could not interpret value as string.")
     if len(content) > MAX_CONTENT:
         raise errors.content_too_long(MAX_CONTENT)
     if not content and not allow_empty:
@@ -77,8 +76,9 @@ class Backend:
         application_id: str | None = None,
         dispatch: bool = True,
         source: str = "api",
+        allow_empty: bool = False,
     ) -> dict[str, Any]:
-        text = check_content(content)
+        text = check_content(content, allow_empty=allow_empty)
         if reference is not None:
             ref_id = str(reference.get("message_id"))
             if ref_id not in channel.messages:
@@ -128,6 +128,7 @@ class Backend:
         ping = self.world.compute_ping(text, allowed_mentions)
         self.world.pings[message_id] = ping
         message["content"] = text
+        message["flags"] = int(message.get("flags", 0)) & ~LOADING
         message["edited_timestamp"] = iso_now()
         message["mentions"] = [payloads.user(self.world.users[u]) for u in ping.users]
         message["mention_roles"] = list(ping.roles)

@@ -232,9 +232,7 @@ class World:
 
     def new_webhook(self, channel: Channel, name: str, creator_id: str) -> Webhook:
         assert channel.guild_id is not None
-        hook = Webhook(
-            self.ids.next(), secrets.token_urlsafe(48), channel.id, channel.guild_id, name, creator_id
-        )
+        hook = Webhook(self.ids.next(), secrets.token_urlsafe(48), channel.id, channel.guild_id, name, creator_id)
         self.webhooks[hook.id] = hook
         return hook
 

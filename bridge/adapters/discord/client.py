@@ -1,0 +1,154 @@
+"""The Discord adapter: a discord.py client wired to the chat core.
+
+    adapter = DiscordAdapter(chat=chat, config=DiscordConfig.load(raw))
+    await adapter.start(token)          # returns once the bot is ready (commands synced)
+    adapter.destination                 # the Destination the mirroring worker uses
+    await adapter.close()
+
+``start`` applies ``config.api_base`` / ``config.gateway_url`` (emulator) before logging in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bridge.core.chat import Chat
+
+from .commands import build_group
+from .config import DiscordConfig
+from .endpoints import apply_endpoints
+from .inbound import Inbound
+from .interactions import APOLOGY, CommandHandler
+from .outbound import DiscordDestination
+from .webhooks import WebhookStore
+
+log = logging.getLogger("bridge.discord")
+
+
+def intents_for(config: DiscordConfig) -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = config.message_content
+    return intents
+
+
+class BridgeClient(discord.Client):
+    """discord.Client whose events go to the adapter; handler errors are logged, never fatal."""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        config = adapter.config
+        extra: dict[str, Any] = {}
+        if config.application_id is not None:
+            extra["application_id"] = config.application_id
+        super().__init__(
+            **extra,
+            intents=intents_for(config),
+            guild_ready_timeout=0.05 if config.uses_emulator else 2.0,
+            chunk_guilds_at_startup=False,
+            max_ratelimit_timeout=config.max_ratelimit_timeout,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self.ready_event = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup_commands(self.tree)
+
+    async def on_ready(self) -> None:
+        log.info("Discord: logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+        self.ready_event.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.inbound.on_message(message)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self.adapter.inbound.on_raw_edit(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.adapter.inbound.on_raw_delete(payload)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("Discord event %s failed (args=%r)", event_method, args[:1])
+
+    async def _on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error(
+            "slash command /%s failed for user=%s guild=%s: %r",
+            command,
+            interaction.user.id,
+            interaction.guild_id,
+            error,
+            exc_info=error,
+        )
+        try:
+            if not interaction.response.is_done():
+                await interaction.response.send_message(APOLOGY, ephemeral=True)
+        except discord.HTTPException as err:
+            log.warning("could not answer failed interaction %s: %s", interaction.id, err)
+
+
+class DiscordAdapter:
+    def __init__(self, *, chat: Chat, config: DiscordConfig) -> None:
+        self.chat = chat
+        self.config = config
+        self.client = BridgeClient(self)
+        self.webhooks = WebhookStore(client=self.client, chat=chat, name=config.webhook_name)
+        self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
+        self.commands = CommandHandler(chat=chat, config=config)
+        self.destination = DiscordDestination(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
+        self._task: asyncio.Task[None] | None = None
+
+    async def setup_commands(self, tree: app_commands.CommandTree[Any]) -> None:
+        """Register ``/chat`` and sync it (per allowed guild, else globally)."""
+        group = build_group(
+            self.chat.commands.specs(),
+            name=self.config.command_name,
+            run=self.commands.run,
+            complete=self.commands.complete,
+        )
+        tree.add_command(group)
+        if not self.config.guild_ids:
+            await tree.sync()
+            return
+        for guild_id in self.config.guild_ids:
+            guild = discord.Object(guild_id)
+            tree.copy_global_to(guild=guild)
+            try:
+                await tree.sync(guild=guild)
+            except discord.HTTPException as err:  # e.g. the bot is not in that guild (yet)
+                log.error("could not register /%s in guild %s: %s", self.config.command_name, guild_id, err)
+
+    async def start(self, token: str, *, ready_within: float = 60.0) -> None:
+        """Log in and connect in the background; return when ready (raise if the client died)."""
+        apply_endpoints(api_base=self.config.api_base, gateway_url=self.config.gateway_url)
+        self._task = asyncio.create_task(self.client.start(token), name="discord-client")
+        ready = asyncio.create_task(self.client.ready_event.wait())
+        done, _ = await asyncio.wait({self._task, ready}, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            await self.close()
+            if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
+                raise self._task.exception()  # type: ignore[misc]
+            raise TimeoutError("Discord client did not become ready")
+
+    async def run(self, token: str) -> None:
+        """Run until the client stops (for the service entry point)."""
+        await self.start(token)
+        assert self._task is not None
+        await self._task
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=10)
+            if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
+                log.warning("Discord client ended with %r", self._task.exception())

@@ -1,0 +1,157 @@
+"""Room traffic in: Discord messages, edits, deletes and replies → ``Chat.ingest``.
+
+Event keys are stable across gateway replays and restarts, so the core records each event once:
+``discord:<message id>:create``, ``discord:<message id>:edit:<edited_timestamp>``,
+``discord:<message id>:delete``. The bot's own messages, its webhooks' posts, system messages and
+messages outside the guild allow-list are ignored. A failed ingest (Redis briefly away) is
+retried a few times, then logged with context; it never reaches discord.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
+
+from .config import DiscordConfig
+from .render import to_core
+from .webhooks import WebhookStore
+
+log = logging.getLogger("bridge.discord.inbound")
+USER_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+INGEST_ATTEMPTS = 3
+
+
+def platform_user(guild_id: str, user: discord.abc.User) -> PlatformUser:
+    return PlatformUser("discord", guild_id, str(user.id), user.display_name or user.name, str(user.display_avatar.url))
+
+
+class Inbound:
+    def __init__(self, *, client: discord.Client, chat: Chat, config: DiscordConfig, webhooks: WebhookStore) -> None:
+        self.client = client
+        self.chat = chat
+        self.config = config
+        self.webhooks = webhooks
+        self.results: list[IngestResult] = []
+        """Recent ingest results (bounded), for health checks and tests."""
+
+    def guild_allowed(self, guild_id: int | None) -> bool:
+        if guild_id is None:
+            return False
+        return not self.config.guild_ids or guild_id in self.config.guild_ids
+
+    async def _ignored(self, message: discord.Message) -> bool:
+        if message.guild is None or not self.guild_allowed(message.guild.id):
+            return True
+        me = self.client.user
+        if me is not None and message.author.id == me.id:
+            return True
+        if message.application_id is not None and message.application_id == self.client.application_id:
+            return True
+        if message.webhook_id is not None:
+            return await self.webhooks.is_own(str(message.channel.id), str(message.webhook_id))
+        return message.type not in USER_MESSAGE_TYPES
+
+    # -- gateway events ------------------------------------------------------------------------
+    async def on_message(self, message: discord.Message) -> None:
+        if await self._ignored(message):
+            return
+        assert message.guild is not None
+        ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
+        reply_to = None
+        if message.reference is not None and message.reference.message_id is not None:
+            reply_to = str(message.reference.message_id)
+        event = InboundEvent(
+            kind="message",
+            channel=ref,
+            message_id=str(message.id),
+            event_key=f"discord:{message.id}:create",
+            author=platform_user(ref.workspace, message.author),
+            text=await self.to_core(message),
+            reply_to=reply_to,
+        )
+        await self._ingest(event)
+
+    async def on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        message = payload.message
+        edited = payload.data.get("edited_timestamp")
+        if not edited or await self._ignored(message):
+            return  # no edited_timestamp: an embed unfurl or pin, not a person's edit
+        assert message.guild is not None
+        ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
+        event = InboundEvent(
+            kind="edit",
+            channel=ref,
+            message_id=str(message.id),
+            event_key=f"discord:{message.id}:edit:{edited}",
+            author=platform_user(ref.workspace, message.author),
+            text=await self.to_core(message),
+        )
+        await self._ingest(event)
+
+    async def on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if not self.guild_allowed(payload.guild_id):
+            return
+        ref = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
+        event = InboundEvent(
+            kind="delete",
+            channel=ref,
+            message_id=str(payload.message_id),
+            event_key=f"discord:{payload.message_id}:delete",
+        )
+        await self._ingest(event)
+
+    # -- conversion ----------------------------------------------------------------------------
+    async def to_core(self, message: discord.Message) -> str:
+        """The message text in core markdown, with mentions mapped to core names."""
+        assert message.guild is not None
+        guild = message.guild
+        workspace = str(guild.id)
+        mentioned = {str(u.id): u for u in message.mentions}
+
+        async def user_name(user_id: str) -> str | None:
+            name = await self.chat.find_username("discord", workspace, user_id)
+            if name is not None:
+                return name
+            user = mentioned.get(user_id) or guild.get_member(int(user_id))
+            if user is None:
+                return None
+            return await self.chat.resolve_user(platform_user(workspace, user))
+
+        async def channel_name(channel_id: str) -> str | None:
+            return await self.chat.channel_for(ChannelRef("discord", workspace, channel_id))
+
+        def role_name(role_id: str) -> str | None:
+            role = guild.get_role(int(role_id))
+            return role.name if role is not None else None
+
+        return await to_core(message.content, user_name=user_name, channel_name=channel_name, role_name=role_name)
+
+    async def _ingest(self, event: InboundEvent) -> None:
+        await ingest_with_retry(self.chat.ingest, event, self.results)
+
+
+async def ingest_with_retry(
+    ingest: Callable[[InboundEvent], Awaitable[IngestResult]], event: InboundEvent, results: list[IngestResult]
+) -> None:
+    delay = 0.2
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
+        try:
+            result = await ingest(event)
+        except Exception:
+            if attempt == INGEST_ATTEMPTS:
+                log.exception("ingest failed for %s in %s; giving up", event.event_key, event.channel.key())
+                return
+            log.warning("ingest failed for %s (attempt %d); retrying", event.event_key, attempt, exc_info=True)
+            await asyncio.sleep(delay)
+            delay *= 4
+        else:
+            results.append(result)
+            del results[:-200]
+            log.debug("ingest %s → %s (%s)", event.event_key, result.status, result.reason or "")
+            return

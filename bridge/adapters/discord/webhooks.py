@@ -1,0 +1,84 @@
+"""The bridge's own webhook per Discord channel: created when missing, stored as id + token.
+
+State lives in the core's adapter state hash (``Chat.get_state("discord", "webhook:<channel id>")``
+→ ``{"id", "token"}``), so it survives restarts, and a bridge restart never creates a second webhook
+(an existing webhook of ours with the configured name is reused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+
+from bridge.core.chat import Chat
+from bridge.errors import DeliveryError
+
+log = logging.getLogger("bridge.discord.webhooks")
+
+
+def state_name(channel_id: str) -> str:
+    return f"webhook:{channel_id}"
+
+
+class WebhookStore:
+    def __init__(self, *, client: discord.Client, chat: Chat, name: str) -> None:
+        self.client = client
+        self.chat = chat
+        self.name = name
+        self._cache: dict[str, tuple[str, str]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _partial(self, ids: tuple[str, str]) -> discord.Webhook:
+        return discord.Webhook.partial(int(ids[0]), ids[1], client=self.client)
+
+    async def known(self, channel_id: str) -> tuple[str, str] | None:
+        """``(webhook id, token)`` stored for a channel, if any."""
+        if channel_id in self._cache:
+            return self._cache[channel_id]
+        state = await self.chat.get_state("discord", state_name(channel_id))
+        if state.get("id") and state.get("token"):
+            self._cache[channel_id] = (state["id"], state["token"])
+            return self._cache[channel_id]
+        return None
+
+    async def is_own(self, channel_id: str, webhook_id: str) -> bool:
+        ids = await self.known(channel_id)
+        return ids is not None and ids[0] == webhook_id
+
+    async def get(self, channel_id: str) -> discord.Webhook:
+        """The channel's webhook, creating (or adopting) one when none is stored."""
+        ids = await self.known(channel_id)
+        if ids is not None:
+            return self._partial(ids)
+        lock = self._locks.setdefault(channel_id, asyncio.Lock())
+        async with lock:
+            ids = await self.known(channel_id)
+            if ids is None:
+                ids = await self._create(channel_id)
+                await self.chat.set_state("discord", state_name(channel_id), {"id": ids[0], "token": ids[1]})
+                self._cache[channel_id] = ids
+        return self._partial(ids)
+
+    async def forget(self, channel_id: str) -> None:
+        """Drop a webhook that Discord says no longer exists (someone deleted it)."""
+        self._cache.pop(channel_id, None)
+        await self.chat.set_state("discord", state_name(channel_id), {"id": "", "token": ""})
+
+    async def _create(self, channel_id: str) -> tuple[str, str]:
+        channel = self.client.get_channel(int(channel_id))
+        if channel is None:
+            channel = await self.client.fetch_channel(int(channel_id))
+        if not isinstance(channel, discord.TextChannel):
+            raise DeliveryError(f"Discord channel {channel_id} is not a text channel", permanent=True)
+        me = self.client.user
+        for hook in await channel.webhooks():
+            if hook.token and hook.name == self.name and me is not None and hook.user and hook.user.id == me.id:
+                log.info("adopting existing webhook %s in channel %s", hook.id, channel_id)
+                return str(hook.id), hook.token
+        hook = await channel.create_webhook(name=self.name, reason="chatbridge: mirrored room")
+        if hook.token is None:
+            raise DeliveryError(f"Discord returned a webhook without token for {channel_id}", permanent=True)
+        log.info("created webhook %s in channel %s", hook.id, channel_id)
+        return str(hook.id), hook.token
