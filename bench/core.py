@@ -113,7 +113,8 @@ async def main(messages: int, samples: int) -> None:
             await load(chat, users=1000, channels=50, messages=messages)
             load_s = time.perf_counter() - t0
             print(
-                f"loaded {messages} messages, 1000 users, 50 channels in {load_s:.1f}s ({messages / load_s:.0f} posts/s)"
+                f"loaded {messages} messages, 1000 users, 50 channels in {load_s:.1f}s "
+                f"({messages / load_s:.0f} posts/s)"
             )
 
             base = await timed(lambda: redis.xadd("bench:base", {"type": "message"}), samples)

@@ -45,6 +45,7 @@ async def doctor(cfg: Config) -> int:
     ):
         present = bool(os.environ.get(env))
         print(
-            f"[{'ok' if present else '--'}] {what} ({env}) {'set' if present else 'not set: that side runs on its emulator'}"
+            f"[{'ok' if present else '--'}] {what} ({env}) "
+            + ("set" if present else "not set: that side runs on its emulator")
         )
     return 0 if problems == 0 else 1

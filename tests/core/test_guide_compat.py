@@ -34,7 +34,8 @@ async def test_guide_written_data_shows_in_history_profile_unread_and_search_aft
     prof = await chat.commands.execute(CLI, "profile wasim")
     assert "Wasim Akram" in prof.text and "Lahore, Pakistan" in prof.text
     unread = await chat.commands.execute(Invocation(platform="cli", username="simon"), "unread cricket")
-    assert [m["text"] for m in unread.data["messages"] if m["kind"] == "message"][0].startswith("Did you")
+    first = next(m["text"] for m in unread.data["messages"] if m["kind"] == "message")
+    assert first.startswith("Did you")
     before = await chat.commands.execute(CLI, "search match")
     assert before.data["total"] == 0  # RediSearch 1.x indexes nothing by itself
     summary = await reindex(chat, out=None)
