@@ -18,6 +18,15 @@ say every reply is ``bytes | str`` whatever the decoding, so the core holds its 
 checks reply shapes where it reads them; :func:`connect` itself returns the real type."""
 
 
+class LoggedBackoff(ExponentialWithJitterBackoff):
+    """redis-py's jittered exponential backoff, logging each retry so an outage is visible."""
+
+    def compute(self, failures: int) -> float:
+        delay: float = super().compute(failures)
+        log.warning("redis connection lost; retry %d in %.2fs", failures, delay)
+        return delay
+
+
 def connect(url: str, *, retries: int = 8, socket_timeout: float | None = 10.0) -> Redis:
     """A client that retries a command on a lost connection with exponential backoff (jittered,
     10 ms up to 2 s, ``retries`` times) before raising. Long-running loops catch the final error,
@@ -28,7 +37,7 @@ def connect(url: str, *, retries: int = 8, socket_timeout: float | None = 10.0) 
         decode_responses=True,
         socket_timeout=socket_timeout,
         socket_connect_timeout=5.0,
-        retry=Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.01), retries),
+        retry=Retry(LoggedBackoff(cap=2.0, base=0.01), retries),
         retry_on_error=[ConnectionError, TimeoutError, ConnectionResetError],
         health_check_interval=30,
     )

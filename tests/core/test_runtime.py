@@ -29,7 +29,9 @@ def test_missing_module_gives_install_hint(tmp_path: Path) -> None:
         server.start()
 
 
-async def test_data_survives_a_redis_restart_and_clients_reconnect(tmp_path: Path) -> None:
+async def test_data_survives_a_redis_restart_and_clients_reconnect(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     server = EmbeddedRedis(data_dir=tmp_path / "aof", appendfsync="always")
     server.start()
     try:
@@ -45,6 +47,7 @@ async def test_data_survives_a_redis_restart_and_clients_reconnect(tmp_path: Pat
         server = restarted
         reply = await chat.commands.execute(ADA, "search persisted")
         assert reply.ok and reply.data["total"] == 1
+        assert "redis connection lost; retry" in caplog.text
         hist = (await chat.commands.execute(ADA, "history tech")).data
         assert [m["text"] for m in hist if m["kind"] == "message"] == ["persisted across restarts"]
         await client.aclose()
