@@ -14,9 +14,10 @@ Rules (both dialects):
 * Line prefixes: ``> ``, ``>>> ``, ``# ``/``## ``/``### `` and ``-# ``.
 * ``[label](url)`` (http, https, mailto), ``<https://...>`` and bare ``http(s)://`` URLs are links;
   nothing inside a URL is markup.
-* ``@name`` (not after a word character) mentions core user ``name`` (``[\\w][\\w.-]*``, trailing
-  ``.``/``-`` excluded); ``@everyone``, ``@here`` and ``@channel`` are the reserved plain words.
-  ``#name`` refers to core channel ``name``.
+* ``@name`` (not after a word character or ``<``) mentions core user ``name``: ASCII letters,
+  digits, ``.``, ``_``, ``-``, starting and ending with a letter or digit, as the core's usernames
+  (compared lowercased); ``@everyone``, ``@here`` and ``@channel`` are the reserved plain words.
+  ``#name`` refers to core channel ``name`` (letters, digits, ``_``, ``-``).
 
 Discord dialect only: ``<@id>``/``<@!id>`` become mentions through ``user_name`` (``@unknown-user``
 as literal text when unresolved); ``<@&id>`` becomes the literal text ``@role`` (never a ping);
@@ -42,25 +43,25 @@ from bridge.mirror.mdast import (
     MassMention,
     Mention,
     Node,
-    StyleKind,
     Text,
     Token,
+    Use,
     build_tree,
 )
 from bridge.mirror.sanitize import ZWSP, is_mass_mention
 
 Resolver = Callable[[str], str | None]
 
-USERNAME_RE = re.compile(r"[^\W][\w.\-]*(?<![.\-])")
+USERNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?")
 """What a core username looks like (``@`` + this is a mention)."""
-CHANNEL_RE = re.compile(r"[^\W][\w\-]*(?<!-)")
+CHANNEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?")
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
 _CHANNEL_REF_RE = re.compile(r"#(" + CHANNEL_RE.pattern + ")")
 _PLAIN_RE = re.compile(r"[^\\`*_~|\[<@#\nhH]+")
-_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>]+")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|]+")
 _URL_TRAIL = ".,:;!?'\"*_~|"
 _LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
-_ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>]+)>")
+_ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>|]+)>")
 _FENCE_INFO_RE = re.compile(r"([\w+#.\-]*)\n")
 _PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?")
 _DISCORD_TAG_RE = re.compile(r"<(@!?|@&|#|a?:\w+:|t:|/[\w\- ]+:)(-?\d+)(?::([tTdDfFR]))?>")
@@ -125,12 +126,13 @@ class DiscordResolvers:
     role_name: Resolver
 
 
-_RUNS: dict[str, dict[int, list[tuple[str, StyleKind]]]] = {
-    "*": {1: [("*", "italic")], 2: [("**", "bold")], 3: [("**", "bold"), ("*", "italic")]},
-    "_": {1: [("_", "italic")], 2: [("__", "underline")], 3: [("__", "underline"), ("_", "italic")]},
-    "~": {2: [("~~", "strike")]},
-    "|": {2: [("||", "spoiler")]},
+_USES: dict[str, tuple[Use, ...]] = {
+    "*": ((2, "bold", "**"), (1, "italic", "*")),
+    "_": ((2, "underline", "__"), (1, "italic", "_")),
+    "~": ((2, "strike", "~~"),),
+    "|": ((2, "spoiler", "||"),),
 }
+_RUN_LENGTHS = {"*": (1, 2, 3), "_": (1, 2, 3), "~": (2,), "|": (2,)}
 
 
 class CoreLexer:
@@ -153,7 +155,7 @@ class CoreLexer:
             "H": self._url,
             "\n": self._newline,
         }
-        for ch in _RUNS:
+        for ch in _USES:
             self._handlers[ch] = self._delims
 
     def parse(self) -> tuple[Node, ...]:
@@ -224,16 +226,10 @@ class CoreLexer:
         end = start
         while end < len(text) and text[end] == ch:
             end += 1
-        markers = _RUNS[ch].get(end - start)
-        if markers is None:
+        if end - start not in _RUN_LENGTHS[ch]:
             return self._emit(Text(text[start:end]), end)
         can_open, can_close = flanking(self._prev(), text[end : end + 1], intraword=ch != "_")
-        if can_close and not can_open:
-            markers = markers[::-1]
-        for marker, kind in markers:
-            self.tokens.append(Delim(marker, kind, can_open, can_close))
-        self.pos = end
-        return True
+        return self._emit(Delim(ch, end - start, can_open, can_close, _USES[ch]), end)
 
     def _link(self) -> bool:
         m = _LINK_RE.match(self.text, self.pos)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.mirror.coremd import DiscordResolvers, format_unix_time, parse_core, parse_discord
-from bridge.mirror.mdast import plain_text
+from bridge.mirror.mdast import mentioned_names, plain_text
 from bridge.mirror.mrkdwn import parse_slack
 from bridge.mirror.render import DiscordRenderer, render_core
 from bridge.mirror.render_slack import SlackRenderer
@@ -50,6 +50,7 @@ __all__ = [
     "SLACK_HARD_LIMIT",
     "SLACK_LIMIT",
     "ZWSP",
+    "core_mentions",
     "core_to_discord",
     "core_to_discord_with_mentions",
     "core_to_plain",
@@ -120,3 +121,11 @@ def core_to_discord(text: str, *, mention: Lookup, channel: Lookup) -> str:
 def core_to_plain(text: str) -> str:
     """Core markdown -> what a reader sees, without markup (for logs, notifications, previews)."""
     return neutralise_mass_mentions(plain_text(parse_core(sanitize_text(text))))
+
+
+def core_mentions(text: str) -> list[str]:
+    """Core usernames mentioned in core markdown, lowercased, in order of first appearance.
+
+    Code spans and blocks, escaped ``\\@name`` and the reserved mass-mention words are not mentions.
+    """
+    return mentioned_names(parse_core(sanitize_text(text)))

@@ -92,16 +92,20 @@ class LinePrefix:
 Node = Text | Code | Fence | Style | Link | Mention | ChannelRef | MassMention | LinePrefix
 
 
+Use = tuple[int, StyleKind, str]
+"""(number of marker characters, style, core marker) a delimiter run can be used as."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delim:
-    """An emphasis marker before pairing."""
+    """A run of ``count`` identical marker characters, before pairing."""
 
-    marker: str
-    kind: StyleKind
+    char: str
+    count: int
     can_open: bool
     can_close: bool
-    source: str = ""
-    """The characters as written, when they differ from ``marker`` (Slack's single markers)."""
+    uses: tuple[Use, ...]
+    """Longest first, e.g. ``((2, "bold", "**"), (1, "italic", "*"))`` for ``*`` in core markdown."""
 
 
 Token = Node | Delim
@@ -116,13 +120,35 @@ def _reset(tok: Token, reset_each_line: bool, prev_newline: bool) -> bool:
     return False
 
 
-def pair_delimiters(tokens: list[Token], *, reset_each_line: bool) -> dict[int, int]:
-    """Return opener index -> closer index for the delimiters that pair up.
+def _use(delim: Delim, left: int, right: int) -> Use | None:
+    for use in delim.uses:
+        if use[0] <= left and use[0] <= right:
+            return use
+    return None
+
+
+@dataclass
+class Pairing:
+    """Result of :func:`pair_delimiters`, per token index."""
+
+    opens: dict[int, list[tuple[int, StyleKind, str]]]
+    """(pair id, kind, marker) opened by a run, innermost first."""
+    closes: dict[int, list[int]]
+    """Pair ids closed by a run, innermost first."""
+    remaining: dict[int, int]
+    """Marker characters of a run left over as literal text."""
+    pairs: int = 0
+
+
+def pair_delimiters(tokens: list[Token], *, reset_each_line: bool) -> Pairing:
+    """Pair delimiter runs, CommonMark style: a closing run takes the nearest opening run of the
+    same character, both give as many characters as the longest use they share (``***`` can close
+    ``*`` and then ``**``), openers left inside a pair become literal.
 
     Pairing never crosses a fenced block, nor a line break when ``reset_each_line`` (Slack), nor a
     blank line (core markdown).
     """
-    pairs: dict[int, int] = {}
+    result = Pairing({}, {}, {i: t.count for i, t in enumerate(tokens) if isinstance(t, Delim)})
     stack: list[int] = []
     prev_newline = False
     for i, tok in enumerate(tokens):
@@ -132,22 +158,38 @@ def pair_delimiters(tokens: list[Token], *, reset_each_line: bool) -> dict[int, 
         if not isinstance(tok, Delim):
             continue
         if tok.can_close:
-            j = _find_opener(tokens, stack, tok.marker, i)
-            if j is not None:
-                pairs[stack[j]] = i
-                del stack[j:]
-                continue
-        if tok.can_open:
+            _close(tokens, i, stack, result)
+        if tok.can_open and result.remaining[i]:
             stack.append(i)
-    return pairs
+    return result
 
 
-def _find_opener(tokens: list[Token], stack: list[int], marker: str, closer: int) -> int | None:
-    for j in range(len(stack) - 1, -1, -1):
-        opener = tokens[stack[j]]
-        if isinstance(opener, Delim) and opener.marker == marker:
-            return None if stack[j] == closer - 1 else j
-    return None
+def _close(tokens: list[Token], i: int, stack: list[int], result: Pairing) -> None:
+    closer = tokens[i]
+    assert isinstance(closer, Delim)
+    remaining = result.remaining
+    while remaining[i]:
+        found = None
+        for j in range(len(stack) - 1, -1, -1):
+            opener = tokens[stack[j]]
+            if isinstance(opener, Delim) and opener.char == closer.char:
+                use = _use(opener, remaining[stack[j]], remaining[i])
+                if use is not None:
+                    found = j, use
+                    break
+        if found is None or stack[found[0]] == i - 1:
+            return
+        j, (length, kind, marker) = found
+        o = stack[j]
+        pair_id = result.pairs
+        result.pairs += 1
+        result.opens.setdefault(o, []).append((pair_id, kind, marker))
+        result.closes.setdefault(i, []).append(pair_id)
+        remaining[o] -= length
+        remaining[i] -= length
+        del stack[j + 1 :]
+        if not remaining[o]:
+            stack.pop()
 
 
 def merge_text(nodes: list[Node]) -> tuple[Node, ...]:
@@ -163,21 +205,26 @@ def merge_text(nodes: list[Node]) -> tuple[Node, ...]:
 
 def build_tree(tokens: list[Token], *, reset_each_line: bool) -> tuple[Node, ...]:
     """Pair the delimiters in ``tokens`` and nest them; unpaired markers become :class:`Text`."""
-    pairs = pair_delimiters(tokens, reset_each_line=reset_each_line)
-    closers = set(pairs.values())
-    frames: list[tuple[Delim | None, list[Node]]] = [(None, [])]
+    pairing = pair_delimiters(tokens, reset_each_line=reset_each_line)
+    frames: list[tuple[int, StyleKind, str, list[Node]]] = [(-1, "bold", "", [])]
     for i, tok in enumerate(tokens):
         if not isinstance(tok, Delim):
-            frames[-1][1].append(tok)
-        elif i in pairs:
-            frames.append((tok, []))
-        elif i in closers:
-            opener, children = frames.pop()
-            assert opener is not None
-            frames[-1][1].append(Style(opener.kind, opener.marker, merge_text(children)))
-        else:
-            frames[-1][1].append(Text(tok.source or tok.marker))
-    return merge_text(frames[0][1])
+            frames[-1][3].append(tok)
+            continue
+        for pair_id in pairing.closes.get(i, []):
+            while len(frames) > 1:
+                open_id, kind, marker, children = frames.pop()
+                frames[-1][3].append(Style(kind, marker, merge_text(children)))
+                if open_id == pair_id:
+                    break
+        if pairing.remaining[i]:
+            frames[-1][3].append(Text(tok.char * pairing.remaining[i]))
+        for pair_id, kind, marker in reversed(pairing.opens.get(i, [])):
+            frames.append((pair_id, kind, marker, []))
+    while len(frames) > 1:  # cannot happen: every opener recorded in ``opens`` was closed
+        _, kind, marker, children = frames.pop()
+        frames[-1][3].append(Style(kind, marker, merge_text(children)))
+    return merge_text(frames[0][3])
 
 
 def plain_text(nodes: tuple[Node, ...]) -> str:
@@ -195,3 +242,14 @@ def plain_text(nodes: tuple[Node, ...]) -> str:
         elif isinstance(node, Fence):
             parts.append(node.body)
     return "".join(parts)
+
+
+def mentioned_names(nodes: tuple[Node, ...]) -> list[str]:
+    """Lowercased names of the :class:`Mention` nodes, in order of first appearance."""
+    names: dict[str, None] = {}
+    for node in nodes:
+        if isinstance(node, Mention):
+            names[node.name.lower()] = None
+        elif isinstance(node, Style | Link):
+            names.update(dict.fromkeys(mentioned_names(node.children)))
+    return list(names)

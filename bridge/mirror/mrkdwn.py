@@ -47,24 +47,29 @@ from bridge.mirror.mdast import (
     MassMention,
     Mention,
     Node,
-    StyleKind,
+    Style,
     Text,
     Token,
+    Use,
     build_tree,
 )
 from bridge.mirror.sanitize import ZWSP, is_mass_mention
 
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _ENTITY_RE = re.compile(r"&(?:amp|lt|gt);")
-_STRIP_ZWSP_RE = re.compile(ZWSP + r"(?=[*_~`])|(?<=[*_~`])" + ZWSP + "|(?m:^)" + ZWSP + r"(?=&gt;|>)")
+_GUARD_RE = re.compile(ZWSP + r"(?=[*_~`])|(?<=[*_~`])" + ZWSP + "|(?m:^)" + ZWSP + r"(?=>)")
 _PLAIN_RE = re.compile(r"[^&<`*_~@\nhH]+")
 _TAG_RE = re.compile(r"<([^<>\n]*)>")
 _CODE_LINK_RE = re.compile(r"<((?:https?://|mailto:)[^<>|\n]*)(?:\|([^<>\n]*))?>")
-_QUOTE_RE = re.compile(r"(?:&gt;|>){3} ?|(?:&gt;|>) ?")
-_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>]+")
+_QUOTE_RE = re.compile(r"((?:&gt;|>){3}) ?|(?:&gt;|>) ?")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://(?:(?!&[lg]t;)[^\s<>|])+")
 _SCHEME_RE = re.compile(r"(?:https?|ftp|mailto|tel|slack):", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
-_MARKERS: dict[str, tuple[str, StyleKind]] = {"*": ("**", "bold"), "_": ("*", "italic"), "~": ("~~", "strike")}
+_USES: dict[str, tuple[Use, ...]] = {
+    "*": ((1, "bold", "**"),),
+    "_": ((1, "italic", "*"),),
+    "~": ((1, "strike", "~~"),),
+}
 
 
 def decode_entities(text: str) -> str:
@@ -81,7 +86,7 @@ class SlackLexer:
     """Turns Slack mrkdwn into the shared syntax tree, resolving ids through the resolvers."""
 
     def __init__(self, text: str, *, user_name: Resolver, channel_name: Resolver):
-        self.text = _STRIP_ZWSP_RE.sub("", text)
+        self.text = text
         self.pos = 0
         self.tokens: list[Token] = []
         self.user_name = user_name
@@ -96,7 +101,7 @@ class SlackLexer:
             "H": self._url,
             "\n": self._newline,
         }
-        for ch in _MARKERS:
+        for ch in _USES:
             self._handlers[ch] = self._delim
 
     def parse(self) -> tuple[Node, ...]:
@@ -110,7 +115,7 @@ class SlackLexer:
             m = _PLAIN_RE.match(self.text, self.pos)
             end = m.end() if m else self.pos + 1
             self._emit(Text(self.text[self.pos : end]), end)
-        return build_tree(self.tokens, reset_each_line=True)
+        return _drop_guards(build_tree(self.tokens, reset_each_line=True))
 
     def _emit(self, tok: Token, end: int) -> bool:
         self.tokens.append(tok)
@@ -126,8 +131,7 @@ class SlackLexer:
         self.line_start = False
         m = _QUOTE_RE.match(self.text, self.pos)
         if m is not None:
-            quote_all = m.group(0).count(">") == 3
-            self._emit(LinePrefix("quote_all" if quote_all else "quote"), m.end())
+            self._emit(LinePrefix("quote_all" if m.group(1) else "quote"), m.end())
 
     def _newline(self) -> bool:
         self.line_start = True
@@ -148,9 +152,10 @@ class SlackLexer:
         nxt = text[end : end + 1]
         if nxt == "&":
             nxt = decode_entities(text[end : end + 5])[:1]
-        can_open, can_close = flanking(self._prev(), nxt, intraword=False)
-        marker, kind = _MARKERS[ch]
-        return self._emit(Delim(marker, kind, can_open, can_close, ch), end)
+        # a U+200B next to a marker is a guard written by core_to_slack: it blocks the marker
+        prev = "a" if self._prev() == ZWSP else self._prev()
+        can_open, can_close = flanking(prev, "a" if nxt == ZWSP else nxt, intraword=False)
+        return self._emit(Delim(ch, 1, can_open, can_close, _USES[ch]), end)
 
     def _backticks(self) -> bool:
         text, start = self.text, self.pos
@@ -212,6 +217,17 @@ class SlackLexer:
         if not label or label == url or "mailto:" + label == url:
             return Link(url, (Text(label or url),), "bare" if not label or label == url else "masked")
         return Link(url, (Text(label),), "masked")
+
+
+def _drop_guards(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+    out: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Text):
+            node = Text(_GUARD_RE.sub("", node.text))
+        elif isinstance(node, Style):
+            node = Style(node.kind, node.marker, _drop_guards(node.children))
+        out.append(node)
+    return tuple(out)
 
 
 def _special(ident: str, label: str) -> Node:

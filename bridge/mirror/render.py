@@ -58,7 +58,7 @@ _CORE_RULES: dict[str, Callable[[str, str], bool]] = {
     "|": lambda p, n: "|" in (p, n),
     "`": lambda p, n: True,
     "]": lambda p, n: n == "(",
-    "@": lambda p, n: not _word(p) and p != "<" and (_word(n) or n == ZWSP),
+    "@": lambda p, n: not _word(p) and p != "<" and ((n.isascii() and n.isalnum()) or n == ZWSP),
 }
 
 
@@ -185,16 +185,15 @@ class CoreRenderer(Renderer):
         rule = _CORE_RULES.get(ch)
         if rule is not None:
             return rule(p, n)
-        return ch == "<" and text.startswith(("http://", "https://"), i + 1)
+        if ch != "<":
+            return False
+        return text.startswith(("http://", "https://"), i + 1) or (i + 1 == len(text) and n in "hH" and n != "")
 
     def style_marker(self, node: Style) -> str:
         if node.kind != "italic":
             return _CORE_MARKERS[node.kind]
-        prev, nxt = self.last_char(), self.nxt
-        underscore_ok = not prev.isalnum() and not nxt.isalnum()
-        if underscore_ok and (node.marker == "_" or "*" in (prev, nxt)):
-            return "_"
-        return "*"
+        underscore_ok = not self.last_char().isalnum() and not self.nxt.isalnum()
+        return "_" if node.marker == "_" and underscore_ok else "*"
 
     def code(self, node: Code) -> None:
         ticks = 2 if "`" in node.text else node.ticks
@@ -264,7 +263,7 @@ class DiscordRenderer(CoreRenderer):
         return super().needs_escape(ch, p, n, text, i)
 
     def mention(self, node: Mention) -> None:
-        user_id = self.resolve_user(node.name)
+        user_id = self.resolve_user(node.name.lower())
         if user_id and user_id.isdigit():
             if user_id not in self.ids:
                 self.ids.append(user_id)
@@ -273,7 +272,7 @@ class DiscordRenderer(CoreRenderer):
             self.out.append("@" + node.name)
 
     def channel(self, node: ChannelRef) -> None:
-        channel_id = self.resolve_channel(node.name)
+        channel_id = self.resolve_channel(node.name.lower())
         self.out.append(f"<#{channel_id}>" if channel_id and channel_id.isdigit() else "#" + node.name)
 
     def mass(self, node: MassMention) -> None:

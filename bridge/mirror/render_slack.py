@@ -113,12 +113,12 @@ class SlackRenderer(Renderer):
             self.out.append(f"<{slack_url(node.url)}>")
 
     def mention(self, node: Mention) -> None:
-        user_id = self.resolve_user(node.name)
+        user_id = self.resolve_user(node.name.lower())
         ok = user_id is not None and _SLACK_ID_RE.fullmatch(user_id)
         self.out.append(f"<@{user_id}>" if ok else "@" + node.name)
 
     def channel(self, node: ChannelRef) -> None:
-        channel_id = self.resolve_channel(node.name)
+        channel_id = self.resolve_channel(node.name.lower())
         ok = channel_id is not None and _SLACK_ID_RE.fullmatch(channel_id)
         self.out.append(f"<#{channel_id}>" if ok else "#" + node.name)
 
