@@ -39,6 +39,18 @@ class Inbound:
         self.webhooks = webhooks
         self.results: list[IngestResult] = []
         """Recent ingest results (bounded), for health checks and tests."""
+        self.handled = 0
+        """Events handed to the core so far (ignored ones not counted)."""
+        self._changed = asyncio.Event()
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def wait_handled(self, count: int, within: float = 5.0) -> list[IngestResult]:
+        """Wait until ``count`` events have been handed to the core; return the recent results."""
+        async with asyncio.timeout(within):
+            while self.handled < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.results
 
     def guild_allowed(self, guild_id: int | None) -> bool:
         if guild_id is None:
@@ -57,8 +69,25 @@ class Inbound:
             return await self.webhooks.is_own(str(message.channel.id), str(message.webhook_id))
         return message.type not in USER_MESSAGE_TYPES
 
+    def _lock(self, channel_id: int) -> asyncio.Lock:
+        """One lock per channel, taken before any other await: discord.py runs each event in its own
+        task (in gateway order), and asyncio locks are FIFO, so a room is ingested in gateway order."""
+        return self._locks.setdefault(channel_id, asyncio.Lock())
+
     # -- gateway events ------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
+        async with self._lock(message.channel.id):
+            await self._on_message(message)
+
+    async def on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        async with self._lock(payload.channel_id):
+            await self._on_raw_edit(payload)
+
+    async def on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        async with self._lock(payload.channel_id):
+            await self._on_raw_delete(payload)
+
+    async def _on_message(self, message: discord.Message) -> None:
         if await self._ignored(message):
             return
         assert message.guild is not None
@@ -77,7 +106,7 @@ class Inbound:
         )
         await self._ingest(event)
 
-    async def on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+    async def _on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         edited = payload.data.get("edited_timestamp")
         if not edited or await self._ignored(message):
@@ -94,7 +123,7 @@ class Inbound:
         )
         await self._ingest(event)
 
-    async def on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+    async def _on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if not self.guild_allowed(payload.guild_id):
             return
         ref = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
@@ -133,7 +162,11 @@ class Inbound:
         return await to_core(message.content, user_name=user_name, channel_name=channel_name, role_name=role_name)
 
     async def _ingest(self, event: InboundEvent) -> None:
-        await ingest_with_retry(self.chat.ingest, event, self.results)
+        try:
+            await ingest_with_retry(self.chat.ingest, event, self.results)
+        finally:
+            self.handled += 1
+            self._changed.set()
 
 
 async def ingest_with_retry(

@@ -56,6 +56,7 @@ class Session:
     buffer: list[dict[str, Any]] = field(default_factory=list)
     conn: Connection | None = None
     held: bool = False
+    rewind: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def dispatch(self, event: str, data: Any) -> None:
@@ -90,6 +91,12 @@ class Gateway:
             if shaped is not None:
                 await session.dispatch(event, shaped)
         self._on_change()
+
+    def rewind(self, count: int) -> None:
+        """On the next RESUME, also replay the last ``count`` dispatches the client already had
+        (Discord's delivery is at-least-once: clients must tolerate duplicates)."""
+        for session in self.sessions.values():
+            session.rewind = count
 
     def hold(self) -> None:
         """Buffer dispatches without sending them, until the client resumes (test helper)."""
@@ -177,7 +184,8 @@ class Gateway:
             await conn.send({"op": OP_INVALID_SESSION, "s": None, "t": None, "d": False})
             return None
         self.resumes += 1
-        last = int(d.get("seq") or 0)
+        last = max(0, int(d.get("seq") or 0) - session.rewind)
+        session.rewind = 0
         async with session.lock:
             for payload in session.buffer:
                 if payload["s"] > last:

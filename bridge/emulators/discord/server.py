@@ -299,6 +299,10 @@ class DiscordEmulator:
     async def close_gateway(self, code: int = 4000) -> int:
         return await self.gateway.close_connections(code)
 
+    def rewind_gateway(self, count: int) -> None:
+        """Make the next RESUME replay ``count`` dispatches the client already received, too."""
+        self.gateway.rewind(count)
+
     def hold_gateway(self) -> None:
         """Stop sending dispatches (they are still sequenced and buffered) until the client resumes."""
         self.gateway.hold()
