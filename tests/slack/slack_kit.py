@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import SlackAdapter, SlackConfig, SlackSecrets
 from bridge.core.chat import Chat
+from bridge.core.models import Message
 from bridge.core.ports import ChannelRef
 from bridge.emulators.slack import CommandRun, EmulatorConfig, SlackEmulator
 
@@ -96,6 +97,23 @@ class SlackBridge:
     async def answer(self, user: str, channel: str, text: str) -> str:
         run = await self.command(user, channel, text)
         return "\n".join(str(r.get("text", "")) for r in run.responses)
+
+    def acked_event_ids(self) -> set[str]:
+        if self.mode == "socket":
+            return {e.event_id for e in self.emu.socket.envelopes if e.acked and e.event_id}
+        return {a.event_id for a in self.emu.http.attempts if a.ok and a.event_id}
+
+    async def settled(self, within: float = 5.0) -> None:
+        """Wait until the adapter acknowledged every event the emulator emitted (acked, or a 2xx)."""
+
+        def done() -> bool:
+            acked = self.acked_event_ids()
+            return all(p["event_id"] in acked for p in self.emu.emitted)
+
+        await self.emu.wait_for(done, within=within, what="every event acknowledged")
+
+    async def core_messages(self, channel: str) -> list[Message]:
+        return [m for m in await self.chat.messages.history(channel, 50) if m.kind == "message"]
 
     async def link(self, channel: str, core: str) -> None:
         """Create core channel ``core`` (if needed) and link the Slack channel to it, as an admin."""

@@ -33,7 +33,8 @@ class Limiter:
         self._calls.clear()
 
     def inject(self, method: str, failure: Injected) -> None:
-        self._injected[method].append(failure)
+        if failure.count > 0:
+            self._injected[method].append(failure)
 
     def check(self, method: str, channel: str | None) -> Injected | None:
         """Count this call; return the failure to answer with, or None to serve it."""

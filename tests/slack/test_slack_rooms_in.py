@@ -1,0 +1,131 @@
+"""Room traffic in: Slack messages, edits, deletes and thread replies reach the real core once, in
+both modes; the bridge's own posts, unlinked channels and retries are not recorded twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_kit import SlackBridge
+
+from bridge.core.ports import InboundEvent, IngestResult, OutboundMessage
+from bridge.store import keys
+
+
+async def test_message_edit_delete_and_thread(bridge: SlackBridge) -> None:
+    await bridge.link("cricket", "cricket")
+    root = bridge.emu.user_says(user="bob", channel="cricket", text="what a *match* today")
+    await bridge.settled()
+    [msg] = await bridge.core_messages("cricket")
+    assert msg.text == "what a **match** today"
+    assert msg.origin == "slack"
+    name = await bridge.chat.find_username("slack", bridge.team, "U0BOB00001")
+    assert msg.username == name and name
+    reply = bridge.emu.user_says(user="carol", channel="cricket", text="agreed", thread_ts=root.ts)
+    bridge.emu.user_edits(channel="cricket", ts=root.ts, text="what a _match_ today")
+    await bridge.settled()
+    first, second = await bridge.core_messages("cricket")
+    assert first.text == "what a *match* today" and first.edited_ts
+    assert second.text == "agreed" and second.reply_to == first.id
+    bridge.emu.user_deletes(channel="cricket", ts=reply.ts)
+    await bridge.settled()
+    assert [m.text for m in await bridge.core_messages("cricket")] == ["what a *match* today"]
+
+
+async def test_unlinked_channel_and_dm_are_ignored(bridge: SlackBridge) -> None:
+    bridge.emu.user_says(user="bob", channel="random", text="not mirrored")
+    await bridge.settled()
+    assert await bridge.chat.channels.all() == []
+    assert await bridge.chat.find_username("slack", bridge.team, "U0BOB00001") is None
+
+
+async def test_retried_event_is_recorded_once(bridge: SlackBridge) -> None:
+    await bridge.link("cricket", "cricket")
+    bridge.emu.user_says(user="bob", channel="cricket", text="only once")
+    await bridge.settled()
+    event_id = bridge.emu.emitted[-1]["event_id"]
+    bridge.emu.redeliver(event_id)  # Slack sends the same event_id again (lost ack)
+    bridge.emu.redeliver(event_id)
+
+    def acked_three_times() -> bool:
+        if bridge.mode == "socket":
+            return sum(e.acked for e in bridge.emu.socket.envelopes if e.event_id == event_id) == 3
+        return sum(a.ok for a in bridge.emu.http.attempts if a.event_id == event_id) == 3
+
+    await bridge.emu.wait_for(acked_three_times, what="three acknowledged deliveries")
+    assert [m.text for m in await bridge.core_messages("cricket")] == ["only once"]
+
+
+async def test_event_not_acked_until_recorded(bridge: SlackBridge) -> None:
+    """The first ingest fails (Redis outage): the event stays un-acked, Slack retries, it is recorded once."""
+    await bridge.link("cricket", "cricket")
+    chat = bridge.chat
+    real_ingest = chat.ingest
+    calls: list[InboundEvent] = []
+
+    async def failing_once(event: InboundEvent) -> IngestResult:
+        calls.append(event)
+        if len(calls) == 1:
+            raise ConnectionError("redis went away")
+        return await real_ingest(event)
+
+    chat.ingest = failing_once  # type: ignore[method-assign]
+    bridge.emu.user_says(user="bob", channel="cricket", text="survives an outage")
+    await bridge.settled()
+    assert len(calls) == 2 and calls[0].event_key == calls[1].event_key
+    assert [m.text for m in await bridge.core_messages("cricket")] == ["survives an outage"]
+    if bridge.mode == "socket":
+        attempts = [(e.retry_attempt, e.acked) for e in bridge.emu.socket.envelopes]
+        assert attempts == [(0, False), (1, True)]
+    else:
+        assert [(a.retry_num, a.status) for a in bridge.emu.http.attempts] == [(0, 500), (1, 200)]
+
+
+async def test_own_posts_and_edits_are_ignored(bridge: SlackBridge) -> None:
+    await bridge.link("cricket", "cricket")
+    dest = bridge.adapter.destination
+    ref = bridge.ref("cricket")
+    out = OutboundMessage(core_id="1-0", channel="cricket", text="from discord", author_name="Dana (discord)")
+    [ts] = await dest.send(ref, out)
+    await dest.edit(ref, [ts], OutboundMessage("1-0", "cricket", "from discord, edited", "Dana (discord)"))
+    await dest.delete(ref, [ts])
+    # also a plain bot post (no username override) and an in-channel command answer
+    await bridge.adapter.client.chat_postMessage(channel=ref.channel_id, text="bot speaking")
+    await bridge.settled()
+    subtypes = [p["event"].get("subtype") for p in bridge.emu.emitted]
+    assert subtypes == ["bot_message", "message_changed", "message_deleted", None]
+    assert await bridge.core_messages("cricket") == []
+
+
+async def test_mentions_links_and_entities_in(bridge: SlackBridge) -> None:
+    await bridge.link("cricket", "cricket")
+    await bridge.answer("carol", "general", "register carol")
+    text = (
+        "hi <@U0CAROL001> and <@U0ALICE001|alice>, see <#C0CRICKET1|cricket> and <#C0RANDOM01|random>: "
+        "<https://example.org/a?b=1&amp;c=2|the *site*> &amp; 1 &lt; 2 &gt; 0 "
+        "<!channel> <!here> <!everyone> <!subteam^S123|@team>"
+    )
+    bridge.emu.user_says(user="bob", channel="cricket", text=text)
+    await bridge.settled()
+    [msg] = await bridge.core_messages("cricket")
+    alice = await bridge.chat.find_username("slack", bridge.team, "U0ALICE001")
+    assert alice is not None
+    assert msg.text.startswith(f"hi @carol and @{alice}, see #cricket and #random: ")
+    assert "[the \\*site\\*](https://example.org/a?b=1&c=2) & 1 < 2 > 0" in msg.text
+    assert msg.text.endswith("@channel @here @everyone \\@team")  # mass mentions are plain words
+    assert "<!" not in msg.text and "<@" not in msg.text
+
+
+async def test_hostile_content_in(bridge: SlackBridge) -> None:
+    await bridge.link("cricket", "cricket")
+    rtl = "مرحبا بالعالم \u202eevil\u202c שלום"
+    zwj = "family: \U0001f468\u200d\U0001f469\u200d\U0001f467 zero\u200bwidth"
+    bridge.emu.user_says(user="bob", channel="cricket", text=rtl)
+    bridge.emu.user_says(user="bob", channel="cricket", text=zwj)
+    bridge.emu.user_says(user="bob", channel="cricket", text="x" * 40_000)
+    await bridge.settled()
+    stored = [m.text for m in await bridge.core_messages("cricket")]
+    assert stored[0] == "مرحبا بالعالم evil שלום"  # bidi override removed, RTL text kept
+    assert stored[1] == zwj  # ZWJ sequences and ZWSP kept
+    assert len(stored) == 2  # 40,000 characters is over the core's limit: refused, nothing partial
+    raw: Any = await bridge.chat.ctx.redis.keys(keys.message("*"))
+    assert len(raw) == 2
