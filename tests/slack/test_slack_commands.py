@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+
+import pytest
 from slack_kit import SlackBridge
 
-from bridge.core.ports import Invocation, PlatformUser
+from bridge.core.ports import Invocation, PlatformUser, Reply
 
 
 async def test_help_and_unknown(bridge: SlackBridge) -> None:
@@ -171,8 +175,6 @@ async def test_hostile_command_text_is_escaped_in_answers(bridge: SlackBridge) -
 
 
 async def test_in_channel_reply_and_long_answer(bridge: SlackBridge) -> None:
-    from bridge.core.ports import Reply
-
     run = bridge.emu.slash_command(user="bob", channel="general", text="help")
     await bridge.emu.wait_for(lambda: run.acked)
     await bridge.adapter.drain()
@@ -185,3 +187,25 @@ async def test_in_channel_reply_and_long_answer(bridge: SlackBridge) -> None:
     assert run.responses[1] == {"text": "for the *room*", "response_type": "in_channel", "replace_original": False}
     assert bridge.emu.history("general")[-1].text == "for the *room*"
     assert [len(r["text"]) <= 4000 for r in run.responses[2:]] == [True, True, True]
+
+
+async def test_crashing_command_is_answered_and_logged(bridge: SlackBridge, caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(inv: Invocation, line: str) -> Reply:
+        raise RuntimeError("boom")
+
+    bridge.adapter.commands._chat = SimpleNamespace(
+        commands=SimpleNamespace(execute=broken),
+        **{  # type: ignore[assignment]
+            name: getattr(bridge.chat, name) for name in ("find_username", "channel_for", "resolve_user")
+        },
+    )
+    with caplog.at_level(logging.ERROR, logger="bridge.slack"):
+        text = await bridge.answer("bob", "general", "channels")
+    assert text.startswith("Sorry, something went wrong on our side (ref `")
+    ref = text.split("`")[1]
+    [record] = [r for r in caplog.records if ref in r.getMessage()]
+    assert "user=U0BOB00001" in record.getMessage() and "text='channels'" in record.getMessage()
+    assert record.exc_info is not None
+    # the app keeps working
+    bridge.adapter.commands._chat = bridge.chat
+    assert "No channels yet" in await bridge.answer("bob", "general", "channels")

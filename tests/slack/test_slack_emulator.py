@@ -312,3 +312,14 @@ async def test_control_routes(slack: SlackEmulator) -> None:
     async with aiohttp.ClientSession() as s, s.get(f"{base}/requests", params={"method": "auth.test"}) as r:
         reqs = (await r.json())["requests"]
     assert len(reqs) == 1 and "Authorization" not in reqs[0]["headers"]
+
+
+async def test_socket_disconnect_makes_the_app_reconnect(slack: SlackEmulator) -> None:
+    app = bolt_app(slack)
+    _chat_command(app)
+    async with socket_mode(app, slack):
+        await slack.socket.disconnect_all()
+        await slack.wait_for(lambda: slack.socket.connection_count == 2 and slack.socket.connected, what="a reconnect")
+        run = slack.slash_command(user="alice", channel="general", text="still there?")
+        await slack.wait_for(lambda: run.responses and run.acked, what="an answer after the reconnect")
+    assert len(slack.requests_for("apps.connections.open")) == 2

@@ -3,11 +3,15 @@ both modes; the bridge's own posts, unlinked channels and retries are not record
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_kit import SlackBridge
+import pytest
+from slack_kit import SlackBridge, running_bridge
 
+from bridge.core.chat import Chat
 from bridge.core.ports import InboundEvent, IngestResult, OutboundMessage
+from bridge.emulators.slack import SlackEmulator
 from bridge.store import keys
 
 
@@ -129,3 +133,37 @@ async def test_hostile_content_in(bridge: SlackBridge) -> None:
     assert len(stored) == 2  # 40,000 characters is over the core's limit: refused, nothing partial
     raw: Any = await bridge.chat.ctx.redis.keys(keys.message("*"))
     assert len(raw) == 2
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+async def test_edit_arriving_before_its_message_is_retried(
+    mode: str, emulator_factory: Callable[..., Awaitable[SlackEmulator]], chat: Chat
+) -> None:
+    emu = await emulator_factory(delivery=mode, http_retry_delays=(0.3, 0.3, 0.3), socket_ack_timeout=0.3)
+    async with running_bridge(chat, emu, mode) as bridge:
+        await bridge.link("cricket", "cricket")
+        chan = emu.workspace.channels["C0CRICKET1"]
+        ts = emu.clock.next()
+        original = {"type": "message", "user": "U0BOB00001", "text": "fisrt", "ts": ts, "channel": chan.id}
+        edited = {**original, "text": "first", "edited": {"user": "U0BOB00001", "ts": emu.clock.next()}}
+        changed = {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": chan.id,
+            "ts": emu.clock.next(),
+            "message": edited,
+            "previous_message": original,
+        }
+        edit_id = emu.emit(changed, channel=chan)
+
+        def first_attempt_failed() -> bool:
+            if mode == "socket":
+                return any(e.event_id == edit_id and e.sent_on is not None for e in emu.socket.envelopes)
+            return any(a.event_id == edit_id and a.status == 500 for a in emu.http.attempts)
+
+        await emu.wait_for(first_attempt_failed, what="the early edit refused")
+        emu.emit({**original, "event_ts": ts}, channel=chan)
+        await bridge.settled()
+        [msg] = await bridge.core_messages("cricket")
+        assert msg.text == "first" and msg.edited_ts

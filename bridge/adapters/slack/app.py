@@ -34,7 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.adapters.slack.commands import ADMIN_WORDS, SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
-from bridge.adapters.slack.inbound import RoomTraffic
+from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.outbound import SlackDestination
 from bridge.errors import ConfigError
 
@@ -144,6 +144,9 @@ class SlackAdapter:
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse | None:
         """Bolt's error handler: log with context; the request stays un-acked (500) so Slack retries."""
         event = body.get("event") or {}
+        if isinstance(error, RetryLater):
+            self._log.info("slack event %s left for a retry: %s", body.get("event_id"), error)
+            return None
         self._log.error(
             "slack listener failed (type=%s, event_id=%s, subtype=%s, channel=%s, command=%s): %r",
             body.get("type"),

@@ -8,7 +8,9 @@ Slack's ``event_id``, which a retry keeps, so the core records it once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from bridge.adapters.slack import mrkdwn
@@ -39,10 +41,16 @@ async def convert_text(chat: ChatPort, *, team: str, text: str, directory: Direc
     return mrkdwn.to_core(text, users=users, channels=channels)
 
 
+class RetryLater(Exception):
+    """Leave this event un-acknowledged so Slack delivers it again (an expected, logged-quietly case)."""
+
+
 class RoomTraffic:
-    def __init__(self, *, chat: ChatPort, directory: Directory) -> None:
+    def __init__(self, *, chat: ChatPort, directory: Directory, early_edit_window: float = 120.0) -> None:
         self._chat = chat
         self._directory = directory
+        self._early_edit_window = early_edit_window
+        self._locks: dict[str, asyncio.Lock] = {}
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
 
@@ -58,13 +66,25 @@ class RoomTraffic:
             log.debug("slack %s → %s %s", body.get("event_id"), result.status, result.core_id)
 
     async def handle(self, body: dict[str, Any], event: dict[str, Any]) -> IngestResult | None:
-        inbound = await self.to_inbound(body, event)
-        if inbound is None:
-            return None
-        result = await self._chat.ingest(inbound)
+        # one channel at a time, in arrival order: an edit never overtakes the message it changes
+        lock = self._locks.setdefault(str(event.get("channel") or ""), asyncio.Lock())
+        async with lock:
+            inbound = await self.to_inbound(body, event)
+            if inbound is None:
+                return None
+            result = await self._chat.ingest(inbound)
+        if result.status == "ignored" and result.reason == "unknown message" and self._recent(inbound.message_id):
+            # Slack may deliver an edit/delete before the message itself: have it delivered again
+            raise RetryLater(f"{inbound.kind} of {inbound.message_id} arrived before the message")
         if result.status == "ignored" and result.reason not in ("channel not linked", "unknown message"):
             log.info("slack event %s ignored by the core: %s", body.get("event_id"), result.reason)
         return result
+
+    def _recent(self, ts: str) -> bool:
+        try:
+            return time.time() - float(ts) < self._early_edit_window
+        except ValueError:
+            return False
 
     async def to_inbound(self, body: dict[str, Any], event: dict[str, Any]) -> InboundEvent | None:
         team = str(body.get("team_id") or event.get("team") or "")
