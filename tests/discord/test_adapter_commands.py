@@ -226,3 +226,50 @@ async def test_public_and_long_replies(adapter: DiscordAdapter, emulator: Discor
     assert not any(emulator.ping(m["id"]).everyone for m in public)
     if deferred:
         assert inter.original is not None and inter.original["content"].startswith("Done")
+
+
+async def test_hostile_command_input(adapter: DiscordAdapter, emulator: DiscordEmulator, chat: Chat) -> None:
+    bob = emulator.user("bob").id
+    role = emulator.world.admin_role.id
+    await ask(emulator, *CREATE)
+    hostile = (
+        f"@everyone @here <@{bob}> <@&{role}> [x](https://evil.test) \u202eevil\u202c zero\u200bwidth " + "z" * 4000
+    )
+    posted = await ask(emulator, "alice", "post", {"channel": "cricket", "text": hostile})
+    assert not is_error(posted), posted["content"]
+    [stored] = [m for m in await chat.messages.history("cricket", 10) if m.kind == "message"]
+    assert "\u202e" not in stored.text and stored.text.startswith("@everyone @here")
+    interaction = await emulator.slash("carol", "general", "chat history", {"channel": "cricket"})
+    await emulator.wait_for_reply(interaction)
+    parts = _answers(interaction)  # history shortens long messages: one part here
+    assert all(len(p["content"]) <= 2000 and p["flags"] & 64 for p in parts)
+    text = "".join(p["content"] for p in parts)
+    assert "@\u200beveryone @\u200bhere" in text and f"\\<@{bob}>" in text and f"\\<@&{role}>" in text
+    assert not any(emulator.ping(p["id"]).everyone or emulator.ping(p["id"]).users for p in parts)
+    unknown = await ask(emulator, "carol", "history", {"channel": "#no-such-channel"})
+    assert is_error(unknown)
+
+
+def _answers(interaction: Any) -> list[dict[str, Any]]:
+    found = [interaction.original] if interaction.original is not None else []
+    return found + [m for m in interaction.followups if m is not interaction.original]
+
+
+async def test_broken_interactions_never_crash_the_client(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    command = emulator._command("chat")
+
+    async def raw(options: list[dict[str, Any]]) -> dict[str, Any]:
+        data = {"id": command["id"], "name": "chat", "type": 1, "guild_id": emulator.guild_id, "options": options}
+        interaction = await emulator.backend.create_interaction(
+            kind=2, data=data, user_id=emulator.user("bob").id, channel=emulator.channel("general")
+        )
+        return await emulator.wait_for_reply(interaction)
+
+    wrong_type = await raw([{"name": "history", "type": 1, "options": [{"name": "count", "type": 4, "value": "x"}]}])
+    assert wrong_type["content"] == "⚠️ `count` must be a whole number, not `x`." and wrong_type["flags"] & 64
+    unknown = await raw([{"name": "nosuch", "type": 1, "options": []}])  # an out-of-date command on Discord
+    assert unknown["content"].startswith("Sorry, something went wrong") and unknown["flags"] & 64
+    assert any("/chat" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+    assert not is_error(await ask(emulator, "bob", "help"))  # the client is still running

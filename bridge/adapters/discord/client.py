@@ -39,6 +39,17 @@ def intents_for(config: DiscordConfig) -> discord.Intents:
     return intents
 
 
+def command_path(interaction: discord.Interaction) -> str:
+    """``chat history`` for logs, from the raw payload (works when discord.py found no command)."""
+    data: Any = interaction.data or {}
+    parts = [str(data.get("name", "?"))]
+    options = data.get("options") or []
+    while options and options[0].get("type") in (1, 2):
+        parts.append(str(options[0].get("name")))
+        options = options[0].get("options") or []
+    return " ".join(parts)
+
+
 class BridgeClient(discord.Client):
     """discord.Client whose events go to the adapter; handler errors are logged, never fatal."""
 
@@ -80,7 +91,7 @@ class BridgeClient(discord.Client):
         log.exception("Discord event %s failed (args=%r)", event_method, args[:1])
 
     async def _on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        command = interaction.command.qualified_name if interaction.command else "?"
+        command = command_path(interaction)
         log.error(
             "slash command /%s failed for user=%s guild=%s: %r",
             command,

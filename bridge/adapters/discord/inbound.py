@@ -88,8 +88,8 @@ class Inbound:
             await self._on_raw_delete(payload)
 
     async def _on_message(self, message: discord.Message) -> None:
-        if await self._ignored(message):
-            return
+        if await self._ignored(message) or not message.content:
+            return  # no text: attachments/stickers only, or the message content intent is off
         assert message.guild is not None
         ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
         reply_to = None
@@ -109,7 +109,7 @@ class Inbound:
     async def _on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         edited = payload.data.get("edited_timestamp")
-        if not edited or await self._ignored(message):
+        if not edited or not message.content or await self._ignored(message):
             return  # no edited_timestamp: an embed unfurl or pin, not a person's edit
         assert message.guild is not None
         ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))

@@ -19,6 +19,7 @@ import discord
 
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Invocation, Reply
+from bridge.mirror import formatting
 
 from .config import DiscordConfig
 from .inbound import platform_user
@@ -83,8 +84,9 @@ class CommandHandler:
     async def _execute(
         self, interaction: discord.Interaction, name: str, args: Mapping[str, str | int | None]
     ) -> Reply:
+        clean = {k: formatting.sanitize_text(v) if isinstance(v, str) else v for k, v in args.items()}
         try:
-            return await self.chat.commands.execute_args(invocation(interaction, self.config), name, args)
+            return await self.chat.commands.execute_args(invocation(interaction, self.config), name, clean)
         except Exception:
             log.exception("core command failed for %s args=%r", _context(interaction, name), dict(args))
             return Reply(text=APOLOGY, ok=False, error_code="internal")

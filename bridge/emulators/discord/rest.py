@@ -10,6 +10,9 @@ from aiohttp import web
 from . import appcommands, errors, payloads
 from .service import Backend
 
+JSON_BODY = web.RequestKey("json_body", object)
+"""Where the middleware puts the parsed JSON body of a request."""
+
 
 def reply(obj: Any, status: int = 200) -> web.Response:
     """JSON with ``Content-Type: application/json`` exactly (discord.py compares it with ``==``)."""
@@ -21,7 +24,7 @@ def no_content() -> web.Response:
 
 
 def body_of(request: web.Request) -> dict[str, Any]:
-    body = request.get("json")
+    body = request.get(JSON_BODY)
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -178,7 +181,7 @@ class BotRoutes:
 
     async def put_commands(self, request: web.Request) -> web.Response:
         current = self._command_list(request)
-        body = appcommands.validate_commands(request.get("json"))
+        body = appcommands.validate_commands(request.get(JSON_BODY))
         guild_id = request.match_info.get("guild_id")
         stored = []
         for command in body:

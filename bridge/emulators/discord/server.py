@@ -26,7 +26,7 @@ from . import appcommands, errors, payloads
 from .control import ControlRoutes
 from .gateway import Gateway
 from .recorder import Notifier, RecordedRequest, Recorder
-from .rest import BotRoutes, reply
+from .rest import JSON_BODY, BotRoutes, reply
 from .rest_webhooks import TokenRoutes
 from .service import LOADING, Backend
 from .state import Channel, EmulatorConfig, Interaction, Ping, User, World
@@ -145,7 +145,7 @@ class DiscordEmulator:
         try:
             if request.body_exists and request.content_type == "application/json":
                 try:
-                    record.json = request["json"] = json.loads(await request.read())
+                    record.json = request[JSON_BODY] = json.loads(await request.read())
                 except ValueError:
                     raise errors.APIError(400, 50109, "The request body contains invalid JSON.") from None
             response = self._rate_limited(record) or await self._authorized(request, rel, handler)
