@@ -167,7 +167,7 @@ DEAD_LETTERS = "cb:dlq"
 def mirror_log(partition: int) -> str:
     """Stream: partition of the mirror log, one entry (channel, id, type) per room event. A channel
     always maps to the same partition, so one consumer per partition keeps each room in order."""
-    return f"cb:log:{partition}"
+    return f"{MIRROR_LOG_PREFIX}{partition}"
 
 
 def partition_of(channel_name: str, partitions: int) -> int:
@@ -177,7 +177,22 @@ def partition_of(channel_name: str, partitions: int) -> int:
 
 def outbox(destination: str) -> str:
     """Stream: per-destination queue of entries waiting to be delivered."""
-    return f"cb:outbox:{destination}"
+    return f"{OUTBOX_PREFIX}{destination}"
+
+
+# Mirroring worker (bridge/mirror): the fan-out worker's own keys. The routing script receives the
+# prefixes below as arguments (it learns a room's destinations inside Redis), so the names are still
+# only spelled here.
+OUTBOX_PREFIX = "cb:outbox:"
+"""Prefix of :func:`outbox` (``cb:outbox:<platform>:<workspace>:<channel>``)."""
+OUTBOXES = "cb:outboxes"
+"""Hash: destination key -> mirror-log partition of the room that feeds it (written by the routing
+script when it first appends to an outbox; read at worker start to find outboxes with a backlog)."""
+MIRROR_LOG_PREFIX = "cb:log:"
+"""Prefix of :func:`mirror_log`. Besides the core's room events, ``chatbridge dlq retry`` appends
+``type=wake`` entries (``channel`` = a destination key) so the worker owning that outbox resumes it."""
+ROOM_LINKS_PREFIX = room_links("")
+"""Prefix of :func:`room_links`, for the routing script."""
 
 
 FORBIDDEN_PREFIXES = ("idx:", "ft:", "tag:", "nm:", "geo:")

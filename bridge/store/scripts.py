@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 _NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join")
+# Mirroring worker (bridge/mirror): routing, delivery commit, dead letters, outbox trim, dlq retry.
+_MIRROR_NAMES = ("mirror_route", "mirror_commit", "mirror_dead", "mirror_trim", "mirror_retry")
 
 
 _USES_PRELUDE = ("post", "edit", "delete", "join")
@@ -38,10 +40,15 @@ class Scripts:
     identity: AsyncScript
     move_user: AsyncScript
     join: AsyncScript
+    mirror_route: AsyncScript
+    mirror_commit: AsyncScript
+    mirror_dead: AsyncScript
+    mirror_trim: AsyncScript
+    mirror_retry: AsyncScript
 
     @classmethod
     def load(cls, redis: Redis) -> Scripts:
-        return cls(**{name: redis.register_script(_source(name)) for name in _NAMES})
+        return cls(**{name: redis.register_script(_source(name)) for name in _NAMES + _MIRROR_NAMES})
 
 
 async def run(script: AsyncScript, *args: Any) -> Any:

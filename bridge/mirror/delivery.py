@@ -1,0 +1,326 @@
+"""Delivery stage: one lane (an asyncio task) per destination, draining its outbox in order.
+
+A destination is one linked platform channel (``ChannelRef.key()``). Its lane reads the outbox
+``cb:outbox:<destination>`` through the ``cb-mirror`` consumer group, one job at a time, so a room's
+events reach each destination in the order of the room stream. On start it first claims and
+re-reads whatever was pending (a crash between the platform call and the ack), and skips any job
+whose idempotency record ``cb:delivered:<entry>:<destination>`` exists. After a successful platform
+call one script writes the id map, the idempotency record and the XACK (``mirror_commit.lua``).
+
+Failures only hold up their own lane: ``DeliveryError.retry_after`` is waited exactly (not counted
+as an attempt); other errors back off exponentially with jitter; after ``max_attempts`` or a
+permanent error the job goes to the dead-letter stream and is acknowledged. A lane with nothing to
+do exits after ``idle_exit`` seconds; the router starts it again when a job arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from bridge.core.messages import mentioned_usernames
+from bridge.core.ports import ChannelRef, Destination, OutboundMessage
+from bridge.core.users import Users
+from bridge.errors import DeliveryError
+from bridge.mirror import dlq
+from bridge.mirror.idmap import Commit, IdMap
+from bridge.mirror.router import claim_all
+from bridge.store import keys
+from bridge.store.connection import RedisClient
+from bridge.store.scripts import Scripts
+
+log = logging.getLogger("bridge.mirror.delivery")
+
+JOIN_LEAVE_TEXT = {"join": "_{name} joined_", "leave": "_{name} left_"}
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    consumer: str
+    max_attempts: int = 8
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    batch: int = 64
+    show_join_leave: bool = True
+
+
+@dataclass
+class LaneStats:
+    """Per-destination counters (kept after the lane task exits)."""
+
+    delivered: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    state: str = "idle"
+    head_ms: int = 0
+    """Time (ms) encoded in the outbox id of the job in progress (0 when idle): its age is the lag."""
+    backlog: int = 0
+    """Outbox length at the last metrics refresh."""
+    last_error: str | None = None
+    by_type: dict[str, int] = field(default_factory=dict)
+
+    def snapshot(self, now_ms: int) -> dict[str, Any]:
+        return {
+            "delivered": self.delivered,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "dead_lettered": self.dead_lettered,
+            "skipped": self.skipped,
+            "duplicates": self.duplicates,
+            "state": self.state,
+            "lag_s": round(max(0, now_ms - self.head_ms) / 1000, 3) if self.head_ms else 0.0,
+            "backlog": self.backlog,
+            "last_error": self.last_error,
+        }
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: a random delay in [d/2, d], d = min(cap, base * 2^(attempt-1))."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return float(delay * random.uniform(0.5, 1.0))
+
+
+def _entry_ms(entry_id: str) -> int:
+    head, _, _ = entry_id.partition("-")
+    return int(head) if head.isdigit() else 0
+
+
+class Lane:
+    def __init__(
+        self,
+        *,
+        ref: ChannelRef,
+        destination: Destination,
+        partition: int,
+        users: Users,
+        redis: RedisClient,
+        scripts: Scripts,
+        idmap: IdMap,
+        config: DeliveryConfig,
+        stats: LaneStats,
+        halt: asyncio.Event,
+    ) -> None:
+        self.ref = ref
+        self.key = ref.key()
+        self.outbox = keys.outbox(self.key)
+        self.destination = destination
+        self.partition = partition
+        self.users = users
+        self.redis = redis
+        self.scripts = scripts
+        self.idmap = idmap
+        self.config = config
+        self.stats = stats
+        self.halt = halt
+        self.wake = asyncio.Event()
+
+    # --- the loop ----------------------------------------------------------------------------------
+    async def run(self, *, idle_exit: float) -> None:
+        recovering, failures = True, 0
+        while not self.halt.is_set():
+            self.wake.clear()
+            try:
+                if recovering:
+                    await claim_all(self.redis, self.outbox, self.config.consumer, self.config.batch)
+                jobs = await self._read("0" if recovering else ">")
+                failures = 0
+            except RedisError as err:
+                recovering, failures = True, failures + 1
+                log.warning("%s: redis error reading the outbox: %s", self.key, err)
+                if await self._pause(backoff(failures, 0.1, 5.0), "redis"):
+                    return
+                continue
+            if jobs:
+                if not await self._run_jobs(jobs):
+                    recovering = True
+                continue
+            if recovering:
+                recovering = False
+                continue
+            self.stats.state = "idle"
+            if self.wake.is_set():
+                continue
+            if idle_exit <= 0:
+                return
+            try:
+                await asyncio.wait_for(self.wake.wait(), idle_exit)
+            except TimeoutError:
+                return
+
+    async def _read(self, start: str) -> list[tuple[str, dict[str, str]]]:
+        raw = await self.redis.xreadgroup(
+            keys.MIRROR_GROUP, self.config.consumer, {self.outbox: start}, count=self.config.batch
+        )
+        return [(eid, fields) for _, entries in raw or [] for eid, fields in entries]
+
+    async def _run_jobs(self, jobs: list[tuple[str, dict[str, str]]]) -> bool:
+        """Handle a batch in order; False when Redis failed (the rest is re-read as pending)."""
+        try:
+            for eid, fields in jobs:
+                if self.halt.is_set():
+                    return True
+                await self._handle(eid, fields or {})
+            await self.scripts.mirror_trim(keys=[], args=[self.outbox, keys.MIRROR_GROUP], client=self.redis)
+        except RedisError as err:
+            log.warning("%s: redis error while delivering: %s", self.key, err)
+            await self._pause(backoff(1, 0.1, 5.0), "redis")
+            return False
+        return True
+
+    async def _pause(self, delay: float, state: str) -> bool:
+        """Wait ``delay`` seconds (this lane only); True if the worker is stopping meanwhile."""
+        self.stats.state = state
+        try:
+            await asyncio.wait_for(self.halt.wait(), delay)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- one job -----------------------------------------------------------------------------------
+    async def _handle(self, eid: str, job: dict[str, str]) -> None:
+        entry = job.get("entry") or job.get("core") or eid
+        idem = keys.delivered(entry, self.key)
+        if await self.idmap.delivered(idem):
+            self.stats.duplicates += 1
+            await self.idmap.commit(self.ref, Commit(eid))
+            return
+        self.stats.head_ms = _entry_ms(eid)
+        self.stats.state = "sending"
+        attempts = 0
+        while True:
+            try:
+                change = await self._apply(eid, job, idem)
+                break
+            except DeliveryError as err:
+                if err.permanent:
+                    await self._dead(eid, job, f"permanent: {err}", attempts + 1)
+                    return
+                if err.retry_after is not None:
+                    self.stats.rate_limited += 1
+                    self.stats.last_error = f"429: {err}"
+                    if await self._pause(max(0.0, err.retry_after), "throttled"):
+                        return
+                    continue
+                error: Exception = err
+            except RedisError:
+                raise
+            except Exception as err:  # an adapter bug must not kill the lane: count it as a failure
+                log.exception("%s: unexpected error from the %s adapter", self.key, self.ref.platform)
+                error = err
+            attempts += 1
+            self.stats.last_error = f"{type(error).__name__}: {error}"
+            if attempts >= self.config.max_attempts:
+                await self._dead(eid, job, self.stats.last_error, attempts)
+                return
+            self.stats.retries += 1
+            if await self._pause(backoff(attempts, self.config.backoff_base_s, self.config.backoff_cap_s), "backoff"):
+                return
+        await self._commit(change)
+        self.stats.head_ms = 0
+
+    async def _commit(self, change: Commit) -> None:
+        """Record a done job; Redis errors are retried here (the platform call is never repeated)."""
+        failures = 0
+        while True:
+            try:
+                await self.idmap.commit(self.ref, change)
+                return
+            except RedisError as err:
+                failures += 1
+                log.warning("%s: redis error recording a delivery (retrying): %s", self.key, err)
+                if await self._pause(backoff(failures, 0.1, 5.0), "redis"):
+                    raise
+        # unreachable
+
+    async def _dead(self, eid: str, job: dict[str, str], error: str, attempts: int) -> None:
+        log.warning("%s: dead-lettering %s after %d attempt(s): %s", self.key, job.get("entry"), attempts, error)
+        await dlq.dead_letter(
+            self.redis,
+            self.scripts,
+            destination=self.key,
+            partition=self.partition,
+            outbox_id=eid,
+            job=job,
+            error=error,
+            attempts=attempts,
+        )
+        self.stats.dead_lettered += 1
+        self.stats.head_ms = 0
+
+    async def _apply(self, eid: str, job: dict[str, str], idem: str) -> Commit:
+        """Make the platform call for one job; returns what to record. Jobs with nothing to do (the
+        message is gone, or was never mirrored here) are acknowledged without a call."""
+        kind, core = job.get("type", ""), job.get("core", "")
+        skip = Commit(eid, idem)
+        if kind == "message":
+            body: dict[str, str] = await self.redis.hgetall(keys.message(core))
+            if not body:
+                return self._skipped(skip)
+            ids = await self.destination.send(self.ref, await self._outbound(core, body, job))
+            return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
+        if kind == "edit":
+            old = await self.idmap.ids(core, self.ref)
+            body = await self.redis.hgetall(keys.message(core)) if old else {}
+            if not body:
+                return self._skipped(skip)
+            ids = await self.destination.edit(self.ref, old, await self._outbound(core, body, job))
+            return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids] or old, tuple(old)))
+        if kind == "delete":
+            old = await self.idmap.ids(core, self.ref)
+            if not old:
+                return self._skipped(skip)
+            await self.destination.delete(self.ref, old)
+            return self._done(kind, Commit(eid, idem, core, [], tuple(old)))
+        if kind in JOIN_LEAVE_TEXT and self.config.show_join_leave:
+            name, _ = await self.users.display(job.get("user", ""))
+            text = JOIN_LEAVE_TEXT[kind].format(name=name)
+            msg = OutboundMessage(core_id=core, channel=job.get("channel", ""), text=text, author_name="chatbridge")
+            ids = await self.destination.send(self.ref, msg)
+            return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
+        return self._skipped(skip)
+
+    def _skipped(self, change: Commit) -> Commit:
+        self.stats.skipped += 1
+        return change
+
+    def _done(self, kind: str, change: Commit) -> Commit:
+        self.stats.delivered += 1
+        self.stats.by_type[kind] = self.stats.by_type.get(kind, 0) + 1
+        self.stats.last_error = None
+        return change
+
+    async def _outbound(self, core: str, body: dict[str, str], job: dict[str, str]) -> OutboundMessage:
+        """The message as the author: display name and avatar, native mentions of people linked on
+        this destination's workspace, and the ids of the parent message here (replies)."""
+        username = body.get("username", "")
+        name, avatar = await self.users.display(username)
+        text = body.get("message", "")
+        mentions: dict[str, str] = {}
+        for mentioned in mentioned_usernames(text):
+            pid = await self.users.platform_id(mentioned, self.ref.platform, self.ref.workspace)
+            if pid:
+                mentions[mentioned] = pid
+        parent = body.get("reply_to", "")
+        reply = await self.idmap.ids(parent, self.ref) if parent else []
+        return OutboundMessage(
+            core_id=core,
+            channel=body.get("channel") or job.get("channel", ""),
+            text=text,
+            author_name=name,
+            avatar_url=avatar,
+            reply_to=reply,
+            mentions=mentions,
+        )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,328 @@
+"""The durable fan-out worker: mirror-log partitions -> router -> per-destination lanes -> adapters.
+
+Two stages (see :mod:`bridge.mirror.router` and :mod:`bridge.mirror.delivery`):
+
+1. the router blocks on ``XREADGROUP`` over the partitions this worker owns (worker ``i`` of ``n``
+   owns ``p % n == i``, so each partition, hence each room, has one reader at a time and stays in
+   order) and, in one Lua script per batch, appends a job to the outbox of every linked destination
+   except the origin and XACKs the log entries;
+2. one lane per destination drains its outbox in order through the adapter registered for its
+   platform, with retries, ``retry_after``, dead letters, and an idempotency record + id map + XACK
+   written in one script after each platform call.
+
+Nothing is lost across a crash: log entries stay pending until routed, outbox entries until
+delivered or dead-lettered, and both are claimed again at start. Delivery is at-least-once at the
+platform call; the idempotency record makes a redelivered job a no-op once it has been recorded
+(the only window for a duplicate is a crash between the platform's answer and that record).
+Retention: the core caps each log partition (``mirror_log_maxlen``); lanes trim acknowledged
+outbox entries (``XTRIM MINID``); idempotency records expire after ``idempotency_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool
+from redis.exceptions import RedisError
+
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef, Destination
+from bridge.core.users import Users
+from bridge.mirror.delivery import DeliveryConfig, Lane, LaneStats, backoff
+from bridge.mirror.idmap import IdMap
+from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
+from bridge.store import keys
+from bridge.store.connection import RedisClient, blocking_client, connect
+from bridge.store.scripts import Scripts
+
+log = logging.getLogger("bridge.mirror.worker")
+
+COUNTERS = ("log_entries_routed", "jobs_enqueued", "unroutable", "no_adapter", "redis_errors")
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        chat: Chat,
+        redis_url: str,
+        destinations: Mapping[str, Destination],
+        worker_index: int = 0,
+        workers: int = 1,
+        max_attempts: int = 8,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 60.0,
+        route_batch: int = 256,
+        delivery_batch: int = 64,
+        block_ms: int = 1000,
+        idle_exit_s: float = 30.0,
+        idempotency_ttl_s: int = 7 * 24 * 3600,
+        metrics_interval_s: float = 5.0,
+        shutdown_grace_s: float = 10.0,
+        redis_connections: int = 32,
+    ) -> None:
+        settings = chat.ctx.settings
+        self.chat = chat
+        self.redis_url = redis_url
+        self.destinations = dict(destinations)
+        self.index = worker_index
+        self.workers = workers
+        self.partitions = owned_partitions(settings.mirror_partitions, worker_index, workers)
+        self.consumer = f"w{worker_index}"
+        self.config = DeliveryConfig(
+            consumer=self.consumer,
+            max_attempts=max(1, max_attempts),
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            batch=delivery_batch,
+            show_join_leave=settings.show_join_leave,
+        )
+        self.route_batch = route_batch
+        self.block_ms = block_ms
+        self.idle_exit_s = idle_exit_s
+        self.idempotency_ttl_s = idempotency_ttl_s
+        self.metrics_interval_s = metrics_interval_s
+        self.shutdown_grace_s = shutdown_grace_s
+        self.redis_connections = redis_connections
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.stats: dict[str, LaneStats] = {}
+        self.log_stats: dict[str, dict[str, int]] = {}
+        self._lanes: dict[str, tuple[Lane, asyncio.Task[None]]] = {}
+        self._halt = asyncio.Event()
+        self._running = False
+
+    # --- public API --------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Route and deliver until ``stop`` is set; then let lanes finish their current job."""
+        redis, blocking = self._client(), blocking_client(self.redis_url)
+        router, refresher = self._router(redis, blocking), None
+        self._running = True
+        try:
+            await self._start(redis, router, idle_exit=self.idle_exit_s)
+            refresher = asyncio.create_task(self._refresh_loop(redis, stop), name="mirror-metrics")
+            failures = 0
+            while not stop.is_set():
+                try:
+                    batches = await _until(stop, router.read(block=True))
+                    if batches is None:
+                        break
+                    for stream, entries in batches:
+                        result = await router.route(stream, entries)
+                        self._dispatch(result, router.logs[stream], redis, router, self.idle_exit_s)
+                    failures = 0
+                except RedisError as err:
+                    failures += 1
+                    self.counters["redis_errors"] += 1
+                    log.warning("mirror router: redis error (retrying): %s", err)
+                    router.recover()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff(failures, 0.1, 5.0))
+        finally:
+            self._running = False
+            if refresher is not None:
+                refresher.cancel()
+                await asyncio.gather(refresher, return_exceptions=True)
+            await self._shutdown(self.shutdown_grace_s)
+            await redis.aclose()
+            await blocking.aclose()
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (the API the tests and bench call)
+        """Burst mode: route and deliver until this worker's log partitions and outboxes are empty
+        and acknowledged (lanes exit as soon as their outbox is empty); TimeoutError otherwise."""
+        redis = self._client()
+        router = self._router(redis, redis)
+        deadline = time.monotonic() + timeout
+        try:
+            await self._start(redis, router, idle_exit=0)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"mirror worker not drained after {timeout}s: {self.backlog()}")
+                batches = await router.read(block=False)
+                if batches:
+                    for stream, entries in batches:
+                        self._dispatch(await router.route(stream, entries), router.logs[stream], redis, router, 0)
+                    continue
+                alive = [task for _, task in self._lanes.values() if not task.done()]
+                if not alive:
+                    return
+                await asyncio.wait(alive, timeout=min(left, 0.05))
+        finally:
+            await self._shutdown(0)
+            await redis.aclose()
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters since start, per-destination state and backlog, and mirror-log lag per partition."""
+        now = int(time.time() * 1000)
+        totals = {"delivered": 0, "retries": 0, "rate_limited": 0, "dead_lettered": 0, "skipped": 0, "duplicates": 0}
+        by_type: dict[str, int] = {}
+        for st in self.stats.values():
+            for name in totals:
+                totals[name] += int(getattr(st, name))
+            for kind, count in st.by_type.items():
+                by_type[kind] = by_type.get(kind, 0) + count
+        return {
+            "worker": {"index": self.index, "workers": self.workers, "partitions": self.partitions},
+            "running": self._running,
+            **self.counters,
+            **totals,
+            "delivered_by_type": by_type,
+            "lanes_active": sum(1 for _, task in self._lanes.values() if not task.done()),
+            "destinations": {dest: st.snapshot(now) for dest, st in sorted(self.stats.items())},
+            "log": dict(self.log_stats),
+        }
+
+    def backlog(self) -> dict[str, int]:
+        """Destinations with a lane still running, and their last known outbox length."""
+        return {dest: self.stats[dest].backlog for dest, (_, task) in self._lanes.items() if not task.done()}
+
+    async def refresh_metrics(self, redis: RedisClient | None = None) -> None:
+        """Read outbox lengths and log-partition lag/pending from Redis into :meth:`metrics`."""
+        client = redis or self.chat.ctx.redis
+        dests = [d for d, st in self.stats.items() if st.backlog or d in self._lanes]
+        async with client.pipeline(transaction=False) as pipe:
+            for dest in dests:
+                pipe.xlen(keys.outbox(dest))
+            for p in self.partitions:
+                pipe.xinfo_groups(keys.mirror_log(p))
+            raw = await pipe.execute(raise_on_error=False)
+        for dest, length in zip(dests, raw, strict=False):
+            if isinstance(length, int):
+                self.stats[dest].backlog = length
+        for p, groups in zip(self.partitions, raw[len(dests) :], strict=True):
+            for group in groups if isinstance(groups, list) else []:
+                if group.get("name") == keys.MIRROR_GROUP:
+                    self.log_stats[str(p)] = {"lag": int(group.get("lag") or 0), "pending": int(group["pending"])}
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _client(self) -> RedisClient:
+        """The worker's non-blocking client: ``connect()``'s settings on a bounded, blocking pool, so
+        thousands of busy lanes share ``redis_connections`` connections instead of opening one each."""
+        client = connect(self.redis_url)
+        old = client.connection_pool
+        client.connection_pool = BlockingConnectionPool(
+            connection_class=old.connection_class,
+            max_connections=self.redis_connections,
+            timeout=None,
+            **old.connection_kwargs,
+        )
+        return client
+
+    def _router(self, redis: RedisClient, blocking: RedisClient) -> Router:
+        return Router(
+            redis=redis,
+            blocking=blocking,
+            scripts=Scripts.load(redis),
+            partitions=self.partitions,
+            consumer=self.consumer,
+            show_join_leave=self.config.show_join_leave,
+            batch=self.route_batch,
+            block_ms=self.block_ms,
+        )
+
+    async def _start(self, redis: RedisClient, router: Router, *, idle_exit: float) -> None:
+        """Create the groups, then start a lane for every owned outbox that still holds entries."""
+        self._halt = asyncio.Event()
+        await router.setup()
+        registry: dict[str, str] = await redis.hgetall(keys.OUTBOXES)
+        mine = [(d, int(p)) for d, p in registry.items() if p.isdigit() and int(p) in self.partitions]
+        async with redis.pipeline(transaction=False) as pipe:
+            for dest, _ in mine:
+                pipe.xlen(keys.outbox(dest))
+            lengths = await pipe.execute()
+        for (dest, part), length in zip(mine, lengths, strict=True):
+            if length:
+                await ensure_group(redis, keys.outbox(dest))
+                self._wake(dest, part, redis, router, idle_exit)
+
+    def _dispatch(
+        self, result: RouteResult, partition: int, redis: RedisClient, router: Router, idle_exit: float
+    ) -> None:
+        self.counters["log_entries_routed"] += result.routed
+        self.counters["jobs_enqueued"] += result.jobs
+        self.counters["unroutable"] += result.unroutable
+        for dest in result.destinations:
+            self._wake(dest, partition, redis, router, idle_exit)
+
+    def _wake(self, dest: str, partition: int, redis: RedisClient, router: Router, idle_exit: float) -> None:
+        """Wake the lane of a destination, starting it if it is not running."""
+        current = self._lanes.get(dest)
+        if current is not None and not current[1].done():
+            current[0].wake.set()
+            return
+        try:
+            ref = ChannelRef.parse(dest)
+        except ValueError:
+            log.warning("ignoring outbox of an unparsable destination %r", dest)
+            return
+        adapter = self.destinations.get(ref.platform)
+        if adapter is None:
+            self.counters["no_adapter"] += 1
+            log.debug("no adapter for %s: its outbox waits", dest)
+            return
+        stats = self.stats.setdefault(dest, LaneStats())
+        lane = Lane(
+            ref=ref,
+            destination=adapter,
+            partition=partition,
+            users=Users(dataclasses.replace(self.chat.ctx, redis=redis)),
+            redis=redis,
+            scripts=router.scripts,
+            idmap=IdMap(redis, router.scripts, group=keys.MIRROR_GROUP, idempotency_ttl_s=self.idempotency_ttl_s),
+            config=self.config,
+            stats=stats,
+            halt=self._halt,
+        )
+        task = asyncio.create_task(self._lane_main(lane, idle_exit), name=f"mirror-lane:{dest}")
+        self._lanes[dest] = (lane, task)
+
+    async def _lane_main(self, lane: Lane, idle_exit: float) -> None:
+        try:
+            await lane.run(idle_exit=idle_exit)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("mirror lane %s crashed; it restarts with the next job", lane.key)
+        finally:
+            lane.stats.state = "stopped" if self._halt.is_set() else "idle"
+
+    async def _refresh_loop(self, redis: RedisClient, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh_metrics(redis)
+            except RedisError as err:
+                log.debug("metrics refresh failed: %s", err)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.metrics_interval_s)
+
+    async def _shutdown(self, grace: float) -> None:
+        """Stop lanes after their current job (waiting up to ``grace`` seconds), then cancel."""
+        self._halt.set()
+        tasks = [task for _, task in self._lanes.values() if not task.done()]
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._lanes.clear()
+
+
+async def _until(stop: asyncio.Event, work: Any) -> Any:
+    """Await ``work`` unless ``stop`` is set first (then cancel it and return None)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None

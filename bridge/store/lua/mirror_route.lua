@@ -1,0 +1,82 @@
+-- Mirroring worker, router stage: fan a batch of mirror-log entries out to the outboxes of their
+-- rooms' linked destinations (never the origin), and XACK them, atomically (routing happens once).
+-- Cost per entry: one XRANGE of the room entry, one SMEMBERS of that room's links, and per
+-- destination one HGET + one XADD; it does not depend on how many rooms exist.
+-- ARGV: 1 log key, 2 group, 3 channel stream prefix, 4 room links prefix, 5 outbox prefix,
+--       6 outbox registry hash, 7 partition, 8 show join/leave (1/0), 9 message key prefix,
+--       then 4 per entry: log entry id, channel, type, room entry id
+--       (type 'wake': channel = destination key; only acked and reported).
+-- Returns a flat list: destination keys that got a job (or a wake), then '|', then counts
+-- {routed entries, jobs, unroutable}.
+local log, group = ARGV[1], ARGV[2]
+local chprefix, lprefix, oprefix, registry, part = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local show_jl, mprefix = ARGV[8] == '1', ARGV[9]
+local touched, seen = {}, {}
+local routed, jobs, lost = 0, 0, 0
+
+local function touch(dest)
+  if not seen[dest] then seen[dest] = true; table.insert(touched, dest) end
+end
+
+for i = 10, #ARGV, 4 do
+  local logid, channel, kind, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if kind == 'wake' then
+    touch(channel)
+  elseif (kind == 'join' or kind == 'leave') and not show_jl then
+    routed = routed + 1
+  else
+    local origin, target, user, known = '', entry, '', false
+    local rec = redis.call('XRANGE', chprefix .. channel, entry, entry)
+    if rec[1] then
+      known = true
+      local f = rec[1][2]
+      for j = 1, #f, 2 do
+        if f[j] == 'origin' then origin = f[j + 1]
+        elseif f[j] == 'id' then target = f[j + 1]
+        elseif f[j] == 'username' then user = f[j + 1] end
+      end
+    end
+    -- The room entry was trimmed (channel MAXLEN) before routing: a message can still be routed
+    -- from its hash (skipping every channel of the origin platform, so nothing echoes); an edit or
+    -- delete no longer says which message it changes, and a join/leave is not worth guessing.
+    local skip_platform = nil
+    if not known then
+      if kind == 'message' and redis.call('EXISTS', mprefix .. entry) == 1 then
+        skip_platform = (redis.call('HGET', mprefix .. entry, 'origin') or '') .. ':'
+      else
+        lost = lost + 1
+        kind = nil
+      end
+    end
+    if kind then
+      routed = routed + 1
+      local links = redis.call('SMEMBERS', lprefix .. channel)
+      for _, dest in ipairs(links) do
+        local echo = dest == origin
+        if skip_platform and skip_platform ~= ':' and string.sub(dest, 1, #skip_platform) == skip_platform then
+          echo = true
+        end
+        if not echo then
+          local ob = oprefix .. dest
+          if redis.call('HGET', registry, dest) ~= part then
+            redis.call('HSET', registry, dest, part)
+            redis.pcall('XGROUP', 'CREATE', ob, group, '0', 'MKSTREAM')
+          end
+          if user ~= '' then
+            redis.call('XADD', ob, '*', 'core', target, 'channel', channel, 'type', kind, 'entry', entry, 'user', user)
+          else
+            redis.call('XADD', ob, '*', 'core', target, 'channel', channel, 'type', kind, 'entry', entry)
+          end
+          jobs = jobs + 1
+          touch(dest)
+        end
+      end
+    end
+  end
+  redis.call('XACK', log, group, logid)
+end
+table.insert(touched, '|')
+table.insert(touched, routed)
+table.insert(touched, jobs)
+table.insert(touched, lost)
+return touched
