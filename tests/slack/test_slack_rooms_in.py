@@ -3,15 +3,18 @@ both modes; the bridge's own posts, unlinked channels and retries are not record
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_kit import SlackBridge, running_bridge
 
 from bridge.core.chat import Chat
 from bridge.core.ports import InboundEvent, IngestResult, OutboundMessage
-from bridge.emulators.slack import SlackEmulator
+from bridge.emulators.slack import SlackEmulator, sign
 from bridge.store import keys
 
 
@@ -167,3 +170,28 @@ async def test_edit_arriving_before_its_message_is_retried(
         await bridge.settled()
         [msg] = await bridge.core_messages("cricket")
         assert msg.text == "first" and msg.edited_ts
+
+
+async def test_http_adapter_refuses_bad_signatures(
+    emulator_factory: Callable[..., Awaitable[SlackEmulator]], chat: Chat
+) -> None:
+    emu = await emulator_factory(delivery="http")
+    async with running_bridge(chat, emu, "http") as bridge:
+        await bridge.link("cricket", "cricket")
+        emu.config.signing_secret = "not-the-apps-secret"
+        emu.user_says(user="bob", channel="cricket", text="forged")
+        await emu.wait_for(lambda: len(emu.http.attempts) == 4, what="every retry refused")
+        assert {a.status for a in emu.http.attempts} == {401}
+        body = json.dumps(emu.emitted[0]).encode()
+        stale = sign(bridge.adapter._secrets.signing_secret or "", body, str(int(time.time()) - 600))
+        url = emu.config.request_url or ""
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url, data=body, headers={"Content-Type": "application/json", **stale}) as resp:
+                assert resp.status == 401
+            async with s.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+                assert resp.status == 401
+        assert await bridge.core_messages("cricket") == []
+        emu.config.signing_secret = bridge.adapter._secrets.signing_secret or ""
+        emu.redeliver(emu.emitted[0]["event_id"])
+        await bridge.settled()
+        assert [m.text for m in await bridge.core_messages("cricket")] == ["forged"]

@@ -14,7 +14,6 @@ from bridge.errors import ConfigError
 BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
 APP_TOKEN_ENV = "SLACK_APP_TOKEN"
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
-API_BASE_URL_ENV = "SLACK_API_BASE_URL"
 
 
 class SlackConfig(BaseModel):
