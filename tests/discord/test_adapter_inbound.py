@@ -148,3 +148,20 @@ async def test_hostile_content_in(adapter: DiscordAdapter, emulator: DiscordEmul
     assert "<@&1>" not in stored[3]
     assert len(stored[4]) == 2000
     assert all(isinstance(r, IngestResult) for r in results)
+
+
+async def test_registered_people_post_under_their_core_name(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, chat: Chat
+) -> None:
+    await link_general(emulator)
+    registered = await emulator.wait_for_reply(
+        await emulator.slash("bob", "general", "chat register", {"username": "bobby"})
+    )
+    assert not registered["content"].startswith("⚠️"), registered["content"]
+    await emulator.say("bob", "general", "hi, I am bobby")
+    await emulator.say("carol", "general", f"hello <@{emulator.user('bob').id}>")
+    await adapter.inbound.wait_handled(2)
+    assert [(m.username, m.text) for m in await said(chat)] == [
+        ("bobby", "hi, I am bobby"),
+        ("carol", "hello @bobby"),
+    ]

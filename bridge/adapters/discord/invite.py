@@ -1,35 +1,49 @@
-"""The Discord invite URL with exactly the scopes and permissions the bridge uses."""
+"""The Discord invite (OAuth2 authorize) URL for the bot: scopes and the permissions it needs.
+
+Scopes: ``bot`` and ``applications.commands`` (the ``/chat`` group). Permissions (integer in the
+URL): View Channels, Send Messages, Manage Messages (remove mirrored posts when a webhook is gone),
+Embed Links, Attach Files, Read Message History, Manage Webhooks (post as each person), Use
+Application Commands. Intents are not part of the URL: enable the privileged **Message Content**
+intent in the Developer Portal (Bot tab) or mirrored messages arrive empty.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
-from bridge.config import Config
 from bridge.errors import ConfigError
 
-PERMISSIONS = {
-    "View Channels": 1 << 10,
-    "Send Messages": 1 << 11,
-    "Embed Links": 1 << 14,
-    "Attach Files": 1 << 15,
-    "Read Message History": 1 << 16,
-    "Manage Webhooks": 1 << 29,
-    "Send Messages in Threads": 1 << 38,
-}
+from .config import DiscordConfig
+
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+MANAGE_WEBHOOKS = 1 << 29
+USE_APPLICATION_COMMANDS = 1 << 31
+PERMISSIONS = (
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | MANAGE_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | MANAGE_WEBHOOKS
+    | USE_APPLICATION_COMMANDS
+)
 SCOPES = ("bot", "applications.commands")
 
 
-def invite_url(cfg: Config, application_id: str | None = None) -> str:
-    app_id = application_id or cfg.discord.get("application_id")
-    if not app_id or not str(app_id).isdigit():
+def invite_url(cfg: Any, application_id: int | str | None = None) -> str:
+    """The invite URL; ``cfg`` is the app config (its ``discord`` mapping) or a :class:`DiscordConfig`."""
+    config = cfg if isinstance(cfg, DiscordConfig) else DiscordConfig.load(getattr(cfg, "discord", None) or {})
+    app_id = str(application_id) if application_id else (str(config.application_id or ""))
+    if not app_id.isdigit():
         raise ConfigError(
-            "give --application-id (Developer Portal → your app → Application ID) or set discord.application_id"
+            "discord.application_id: needed for the invite URL (Developer Portal → your app → Application ID)"
         )
-    query = urlencode({"client_id": str(app_id), "scope": " ".join(SCOPES), "permissions": sum(PERMISSIONS.values())})
-    lines = [
-        f"https://discord.com/oauth2/authorize?{query}",
-        "",
-        "Permissions: " + ", ".join(PERMISSIONS),
-        "Also enable the privileged MESSAGE CONTENT intent (Developer Portal → Bot) so messages can be mirrored.",
-    ]
-    return "\n".join(lines)
+    query = urlencode({"client_id": app_id, "scope": " ".join(SCOPES), "permissions": str(PERMISSIONS)})
+    return f"https://discord.com/oauth2/authorize?{query}"
