@@ -161,6 +161,10 @@ async def test_edit_delete_commands(bridge: SlackBridge) -> None:
     assert f"Edited `{mid}`" in await bridge.answer("bob", "general", f"edit {mid} typo here")
     assert "Only its author or an admin" in await bridge.answer("carol", "general", f"delete {mid}")
     assert f"Deleted `{mid}`" in await bridge.answer("bob", "general", f"delete {mid}")
+    # a workspace admin may remove someone else's message
+    other = await bridge.command("bob", "general", "post cricket spam")
+    other_id = other.responses[0]["text"].split("`")[1]
+    assert f"Deleted `{other_id}`" in await bridge.answer("alice", "general", f"delete {other_id}")
 
 
 async def test_hostile_command_text_is_escaped_in_answers(bridge: SlackBridge) -> None:

@@ -15,7 +15,6 @@ returned (so after ``Chat.ingest`` wrote to Redis); slash commands ack first and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -31,7 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.adapters.slack.commands import ADMIN_WORDS, SlashCommands
+from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
@@ -78,7 +77,6 @@ class SlackAdapter:
             config=config,
             directory=self.directory,
             spawn=self._spawn,
-            admin_commands=lambda: _admin_commands(chat),
         )
         self.app = AsyncApp(
             name="chatbridge",
@@ -158,12 +156,3 @@ class SlackAdapter:
             exc_info=error,
         )
         return None
-
-
-def _admin_commands(chat: ChatPort) -> frozenset[str]:
-    specs = getattr(chat.commands, "specs", None)
-    if specs is None:
-        return ADMIN_WORDS
-    with contextlib.suppress(Exception):
-        return frozenset(str(s.name) for s in specs() if getattr(s, "admin", False))
-    return ADMIN_WORDS

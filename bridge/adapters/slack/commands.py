@@ -27,7 +27,6 @@ log = logging.getLogger("bridge.slack")
 
 RESPONSE_PARTS = 5
 """Slack accepts at most five answers per ``response_url``."""
-ADMIN_WORDS = frozenset({"link", "unlink"})
 
 
 class SlashCommands:
@@ -38,13 +37,11 @@ class SlashCommands:
         config: SlackConfig,
         directory: Directory,
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
-        admin_commands: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self._chat = chat
         self._config = config
         self._directory = directory
         self._spawn = spawn
-        self._admin_commands = admin_commands or (lambda: ADMIN_WORDS)
 
     async def on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], respond: AsyncRespond) -> None:
         """Bolt listener: acknowledge within Slack's 3 s, do the work in a task."""
@@ -74,10 +71,8 @@ class SlashCommands:
         raw = str(body.get("text") or "")
         line = await convert_text(self._chat, team=team, text=raw)
         user = await self._directory.platform_user(team, user_id)
-        first = line.strip().split(" ", 1)[0].lower()
-        is_admin = user_id in self._config.admin_users
-        if not is_admin and first in self._admin_commands():
-            is_admin = (await self._directory.person(user_id)).is_admin
+        # the users.info answer is cached, so knowing the admin flag costs nothing more
+        is_admin = user_id in self._config.admin_users or (await self._directory.person(user_id)).is_admin
         channel_name = body.get("channel_name")
         inv = Invocation(
             platform="slack",
