@@ -242,3 +242,12 @@ async def test_control_routes_drive_the_emulator(client: RecordingClient, emulat
         async with http.get("/_emulator/state") as resp:
             state = await resp.json()
             assert state["gateway"]["connected"] == 1
+
+
+async def test_pings_follow_discord_rules(client: RecordingClient, emulator: DiscordEmulator) -> None:
+    channel = _text_channel(client, emulator, "general")
+    bob, carol = emulator.user("bob").id, emulator.user("carol").id
+    sent = await channel.send(f"<@{bob}> \\<@{carol}> `@everyone <@{carol}>` @\u200bhere")
+    ping = emulator.ping(str(sent.id))
+    assert ping.users == [bob] and not ping.everyone
+    assert emulator.ping(str((await channel.send("hey @here")).id)).everyone

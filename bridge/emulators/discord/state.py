@@ -21,8 +21,10 @@ ADMINISTRATOR = 1 << 3
 DEFAULT_PERMISSIONS = 0x0000_0000_0006_4C40  # view, send, read history, embed, attach, add reactions
 BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 29)  # + manage webhooks
 
-_USER_MENTION = re.compile(r"<@!?(\d+)>")
-_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_USER_MENTION = re.compile(r"(?<!\\)<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"(?<!\\)<@&(\d+)>")
+_MASS_MENTION = re.compile(r"(?<!\\)@(everyone|here)")
+_CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 
 
 class SnowflakeGen:
@@ -238,9 +240,10 @@ class World:
 
     def compute_ping(self, content: str, allowed: dict[str, Any] | None) -> Ping:
         """Apply Discord's ``allowed_mentions`` rules to the mentions written in ``content``."""
-        written_users = [u for u in dict.fromkeys(_USER_MENTION.findall(content)) if u in self.users]
-        written_roles = [r for r in dict.fromkeys(_ROLE_MENTION.findall(content)) if r in self.roles]
-        mass = "@everyone" in content or "@here" in content
+        text = _CODE.sub("", content)  # nothing in code pings; neither does a backslash-escaped mention
+        written_users = [u for u in dict.fromkeys(_USER_MENTION.findall(text)) if u in self.users]
+        written_roles = [r for r in dict.fromkeys(_ROLE_MENTION.findall(text)) if r in self.roles]
+        mass = bool(_MASS_MENTION.search(text))
         if allowed is None:
             return Ping(written_users, written_roles, mass, None)
         parse = set(allowed.get("parse") or [])
