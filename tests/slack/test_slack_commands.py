@@ -176,6 +176,14 @@ async def test_hostile_command_text_is_escaped_in_answers(bridge: SlackBridge) -
     assert "<!everyone>" not in text and "<!" not in text
     text = await bridge.answer("bob", "general", "post *nowhere* <!channel>")
     assert "<!" not in text
+    # 40,000 characters, zero-width and bidi tricks: clear errors, nothing written
+    await bridge.answer("bob", "general", "create cricket")
+    assert "too long" in await bridge.answer("bob", "general", "post cricket " + "x" * 40_000)
+    assert "not a valid username" in await bridge.answer("bob", "general", "register ad\u200bmin")
+    assert await bridge.chat.messages.history("cricket", 10) == []
+    assert not await bridge.chat.users.exists("admin")
+    # a bidi override is removed before the core sees the line
+    assert "Welcome, *evil*" in await bridge.answer("bob", "general", "register \u202eevil")
 
 
 async def test_in_channel_reply_and_long_answer(bridge: SlackBridge) -> None:
