@@ -53,12 +53,20 @@ async def test_existing_webhook_is_adopted_after_a_restart(
     assert len({m["webhook_id"] for m in emulator.messages("general")}) == 1
 
 
-async def test_deleted_webhook_is_recreated(adapter: DiscordAdapter, emulator: DiscordEmulator) -> None:
-    await adapter.destination.send(ref(emulator), out("before"))
+async def test_deleted_webhook_is_recreated(adapter: DiscordAdapter, emulator: DiscordEmulator, chat: Chat) -> None:
+    [before] = await adapter.destination.send(ref(emulator), out("before"))
+    old_hook = emulator.messages("general")[0]["webhook_id"]
     emulator.world.webhooks.clear()  # a moderator deleted it
     [message_id] = await adapter.destination.send(ref(emulator), out("after"))
     assert emulator.messages("general")[-1]["id"] == message_id
+    assert emulator.messages("general")[-1]["webhook_id"] != old_hook
     assert statuses(emulator, "POST", r"/channels/\d+/webhooks") == [200, 200]
+    general = emulator.channel("general").id
+    state = await chat.get_state("discord", f"webhook:{general}")
+    assert state["retired"] == old_hook
+    fresh = DiscordAdapter(chat=chat, config=adapter.config)  # after a restart, late echoes are still ours
+    assert await fresh.webhooks.is_own(general, old_hook) and not await fresh.webhooks.is_own(general, "1")
+    assert before
 
 
 async def test_only_explicit_mentions_ping(adapter: DiscordAdapter, emulator: DiscordEmulator) -> None:

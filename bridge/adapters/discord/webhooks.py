@@ -29,6 +29,7 @@ class WebhookStore:
         self.name = name
         self._cache: dict[str, tuple[str, str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._retired: set[str] = set()
 
     def _partial(self, ids: tuple[str, str]) -> discord.Webhook:
         return discord.Webhook.partial(int(ids[0]), ids[1], client=self.client)
@@ -44,8 +45,15 @@ class WebhookStore:
         return None
 
     async def is_own(self, channel_id: str, webhook_id: str) -> bool:
+        """True for the channel's current webhook and for the ones it replaced (late echoes)."""
+        if webhook_id in self._retired:
+            return True
         ids = await self.known(channel_id)
-        return ids is not None and ids[0] == webhook_id
+        if ids is not None and ids[0] == webhook_id:
+            return True
+        retired = (await self.chat.get_state("discord", state_name(channel_id))).get("retired", "")
+        self._retired.update(filter(None, retired.split(",")))
+        return webhook_id in self._retired
 
     async def get(self, channel_id: str) -> discord.Webhook:
         """The channel's webhook, creating (or adopting) one when none is stored."""
@@ -62,9 +70,17 @@ class WebhookStore:
         return self._partial(ids)
 
     async def forget(self, channel_id: str) -> None:
-        """Drop a webhook that Discord says no longer exists (someone deleted it)."""
+        """Drop a webhook that Discord says no longer exists (someone deleted it); its id is kept as
+        retired so that late echoes of its posts are still recognised as ours."""
         self._cache.pop(channel_id, None)
-        await self.chat.set_state("discord", state_name(channel_id), {"id": "", "token": ""})
+        state = await self.chat.get_state("discord", state_name(channel_id))
+        retired = [r for r in state.get("retired", "").split(",") if r]
+        if state.get("id"):
+            retired = [*retired, state["id"]][-20:]
+            self._retired.add(state["id"])
+        await self.chat.set_state(
+            "discord", state_name(channel_id), {"id": "", "token": "", "retired": ",".join(retired)}
+        )
 
     async def _create(self, channel_id: str) -> tuple[str, str]:
         channel = self.client.get_channel(int(channel_id))
