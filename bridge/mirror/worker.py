@@ -304,6 +304,8 @@ class Worker:
     async def _shutdown(self, grace: float) -> None:
         """Stop lanes after their current job (waiting up to ``grace`` seconds), then cancel."""
         self._halt.set()
+        for lane, _ in self._lanes.values():
+            lane.wake.set()  # idle lanes wake up, see the halt and return
         tasks = [task for _, task in self._lanes.values() if not task.done()]
         if tasks and grace > 0:
             await asyncio.wait(tasks, timeout=grace)
@@ -319,6 +321,10 @@ async def _until(stop: asyncio.Event, work: Any) -> Any:
     stopper = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # cancelled from outside: the read must not outlive the worker
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
     finally:
         stopper.cancel()
     if task in done:

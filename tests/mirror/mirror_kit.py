@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bridge.core.chat import Chat
@@ -48,6 +48,7 @@ class Recorder:
 
     async def _enter(self, channel: ChannelRef) -> None:
         self.attempts += 1
+        self._changed.set()
         key = channel.key()
         if key in self.down:
             raise self.down[key]()
@@ -129,3 +130,10 @@ async def say_from(chat: Chat, ref: ChannelRef, msg_id: str, text: str, *, user:
 def recorders() -> tuple[Recorder, Recorder, dict[str, Recorder]]:
     discord, slack = Recorder("discord"), Recorder("slack")
     return discord, slack, {"discord": discord, "slack": slack}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Re-run an async check (each run is a Redis round trip) until it holds, within ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0)
