@@ -49,5 +49,8 @@ class RecordingClient(discord.Client):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         self._record("raw_delete", payload)
 
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        self._record("channel_create", channel)
+
     async def on_resumed(self) -> None:
         self._record("resumed", None)

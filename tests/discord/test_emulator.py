@@ -251,3 +251,22 @@ async def test_pings_follow_discord_rules(client: RecordingClient, emulator: Dis
     ping = emulator.ping(str(sent.id))
     assert ping.users == [bob] and not ping.everyone
     assert emulator.ping(str((await channel.send("hey @here")).id)).everyone
+
+
+async def test_history_paging_and_new_channels(client: RecordingClient, emulator: DiscordEmulator) -> None:
+    ids = [(await emulator.say("alice", "random", f"m{i}"))["id"] for i in range(5)]
+    channel = _text_channel(client, emulator, "random")
+    newest = [m.content async for m in channel.history(limit=2)]
+    assert newest == ["m4", "m3"]
+    older = [m.content async for m in channel.history(limit=10, before=discord.Object(int(ids[2])))]
+    assert older == ["m1", "m0"]
+    later = [m.content async for m in channel.history(limit=10, after=discord.Object(int(ids[2])))]
+    assert later == ["m3", "m4"]
+    async with (
+        aiohttp.ClientSession(emulator.base_url) as http,
+        http.post("/_emulator/channels", json={"name": "tennis"}) as resp,
+    ):
+        created = await resp.json()
+    await client.wait_for_events(lambda ev: any(k == "channel_create" for k, _ in ev))
+    [(_, new_channel)] = [e for e in client.events if e[0] == "channel_create"]
+    assert (str(new_channel.id), new_channel.name) == (created["id"], "tennis")

@@ -12,6 +12,7 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``GET  /_emulator/interactions/{id}``            callbacks and followups of an interaction
 - ``POST /_emulator/rate_limits``                  ``{method, path_regex, retry_after, times?, global?}``
 - ``POST /_emulator/gateway/close``                ``{code?}`` (default 4000: the client resumes)
+- ``POST /_emulator/channels``                     ``{name}`` → the new text channel
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class ControlRoutes:
             web.get(f"{p}/interactions/{{interaction_id}}", wrap(self.interaction)),
             web.post(f"{p}/rate_limits", wrap(self.rate_limit)),
             web.post(f"{p}/gateway/close", wrap(self.close_gateway)),
+            web.post(f"{p}/channels", wrap(self.create_channel)),
         ]
 
     @staticmethod
@@ -150,3 +152,11 @@ class ControlRoutes:
     async def close_gateway(self, request: web.Request) -> web.Response:
         body = await _json(request) if request.body_exists else {}
         return reply({"closed": await self.emu.close_gateway(int(body.get("code", 4000)))})
+
+    async def create_channel(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        name = str(body["name"])
+        if not name or len(name) > 100:
+            raise errors.invalid_form_body("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        channel = await self.emu.create_channel(name)
+        return reply(payloads.channel(self.emu.world, channel))

@@ -102,8 +102,15 @@ class BotRoutes:
     async def list_messages(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
         limit = max(1, min(100, int(request.query.get("limit", "50"))))
-        newest_first = list(reversed(channel.messages.values()))
-        return reply(newest_first[:limit])
+        before, after = request.query.get("before"), request.query.get("after")
+        messages = list(channel.messages.values())
+        if before:
+            messages = [m for m in messages if int(m["id"]) < int(before)]
+            return reply(list(reversed(messages))[:limit])
+        if after:
+            messages = [m for m in messages if int(m["id"]) > int(after)]
+            return reply(list(reversed(messages[:limit])))  # the oldest after `after`, newest first
+        return reply(list(reversed(messages))[:limit])
 
     async def get_message(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])

@@ -296,6 +296,12 @@ class DiscordEmulator:
             kind=4, data=data, user_id=self.user(user).id, channel=self.channel(channel)
         )
 
+    async def create_channel(self, name: str) -> Channel:
+        """Someone creates a text channel in the guild (``CHANNEL_CREATE`` is dispatched)."""
+        channel = self.world.add_channel(name)
+        await self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.world, channel))
+        return channel
+
     async def close_gateway(self, code: int = 4000) -> int:
         return await self.gateway.close_connections(code)
 
