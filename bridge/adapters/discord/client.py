@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -50,26 +50,29 @@ def command_path(interaction: discord.Interaction) -> str:
     return " ".join(parts)
 
 
-class BridgeClient(discord.Client):
-    """discord.Client whose events go to the adapter; handler errors are logged, never fatal."""
+if TYPE_CHECKING:
+    _ClientBase = discord.Client
+else:
+    _ClientBase = object
 
-    def __init__(self, adapter: DiscordAdapter) -> None:
-        config = adapter.config
-        extra: dict[str, Any] = {}
-        if config.application_id is not None:
-            extra["application_id"] = config.application_id
-        super().__init__(
-            **extra,
-            intents=intents_for(config),
-            guild_ready_timeout=0.05 if config.uses_emulator else 2.0,
-            chunk_guilds_at_startup=False,
-            max_ratelimit_timeout=config.max_ratelimit_timeout,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+
+class _BridgeEvents(_ClientBase):
+    """The adapter's event handlers, shared by the plain and the sharded client."""
+
+    adapter: DiscordAdapter
+    tree: app_commands.CommandTree[Any]
+    ready_event: asyncio.Event
+
+    def _bridge_init(self, adapter: DiscordAdapter) -> None:
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self.ready_event = asyncio.Event()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Space IDENTIFYs by ``identify_delay`` (discord.py's default is a fixed 5 s)."""
+        if not initial and self.adapter.config.identify_delay > 0:
+            await asyncio.sleep(self.adapter.config.identify_delay)
 
     async def setup_hook(self) -> None:
         await self.adapter.setup_commands(self.tree)
@@ -107,11 +110,44 @@ class BridgeClient(discord.Client):
             log.warning("could not answer failed interaction %s: %s", interaction.id, err)
 
 
+def client_options(config: DiscordConfig) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "intents": intents_for(config),
+        "guild_ready_timeout": 0.05 if config.uses_emulator else 2.0,
+        "chunk_guilds_at_startup": False,
+        "max_ratelimit_timeout": config.max_ratelimit_timeout,
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }
+    if config.application_id is not None:
+        options["application_id"] = config.application_id
+    return options
+
+
+class BridgeClient(_BridgeEvents, discord.Client):
+    """One gateway connection; events go to the adapter, handler errors are logged, never fatal."""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(**client_options(adapter.config))
+        self._bridge_init(adapter)
+
+
+class ShardedBridgeClient(_BridgeEvents, discord.AutoShardedClient):
+    """Several gateway connections (``shards: auto`` or a count) in one process."""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        shards = adapter.config.shards
+        count = shards if isinstance(shards, int) else None
+        super().__init__(**client_options(adapter.config), shard_count=count)
+        self._bridge_init(adapter)
+
+
 class DiscordAdapter:
     def __init__(self, *, chat: Chat, config: DiscordConfig) -> None:
         self.chat = chat
         self.config = config
-        self.client = BridgeClient(self)
+        self.client: BridgeClient | ShardedBridgeClient = (
+            BridgeClient(self) if config.shards is None else ShardedBridgeClient(self)
+        )
         self.webhooks = WebhookStore(client=self.client, chat=chat, name=config.webhook_name)
         self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self.commands = CommandHandler(chat=chat, config=config)

@@ -13,6 +13,9 @@ Keys (all optional)::
       gateway_url: ws://127.0.0.1:8301/gateway  # emulator only: gateway URL
       defer_after: 2.0                     # answer directly if a command finishes sooner, else defer
       max_ratelimit_timeout: 30            # longer 429s on bot routes surface as DeliveryError
+      shards: auto                         # large bots: "auto" (Discord's recommendation) or a count;
+                                           # absent = one gateway connection
+      identify_delay: 5.0                  # seconds between shard IDENTIFYs (Discord's limit)
 
 The token comes from the environment variable named by ``token_env`` (default ``DISCORD_TOKEN``).
 ``DISCORD_API_BASE`` / ``DISCORD_GATEWAY_URL`` in the environment override the two URLs (how a
@@ -24,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -46,7 +49,16 @@ class DiscordConfig(BaseModel):
     gateway_url: str | None = None
     token_env: str = "DISCORD_TOKEN"
     defer_after: float = Field(default=2.0, ge=0.0, le=2.5)
+    shards: int | Literal["auto"] | None = None
+    identify_delay: float = Field(default=5.0, ge=0.0)
     max_ratelimit_timeout: float = Field(default=30.0, ge=30.0)
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be 'auto' or a positive number of shards")
+        return value
 
     @field_validator("command_name")
     @classmethod

@@ -52,12 +52,21 @@ class Connection:
 class Session:
     id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)
+    """``[shard_id, num_shards]`` from IDENTIFY; a guild lives on shard ``(guild_id >> 22) % num_shards``."""
     seq: int = 0
     buffer: list[dict[str, Any]] = field(default_factory=list)
     conn: Connection | None = None
     held: bool = False
     rewind: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def receives(self, guild_id: str | None) -> bool:
+        """Guild events go to the shard owning the guild; DMs to shard 0 (as on Discord)."""
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (int(guild_id) >> 22) % count == shard_id
 
     async def dispatch(self, event: str, data: Any) -> None:
         async with self.lock:
@@ -86,7 +95,10 @@ class Gateway:
     # -- dispatching -------------------------------------------------------------------------
     async def dispatch(self, event: str, data: dict[str, Any], *, shape: Filter | None = None) -> None:
         """Send ``event`` to every session; ``shape`` may adapt or drop it per session (intents)."""
+        guild_id = data.get("guild_id")
         for session in list(self.sessions.values()):
+            if not session.receives(None if guild_id is None else str(guild_id)):
+                continue
             shaped = shape(session, data) if shape is not None else data
             if shaped is not None:
                 await session.dispatch(event, shaped)
@@ -159,23 +171,30 @@ class Gateway:
         if d.get("token") != self.world.config.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
+        shard = d.get("shard") or [0, 1]
+        if len(shard) != 2 or not 0 <= int(shard[0]) < int(shard[1]):
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return None
         self.identifies += 1
-        session = Session(secrets.token_hex(16), int(d.get("intents", 0)))
+        session = Session(secrets.token_hex(16), int(d.get("intents", 0)), (int(shard[0]), int(shard[1])))
         self.sessions[session.id] = session
         async with session.lock:
             session.conn = conn
+        mine = session.receives(self.world.guild_id)
         ready = {
             "v": 10,
             "user": payloads.me(self.world),
-            "guilds": [{"id": self.world.guild_id, "unavailable": True}],
+            "guilds": [{"id": self.world.guild_id, "unavailable": True}] if mine else [],
             "session_id": session.id,
             "resume_gateway_url": self.url,
             "application": {"id": self.world.application_id, "flags": 0},
             "private_channels": [],
             "relationships": [],
+            "shard": list(session.shard),
         }
         await session.dispatch("READY", ready)
-        await session.dispatch("GUILD_CREATE", payloads.guild_create(self.world))
+        if mine:
+            await session.dispatch("GUILD_CREATE", payloads.guild_create(self.world))
         return session
 
     async def _resume(self, conn: Connection, d: dict[str, Any]) -> Session | None:

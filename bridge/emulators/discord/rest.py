@@ -74,7 +74,8 @@ class BotRoutes:
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return reply({"url": self.b.gateway.url, "shards": 1, "session_start_limit": limit})
+        shards = self.world.config.recommended_shards
+        return reply({"url": self.b.gateway.url, "shards": shards, "session_start_limit": limit})
 
     # -- users ---------------------------------------------------------------------------------
     async def get_user(self, request: web.Request) -> web.Response:

@@ -70,6 +70,10 @@ class EmulatorConfig:
     token: str = "emulator-bot-token"
     """The bot token the emulator accepts (``Authorization: Bot <token>``)."""
     heartbeat_interval_ms: int = 41250
+    recommended_shards: int = 1
+    """What ``GET /gateway/bot`` recommends (``AutoShardedClient`` without a shard count uses it)."""
+    guild_shard: int | None = None
+    """Pick the guild id so that it lives on this shard (of ``recommended_shards``); None: any."""
 
 
 @dataclass
@@ -154,6 +158,10 @@ class World:
         self.bot = User(self.ids.next(), config.bot_name, bot=True)
         self.application_id = self.bot.id
         self.guild_id = self.ids.next()
+        while config.guild_shard is not None and (int(self.guild_id) >> 22) % config.recommended_shards != (
+            config.guild_shard
+        ):
+            self.guild_id = self.ids.next()
         self.guild_name = config.guild_name
         self.users: dict[str, User] = {self.bot.id: self.bot}
         self.members: dict[str, Member] = {}
