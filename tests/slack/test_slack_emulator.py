@@ -14,7 +14,7 @@ from slack_kit import bolt_app, http_mode, socket_mode, web_client
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
-from bridge.emulators.slack import RateLimit, SlackEmulator, sign
+from bridge.emulators.slack import RateLimit, SlackEmulator, SlackUser, Workspace, sign
 
 
 def _message_listener(app: AsyncApp) -> list[dict[str, Any]]:
@@ -323,3 +323,23 @@ async def test_socket_disconnect_makes_the_app_reconnect(slack: SlackEmulator) -
         run = slack.slash_command(user="alice", channel="general", text="still there?")
         await slack.wait_for(lambda: run.responses and run.acked, what="an answer after the reconnect")
     assert len(slack.requests_for("apps.connections.open")) == 2
+
+
+async def test_custom_workspace(emulator_factory: Any) -> None:
+    ws = Workspace(team_id="T0CUSTOM01", team_domain="custom")
+    ws.users[ws.bot_user_id] = SlackUser(id=ws.bot_user_id, name="bridge", is_bot=True, bot_id=ws.bot_id)
+    ws.add_channel("C0LOBBY001", "lobby")
+    dana = ws.add_user("U0DANA0001", "dana", is_admin=True, display_name="Dana Q")
+    ws.add_channel("G0SECRET01", "secret", members={dana.id}, private=True)
+    emu = await emulator_factory(workspace=ws)
+    client = web_client(emu)
+    assert (await client.auth_test())["team_id"] == "T0CUSTOM01"
+    info = await client.users_info(user="U0DANA0001")
+    assert info["user"]["profile"]["display_name"] == "Dana Q" and info["user"]["is_admin"]
+    secret = await client.conversations_info(channel="G0SECRET01")
+    assert secret["channel"]["is_private"] and secret["channel"]["is_member"]
+    lobby = await client.conversations_info(channel="C0LOBBY001")
+    assert lobby["channel"]["is_member"] and ws.channels["C0LOBBY001"].members == {ws.bot_user_id}
+    emu.user_says(user="dana", channel="secret", text="psst")
+    assert emu.emitted[-1]["event"]["channel_type"] == "group"
+    assert emu.emitted[-1]["team_id"] == "T0CUSTOM01"

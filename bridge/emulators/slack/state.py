@@ -232,6 +232,28 @@ class Workspace:
         ws.channels["C0NOBOT001"] = SlackChannel(id="C0NOBOT001", name="no-bot", members=people - {ws.bot_user_id})
         return ws
 
+    def add_user(self, user_id: str, name: str, **fields: Any) -> SlackUser:
+        """Add a person (see :class:`SlackUser` for the fields: ``is_admin``, ``display_name``...)."""
+        user = SlackUser(id=user_id, name=name, **fields)
+        self.users[user_id] = user
+        for channel in self.channels.values():
+            if channel.name == "general" and not channel.is_im:
+                channel.members.add(user_id)
+        return user
+
+    def add_channel(
+        self, channel_id: str, name: str, *, members: set[str] | None = None, bot: bool = True, private: bool = False
+    ) -> SlackChannel:
+        """Add a channel; by default everyone is in it, the bot included (``bot=False`` leaves it out)."""
+        people = set(members) if members is not None else set(self.users)
+        if bot:
+            people.add(self.bot_user_id)
+        else:
+            people.discard(self.bot_user_id)
+        channel = SlackChannel(id=channel_id, name=name, is_private=private, members=people)
+        self.channels[channel_id] = channel
+        return channel
+
     def user(self, ref: str) -> SlackUser | None:
         """A user by id, name or ``@name``."""
         ref = ref.removeprefix("@")
