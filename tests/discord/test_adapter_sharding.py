@@ -51,3 +51,19 @@ def test_bad_shard_settings() -> None:
         DiscordConfig.load({"shards": 0}, environ={})
     with pytest.raises(ConfigError, match=r"discord\.shards"):
         DiscordConfig.load({"shards": "many"}, environ={})
+
+
+async def test_startup_failures_are_config_errors(chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.errors import ConfigError
+
+    async with DiscordEmulator(EmulatorConfig(message_content_enabled=False)) as emu:
+        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(emu.gateway_url))
+        config = DiscordConfig(api_base=emu.api_base, gateway_url=emu.gateway_url)
+        with pytest.raises(ConfigError, match="DISCORD_TOKEN: Discord refused the bot token"):
+            await DiscordAdapter(chat=chat, config=config).start("not-the-token", ready_within=10)
+        with pytest.raises(ConfigError, match="Message Content intent is not enabled"):
+            await DiscordAdapter(chat=chat, config=config).start(emu.token, ready_within=10)
+        without = DiscordAdapter(chat=chat, config=config.model_copy(update={"message_content": False}))
+        await without.start(emu.token, ready_within=10)
+        await without.close()

@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 
 from bridge.core.chat import Chat
+from bridge.errors import ConfigError
 
 from .commands import build_group
 from .config import DiscordConfig
@@ -183,8 +184,16 @@ class DiscordAdapter:
         if ready not in done:
             ready.cancel()
             await self.close()
-            if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
-                raise self._task.exception()  # type: ignore[misc]
+            error = self._task.exception() if self._task.done() and not self._task.cancelled() else None
+            if isinstance(error, discord.LoginFailure):
+                raise ConfigError(f"{self.config.token_env}: Discord refused the bot token ({error})") from error
+            if isinstance(error, discord.PrivilegedIntentsRequired):
+                raise ConfigError(
+                    "discord.message_content: the Message Content intent is not enabled for this bot; enable it "
+                    "in the Developer Portal (Bot → Privileged Gateway Intents) or set message_content: false"
+                ) from error
+            if error is not None:
+                raise error
             raise TimeoutError("Discord client did not become ready")
 
     async def run(self, token: str) -> None:

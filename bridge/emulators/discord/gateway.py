@@ -171,6 +171,9 @@ class Gateway:
         if d.get("token") != self.world.config.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
+        if int(d.get("intents", 0)) & INTENT_MESSAGE_CONTENT and not self.world.config.message_content_enabled:
+            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return None
         shard = d.get("shard") or [0, 1]
         if len(shard) != 2 or not 0 <= int(shard[0]) < int(shard[1]):
             await conn.ws.close(code=4010, message=b"Invalid shard.")

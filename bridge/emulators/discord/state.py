@@ -70,6 +70,8 @@ class EmulatorConfig:
     token: str = "emulator-bot-token"
     """The bot token the emulator accepts (``Authorization: Bot <token>``)."""
     heartbeat_interval_ms: int = 41250
+    message_content_enabled: bool = True
+    """Whether the app may use the privileged MESSAGE_CONTENT intent (else IDENTIFY → close 4014)."""
     recommended_shards: int = 1
     """What ``GET /gateway/bot`` recommends (``AutoShardedClient`` without a shard count uses it)."""
     guild_shard: int | None = None
