@@ -179,7 +179,7 @@ def _announce_sandbox(cfg: Config, rt: Runtime, running: Running, http_port: int
         "  In another terminal:\n"
         "    .venv/bin/chatbridge sandbox say discord alice 'hello from Discord'\n"
         "    .venv/bin/chatbridge sandbox log slack            # see it arrive on Slack\n"
-        "    .venv/bin/chatbridge sandbox say slack ada 'and back'\n"
+        "    .venv/bin/chatbridge sandbox say slack bob 'and back'\n"
         "    .venv/bin/chatbridge sandbox slash discord alice 'search hello'\n"
         "    .venv/bin/chatbridge exec --as alice 'history general 10'\n"
         f"  Health: {info['http']}/healthz   metrics: {info['http']}/metrics\n",

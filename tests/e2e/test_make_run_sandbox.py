@@ -1,0 +1,82 @@
+"""`chatbridge run` with no credentials: embedded Redis, both emulators, both adapters, the worker.
+
+Runs the real entry point in a subprocess, then drives it the way the README tells a newcomer to:
+`chatbridge sandbox say/log/slash` and `chatbridge exec`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BOOT_TIMEOUT = 60.0
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    data = tmp_path / "data"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"redis:\n  data_dir: {data}\nhttp:\n  port: 0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_URL"))}
+    log = (tmp_path / "run.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "-c", str(cfg), "run"], env=env, cwd=tmp_path, stdout=log, stderr=log
+    )
+    try:
+        wait_for(lambda: (data / "chatbridge-sandbox.json").exists() or proc.poll() is not None, BOOT_TIMEOUT)
+        assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+        yield cfg, tmp_path
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert not (data / "chatbridge-sandbox.json").exists()
+
+
+def wait_for(cond: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.1)  # polling another process's output; bounded by the deadline
+
+
+def cli(cfg: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "-c", str(cfg), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_newcomer_sees_discord_on_slack_and_back_and_runs_commands(sandbox: tuple[Path, Path]) -> None:
+    cfg, cwd = sandbox
+    said = cli(cfg, cwd, "sandbox", "say", "discord", "alice", "hello from Discord")
+    assert said.returncode == 0, said.stderr
+
+    def arrived(platform: str, text: str) -> bool:
+        return text in cli(cfg, cwd, "sandbox", "log", platform).stdout
+
+    wait_for(lambda: arrived("slack", "hello from Discord"), 30)
+    assert cli(cfg, cwd, "sandbox", "say", "slack", "bob", "and back to Discord").returncode == 0
+    wait_for(lambda: arrived("discord", "and back to Discord"), 30)
+    info = json.loads((cwd / "data" / "chatbridge-sandbox.json").read_text())
+    assert set(info) >= {"discord", "slack", "redis", "http"}
+
+    history = cli(cfg, cwd, "exec", "history general 10")
+    assert "hello from Discord" in history.stdout and "and back to Discord" in history.stdout
+    answer = cli(cfg, cwd, "sandbox", "slash", "slack", "bob", "search hello")
+    assert answer.returncode == 0 and "hello from Discord" in answer.stdout, answer.stdout + answer.stderr
+    answer = cli(cfg, cwd, "sandbox", "slash", "discord", "alice", "search back")
+    assert answer.returncode == 0 and "and back to Discord" in answer.stdout, answer.stdout + answer.stderr
