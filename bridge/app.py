@@ -35,6 +35,8 @@ class Running:
     destinations: dict[str, Destination] = field(default_factory=dict)
     closers: list[Closer] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
+    emulators: dict[str, Any] = field(default_factory=dict)
+    """The emulator objects of the sandbox sides (tests drive them directly)."""
 
 
 async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: bool) -> None:
@@ -49,6 +51,7 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
         emu = DiscordEmulator()
         await emu.start()
         running.closers.append(emu.stop)
+        running.emulators["discord"] = emu
         settings |= {"api_base": emu.api_base, "gateway_url": emu.gateway_url, "guild_ids": [int(emu.guild_id)]}
         token = emu.token
         general = emu.channel("general")
@@ -74,6 +77,7 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
         emu = SlackEmulator(config=ecfg)
         await emu.start()
         running.closers.append(emu.stop)
+        running.emulators["slack"] = emu
         settings |= {"api_base_url": emu.api_url, "mode": "socket"}
         secrets = SlackSecrets(bot_token=ecfg.bot_token, app_token=ecfg.app_token, signing_secret=ecfg.signing_secret)
         team = ecfg.workspace.team_id

@@ -107,6 +107,7 @@ class Chat:
                     reply_to=reply_core,
                     dedupe_key=event.event_key,
                     platform_key=pkey,
+                    origin_message_id=event.message_id,
                 )
                 result = await self.messages.post(channel, username, event.text, opts)
             else:

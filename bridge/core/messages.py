@@ -42,6 +42,8 @@ class PostOptions:
     reply_to: str = ""
     dedupe_key: str = ""
     platform_key: str = ""
+    origin_message_id: str = ""
+    """The platform's id of the original message (kept in the hash as ``origin_id``)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Messages:
             " ".join(mentioned_usernames(body)),
             o.origin_channel,
             *self.ctx.log_args(channel),
+            o.origin_message_id,
         )
         if status == "duplicate":
             return PostResult(id=str(value), duplicate=True)

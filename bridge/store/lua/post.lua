@@ -3,7 +3,8 @@
 -- KEYS: none are known before XADD returns the id; key names are built from ARGV (single-node Redis).
 -- ARGV: 1 channel, 2 username, 3 text, 4 ts (ms), 5 origin, 6 reply_to, 7 index (1 = FT.ADDHASH),
 --       8 dedupe key ("" = none), 9 dedupe ttl (s), 10 platform message key ("" = none),
---       11 maxlen (0 = keep all), 12 mentioned usernames (space separated), 13 origin channel key
+--       11 maxlen (0 = keep all), 12 mentioned usernames (space separated), 13 origin channel key,
+--       14/15 mirror log key and MAXLEN, 16 platform message id of the original ("" = none)
 local channel, username, text, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local dedupe, ttl, pmsg = ARGV[8], tonumber(ARGV[9]), ARGV[10]
 
@@ -25,6 +26,11 @@ local key = 'message:' .. id
 local hash = {'channel', channel, 'username', username, 'message', text, 'ts', ts}
 if ARGV[5] ~= '' then
   table.insert(hash, 'origin'); table.insert(hash, ARGV[5])
+end
+if ARGV[16] ~= '' then
+  -- where the original lives (a reply to it from that same channel quotes it natively)
+  table.insert(hash, 'origin_channel'); table.insert(hash, ARGV[13])
+  table.insert(hash, 'origin_id'); table.insert(hash, ARGV[16])
 end
 if ARGV[6] ~= '' then
   table.insert(hash, 'reply_to'); table.insert(hash, ARGV[6])
