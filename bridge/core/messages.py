@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bridge.core import validation
 from bridge.core.context import CoreContext
@@ -16,6 +17,9 @@ from bridge.core.models import Message
 from bridge.errors import InvalidInput, NotFound, PermissionDenied
 from bridge.store import keys
 from bridge.store.scripts import run
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
 
 _MENTION = re.compile(r"(?<![\w@`])@([a-z0-9][a-z0-9._-]{1,31})", re.IGNORECASE)
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -97,21 +101,8 @@ class Messages:
         origin_channel: str = "",
     ) -> PostResult:
         body = validation.message_text(text)
-        status, value, *_ = await run(
-            self.ctx.scripts.edit,
-            check_id(message_id),
-            body,
-            self.ctx.now_ms(),
-            username,
-            "1" if admin else "0",
-            self.ctx.index_flag,
-            keys.inbound_seen(dedupe_key) if dedupe_key else "",
-            self.ctx.settings.dedupe_ttl_s,
-            self.ctx.settings.stream_maxlen,
-            origin_channel,
-            *await self._log_args_of(message_id),
-        )
-        return self._changed(status, str(value), message_id)
+        head = (body, self.ctx.now_ms(), username)
+        return await self._change(self.ctx.scripts.edit, message_id, head, admin, dedupe_key, origin_channel)
 
     async def delete(
         self,
@@ -122,16 +113,23 @@ class Messages:
         dedupe_key: str = "",
         origin_channel: str = "",
     ) -> PostResult:
+        return await self._change(self.ctx.scripts.delete, message_id, (username,), admin, dedupe_key, origin_channel)
+
+    async def _change(
+        self, script: AsyncScript, message_id: str, head: tuple[object, ...], admin: bool, dedupe: str, origin: str
+    ) -> PostResult:
+        """Run edit.lua / delete.lua: both take the id, their own leading arguments, then the same tail
+        (admin flag, index mode, dedupe key + TTL, stream MAXLEN, origin channel, mirror log)."""
         status, value, *_ = await run(
-            self.ctx.scripts.delete,
+            script,
             check_id(message_id),
-            username,
+            *head,
             "1" if admin else "0",
             self.ctx.index_flag,
-            keys.inbound_seen(dedupe_key) if dedupe_key else "",
+            keys.inbound_seen(dedupe) if dedupe else "",
             self.ctx.settings.dedupe_ttl_s,
             self.ctx.settings.stream_maxlen,
-            origin_channel,
+            origin,
             *await self._log_args_of(message_id),
         )
         return self._changed(status, str(value), message_id)

@@ -33,3 +33,13 @@ local function xadd_channel(stream, maxlen, fields)
   return redis.call('XADD', stream, id, unpack(fields))
 end
 
+-- Append a room event: the channel stream entry (``fields`` start with type), then one entry in the
+-- partitioned mirror log the fan-out worker reads (log_key "" = none). Returns the stream id.
+local function room_event(channel, kind, fields, maxlen, log_key, log_maxlen)
+  local id = xadd_channel('channel:' .. channel, maxlen, fields)
+  if log_key ~= '' then
+    redis.call('XADD', log_key, 'MAXLEN', '~', log_maxlen, '*', 'channel', channel, 'id', id, 'type', kind)
+  end
+  return id
+end
+

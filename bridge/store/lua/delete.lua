@@ -1,7 +1,7 @@
 -- Delete a message: a `delete` event in the channel stream (mirrors follow), the hash and its index
 -- entry removed (FT.DEL ... DD on RediSearch 1.x, DEL on 2.x), activity records dropped.
 -- ARGV: 1 message id, 2 requester username, 3 requester is admin (1/0), 4 index mode (1 = 1.x),
---       5 dedupe key, 6 dedupe ttl, 7 maxlen, 8 origin channel key ("" = none)
+--       5 dedupe key, 6 dedupe ttl, 7 maxlen, 8 origin channel key ("" = none), 9/10 mirror log key and MAXLEN
 local id, who = ARGV[1], ARGV[2]
 local dedupe = ARGV[5]
 if dedupe ~= '' then
@@ -23,11 +23,6 @@ local fields = {'type', 'delete', 'id', id, 'username', who}
 if ARGV[8] ~= '' then
   table.insert(fields, 'origin'); table.insert(fields, ARGV[8])
 end
-local event = xadd_channel('channel:' .. channel, tonumber(ARGV[7]), fields)
--- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
--- (ARGV[9] = log key, "" = none; ARGV[10] = its approximate MAXLEN).
-if ARGV[9] ~= '' then
-  redis.call('XADD', ARGV[9], 'MAXLEN', '~', tonumber(ARGV[10]), '*', 'channel', channel, 'id', event, 'type', 'delete')
-end
+local event = room_event(channel, 'delete', fields, tonumber(ARGV[7]), ARGV[9], tonumber(ARGV[10]))
 if dedupe ~= '' then redis.call('SET', dedupe, event, 'EX', tonumber(ARGV[6])) end
 return {'ok', event, channel}

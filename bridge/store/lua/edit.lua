@@ -1,7 +1,7 @@
 -- Edit a message: new text in the hash, re-index, and an `edit` event in the channel stream so
 -- mirrors follow. ARGV: 1 message id, 2 new text, 3 ts (ms), 4 editor username, 5 editor is admin
 -- (1/0), 6 index (1 = FT.ADDHASH), 7 dedupe key ("" = none), 8 dedupe ttl (s), 9 maxlen,
--- 10 origin channel key ("" = none)
+-- 10 origin channel key ("" = none), 11/12 mirror log key and MAXLEN
 local id, text, ts, editor = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local dedupe = ARGV[7]
 if dedupe ~= '' then
@@ -22,11 +22,6 @@ local fields = {'type', 'edit', 'id', id, 'username', editor}
 if ARGV[10] ~= '' then
   table.insert(fields, 'origin'); table.insert(fields, ARGV[10])
 end
-local event = xadd_channel('channel:' .. channel, tonumber(ARGV[9]), fields)
--- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
--- (ARGV[11] = log key, "" = none; ARGV[12] = its approximate MAXLEN).
-if ARGV[11] ~= '' then
-  redis.call('XADD', ARGV[11], 'MAXLEN', '~', tonumber(ARGV[12]), '*', 'channel', channel, 'id', event, 'type', 'edit')
-end
+local event = room_event(channel, 'edit', fields, tonumber(ARGV[9]), ARGV[11], tonumber(ARGV[12]))
 if dedupe ~= '' then redis.call('SET', dedupe, event, 'EX', tonumber(ARGV[8])) end
 return {'ok', event, channel}

@@ -15,12 +15,11 @@ end
 if redis.call('SISMEMBER', 'channels', channel) == 0 then return {'no_channel', channel} end
 if redis.call('SISMEMBER', 'usernames', username) == 0 then return {'no_user', username} end
 
-local stream = 'channel:' .. channel
 local fields = {'type', 'message', 'username', username}
 if ARGV[5] ~= '' then
   table.insert(fields, 'origin'); table.insert(fields, ARGV[13])
 end
-local id = xadd_channel(stream, tonumber(ARGV[11]), fields)
+local id = room_event(channel, 'message', fields, tonumber(ARGV[11]), ARGV[14], tonumber(ARGV[15]))
 
 local key = 'message:' .. id
 local hash = {'channel', channel, 'username', username, 'message', text, 'ts', ts}
@@ -37,11 +36,6 @@ if ARGV[6] ~= '' then
 end
 redis.call('HSET', key, unpack(hash))
 
--- Mirror log: one entry per room event in a partitioned stream the fan-out worker reads
--- (ARGV[14] = log key, "" = none; ARGV[15] = its approximate MAXLEN).
-if ARGV[14] ~= '' then
-  redis.call('XADD', ARGV[14], 'MAXLEN', '~', tonumber(ARGV[15]), '*', 'channel', channel, 'id', id, 'type', 'message')
-end
 if ARGV[7] == '1' then
   redis.call('FT.ADDHASH', 'idx:messages', key, '1.0', 'REPLACE')
 end
