@@ -124,8 +124,8 @@ class Inbound:
         await self._ingest(event)
 
     async def _on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        if not self.guild_allowed(payload.guild_id):
-            return
+        if not self.guild_allowed(payload.guild_id) or self.webhooks.deleted_by_us(str(payload.message_id)):
+            return  # the echo of a delete the bridge made itself
         ref = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
         event = InboundEvent(
             kind="delete",

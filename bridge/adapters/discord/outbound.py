@@ -112,6 +112,7 @@ class DiscordDestination:
         try:
             hook = await self.webhooks.get(channel.channel_id)
             for message_id in ids:
+                self.webhooks.deleting(message_id)
                 try:
                     await hook.delete_message(int(message_id))
                 except discord.NotFound as err:

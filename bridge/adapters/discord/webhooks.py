@@ -8,6 +8,7 @@ State lives in the core's adapter state hash (``Chat.get_state("discord", "webho
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 
 import discord
@@ -30,6 +31,16 @@ class WebhookStore:
         self._cache: dict[str, tuple[str, str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._retired: set[str] = set()
+        self._deleting: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def deleting(self, message_id: str) -> None:
+        """Note a message the bridge is about to delete, so its MESSAGE_DELETE echo is not ingested."""
+        self._deleting[message_id] = None
+        while len(self._deleting) > 1000:
+            self._deleting.popitem(last=False)
+
+    def deleted_by_us(self, message_id: str) -> bool:
+        return self._deleting.pop(message_id, 0) is None
 
     def _partial(self, ids: tuple[str, str]) -> discord.Webhook:
         return discord.Webhook.partial(int(ids[0]), ids[1], client=self.client)
