@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,10 +84,57 @@ class LaneStats:
         }
 
 
+class Authors:
+    """Display name and avatar of core users (``Users.display``), shared by every lane and kept for
+    ``ttl`` seconds: a burst of messages by the same people costs one lookup each, and a changed
+    name or avatar shows on the next messages within ``ttl``."""
+
+    def __init__(self, users: Users, *, ttl: float, size: int = 10_000) -> None:
+        self.users = users
+        self.ttl = ttl
+        self.size = size
+        self._cache: dict[str, tuple[float, str, str | None]] = {}
+
+    async def get(self, username: str) -> tuple[str, str | None]:
+        now = time.monotonic()
+        hit = self._cache.get(username)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+        name, avatar = await self.users.display(username)
+        if len(self._cache) >= self.size:
+            self._cache.clear()
+        self._cache[username] = (now + self.ttl, name, avatar)
+        return name, avatar
+
+
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: a random delay in [d/2, d], d = min(cap, base * 2^(attempt-1))."""
     delay = min(cap, base * (2 ** max(0, attempt - 1)))
     return float(delay * random.uniform(0.5, 1.0))
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    delivered: bool
+    body: dict[str, str] | None
+    """username, message, reply_to, channel of the message a job carries ({} if it is gone)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    fields: dict[str, str]
+    pre: Prefetched
+
+
+_SLOT = "\x00"
+"""Placeholder cut out of a key built by ``keys`` to give the take script its prefix and suffix."""
+
+
+def _entry_of(job: dict[str, str]) -> str:
+    """The room entry a job delivers (its idempotency key): the message id, or the edit/delete/
+    join/leave event id."""
+    return job.get("entry") or job.get("core") or ""
 
 
 def _entry_ms(entry_id: str) -> int:
@@ -102,6 +150,7 @@ class Lane:
         destination: Destination,
         partition: int,
         users: Users,
+        authors: Authors,
         redis: RedisClient,
         scripts: Scripts,
         idmap: IdMap,
@@ -115,6 +164,7 @@ class Lane:
         self.destination = destination
         self.partition = partition
         self.users = users
+        self.authors = authors
         self.redis = redis
         self.scripts = scripts
         self.idmap = idmap
@@ -122,10 +172,17 @@ class Lane:
         self.stats = stats
         self.halt = halt
         self.wake = asyncio.Event()
+        self._recent: deque[str] = deque(maxlen=256)
+        """Entries this lane delivered lately: a repeated job in the same batch is not sent twice."""
 
     # --- the loop ----------------------------------------------------------------------------------
-    async def run(self, *, idle_exit: float) -> None:
-        recovering, failures = True, 0
+    async def run(self, *, idle_exit: float, recover: bool = True) -> None:
+        """Deliver until the outbox is empty and nothing arrives for ``idle_exit`` seconds.
+
+        ``recover``: first claim and re-read whatever is pending in the outbox (any consumer's), as
+        after a crash. The worker asks for it for the outboxes it finds with entries at start and
+        after a lane failed; a lane it starts for a job it just routed has nothing pending."""
+        recovering, failures = recover, 0
         while not self.halt.is_set():
             self.wake.clear()
             try:
@@ -142,8 +199,11 @@ class Lane:
             if jobs:
                 if not await self._run_jobs(jobs):
                     recovering = True
-                continue
-            if recovering:
+                    continue
+                if recovering or len(jobs) >= self.config.batch or self.wake.is_set():
+                    continue
+                # A short batch and no job routed here since the read: the outbox is empty.
+            elif recovering:
                 recovering = False
                 continue
             self.stats.state = "idle"
@@ -156,20 +216,42 @@ class Lane:
             except TimeoutError:
                 return
 
-    async def _read(self, start: str) -> list[tuple[str, dict[str, str]]]:
-        raw = await self.redis.xreadgroup(
-            keys.MIRROR_GROUP, self.config.consumer, {self.outbox: start}, count=self.config.batch
+    async def _read(self, start: str) -> list[Job]:
+        """The next batch of jobs with their idempotency flag and message fields (one script)."""
+        dpre, dsuf = keys.delivered(_SLOT, self.key).split(_SLOT)
+        mpre, msuf = keys.message(_SLOT).split(_SLOT)
+        raw = await self.scripts.mirror_take(
+            keys=[],
+            args=[
+                self.outbox,
+                keys.MIRROR_GROUP,
+                self.config.consumer,
+                self.config.batch,
+                start,
+                dpre,
+                dsuf,
+                mpre,
+                msuf,
+            ],
+            client=self.redis,
         )
-        return [(eid, fields) for _, entries in raw or [] for eid, fields in entries]
+        jobs: list[Job] = []
+        for head, text in zip(raw[::2], raw[1::2], strict=True):
+            eid, kind, core, entry, user, channel, done, has, username, reply_to, msg_channel = head.split("\n")
+            job = {"type": kind, "core": core, "entry": entry, "channel": channel}
+            if user:
+                job["user"] = user
+            body = {"username": username, "message": text, "reply_to": reply_to, "channel": msg_channel}
+            jobs.append(Job(eid, job, Prefetched(done == "1", body if has == "1" else {})))
+        return jobs
 
-    async def _run_jobs(self, jobs: list[tuple[str, dict[str, str]]]) -> bool:
+    async def _run_jobs(self, jobs: list[Job]) -> bool:
         """Handle a batch in order; False when Redis failed (the rest is re-read as pending)."""
         try:
-            for eid, fields in jobs:
+            for job in jobs:
                 if self.halt.is_set():
                     return True
-                await self._handle(eid, fields or {})
-            await self.scripts.mirror_trim(keys=[], args=[self.outbox, keys.MIRROR_GROUP], client=self.redis)
+                await self._handle(job.id, job.fields, job.pre)
         except RedisError as err:
             log.warning("%s: redis error while delivering: %s", self.key, err)
             await self._pause(backoff(1, 0.1, 5.0), "redis")
@@ -186,10 +268,11 @@ class Lane:
         return True
 
     # --- one job -----------------------------------------------------------------------------------
-    async def _handle(self, eid: str, job: dict[str, str]) -> None:
-        entry = job.get("entry") or job.get("core") or eid
+    async def _handle(self, eid: str, job: dict[str, str], pre: Prefetched | None) -> None:
+        entry = _entry_of(job) or eid
         idem = keys.delivered(entry, self.key)
-        if await self.idmap.delivered(idem):
+        done = pre.delivered if pre is not None else await self.idmap.delivered(idem)
+        if done or entry in self._recent:
             self.stats.duplicates += 1
             await self.idmap.commit(self.ref, Commit(eid))
             return
@@ -198,7 +281,8 @@ class Lane:
         attempts = 0
         while True:
             try:
-                change = await self._apply(eid, job, idem)
+                body = pre.body if pre is not None and attempts == 0 else None
+                change = await self._apply(eid, job, idem, body)
                 break
             except DeliveryError as err:
                 if err.permanent:
@@ -225,6 +309,7 @@ class Lane:
             if await self._pause(backoff(attempts, self.config.backoff_base_s, self.config.backoff_cap_s), "backoff"):
                 return
         await self._commit(change)
+        self._recent.append(entry)
         self.stats.head_ms = 0
 
     async def _commit(self, change: Commit) -> None:
@@ -256,21 +341,22 @@ class Lane:
         self.stats.dead_lettered += 1
         self.stats.head_ms = 0
 
-    async def _apply(self, eid: str, job: dict[str, str], idem: str) -> Commit:
+    async def _apply(self, eid: str, job: dict[str, str], idem: str, body: dict[str, str] | None) -> Commit:
         """Make the platform call for one job; returns what to record. Jobs with nothing to do (the
-        message is gone, or was never mirrored here) are acknowledged without a call."""
+        message is gone, or was never mirrored here) are acknowledged without a call. ``body`` is
+        the message hash when the batch prefetched it."""
         kind, core = job.get("type", ""), job.get("core", "")
         skip = Commit(eid, idem)
+        if body is None and kind in ("message", "edit"):
+            body = await self.redis.hgetall(keys.message(core))
         if kind == "message":
-            body: dict[str, str] = await self.redis.hgetall(keys.message(core))
             if not body:
                 return self._skipped(skip)
             ids = await self.destination.send(self.ref, await self._outbound(core, body, job))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
         if kind == "edit":
             old = await self.idmap.ids(core, self.ref)
-            body = await self.redis.hgetall(keys.message(core)) if old else {}
-            if not body:
+            if not old or not body:
                 return self._skipped(skip)
             ids = await self.destination.edit(self.ref, old, await self._outbound(core, body, job))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids] or old, tuple(old)))
@@ -281,7 +367,7 @@ class Lane:
             await self.destination.delete(self.ref, old)
             return self._done(kind, Commit(eid, idem, core, [], tuple(old)))
         if kind in JOIN_LEAVE_TEXT and self.config.show_join_leave:
-            name, _ = await self.users.display(job.get("user", ""))
+            name, _ = await self.authors.get(job.get("user", ""))
             text = JOIN_LEAVE_TEXT[kind].format(name=name)
             msg = OutboundMessage(core_id=core, channel=job.get("channel", ""), text=text, author_name="chatbridge")
             ids = await self.destination.send(self.ref, msg)
@@ -302,7 +388,7 @@ class Lane:
         """The message as the author: display name and avatar, native mentions of people linked on
         this destination's workspace, and the ids of the parent message here (replies)."""
         username = body.get("username", "")
-        name, avatar = await self.users.display(username)
+        name, avatar = await self.authors.get(username)
         text = body.get("message", "")
         mentions: dict[str, str] = {}
         for mentioned in mentioned_usernames(text):

@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
-from bridge.mirror.delivery import DeliveryConfig, Lane, LaneStats, backoff
+from bridge.mirror.delivery import Authors, DeliveryConfig, Lane, LaneStats, backoff
 from bridge.mirror.idmap import IdMap
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
 from bridge.store import keys
@@ -66,6 +66,7 @@ class Worker:
         metrics_interval_s: float = 5.0,
         shutdown_grace_s: float = 10.0,
         redis_connections: int = 32,
+        display_cache_s: float = 30.0,
     ) -> None:
         settings = chat.ctx.settings
         self.chat = chat
@@ -90,10 +91,15 @@ class Worker:
         self.metrics_interval_s = metrics_interval_s
         self.shutdown_grace_s = shutdown_grace_s
         self.redis_connections = redis_connections
+        self.display_cache_s = display_cache_s
+        self._users_view: Users | None = None
+        self._authors_cache: Authors | None = None
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.stats: dict[str, LaneStats] = {}
         self.log_stats: dict[str, dict[str, int]] = {}
         self._lanes: dict[str, tuple[Lane, asyncio.Task[None]]] = {}
+        self._recover: set[str] = set()
+        """Destinations whose next lane first reclaims pending jobs (found at start, or after a crash)."""
         self._halt = asyncio.Event()
         self._running = False
 
@@ -214,6 +220,17 @@ class Worker:
         )
         return client
 
+    def _users(self, redis: RedisClient) -> Users:
+        """The core's user service on the worker's own (bounded) connection pool."""
+        if self._users_view is None or self._users_view.ctx.redis is not redis:
+            self._users_view = Users(dataclasses.replace(self.chat.ctx, redis=redis))
+        return self._users_view
+
+    def _authors(self, redis: RedisClient) -> Authors:
+        if self._authors_cache is None or self._authors_cache.users.ctx.redis is not redis:
+            self._authors_cache = Authors(self._users(redis), ttl=self.display_cache_s)
+        return self._authors_cache
+
     def _router(self, redis: RedisClient, blocking: RedisClient) -> Router:
         return Router(
             redis=redis,
@@ -229,6 +246,7 @@ class Worker:
     async def _start(self, redis: RedisClient, router: Router, *, idle_exit: float) -> None:
         """Create the groups, then start a lane for every owned outbox that still holds entries."""
         self._halt = asyncio.Event()
+        self._recover.clear()
         await router.setup()
         registry: dict[str, str] = await redis.hgetall(keys.OUTBOXES)
         mine = [(d, int(p)) for d, p in registry.items() if p.isdigit() and int(p) in self.partitions]
@@ -239,6 +257,7 @@ class Worker:
         for (dest, part), length in zip(mine, lengths, strict=True):
             if length:
                 await ensure_group(redis, keys.outbox(dest))
+                self._recover.add(dest)
                 self._wake(dest, part, redis, router, idle_exit)
 
     def _dispatch(
@@ -271,7 +290,8 @@ class Worker:
             ref=ref,
             destination=adapter,
             partition=partition,
-            users=Users(dataclasses.replace(self.chat.ctx, redis=redis)),
+            users=self._users(redis),
+            authors=self._authors(redis),
             redis=redis,
             scripts=router.scripts,
             idmap=IdMap(redis, router.scripts, group=keys.MIRROR_GROUP, idempotency_ttl_s=self.idempotency_ttl_s),
@@ -279,16 +299,19 @@ class Worker:
             stats=stats,
             halt=self._halt,
         )
-        task = asyncio.create_task(self._lane_main(lane, idle_exit), name=f"mirror-lane:{dest}")
+        recover = dest in self._recover
+        self._recover.discard(dest)
+        task = asyncio.create_task(self._lane_main(lane, idle_exit, recover), name=f"mirror-lane:{dest}")
         self._lanes[dest] = (lane, task)
 
-    async def _lane_main(self, lane: Lane, idle_exit: float) -> None:
+    async def _lane_main(self, lane: Lane, idle_exit: float, recover: bool) -> None:
         try:
-            await lane.run(idle_exit=idle_exit)
+            await lane.run(idle_exit=idle_exit, recover=recover)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("mirror lane %s crashed; it restarts with the next job", lane.key)
+            self._recover.add(lane.key)
         finally:
             lane.stats.state = "stopped" if self._halt.is_set() else "idle"
 

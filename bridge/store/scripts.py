@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 _NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join")
-# Mirroring worker (bridge/mirror): routing, delivery commit, dead letters, outbox trim, dlq retry.
-_MIRROR_NAMES = ("mirror_route", "mirror_commit", "mirror_dead", "mirror_trim", "mirror_retry")
+# Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
+_MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
 
 
 _USES_PRELUDE = ("post", "edit", "delete", "join")
@@ -41,9 +41,9 @@ class Scripts:
     move_user: AsyncScript
     join: AsyncScript
     mirror_route: AsyncScript
+    mirror_take: AsyncScript
     mirror_commit: AsyncScript
     mirror_dead: AsyncScript
-    mirror_trim: AsyncScript
     mirror_retry: AsyncScript
 
     @classmethod

@@ -3,8 +3,11 @@
 -- record) and the fields of the message it carries.
 -- ARGV: 1 outbox key, 2 group, 3 consumer, 4 count, 5 start ('0' = this consumer's pending, '>' = new),
 --       6/7 idempotency key = ARGV[6] .. entry .. ARGV[7], 8/9 message key = ARGV[8] .. core .. ARGV[9]
--- Returns one {outbox id, job fields (flat), delivered 0/1, {username, message, reply_to, channel}}
--- per job ({} for jobs that carry no message).
+-- Returns two strings per job (few replies to parse): the outbox id and job fields joined by '\n'
+--   outbox id, type, core, entry, user, job channel, delivered (0/1), has message (0/1),
+--   username, reply_to, message channel
+-- and the message text ('' when the job carries no message). None of the joined values can hold a
+-- newline (stream ids, validated user and channel names).
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', ARGV[1], ARGV[5])
 if not reply then return {} end
 local out = {}
@@ -13,10 +16,14 @@ for _, e in ipairs(reply[1][2]) do
   for j = 1, #fields, 2 do job[fields[j]] = fields[j + 1] end
   local entry = job['entry'] or job['core'] or ''
   local done = redis.call('EXISTS', ARGV[6] .. entry .. ARGV[7])
-  local body = {}
+  local has, body = 0, {}
   if (job['type'] == 'message' or job['type'] == 'edit') and job['core'] then
     body = redis.call('HMGET', ARGV[8] .. job['core'] .. ARGV[9], 'username', 'message', 'reply_to', 'channel')
+    if body[1] then has = 1 end
   end
-  table.insert(out, {e[1], fields, done, body})
+  table.insert(out, table.concat({
+    e[1], job['type'] or '', job['core'] or '', entry, job['user'] or '', job['channel'] or '', done, has,
+    body[1] or '', body[3] or '', body[4] or ''}, '\n'))
+  table.insert(out, body[2] or '')
 end
 return out

@@ -1,0 +1,262 @@
+"""Mirroring worker figures: cost per message vs. linked rooms, backlog drain, sustained rate, latency.
+
+Runs its own redis-server + RediSearch (AOF everysec, never the machine's 6379) and an in-process
+recording destination (no platform, no emulator: this measures the worker and Redis). Producers
+that need a steady rate run in a separate process (``--producer``) so they do not share the
+worker's event loop. Prints medians and ratios to a same-run baseline (``redis-benchmark`` XADD
+and raw XADD round trips from redis-py).
+
+``python -m bench.mirror [--quick]``; a full run takes about two minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
+from bridge.errors import DeliveryError
+from bridge.mirror.worker import Worker
+from bridge.store import keys
+from bridge.store.connection import RedisClient, connect
+from bridge.store.embedded import EmbeddedRedis
+
+
+class CountingDestination:
+    """Counts sends and, for texts ``t=<unix time>``, the latency from the post to this call."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.sends = 0
+        self.latencies: list[float] = []
+        self._n = 0
+
+    async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
+        now = time.time()
+        self.sends += 1
+        if message.text.startswith("t="):
+            self.latencies.append(now - float(message.text[2:].split()[0]))
+        self._n += 1
+        return [str(self._n)]
+
+    async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
+        return ids
+
+    async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
+        return None
+
+    async def direct_message(self, user: PlatformUser, text: str) -> None:
+        raise DeliveryError("no DMs in the bench", permanent=True)
+
+
+def destinations() -> tuple[dict[str, Any], list[CountingDestination]]:
+    d, s = CountingDestination("discord"), CountingDestination("slack")
+    return {"discord": d, "slack": s}, [d, s]
+
+
+async def commandstats(redis: RedisClient) -> int:
+    info: dict[str, Any] = await redis.info("commandstats")
+    return sum(int(v["calls"]) for v in info.values() if isinstance(v, dict))
+
+
+async def make_rooms(redis: RedisClient, chat: Chat, rooms: int) -> list[str]:
+    """``rooms`` core channels, each linked to one Discord and one Slack channel (written in
+    pipelines with the same keys ``Channels.link`` writes, so 10,000 rooms take a second)."""
+    names = [f"room{i}" for i in range(rooms)]
+    for start in range(0, rooms, 1000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for name in names[start : start + 1000]:
+                pipe.sadd(keys.CHANNELS, name)
+                for ref in (ChannelRef("discord", "g", name), ChannelRef("slack", "T", name)):
+                    pipe.set(keys.route(ref.key()), name)
+                    pipe.sadd(keys.room_links(name), ref.key())
+                pipe.sadd(keys.LINKED_CHANNELS, name)
+            await pipe.execute()
+    return names
+
+
+async def fresh(url: str, rooms: int) -> tuple[RedisClient, Chat, list[str]]:
+    redis = connect(url)
+    await redis.flushall()
+    chat = await Chat.open(redis)
+    await chat.users.register("ada", {"firstname": "Ada"})
+    return redis, chat, await make_rooms(redis, chat, rooms)
+
+
+async def post_spread(chat: Chat, rooms: list[str], count: int, concurrency: int = 16) -> None:
+    async def one(i: int) -> None:
+        await chat.messages.post(rooms[(i * 7919) % len(rooms)], "ada", f"message {i} about the match")
+
+    for start in range(0, count, concurrency):
+        await asyncio.gather(*(one(i) for i in range(start, min(count, start + concurrency))))
+
+
+# --- figures ------------------------------------------------------------------------------------
+async def cost_per_message(url: str, rooms: int, messages: int, reps: int) -> dict[str, float]:
+    us, cmds = [], []
+    for _ in range(reps):
+        redis, chat, names = await fresh(url, rooms)
+        await post_spread(chat, names, messages)
+        dests, _ = destinations()
+        worker = Worker(chat=chat, redis_url=url, destinations=dests)
+        before = await commandstats(redis)
+        started = time.perf_counter()
+        await worker.drain(120)
+        elapsed = time.perf_counter() - started
+        cmds.append((await commandstats(redis) - before - 1) / messages)
+        us.append(elapsed / messages * 1e6)
+        assert worker.metrics()["delivered"] == 2 * messages, worker.metrics()
+        await redis.aclose()
+    return {"us": statistics.median(us), "cmds": statistics.median(cmds)}
+
+
+async def drain_backlog(url: str, messages: int) -> float:
+    redis, chat, names = await fresh(url, 10)
+    await post_spread(chat, names, messages)
+    dests, counters = destinations()
+    started = time.perf_counter()
+    await Worker(chat=chat, redis_url=url, destinations=dests).drain(300)
+    elapsed = time.perf_counter() - started
+    assert sum(c.sends for c in counters) == 2 * messages
+    await redis.aclose()
+    return messages / elapsed
+
+
+def producer_cmd(url: str, rate: float, seconds: float, rooms: int) -> list[str]:
+    return [sys.executable, "-m", "bench.mirror", "--producer", url, str(rate), str(seconds), str(rooms)]
+
+
+async def steady(url: str, rate: float, seconds: float, rooms: int = 10) -> dict[str, float]:
+    """A producer process posts ``t=<time>`` messages at ``rate``/s while the worker runs; returns
+    the achieved post rate, delivered messages/s, the backlog left at the end, and latencies."""
+    redis, chat, _ = await fresh(url, rooms)
+    dests, counters = destinations()
+    worker = Worker(chat=chat, redis_url=url, destinations=dests, block_ms=100, metrics_interval_s=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    proc = await asyncio.create_subprocess_exec(*producer_cmd(url, rate, seconds, rooms), stdout=subprocess.PIPE)
+    out, _ = await proc.communicate()
+    posted = int(out.decode().split()[0])
+    at_end = sum(c.sends for c in counters) / 2
+    stop.set()
+    await task
+    await redis.aclose()
+    lat = sorted(x for c in counters for x in c.latencies)
+    return {
+        "posted_per_s": posted / seconds,
+        "delivered_per_s": at_end / seconds,
+        "behind": posted - at_end,
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else float("nan"),
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
+    }
+
+
+async def produce(url: str, rate: float, seconds: float, rooms: int) -> int:
+    redis = connect(url)
+    chat = await Chat.open(redis)
+    names = [f"room{i}" for i in range(rooms)]
+    loop = asyncio.get_running_loop()
+    start, sent = loop.time(), 0
+    while loop.time() - start < seconds:
+        due = int((loop.time() - start) * rate) + 1
+        while sent < due:
+            await chat.messages.post(names[sent % rooms], "ada", f"t={time.time():.6f}")
+            sent += 1
+        await asyncio.sleep(max(0.0, start + sent / rate - loop.time()))  # pacing the producer
+    await redis.aclose()
+    return sent
+
+
+# --- baseline -----------------------------------------------------------------------------------
+def redis_benchmark_xadd(port: int) -> float:
+    tool = shutil.which("redis-benchmark")
+    if tool is None:
+        return float("nan")
+    out = subprocess.run(
+        [tool, "-p", str(port), "-n", "100000", "-c", "1", "-q", "XADD", "bench:x", "*", "f", "v"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(out.split(":")[-1].split("requests")[0].strip())
+
+
+async def raw_xadd_us(url: str, n: int = 5000) -> float:
+    redis = connect(url)
+    started = time.perf_counter()
+    for i in range(n):
+        await redis.xadd("bench:raw", {"n": str(i)})
+    elapsed = time.perf_counter() - started
+    await redis.delete("bench:raw", "bench:x")
+    await redis.aclose()
+    return elapsed / n * 1e6
+
+
+async def main(quick: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="cb-bench-mirror-") as tmp:
+        server = EmbeddedRedis(data_dir=Path(tmp), appendonly=True, appendfsync="everysec")
+        url = server.start()
+        try:
+            await report(url, server.port, quick)
+        finally:
+            server.stop()
+
+
+async def report(url: str, port: int, quick: bool) -> None:
+    msgs, reps = (500, 1) if quick else (2000, 3)
+    bench_rps = redis_benchmark_xadd(port)
+    raw_us = await raw_xadd_us(url)
+    print(f"baseline: redis-benchmark XADD -c 1: {bench_rps:,.0f} req/s; redis-py XADD round trip: {raw_us:.0f} µs")
+    print(f"\nworker cost per message ({msgs} messages, each to 2 destinations; median of {reps}):")
+    print(f"{'linked rooms':>14} {'µs/message':>12} {'cmds/message':>14} {'× raw XADD':>12}")
+    costs = {}
+    for rooms in (10, 1000, 10_000):
+        costs[rooms] = c = await cost_per_message(url, rooms, msgs, reps)
+        print(f"{rooms:>14,} {c['us']:>12.0f} {c['cmds']:>14.1f} {c['us'] / raw_us:>12.1f}")
+    print(f"  10,000 vs 10 rooms: {costs[10_000]['us'] / costs[10]['us']:.2f}× time per message")
+
+    backlog = 2000 if quick else 10_000
+    rate = await drain_backlog(url, backlog)
+    print(f"\ndrain a {backlog:,}-message backlog (10 rooms, 2 destinations each): {rate:,.0f} messages/s")
+    print(f"  ({2 * rate:,.0f} deliveries/s; redis-benchmark XADD is {bench_rps / rate:.0f}× that message rate)")
+
+    seconds = 3.0 if quick else 5.0
+    print(f"\nsustained (producer process at a fixed rate for {seconds:.0f} s, 10 rooms × 2 destinations):")
+    print(f"{'target/s':>10} {'posted/s':>10} {'delivered/s':>12} {'behind':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    best = 0.0
+    for target in (250, 500, 1000, 2000) if not quick else (250, 1000):
+        s = await steady(url, target, seconds)
+        kept_up = s["behind"] <= max(20, s["posted_per_s"] * 0.05) and s["p99_ms"] < 1000
+        best = max(best, s["delivered_per_s"]) if kept_up else best
+        print(
+            f"{target:>10} {s['posted_per_s']:>10.0f} {s['delivered_per_s']:>12.0f} {s['behind']:>8.0f}"
+            f" {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f}{'' if kept_up else '  (fell behind)'}"
+        )
+    print(f"  most messages/s sustained with p99 < 1 s and no growing backlog: {best:,.0f}")
+
+    lat = await steady(url, 100, 10.0 if not quick else 4.0)
+    print(
+        f"\nlatency core post -> destination call at 100 msg/s: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms"
+        f" (raw XADD round trip {raw_us / 1000:.2f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer messages and rounds")
+    parser.add_argument("--producer", nargs=4, metavar=("URL", "RATE", "SECONDS", "ROOMS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.producer:
+        url, rate, secs, rooms = args.producer
+        print(asyncio.run(produce(url, float(rate), float(secs), int(rooms))))
+    else:
+        asyncio.run(main(args.quick))
