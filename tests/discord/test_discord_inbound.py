@@ -71,7 +71,7 @@ async def test_unlinked_channels_and_unknown_edits_are_ignored(
     adapter: DiscordAdapter, emulator: DiscordEmulator, chat: Chat
 ) -> None:
     await link_general(emulator)
-    elsewhere = await emulator.say("bob", "random", "not mirrored")
+    elsewhere = await emulator.say("bob", "random", f"not mirrored, <@{emulator.user('carol').id}>")
     await emulator.edit("random", elsewhere["id"], "still not mirrored")
     results = await adapter.inbound.wait_handled(2)
     assert [(r.status, r.reason) for r in results] == [
@@ -79,6 +79,7 @@ async def test_unlinked_channels_and_unknown_edits_are_ignored(
         ("ignored", "channel not linked"),
     ]
     assert await said(chat) == []
+    assert await chat.find_username("discord", emulator.guild_id, emulator.user("carol").id) is None
 
 
 async def test_resume_replay_records_nothing_twice(

@@ -92,6 +92,8 @@ class Inbound:
             return  # no text: attachments/stickers only, or the message content intent is off
         assert message.guild is not None
         ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
+        if not await self._linked(ref):
+            return
         reply_to = None
         if message.reference is not None and message.reference.message_id is not None:
             reply_to = str(message.reference.message_id)
@@ -113,6 +115,8 @@ class Inbound:
             return  # no edited_timestamp: an embed unfurl or pin, not a person's edit
         assert message.guild is not None
         ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
+        if not await self._linked(ref):
+            return
         event = InboundEvent(
             kind="edit",
             channel=ref,
@@ -134,6 +138,19 @@ class Inbound:
             event_key=f"discord:{payload.message_id}:delete",
         )
         await self._ingest(event)
+
+    async def _linked(self, ref: ChannelRef) -> bool:
+        """Unlinked channels are skipped before converting mentions (which may create core users)."""
+        if await self.chat.channel_for(ref) is not None:
+            return True
+        self._note(IngestResult("ignored", reason="channel not linked"))
+        return False
+
+    def _note(self, result: IngestResult) -> None:
+        self.results.append(result)
+        del self.results[:-200]
+        self.handled += 1
+        self._changed.set()
 
     # -- conversion ----------------------------------------------------------------------------
     async def to_core(self, message: discord.Message) -> str:
@@ -162,16 +179,18 @@ class Inbound:
         return await to_core(message.content, user_name=user_name, channel_name=channel_name, role_name=role_name)
 
     async def _ingest(self, event: InboundEvent) -> None:
-        try:
-            await ingest_with_retry(self.chat.ingest, event, self.results)
-        finally:
+        result = await ingest_with_retry(self.chat.ingest, event)
+        if result is not None:
+            self._note(result)
+        else:
             self.handled += 1
             self._changed.set()
 
 
 async def ingest_with_retry(
-    ingest: Callable[[InboundEvent], Awaitable[IngestResult]], event: InboundEvent, results: list[IngestResult]
-) -> None:
+    ingest: Callable[[InboundEvent], Awaitable[IngestResult]], event: InboundEvent
+) -> IngestResult | None:
+    """``ingest(event)``, retried with backoff when Redis is briefly away; None when it kept failing."""
     delay = 0.2
     for attempt in range(1, INGEST_ATTEMPTS + 1):
         try:
@@ -179,12 +198,11 @@ async def ingest_with_retry(
         except Exception:
             if attempt == INGEST_ATTEMPTS:
                 log.exception("ingest failed for %s in %s; giving up", event.event_key, event.channel.key())
-                return
+                return None
             log.warning("ingest failed for %s (attempt %d); retrying", event.event_key, attempt, exc_info=True)
             await asyncio.sleep(delay)
             delay *= 4
         else:
-            results.append(result)
-            del results[:-200]
-            log.debug("ingest %s → %s (%s)", event.event_key, result.status, result.reason or "")
-            return
+            log.debug("ingest %s -> %s (%s)", event.event_key, result.status, result.reason or "")
+            return result
+    return None
