@@ -183,3 +183,14 @@ async def test_direct_messages(adapter: DiscordAdapter, emulator: DiscordEmulato
     with pytest.raises(DeliveryError) as info:
         await adapter.destination.direct_message(nobody, "hi")
     assert info.value.permanent
+
+
+async def test_metrics_count_deliveries_and_429s(adapter: DiscordAdapter, emulator: DiscordEmulator) -> None:
+    ids = await adapter.destination.send(ref(emulator), out("x" * 2500))
+    await adapter.destination.delete(ref(emulator), ids)
+    emulator.rate_limit("POST", HOOK_POST, retry_after=0.01, times=5)
+    with pytest.raises(DeliveryError):
+        await adapter.destination.send(ref(emulator), out("limited"))
+    metrics = adapter.metrics()
+    assert metrics["connected"] is True and metrics["guilds"] == 1
+    assert metrics["outbound"] == {"sent": 2, "deleted": 2, "rate_limited": 1}

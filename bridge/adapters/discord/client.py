@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -174,6 +176,19 @@ class DiscordAdapter:
                 await tree.sync(guild=guild)
             except discord.HTTPException as err:  # e.g. the bot is not in that guild (yet)
                 log.error("could not register /%s in guild %s: %s", self.config.command_name, guild_id, err)
+
+    def metrics(self) -> dict[str, Any]:
+        """Gateway state, inbound results and outbound counters (for the health/metrics endpoint)."""
+        client = self.client
+        latency = client.latency
+        inbound = collections.Counter(r.status for r in self.inbound.results)
+        return {
+            "connected": client.is_ready() and not client.is_closed(),
+            "latency_ms": round(latency * 1000, 1) if math.isfinite(latency) else None,
+            "guilds": len(client.guilds),
+            "inbound": {"handled": self.inbound.handled, **inbound},
+            "outbound": dict(self.destination.counters),
+        }
 
     async def start(self, token: str, *, ready_within: float = 60.0) -> None:
         """Log in and connect in the background; return when ready (raise if the client died)."""

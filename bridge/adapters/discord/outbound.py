@@ -17,6 +17,7 @@ Other 4xx answers are permanent (``DeliveryError(permanent=True)``); 5xx and net
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 
@@ -74,6 +75,15 @@ class DiscordDestination:
         self.chat = chat
         self.config = config
         self.webhooks = webhooks
+        self.counters: collections.Counter[str] = collections.Counter()
+        """sent/edited/deleted/dms (parts), rate_limited, failed, permanent: for /metrics."""
+
+    def _failed(self, err: BaseException, what: str) -> DeliveryError:
+        error = to_delivery_error(err, what)
+        self.counters["rate_limited" if error.retry_after is not None else "failed"] += 1
+        if error.permanent:
+            self.counters["permanent"] += 1
+        return error
 
     # -- Destination ---------------------------------------------------------------------------
     async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
@@ -86,7 +96,8 @@ class DiscordDestination:
         except Exception as err:
             if sent:  # no half-delivered message: the worker's retry starts from a clean slate
                 await self._delete_quietly(channel, sent)
-            raise to_delivery_error(err, f"send to {channel.key()}") from err
+            raise self._failed(err, f"send to {channel.key()}") from err
+        self.counters["sent"] += len(sent)
         return sent
 
     async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
@@ -103,9 +114,10 @@ class DiscordDestination:
                 else:
                     holding.append(await self._post(channel, part, message, allowed))
         except Exception as err:
-            raise to_delivery_error(err, f"edit in {channel.key()}") from err
+            raise self._failed(err, f"edit in {channel.key()}") from err
         if len(ids) > len(parts):
             await self.delete(channel, ids[len(parts) :])
+        self.counters["edited"] += 1
         return holding
 
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
@@ -120,7 +132,8 @@ class DiscordDestination:
                         await self._bot_delete(channel, message_id)
                     # UNKNOWN_MESSAGE: already deleted; deleting is idempotent
         except Exception as err:
-            raise to_delivery_error(err, f"delete in {channel.key()}") from err
+            raise self._failed(err, f"delete in {channel.key()}") from err
+        self.counters["deleted"] += len(ids)
 
     async def direct_message(self, user: PlatformUser, text: str) -> None:
         try:
@@ -128,10 +141,11 @@ class DiscordDestination:
             dm = await target.create_dm()
             for part in split(to_discord(text)[0]):
                 await dm.send(part, allowed_mentions=discord.AllowedMentions.none())
+            self.counters["dms"] += 1
         except ValueError as err:
             raise DeliveryError(f"not a Discord user id: {user.user_id!r}", permanent=True) from err
         except Exception as err:
-            raise to_delivery_error(err, f"DM to discord user {user.user_id}") from err
+            raise self._failed(err, f"DM to discord user {user.user_id}") from err
 
     # -- helpers -------------------------------------------------------------------------------
     async def _render(self, channel: ChannelRef, message: OutboundMessage) -> tuple[str, list[str]]:
