@@ -108,7 +108,7 @@ class SocketModeHub:
         finally:
             self._connections.pop(conn_id, None)
             if not self.connected:
-                self._connected = asyncio.Event()
+                self._connected.clear()
             self._on_change()
         return ws
 
@@ -145,7 +145,7 @@ class SocketModeHub:
             await self._connected.wait()
             live = [(cid, ws) for cid, ws in self._connections.items() if not ws.closed]
             if not live:
-                await asyncio.sleep(0)
+                self._connected.clear()  # the last connection is closing: wait for the next one
                 continue
             cid, ws = live[-1]
             try:
