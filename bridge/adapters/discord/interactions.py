@@ -55,6 +55,8 @@ class CommandHandler:
     def __init__(self, *, chat: Chat, config: DiscordConfig) -> None:
         self.chat = chat
         self.config = config
+        self._running: set[asyncio.Task[Reply]] = set()
+        """Commands in flight (a strong reference: a command whose answer failed still completes)."""
 
     async def complete(self, kind: str, prefix: str) -> list[str]:
         if kind not in ("channel", "user"):
@@ -68,6 +70,8 @@ class CommandHandler:
                 await self._respond(interaction, reply, deferred=False)
                 return
             task = asyncio.create_task(self._execute(interaction, name, args))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
             deferred = True  # defer_after 0: always defer
             if self.config.defer_after > 0:
                 done, _ = await asyncio.wait({task}, timeout=self.config.defer_after)
