@@ -396,7 +396,7 @@ class Lane:
             if pid:
                 mentions[mentioned] = pid
         parent = body.get("reply_to", "")
-        reply = await self.idmap.ids(parent, self.ref) if parent else []
+        reply = await self.idmap.reply_ids(parent, self.ref) if parent else []
         return OutboundMessage(
             core_id=core,
             channel=body.get("channel") or job.get("channel", ""),

@@ -53,6 +53,15 @@ class IdMap:
         raw: str | None = await self.redis.hget(keys.mirror_map(core_id), dest.key())
         return decode_ids(raw)
 
+    async def reply_ids(self, parent: str, dest: ChannelRef) -> list[str]:
+        """Where a reply should point on one destination: the parent's mirrored copy there, or the
+        parent itself when it was written on that very channel (``origin_channel``/``origin_id``)."""
+        found = await self.ids(parent, dest)
+        if found:
+            return found
+        origin, origin_id = await self.redis.hmget(keys.message(parent), "origin_channel", "origin_id")
+        return [str(origin_id)] if origin == dest.key() and origin_id else []
+
     async def all_ids(self, core_id: str) -> dict[str, list[str]]:
         raw: dict[str, str] = await self.redis.hgetall(keys.mirror_map(core_id))
         return {dest: decode_ids(value) for dest, value in raw.items()}

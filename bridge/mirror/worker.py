@@ -109,12 +109,15 @@ class Worker:
         redis, blocking = self._client(), blocking_client(self.redis_url)
         router, refresher = self._router(redis, blocking), None
         self._running = True
+        self._reset()
         try:
-            await self._start(redis, router, idle_exit=self.idle_exit_s)
             refresher = asyncio.create_task(self._refresh_loop(redis, stop), name="mirror-metrics")
-            failures = 0
+            failures, scan = 0, True
             while not stop.is_set():
                 try:
+                    if scan:  # at start, and after Redis was unreachable (a routing reply may be lost)
+                        await self._scan(redis, router, idle_exit=self.idle_exit_s)
+                        scan = False
                     batches = await _until(stop, router.read(block=True))
                     if batches is None:
                         break
@@ -127,6 +130,7 @@ class Worker:
                     self.counters["redis_errors"] += 1
                     log.warning("mirror router: redis error (retrying): %s", err)
                     router.recover()
+                    scan = True
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), backoff(failures, 0.1, 5.0))
         finally:
@@ -144,8 +148,9 @@ class Worker:
         redis = self._client()
         router = self._router(redis, redis)
         deadline = time.monotonic() + timeout
+        self._reset()
         try:
-            await self._start(redis, router, idle_exit=0)
+            await self._scan(redis, router, idle_exit=0)
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -243,10 +248,13 @@ class Worker:
             block_ms=self.block_ms,
         )
 
-    async def _start(self, redis: RedisClient, router: Router, *, idle_exit: float) -> None:
-        """Create the groups, then start a lane for every owned outbox that still holds entries."""
+    def _reset(self) -> None:
         self._halt = asyncio.Event()
         self._recover.clear()
+
+    async def _scan(self, redis: RedisClient, router: Router, *, idle_exit: float) -> None:
+        """Create the groups, then start a lane (that first reclaims pending jobs) for every owned
+        outbox that still holds entries and has no lane running."""
         await router.setup()
         registry: dict[str, str] = await redis.hgetall(keys.OUTBOXES)
         mine = [(d, int(p)) for d, p in registry.items() if p.isdigit() and int(p) in self.partitions]
@@ -257,7 +265,9 @@ class Worker:
         for (dest, part), length in zip(mine, lengths, strict=True):
             if length:
                 await ensure_group(redis, keys.outbox(dest))
-                self._recover.add(dest)
+                current = self._lanes.get(dest)
+                if current is None or current[1].done():
+                    self._recover.add(dest)
                 self._wake(dest, part, redis, router, idle_exit)
 
     def _dispatch(

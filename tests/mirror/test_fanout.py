@@ -121,7 +121,8 @@ async def test_reply_from_a_platform_to_a_mirrored_message(chat: Chat, redis_url
     question_s2, answer_s2 = slack.sent(S2)
     assert answer_s2.message is not None and answer_s2.message.reply_to == question_s2.ids
     assert slack.texts(S1) == ["question"]  # the answer came from S1: not echoed back
-    assert discord.texts(D1) == ["answer"]
+    [answer_d1] = discord.sent(D1)  # the question was written on D1: the reply points at the original
+    assert answer_d1.message is not None and answer_d1.message.reply_to == ["m1"]
 
 
 async def test_mentions_map_to_platform_ids_and_join_leave_lines(chat: Chat, redis_url: str) -> None:
