@@ -99,3 +99,23 @@ async def test_permanent_error_goes_to_dead_letters(bridge: SlackBridge, redis_u
     metrics = worker.metrics()
     assert metrics["dead_lettered"] == 1
     assert metrics["destinations"]["slack:T0EMULATOR:C0RANDOM01"]["dead_lettered"] == 1
+
+
+async def test_metrics(bridge: SlackBridge, redis_url: str) -> None:
+    emu = bridge.emu
+    await bridge.link("cricket", "cricket")
+    await bridge.link("random", "cricket")
+    emu.limiter.inject("chat.postMessage", Injected(error="ratelimited", count=1, status=429, retry_after=1))
+    emu.user_says(user="bob", channel="cricket", text="counted")
+    emu.user_says(user="bob", channel="general", text="not linked")
+    await bridge.settled()
+    await worker_for(bridge, redis_url).drain(10)
+    await bridge.settled()
+    await bridge.answer("bob", "general", "help")
+    await bridge.answer("bob", "general", "fly")
+    m = bridge.adapter.metrics()
+    assert m["mode"] == bridge.mode and m["connected"] and m["team"] == "T0EMULATOR"
+    # the unlinked message is skipped; the bridge's own post never reaches the listener (bolt drops it)
+    assert m["inbound"] == {"recorded": 1, "skipped": 1}
+    assert m["commands"] == {"ok": 1, "refused": 1}
+    assert m["outbound"] == {"rate_limited": 1, "chat_postMessage": 1}

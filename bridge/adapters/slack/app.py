@@ -138,6 +138,21 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def metrics(self) -> dict[str, Any]:
+        """Connection state and counters (for the health/metrics endpoint)."""
+        if self._socket is not None:
+            connected = bool(self._socket.client.current_session and not self._socket.client.current_session.closed)
+        else:
+            connected = self._runner is not None
+        return {
+            "mode": self.config.mode,
+            "connected": connected,
+            "team": self.team_id,
+            "inbound": dict(self.rooms.counters),
+            "commands": dict(self.commands.counters),
+            "outbound": dict(self.destination.counters),
+        }
+
     # -- errors --------------------------------------------------------------------------------
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse | None:
         """Bolt's error handler: log with context; the request stays un-acked (500) so Slack retries."""

@@ -10,6 +10,7 @@ Admin commands get ``Invocation.is_admin`` when the caller is a workspace admin/
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -42,6 +43,8 @@ class SlashCommands:
         self._config = config
         self._directory = directory
         self._spawn = spawn
+        self.counters: collections.Counter[str] = collections.Counter()
+        """Commands by outcome: ok, refused (a user error), failed (a bug or an outage)."""
 
     async def on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], respond: AsyncRespond) -> None:
         """Bolt listener: acknowledge within Slack's 3 s, do the work in a task."""
@@ -62,6 +65,8 @@ class SlashCommands:
                 str(body.get("text", ""))[:200],
             )
             reply = Reply(f"Sorry, something went wrong on our side (ref `{ref}`).", ok=False, error_code="internal")
+        outcome = "ok" if reply.ok else "failed" if reply.error_code == "internal" else "refused"
+        self.counters[outcome] += 1
         await self.answer(respond, reply)
 
     async def execute(self, body: dict[str, Any]) -> Reply:

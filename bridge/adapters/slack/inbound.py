@@ -9,6 +9,7 @@ Slack's ``event_id``, which a retry keeps, so the core records it once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any
@@ -51,6 +52,8 @@ class RoomTraffic:
         self._directory = directory
         self._early_edit_window = early_edit_window
         self._locks: dict[str, asyncio.Lock] = {}
+        self.counters: collections.Counter[str] = collections.Counter()
+        """Message events by outcome: recorded, duplicate, ignored, skipped (not for the core), retry_later."""
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
 
@@ -71,13 +74,16 @@ class RoomTraffic:
         async with lock:
             inbound = await self.to_inbound(body, event)
             if inbound is None:
+                self.counters["skipped"] += 1
                 return None
             result = await self._chat.ingest(inbound)
         if result.status == "ignored" and result.reason == "unknown message" and self._recent(inbound.message_id):
+            self.counters["retry_later"] += 1
             # Slack may deliver an edit/delete before the message itself: have it delivered again
             raise RetryLater(f"{inbound.kind} of {inbound.message_id} arrived before the message")
         if result.status == "ignored" and result.reason not in ("channel not linked", "unknown message"):
             log.info("slack event %s ignored by the core: %s", body.get("event_id"), result.reason)
+        self.counters[result.status] += 1
         return result
 
     def _recent(self, ts: str) -> bool:

@@ -13,6 +13,7 @@ the rest (in this process).
 
 from __future__ import annotations
 
+import collections
 import logging
 from typing import Any
 
@@ -84,6 +85,8 @@ class SlackDestination:
         self._client = client
         self._max_chars = max_chars
         self._partial: dict[tuple[str, str], list[str]] = {}
+        self.counters: collections.Counter[str] = collections.Counter()
+        """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
 
     def render(self, message: OutboundMessage) -> list[str]:
         return mrkdwn.split(mrkdwn.to_slack(message.text, mentions=message.mentions), self._max_chars)
@@ -93,7 +96,13 @@ class SlackDestination:
         try:
             resp = await method(**kwargs)
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as err:
-            raise delivery_error(action, err) from err
+            error = delivery_error(action, err)
+            if error.retry_after is not None:
+                self.counters["rate_limited"] += 1
+            else:
+                self.counters["failed_permanent" if error.permanent else "failed_transient"] += 1
+            raise error from err
+        self.counters[action] += 1
         data = resp.data
         return data if isinstance(data, dict) else {}
 
