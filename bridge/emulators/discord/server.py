@@ -73,7 +73,7 @@ class DiscordEmulator:
         return app
 
     async def start(self) -> DiscordEmulator:
-        self._runner = web.AppRunner(self.make_app(), handle_signals=False)
+        self._runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
