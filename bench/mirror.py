@@ -101,22 +101,57 @@ async def post_spread(chat: Chat, rooms: list[str], count: int, concurrency: int
 
 
 # --- figures ------------------------------------------------------------------------------------
-async def cost_per_message(url: str, rooms: int, messages: int, reps: int) -> dict[str, float]:
-    us, cmds = [], []
-    for _ in range(reps):
-        redis, chat, names = await fresh(url, rooms)
-        await post_spread(chat, names, messages)
-        dests, _ = destinations()
-        worker = Worker(chat=chat, redis_url=url, destinations=dests)
-        before = await commandstats(redis)
-        started = time.perf_counter()
-        await worker.drain(120)
-        elapsed = time.perf_counter() - started
-        cmds.append((await commandstats(redis) - before - 1) / messages)
-        us.append(elapsed / messages * 1e6)
-        assert worker.metrics()["delivered"] == 2 * messages, worker.metrics()
-        await redis.aclose()
-    return {"us": statistics.median(us), "cmds": statistics.median(cmds)}
+async def redis_cpu(redis: RedisClient) -> float:
+    info: dict[str, Any] = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def cost_per_message(url: str, rooms: int, messages: int, active: int | None) -> dict[str, float]:
+    """Drain ``messages`` messages posted to ``active`` rooms (None = spread over every room) with
+    ``rooms`` rooms linked; returns wall, worker CPU and Redis CPU µs, and Redis commands, per message."""
+    redis, chat, names = await fresh(url, rooms)
+    await post_spread(chat, names[:active] if active else names, messages)
+    dests, _ = destinations()
+    worker = Worker(chat=chat, redis_url=url, destinations=dests)
+    cmds0, rcpu0 = await commandstats(redis), await redis_cpu(redis)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await worker.drain(120)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    rcpu = await redis_cpu(redis) - rcpu0
+    cmds = await commandstats(redis) - cmds0 - 2  # the two INFO calls
+    assert worker.metrics()["delivered"] == 2 * messages, worker.metrics()
+    await redis.aclose()
+    per = 1e6 / messages
+    return {"wall": wall * per, "cpu": cpu * per, "redis": rcpu * per, "cmds": cmds / messages}
+
+
+async def cost_table(url: str, messages: int, reps: int) -> None:
+    cases = [(10, 10), (1000, 10), (10_000, 10), (1000, None), (10_000, None)]
+    runs: dict[tuple[int, int | None], list[dict[str, float]]] = {case: [] for case in cases}
+    for _ in range(reps):  # interleaved, so load from other processes hits every case alike
+        for rooms, active in cases:
+            runs[(rooms, active)].append(await cost_per_message(url, rooms, messages, active))
+    print(f"\nworker cost per message ({messages:,} messages, each to 2 destinations; median of {reps}):")
+    print(
+        f"{'linked rooms':>13} {'traffic':>22} {'wall µs':>8} {'worker CPU µs':>14} {'redis CPU µs':>13}"
+        f" {'cmds':>6} {'wall × XADD':>12}"
+    )
+    base = None
+    for rooms, active in cases:
+        med = {k: statistics.median(r[k] for r in runs[(rooms, active)]) for k in runs[(rooms, active)][0]}
+        base = base or med
+        traffic = f"{active} active rooms" if active else "spread over all rooms"
+        print(
+            f"{rooms:>13,} {traffic:>22} {med['wall']:>8.0f} {med['cpu']:>14.0f} {med['redis']:>13.0f}"
+            f" {med['cmds']:>6.1f} {med['wall'] / RAW_US[0]:>12.1f}"
+        )
+    print(
+        "  'active rooms': the same traffic with more rooms linked (what the number of rooms alone costs);\n"
+        "  'spread': every message to another room, so each one starts its destinations' lanes (worst case)."
+    )
+
+
+RAW_US = [1.0]
 
 
 async def drain_backlog(url: str, messages: int) -> float:
@@ -212,17 +247,12 @@ async def main(quick: bool) -> None:
 
 
 async def report(url: str, port: int, quick: bool) -> None:
-    msgs, reps = (500, 1) if quick else (2000, 3)
+    msgs, reps = (500, 1) if quick else (1000, 3)
     bench_rps = redis_benchmark_xadd(port)
     raw_us = await raw_xadd_us(url)
     print(f"baseline: redis-benchmark XADD -c 1: {bench_rps:,.0f} req/s; redis-py XADD round trip: {raw_us:.0f} µs")
-    print(f"\nworker cost per message ({msgs} messages, each to 2 destinations; median of {reps}):")
-    print(f"{'linked rooms':>14} {'µs/message':>12} {'cmds/message':>14} {'× raw XADD':>12}")
-    costs = {}
-    for rooms in (10, 1000, 10_000):
-        costs[rooms] = c = await cost_per_message(url, rooms, msgs, reps)
-        print(f"{rooms:>14,} {c['us']:>12.0f} {c['cmds']:>14.1f} {c['us'] / raw_us:>12.1f}")
-    print(f"  10,000 vs 10 rooms: {costs[10_000]['us'] / costs[10]['us']:.2f}× time per message")
+    RAW_US[0] = raw_us
+    await cost_table(url, msgs, reps)
 
     backlog = 2000 if quick else 10_000
     rate = await drain_backlog(url, backlog)
@@ -233,7 +263,7 @@ async def report(url: str, port: int, quick: bool) -> None:
     print(f"\nsustained (producer process at a fixed rate for {seconds:.0f} s, 10 rooms × 2 destinations):")
     print(f"{'target/s':>10} {'posted/s':>10} {'delivered/s':>12} {'behind':>8} {'p50 ms':>8} {'p99 ms':>8}")
     best = 0.0
-    for target in (250, 500, 1000, 2000) if not quick else (250, 1000):
+    for target in (250, 500, 1000, 1500, 2000) if not quick else (250, 1000):
         s = await steady(url, target, seconds)
         kept_up = s["behind"] <= max(20, s["posted_per_s"] * 0.05) and s["p99_ms"] < 1000
         best = max(best, s["delivered_per_s"]) if kept_up else best
