@@ -122,11 +122,13 @@ async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespac
 
 
 def _discord_answer(data: dict[str, Any]) -> list[str] | None:
-    texts = [f.get("content") for f in data.get("followups") or []]
-    texts += [(c.get("data") or {}).get("content") for c in data.get("callbacks") or []]
-    if data.get("original"):
-        texts.append(data["original"].get("content"))
-    found = [t for t in texts if t]
+    """The answer as the person sees it: the followups when the bridge deferred (the first one
+    replaces the "thinking" message), else the direct callback's content."""
+    followups = [f.get("content") for f in data.get("followups") or [] if f.get("content")]
+    if followups:
+        return followups
+    direct = [(c.get("data") or {}).get("content") for c in data.get("callbacks") or []]
+    found = [t for t in direct if t]
     return found or None
 
 

@@ -7,7 +7,8 @@
 - **Channel names**: 1–80 characters (Slack's limit), lowercase ASCII letters, digits, ``-`` and
   ``_``, starting with a letter or digit; a leading ``#`` is dropped.
 - **Messages**: 1–``MAX_MESSAGE_CHARS`` characters after trimming; NUL and other C0 control
-  characters (except tab and newline) are removed; CRLF becomes LF.
+  characters (except tab and newline) and bidi override/isolate controls (U+202A–U+202E,
+  U+2066–U+2069) are removed; CRLF becomes LF. Arabic, Hebrew, zero-width joiners stay.
 - **Profile fields**: at most 100 characters, no control characters, no ``,`` or ``\\`` (they break
   TAG fields); hobbies are a comma-separated list of such words.
 """
@@ -25,6 +26,9 @@ MAX_HOBBIES = 20
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
 _CHANNEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BIDI_OVERRIDES = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Bidi embeddings, overrides and isolates: they reorder what follows them (a spoofing vector:
+``\u202eexe.txt``). Ordinary Arabic/Hebrew text and the LRM/RLM marks need none of them."""
 _FIELD_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f,\\{}|]")
 PROFILE_FIELDS = ("firstname", "lastname", "city", "country")
 
@@ -50,7 +54,8 @@ def channel(value: str) -> str:
 
 
 def message_text(value: str) -> str:
-    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _BIDI_OVERRIDES.sub("", text).strip()
     if not text:
         raise InvalidInput("The message is empty.")
     if len(text) > MAX_MESSAGE_CHARS:

@@ -109,7 +109,8 @@ async def test_hostile_text_is_stored_verbatim_and_searchable(world: Chat) -> No
     text = "@everyone <script>alert(1)</script> <@123> <!channel> \u202eevil\u202c zero\u200bwidth مرحبا"
     r = await world.commands.execute(ADA, f"post tech {text}")
     assert r.ok
-    assert await world.ctx.redis.hget(f"message:{r.data['id']}", "message") == text
+    stored = text.replace("\u202e", "").replace("\u202c", "")
+    assert await world.ctx.redis.hget(f"message:{r.data['id']}", "message") == stored
     assert (await world.commands.execute(ADA, "search alert")).data["total"] == 1
     assert (await world.commands.execute(ADA, "search مرحبا")).data["total"] == 1
 

@@ -12,9 +12,9 @@ def message_line(m: Message, *, with_channel: bool = False) -> str:
     where = f" in #{m.channel}" if with_channel else ""
     when = fmt_time(m.ts)
     if m.kind == "join":
-        return f"_{m.username} joined{where}_ · {when}"
+        return f"*{m.username} joined{where}* · {when}"
     if m.kind == "leave":
-        return f"_{m.username} left{where}_ · {when}"
+        return f"*{m.username} left{where}* · {when}"
     text = m.text if len(m.text) <= MAX_LINE_TEXT else m.text[: MAX_LINE_TEXT - 1] + "…"
     text = text.replace("\n", " ⏎ ")
     edited = " (edited)" if m.edited_ts else ""
