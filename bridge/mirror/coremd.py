@@ -7,10 +7,11 @@ Rules (both dialects):
   opens a fenced block closed by the next run of three or more, possibly on the same line). An
   unclosed run is literal. Code is opaque.
 * ``**bold**``, ``*italic*``, ``_italic_``, ``__underline__``, ``~~strike~~``, ``||spoiler||``.
-  ``*``-markers may sit inside words (``2*3*4`` is italic 3, as on Discord); ``_``-markers may not
-  (``snake_case_name`` is plain). A marker opens before a non-space and closes after one. Runs of
-  three split into a double and a single marker; longer runs are literal. Pairs never span a blank
-  line or a fenced block.
+  A run opens before a non-space and closes after one (:func:`core_flanking`); ``*``-markers may
+  sit inside words (``2*3*4`` is italic 3, as on Discord), ``_``-markers may not
+  (``snake_case_name`` is plain). Runs pair like CommonMark's delimiter runs, rule of three
+  included (``***`` can close a ``*`` and a ``**``); runs of more than three ``*``/``_`` are
+  literal. Pairs never span a blank line or a fenced block.
 * Line prefixes: ``> ``, ``>>> ``, ``# ``/``## ``/``### `` and ``-# ``.
 * ``[label](url)`` (http, https, mailto), ``<https://...>`` and bare ``http(s)://`` URLs are links;
   nothing inside a URL is markup.
@@ -58,12 +59,12 @@ CHANNEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?")
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
 _CHANNEL_REF_RE = re.compile(r"#(" + CHANNEL_RE.pattern + ")")
 _PLAIN_RE = re.compile(r"[^\\`*_~|\[<@#\nhH]+")
-_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|]+")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|\\]+")
 _URL_TRAIL = ".,:;!?'\"*_~|"
 _LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
 _ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>|]+)>")
 _FENCE_INFO_RE = re.compile(r"([\w+#.\-]*)\n")
-_PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?")
+_PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?(?=[^\S\n]*\S)|")
 _DISCORD_TAG_RE = re.compile(r"<(@!?|@&|#|a?:\w+:|t:|/[\w\- ]+:)(-?\d+)(?::([tTdDfFR]))?>")
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _MONTHS = [
@@ -109,8 +110,17 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
+def core_flanking(prev: str, nxt: str, char: str) -> tuple[bool, bool]:
+    """(can_open, can_close) for a core markdown ``char`` run between ``prev`` and ``nxt``.
+
+    As Discord reads them ('' at the text edges): a run opens before a non-space and closes after
+    one; ``_`` runs additionally never open after, or close before, a letter or digit.
+    """
+    return flanking(prev, nxt, intraword=char != "_")
+
+
 def flanking(prev: str, nxt: str, *, intraword: bool) -> tuple[bool, bool]:
-    """(can_open, can_close) for a marker between ``prev`` and ``nxt`` ('' at the text edges)."""
+    """(can_open, can_close) for a Slack marker between ``prev`` and ``nxt`` ('' at the text edges)."""
     can_open = bool(nxt) and not nxt.isspace()
     can_close = bool(prev) and not prev.isspace()
     if not intraword:
@@ -163,6 +173,8 @@ class CoreLexer:
         while self.pos < n:
             if self.line_start:
                 self._prefixes()
+                if self.pos >= n:
+                    break
             handler = self._handlers.get(self.text[self.pos])
             if handler is not None and handler():
                 continue
@@ -211,10 +223,7 @@ class CoreLexer:
             close = text.find("```", end)
             if close < 0:
                 return self._emit(Text(text[start:end]), end)
-            close_end = close
-            while close_end < len(text) and text[close_end] == "`":
-                close_end += 1
-            return self._emit(_fence(text[end:close]), close_end)
+            return self._emit(_fence(text[end:close]), close + 3)
         m = re.compile(r"(?<!`)" + "`" * run + r"(?!`)").search(text, end)
         if m is None or m.start() == end:
             return self._emit(Text(text[start:end]), end)
@@ -228,7 +237,7 @@ class CoreLexer:
             end += 1
         if end - start not in _RUN_LENGTHS[ch]:
             return self._emit(Text(text[start:end]), end)
-        can_open, can_close = flanking(self._prev(), text[end : end + 1], intraword=ch != "_")
+        can_open, can_close = core_flanking(self._prev(), text[end : end + 1], ch)
         return self._emit(Delim(ch, end - start, can_open, can_close, _USES[ch]), end)
 
     def _link(self) -> bool:
@@ -271,7 +280,7 @@ class CoreLexer:
         return self._emit(ChannelRef(m.group(1)), m.end())
 
     def _url(self) -> bool:
-        if self._prev().isalnum():
+        if _is_word(self._prev()):
             return False
         m = _URL_RE.match(self.text, self.pos)
         if m is None:

@@ -164,6 +164,15 @@ def pair_delimiters(tokens: list[Token], *, reset_each_line: bool) -> Pairing:
     return result
 
 
+def _rule_of_three(opener: Delim, closer: Delim) -> bool:
+    """CommonMark: a run that can both open and close does not pair with one whose length adds
+    up to a multiple of three (``**~*a***``: the middle ``*`` opens instead of closing ``**``)."""
+    if not (closer.can_open or opener.can_close):
+        return False
+    total = opener.count + closer.count
+    return total % 3 == 0 and not (opener.count % 3 == 0 and closer.count % 3 == 0)
+
+
 def _close(tokens: list[Token], i: int, stack: list[int], result: Pairing) -> None:
     closer = tokens[i]
     assert isinstance(closer, Delim)
@@ -172,7 +181,7 @@ def _close(tokens: list[Token], i: int, stack: list[int], result: Pairing) -> No
         found = None
         for j in range(len(stack) - 1, -1, -1):
             opener = tokens[stack[j]]
-            if isinstance(opener, Delim) and opener.char == closer.char:
+            if isinstance(opener, Delim) and opener.char == closer.char and not _rule_of_three(opener, closer):
                 use = _use(opener, remaining[stack[j]], remaining[i])
                 if use is not None:
                     found = j, use
@@ -214,7 +223,10 @@ def build_tree(tokens: list[Token], *, reset_each_line: bool) -> tuple[Node, ...
         for pair_id in pairing.closes.get(i, []):
             while len(frames) > 1:
                 open_id, kind, marker, children = frames.pop()
-                frames[-1][3].append(Style(kind, marker, merge_text(children)))
+                if any(frame[1] == kind for frame in frames[1:]):
+                    frames[-1][3].extend(children)  # bold inside bold is bold
+                else:
+                    frames[-1][3].append(Style(kind, marker, merge_text(children)))
                 if open_id == pair_id:
                     break
         if pairing.remaining[i]:

@@ -61,8 +61,8 @@ _GUARD_RE = re.compile(ZWSP + r"(?=[*_~`])|(?<=[*_~`])" + ZWSP + "|(?m:^)" + ZWS
 _PLAIN_RE = re.compile(r"[^&<`*_~@\nhH]+")
 _TAG_RE = re.compile(r"<([^<>\n]*)>")
 _CODE_LINK_RE = re.compile(r"<((?:https?://|mailto:)[^<>|\n]*)(?:\|([^<>\n]*))?>")
-_QUOTE_RE = re.compile(r"((?:&gt;|>){3}) ?|(?:&gt;|>) ?")
-_URL_RE = re.compile(r"(?:https?|HTTPS?)://(?:(?!&[lg]t;)[^\s<>|])+")
+_QUOTE_RE = re.compile(r"(?:((?:&gt;|>){3}) ?|(?:&gt;|>) ?)(?=[^\S\n]*\S)")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://(?:(?!&[lg]t;)[^\s<>|\\])+")
 _SCHEME_RE = re.compile(r"(?:https?|ftp|mailto|tel|slack):", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
 _USES: dict[str, tuple[Use, ...]] = {
@@ -109,6 +109,8 @@ class SlackLexer:
         while self.pos < n:
             if self.line_start:
                 self._quote()
+                if self.pos >= n:
+                    break
             handler = self._handlers.get(self.text[self.pos])
             if handler is not None and handler():
                 continue
@@ -123,9 +125,13 @@ class SlackLexer:
         return True
 
     def _prev(self) -> str:
-        if self.tokens and isinstance(self.tokens[-1], Text):
-            return self.tokens[-1].text[-1:]
-        return self.text[self.pos - 1] if self.pos else ""
+        """The character before the current position as read (a marker or tag counts as none)."""
+        last = self.tokens[-1] if self.tokens else None
+        if isinstance(last, Text):
+            return last.text[-1:]
+        if isinstance(last, Mention | ChannelRef):
+            return last.name[-1:]
+        return last.word[-1:] if isinstance(last, MassMention) else ""
 
     def _quote(self) -> None:
         self.line_start = False
@@ -149,13 +155,20 @@ class SlackLexer:
             end += 1
         if end - start > 1:
             return self._emit(Text(text[start:end]), end)
-        nxt = text[end : end + 1]
-        if nxt == "&":
-            nxt = decode_entities(text[end : end + 5])[:1]
-        # a U+200B next to a marker is a guard written by core_to_slack: it blocks the marker
-        prev = "a" if self._prev() == ZWSP else self._prev()
-        can_open, can_close = flanking(prev, "a" if nxt == ZWSP else nxt, intraword=False)
-        return self._emit(Delim(ch, 1, can_open, can_close, _USES[ch]), end)
+        # U+200B before a marker (written by core_to_slack) stops it opening, after it stops it closing
+        guard_open = self._prev() == ZWSP
+        guard_close = text.startswith(ZWSP, end)
+        before = start
+        while before and text[before - 1] == ZWSP:
+            before -= 1
+        after = end
+        while text.startswith(ZWSP, after):
+            after += 1
+        prev = text[before - 1] if before else ""
+        nxt = decode_entities(text[after : after + 5])[:1]
+        can_open, can_close = flanking(prev, nxt, intraword=False)
+        delim = Delim(ch, 1, can_open and not guard_open, can_close and not guard_close, _USES[ch])
+        return self._emit(delim, end)
 
     def _backticks(self) -> bool:
         text, start = self.text, self.pos
@@ -172,7 +185,7 @@ class SlackLexer:
 
     def _mention(self) -> bool:
         prev = self._prev()
-        if prev.isalnum() or prev == "_":
+        if prev.isalnum() or prev in ("_", "<"):
             return False
         m = _MENTION_RE.match(self.text, self.pos)
         if m is None:
@@ -182,7 +195,9 @@ class SlackLexer:
         return not m.group(1) and self._emit(Mention(m.group(2)), m.end())
 
     def _url(self) -> bool:
-        if self._prev().isalnum():
+        last = self.tokens[-1] if self.tokens else None
+        prev = last.text[-1:] if isinstance(last, Text) else ""
+        if prev.isalnum() or prev == "_":
             return False
         m = _URL_RE.match(self.text, self.pos)
         if m is None:

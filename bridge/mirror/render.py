@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bridge.mirror.coremd import flanking
+from bridge.mirror.coremd import core_flanking
 from bridge.mirror.mdast import (
     ChannelRef,
     Code,
@@ -34,6 +34,11 @@ from bridge.mirror.mdast import (
 from bridge.mirror.sanitize import ZWSP, neutralise_mass_mentions
 
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_BARE_END = re.compile(r"[.,:;!?'\")]*(?:[\s<>]|$)")
+_MASS_WORD = re.compile(r"@(?:everyone|here|channel)(?![A-Za-z0-9._\-])", re.IGNORECASE)
+_BACKTICKS = re.compile(r"`+")
+_NAME_CONTINUES = re.compile(r"[._\-]*[A-Za-z0-9]")
+_FENCE_INFO_RE = re.compile(r"[\w+#.\-]*\n")
 _HEADING_RE = re.compile(r"#{1,3} |-# |>>> |> ")
 _CORE_MARKERS = {"bold": "**", "strike": "~~", "underline": "__", "spoiler": "||"}
 
@@ -43,15 +48,15 @@ def _word(ch: str) -> bool:
 
 
 def _star(p: str, n: str) -> bool:
-    return any(flanking(p, n, intraword=True))
+    return any(core_flanking(p, n, "*"))
 
 
 def _underscore(p: str, n: str) -> bool:
-    return any(flanking(p, n, intraword=False))
+    return any(core_flanking(p, n, "_"))
 
 
 _CORE_RULES: dict[str, Callable[[str, str], bool]] = {
-    "\\": lambda p, n: n in _ASCII_PUNCT and n != "",
+    "\\": lambda p, n: n != "" and (n in _ASCII_PUNCT or n in "hH"),  # h: a URL may be written <url>
     "*": _star,
     "_": _underscore,
     "~": lambda p, n: "~" in (p, n),
@@ -71,6 +76,8 @@ class Renderer:
         self.out: list[str] = []
         self.in_label = False
         self.nxt = ""
+        self.next_text = ""
+        self.next_node: Node | None = None
         self._dispatch: dict[type, Callable[[Node], None]] = {
             Text: lambda n: None,
             Code: self.code,  # type: ignore[dict-item]
@@ -89,12 +96,35 @@ class Renderer:
 
     def seq(self, nodes: tuple[Node, ...], after: str) -> None:
         for i, node in enumerate(nodes):
-            nxt = self.first_char(nodes[i + 1]) if i + 1 < len(nodes) else after
+            nxt = self._next_char(nodes, i, after)
             if isinstance(node, Text):
                 self.out.append(self.escape(node.text, self.last_char(), nxt, self.at_line_start()))
             else:
                 self.nxt = nxt
+                self.next_text = self._next_text(nodes, i, after)
+                self.next_node = nodes[i + 1] if i + 1 < len(nodes) else None
                 self._dispatch[type(node)](node)
+
+    def _next_char(self, nodes: tuple[Node, ...], i: int, after: str) -> str:
+        if i + 1 >= len(nodes):
+            return after[:1]
+        node, following = nodes[i], nodes[i + 1]
+        if isinstance(node, Text) and isinstance(following, Link) and following.form == "bare":
+            bare = self.bare_ok(node.text[-1:], self._next_text(nodes, i + 1, after))
+            return following.url[:1] if bare else "<"
+        return self.first_char(following)
+
+    def _next_text(self, nodes: tuple[Node, ...], i: int, after: str) -> str:
+        """What follows node ``i``: the next text node and one more character, or one character."""
+        if i + 1 < len(nodes) and isinstance(nodes[i + 1], Text):
+            following = nodes[i + 1]
+            assert isinstance(following, Text)
+            return following.text + (self._next_char(nodes, i + 1, after) or " ")
+        return self._next_char(nodes, i, after)
+
+    def bare_ok(self, prev: str, next_text: str) -> bool:
+        """Whether a bare URL between ``prev`` and ``next_text`` is written bare (else ``<url>``)."""
+        return True
 
     def last_char(self) -> str:
         for piece in reversed(self.out):
@@ -114,7 +144,7 @@ class Renderer:
         if isinstance(node, Style):
             return self.style_marker(node)[:1] or (self.first_char(node.children[0]) if node.children else "")
         if isinstance(node, Link):
-            return "[" if node.form == "masked" else node.url[:1]
+            return {"masked": "[", "angle": "<"}.get(node.form, node.url[:1])
         firsts: dict[type, str] = {Code: "`", Fence: "`", Mention: "@", MassMention: "@", ChannelRef: "#"}
         return firsts.get(type(node), ">")
 
@@ -178,7 +208,7 @@ class CoreRenderer(Renderer):
         return "".join(out)
 
     def needs_escape(self, ch: str, p: str, n: str, text: str, i: int) -> bool:
-        if ch == "@" and not self.mention_escape:
+        if ch == "@" and (not self.mention_escape or _MASS_WORD.match(text, i)):
             return False
         if self.in_label and ch in "[]":
             return True
@@ -192,16 +222,33 @@ class CoreRenderer(Renderer):
     def style_marker(self, node: Style) -> str:
         if node.kind != "italic":
             return _CORE_MARKERS[node.kind]
-        underscore_ok = not self.last_char().isalnum() and not self.nxt.isalnum()
-        return "_" if node.marker == "_" and underscore_ok else "*"
+        prev, nxt = self.last_char(), self.nxt
+        underscore_ok = not prev.isalnum() and not nxt.isalnum()
+        # italic as the only child of bold would read ``***a***`` (bold inside italic), and two
+        # italics in a row ``*a**b*`` one italic: write ``**_a_**`` and ``_a_*b*`` instead
+        tight = bool(self.out) and self.out[-1] == "**" and nxt == "*"
+        twins = isinstance(self.next_node, Style) and self.next_node.kind == "italic"
+        return "_" if underscore_ok and (node.marker == "_" or tight or twins) else "*"
 
     def code(self, node: Code) -> None:
-        ticks = 2 if "`" in node.text else node.ticks
-        self.out.append("`" * ticks + node.text + "`" * ticks)
+        runs = {len(run) for run in _BACKTICKS.findall(node.text)}
+        ticks = 1 if 1 not in runs else 2 if 2 not in runs else node.ticks
+        self.out.append(self._apart() + "`" * ticks + node.text + "`" * ticks)
+
+    def _apart(self) -> str:
+        """U+200B between two pieces of code, which would otherwise merge their backticks."""
+        return ZWSP if self.last_char() == "`" else ""
 
     def fence(self, node: Fence) -> None:
         info = node.lang + "\n" if node.info else ""
-        self.out.append("```" + info + node.body + "```")
+        if (
+            not node.info
+            and not node.body.startswith("\n")
+            and (_FENCE_INFO_RE.match(node.body) or node.body[:1] in ("", "`"))
+        ):
+            info = "\n"  # a Slack block whose first line would read as a language on Discord
+        end = "\n" if node.body.endswith("`") else ""
+        self.out.append(self._apart() + "```" + info + node.body + end + "```")
 
     def link(self, node: Link) -> None:
         if node.form == "masked":
@@ -212,19 +259,34 @@ class CoreRenderer(Renderer):
                 self.in_label = False
             url = node.url.replace("(", "%28").replace(")", "%29")
             self.out.append(f"[{label}]({url})")
-        elif node.form == "angle":
+        elif node.form == "angle" or not self.bare_ok(self.last_char(), self.next_text):
             self.out.append(f"<{node.url}>")
         else:
             self.out.append(node.url)
 
+    def bare_ok(self, prev: str, next_text: str) -> bool:
+        """A bare URL is only read back as the same URL between spaces or sentence punctuation."""
+        return not _word(prev) and bool(_BARE_END.match(next_text))
+
     def mention(self, node: Mention) -> None:
-        self.out.append("@" + node.name)
+        self.out.append(self._glued("@" + node.name))
 
     def channel(self, node: ChannelRef) -> None:
-        self.out.append("#" + node.name)
+        self.out.append(self._glued("#" + node.name))
 
     def mass(self, node: MassMention) -> None:
-        self.out.append("@" + node.word)
+        self.out.append(self._glued("@" + node.word))
+
+    def _glued(self, word: str) -> str:
+        """``word`` with U+200B where a neighbour would otherwise change how it is read.
+
+        A mention right after a word character would not be read as a mention, and one right
+        before a name character would absorb it (``@alice`` + ``bc``); the invisible separator keeps
+        the mention and the text as they were.
+        """
+        before = ZWSP if _word(self.last_char()) or self.last_char() == "<" else ""
+        after = ZWSP if _NAME_CONTINUES.match(self.next_text) else ""
+        return before + word + after
 
     def prefix(self, node: LinePrefix) -> None:
         pieces = {"quote": "> ", "quote_all": ">>> ", "subtext": "-# "}

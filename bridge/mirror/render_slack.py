@@ -37,6 +37,7 @@ from bridge.mirror.mdast import (
     Link,
     MassMention,
     Mention,
+    Node,
     Style,
     plain_text,
 )
@@ -87,6 +88,13 @@ class SlackRenderer(Renderer):
 
     def style_marker(self, node: Style) -> str:
         return _MARKERS[node.kind]
+
+    def first_char(self, node: Node) -> str:
+        if isinstance(node, Link | Mention | ChannelRef):
+            return "<"
+        if isinstance(node, LinePrefix):
+            return "&"
+        return super().first_char(node)
 
     def style(self, node: Style) -> None:
         marker, nxt = self.style_marker(node), self.nxt

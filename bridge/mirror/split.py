@@ -39,7 +39,7 @@ MIN_LIMIT = 16
 
 _FENCE_RE = re.compile(r"`{3,}")
 _INFO_RE = re.compile(r"([\w+#.\-]*)\n")
-_ATOM_RE = re.compile(r"<[^<>\n]*>|\[[^\]\n]*\]\([^()\s]*\)|`[^`\n]+`")
+_ATOM_RE = re.compile(r"<[^<>\n]*>|\[[^\]\n]*\]\([^()\s]*\)|(?<!`)`[^`\n]+`(?!`)")
 _ENTITY_RE = re.compile(r"&(?:amp|lt|gt);")
 _LEVELS = (
     re.compile(r"\n[ \t]*\n\s*"),
@@ -53,14 +53,18 @@ class _Fence:
     start: int
     body: int
     close: int
+    end: int
     lang: str
     info: bool
 
     def reopen(self, limit: int) -> str:
         if not self.info:
             return "```"
-        lang = self.lang if len(self.lang) + 12 <= limit // 2 else ""
+        lang = self.lang if len(self.lang) + 16 <= limit else ""
         return "```" + lang + "\n"
+
+    def in_marker(self, c: int) -> bool:
+        return self.start < c < self.body or self.close < c < self.end
 
     def closer(self) -> str:
         return "\n```" if self.info else "```"
@@ -75,7 +79,8 @@ def _fences(text: str) -> list[_Fence]:
         close = _FENCE_RE.search(text, body)
         if close is None:
             break
-        fences.append(_Fence(m.start(), body, close.start(), info.group(1) if info else "", info is not None))
+        lang = info.group(1) if info else ""
+        fences.append(_Fence(m.start(), body, close.start(), close.end(), lang, info is not None))
         pos = close.end()
     return fences
 
@@ -85,7 +90,11 @@ class _Splitter:
         self.rest = rest
         self.limit = limit
         self.fences = _fences(rest)
-        self.atoms = [(m.start(), m.end()) for m in _ATOM_RE.finditer(rest, 0, limit + 1)]
+        self.atoms: list[tuple[int, int]] = []
+        for m in _ATOM_RE.finditer(rest):
+            if m.start() > limit:
+                break
+            self.atoms.append((m.start(), m.end()))
 
     def fence_at(self, c: int) -> _Fence | None:
         for fence in self.fences:
@@ -96,11 +105,11 @@ class _Splitter:
     def in_atom(self, c: int) -> bool:
         return any(start < c < end for start, end in self.atoms)
 
-    def attempt(self, start: int, end: int) -> tuple[str, str] | None:
+    def attempt(self, start: int, end: int, atoms: bool) -> tuple[str, str] | None:
         """The (part, rest) for a cut at separator ``rest[start:end]``, or None if not allowed."""
         rest = self.rest
         head = rest[:start]
-        if not head.strip() or self.in_atom(start):
+        if not head.strip() or (atoms and self.in_atom(start)):
             return None
         fence = self.fence_at(start)
         if fence is None:
@@ -108,35 +117,40 @@ class _Splitter:
         if start <= fence.body or not rest[start : fence.close].strip():
             return None
         tail = rest[start + 1 :] if rest[start] == "\n" else rest[start:]
+        return self._fenced(head, tail, fence)
+
+    def _fenced(self, head: str, tail: str, fence: _Fence) -> tuple[str, str] | None:
         part, new_rest = head + fence.closer(), fence.reopen(self.limit) + tail
-        if len(part) > self.limit or len(new_rest) >= len(rest):
+        if len(part) > self.limit or len(new_rest) >= len(self.rest):
             return None
         return part, new_rest
 
     def take(self) -> tuple[str, str]:
         window = self.rest[: self.limit + 1]
-        for minimum in (self.limit // 2, 1):
+        for minimum, atoms in ((self.limit // 2, True), (1, True), (1, False)):
             for level in _LEVELS:
                 for m in reversed(list(level.finditer(window))):
                     if m.start() < minimum:
                         break
-                    if m.start() <= self.limit and (found := self.attempt(m.start(), m.end())):
+                    if m.start() <= self.limit and (found := self.attempt(m.start(), m.end(), atoms)):
                         return found
-        return self.hard_cut()
+        return (
+            self.hard_cut(clean=True)
+            or self.hard_cut(clean=False)
+            or (self.rest[: self.limit], self.rest[self.limit :])
+        )
 
-    def hard_cut(self) -> tuple[str, str]:
-        rest, limit = self.rest, self.limit
-        c = limit
-        while c > 1:
+    def hard_cut(self, clean: bool) -> tuple[str, str] | None:
+        rest = self.rest
+        for c in range(self.limit, 0, -1):
+            if clean and not self._clean_cut(c):
+                continue
             fence = self.fence_at(c)
-            room = limit - (len(fence.closer()) if fence else 0)
-            if c <= room and self._clean_cut(c) and (fence is None or c > fence.body):
-                break
-            c -= 1
-        fence = self.fence_at(c)
-        if fence is None:
-            return rest[:c], rest[c:]
-        return rest[:c] + fence.closer(), fence.reopen(limit) + rest[c:]
+            if fence is None:
+                return rest[:c], rest[c:]
+            if c > fence.body and (found := self._fenced(rest[:c], rest[c:], fence)):
+                return found
+        return None
 
     def _clean_cut(self, c: int) -> bool:
         rest = self.rest
@@ -144,6 +158,8 @@ class _Splitter:
             return False
         entity_start = rest.rfind("&", max(0, c - 4), c)
         if entity_start >= 0 and _ENTITY_RE.match(rest, entity_start) and c < rest.index(";", entity_start) + 1:
+            return False
+        if any(fence.in_marker(c) for fence in self.fences):
             return False
         return not any(start < c < end and start > 0 for start, end in self.atoms)
 

@@ -29,7 +29,6 @@ IDENTITY = [
     ("bold-then-italic-adjacent", "**a***b*"),
     ("italic-then-bold-adjacent", "*a***b**"),
     ("bold-first-in-italic", "***x** y*"),
-    ("two-italics-adjacent", "*a**b*"),
     ("star-inside-word-is-italic-on-discord", "2*3*4"),
     ("snake-case", "snake_case_name"),
     ("lone-star", "a * b"),
@@ -89,6 +88,8 @@ CASES = [
     ("bidi-override-removed", "invoice\u202efdp.exe", "invoicefdp.exe"),
     ("needless-escape-normalised", "\\a \\# b", "\\a # b"),
     ("empty-bold-literal", "****", "\\*\\*\\*\\*"),
+    ("double-star-inside-italic", "*a**b*", "*a\\*\\*b*"),
+    ("two-italics-adjacent", "*a* *b*", "*a* *b*"),
     ("unterminated-escaped", "**open and _half", "\\*\\*open and \\_half"),
 ]
 

@@ -1,0 +1,202 @@
+"""Property tests: renderers are faithful to the tree, plain text round-trips, nothing pings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bridge.mirror.coremd import parse_core
+from bridge.mirror.formatting import core_to_discord_with_mentions, core_to_slack, slack_to_core
+from bridge.mirror.mdast import ChannelRef, Code, Fence, Link, MassMention, Node, Style, Text, merge_text
+from bridge.mirror.mrkdwn import parse_slack
+from bridge.mirror.render import render_core
+
+NOBODY: dict[str, str] = {}
+
+
+def _norm(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+    """Compare trees up to differences nobody can see: ``#name`` or ``@everyone`` as text or as a
+    node, U+200B separators, ``*`` or ``_`` for italic, backticks around code, a bare URL written
+    ``<url>``, and whether a code block had an (empty) info line or a final newline."""
+    out: list[Node] = []
+    for node in nodes:
+        if isinstance(node, ChannelRef):
+            node = Text("#" + node.name)
+        elif isinstance(node, MassMention):
+            node = Text("@" + node.word)
+        elif isinstance(node, Text):
+            node = Text(node.text.replace("\u200b", ""))
+        elif isinstance(node, Code):
+            node = replace(node, ticks=1)
+        elif isinstance(node, Fence):
+            node = replace(node, info=True, body=node.body.strip("\n"))
+        elif isinstance(node, Link):
+            form = "angle" if node.form == "bare" else node.form
+            node = replace(node, children=_norm(node.children), form=form)
+        elif isinstance(node, Style):
+            marker = "*" if node.kind == "italic" else node.marker
+            node = replace(node, marker=marker, children=_norm(node.children))
+        out.append(node)
+    return merge_text(out)
+
+
+CORE_SNIPPETS = st.sampled_from(
+    [
+        "a", "b", "word", " ", "  ", "\n", "\n\n", "*", "**", "***", "_", "__", "~", "~~", "|", "||",
+        "`", "``", "```", "```py\n", "\\", "[", "]", "(", ")", "](", "<", ">", "> ", ">>> ", "# ", "-# ",
+        "@", "@bob", "@everyone", "#", "#chan", "https://x.io/a_b*c", "<https://x.io>",
+        "[l](https://x.io)", "2", "日本", "שלום", "👍", "\u200b", ":", "!", "&",
+    ]
+)  # fmt: skip
+core_texts = st.lists(CORE_SNIPPETS, max_size=40).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(core_texts)
+@example("*a***b**")
+@example("***x** y*")
+@example("\\**x**")
+@example("**~*a***")
+def test_render_core_is_faithful(text: str) -> None:
+    """Rendering a core tree and parsing it again gives the same tree (escaping is complete)."""
+    tree = parse_core(text)
+    rendered = render_core(tree)
+    assert _norm(parse_core(rendered)) == _norm(tree), rendered
+    assert render_core(parse_core(rendered)) == rendered
+
+
+SLACK_SNIPPETS = st.sampled_from(
+    [
+        "a", "b", "word", " ", "\n", "*", "_", "~", "`", "```", "&amp;", "&lt;", "&gt;", "&gt; ", "&",
+        "<@U1>", "<@U9|zed>", "<#C1|general>", "<!here>", "<!channel>", "<https://x.io|a *b* c>",
+        "<https://x.io/a_b>", "<mailto:a@b.io|a@b.io>", "@bob", "#chan", "2", "\\", "[", "](", ")",
+        "# ", "-# ", "|", "||", ":smile:", "日本", "مرحبا", "\u200b", "https://y.io/x_y", "**",
+    ]
+)  # fmt: skip
+slack_texts = st.lists(SLACK_SNIPPETS, max_size=40).map("".join)
+USERS = {"U1": "alice"}
+CHANNELS = {"C1": "general"}
+
+
+@settings(max_examples=600, deadline=None)
+@given(slack_texts)
+def test_slack_to_core_is_faithful(text: str) -> None:
+    """The core markdown written for a Slack message parses back to what was read from Slack."""
+    tree = parse_slack(text, user_name=USERS.get, channel_name=CHANNELS.get)
+    core = slack_to_core(text, user_name=USERS.get, channel_name=CHANNELS.get)
+    assert _norm(parse_core(core)) == _norm(tree), core
+
+
+PLAIN = st.lists(
+    st.sampled_from([*"abcXYZ019 \n&<>|:!?.,'\"()[]/=+-@#$%^{}", "日本", "עב", "ع", "👍🏽", "\u200d"]),
+    max_size=60,
+).map("".join)
+
+
+def _literal(text: str) -> str:
+    """The core markdown for ``text`` read literally (every marker escaped as needed)."""
+    return render_core((Text(text),)) if text else ""
+
+
+@settings(max_examples=500, deadline=None)
+@given(PLAIN)
+@example("a & b <c> @everyone <!channel> 1 > 0")
+@example("> not a quote")
+@example("# not a heading")
+def test_plain_text_round_trips_through_slack(text: str) -> None:
+    """core -> slack -> core is the identity for literal text with special characters, except that
+    a literal ``@name`` comes back as a mention (Slack has no way to escape it)."""
+    core = _literal(text)
+    slack = core_to_slack(core, mention=NOBODY.get, channel=NOBODY.get)
+    assert slack_to_core(slack, user_name=NOBODY.get, channel_name=NOBODY.get) == core.replace("\\@", "@")
+
+
+MARKED = st.text(alphabet=st.sampled_from(list("ab 1*_~\\\n>#-|")), max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MARKED)
+@example("*lit* snake_case 2*3")
+@example(">* *>")
+def test_literal_markers_round_trip_through_slack(text: str) -> None:
+    """Literal marker characters survive core -> slack -> core (guarded with U+200B on Slack)."""
+    core = _literal(text)
+    assert _norm(parse_core(core)) == ((Text(text),) if text else ())
+    slack = core_to_slack(core, mention=NOBODY.get, channel=NOBODY.get)
+    assert slack_to_core(slack, user_name=NOBODY.get, channel_name=NOBODY.get) == core
+
+
+DANGEROUS = st.lists(
+    st.sampled_from(
+        [
+            "<@123>",
+            "<@!1>",
+            "<@&9>",
+            "<#5>",
+            "<:e:1>",
+            "<a:e:2>",
+            "<t:1:R>",
+            "</c:1>",
+            "<id:home>",
+            "<!channel>",
+            "<!here>",
+            "<!everyone>",
+            "<@U1>",
+            "<#C1>",
+            "<!subteam^S1>",
+            "@everyone",
+            "@here",
+            "@channel",
+            "@Everyone",
+            "@\u200beveryone",
+            "\\",
+            "<",
+            ">",
+            "@",
+            "!",
+            " ",
+            "x",
+            "*",
+            "&lt;",
+            "&",
+            "|",
+            "\n",
+            "> ",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+DISCORD_TAG = re.compile(r"(?<!\\)<(?:@|#|a?:\w+:|t:|/|id:)")
+MASS = re.compile(r"@(?:everyone|here|channel)(?![\w-])", re.IGNORECASE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(DANGEROUS)
+def test_nothing_relayed_pings_on_discord(text: str) -> None:
+    rendered, ids = core_to_discord_with_mentions(text, mention=NOBODY.get, channel=NOBODY.get)
+    assert ids == []
+    assert not DISCORD_TAG.search(rendered), rendered
+    assert not MASS.search(rendered), rendered
+
+
+@settings(max_examples=500, deadline=None)
+@given(DANGEROUS)
+def test_nothing_relayed_pings_on_slack(text: str) -> None:
+    rendered = core_to_slack(text, mention=NOBODY.get, channel=NOBODY.get)
+    assert "<" not in rendered and ">" not in rendered, rendered
+    assert not MASS.search(rendered), rendered
+
+
+@settings(max_examples=300, deadline=None)
+@given(DANGEROUS)
+def test_nothing_from_slack_pings_anyone_in_core(text: str) -> None:
+    core = slack_to_core(text, user_name=NOBODY.get, channel_name=NOBODY.get)
+    slack = core_to_slack(core, mention=NOBODY.get, channel=NOBODY.get)
+    discord, ids = core_to_discord_with_mentions(core, mention=NOBODY.get, channel=NOBODY.get)
+    assert ids == []
+    assert "<" not in slack
+    assert not DISCORD_TAG.search(discord)
+    assert not MASS.search(slack) and not MASS.search(discord)
