@@ -1,0 +1,82 @@
+"""Routing: cost independent of the number of linked rooms, join/leave switch, trimmed room entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mirror_kit import D1, D2, S1, S2, Recorder, recorders, register, say_from, setup_room
+
+from bridge.core.chat import Chat
+from bridge.core.context import CoreSettings
+from bridge.core.ports import ChannelRef
+from bridge.mirror.worker import Worker
+from bridge.store import keys
+from bridge.store.connection import RedisClient
+
+
+def make_worker(chat: Chat, url: str, dests: dict[str, Recorder], **kw: Any) -> Worker:
+    return Worker(chat=chat, redis_url=url, destinations=dests, backoff_base_s=0.01, **kw)
+
+
+async def commands(redis: RedisClient) -> int:
+    info: dict[str, Any] = await redis.info("commandstats")
+    return sum(int(v["calls"]) for v in info.values() if isinstance(v, dict))
+
+
+async def drain_and_count(chat: Chat, redis: RedisClient, url: str, n: int) -> tuple[int, Recorder]:
+    discord, slack, dests = recorders()
+    for i in range(n):
+        await chat.messages.post("general", "ada", f"m{i}")
+    await redis.execute_command("CONFIG", "RESETSTAT")
+    await make_worker(chat, url, dests).drain(20)
+    used = await commands(redis)
+    assert slack.texts(S1) == [f"m{i}" for i in range(n)]
+    return used, discord
+
+
+async def test_redis_commands_per_message_do_not_depend_on_the_number_of_linked_rooms(
+    chat: Chat, redis: RedisClient, redis_url: str
+) -> None:
+    await setup_room(chat)
+    await register(chat, "ada")
+    await drain_and_count(chat, redis, redis_url, 5)  # the outboxes and their groups exist from here on
+    alone, _ = await drain_and_count(chat, redis, redis_url, 40)
+    for i in range(300):  # 300 more rooms, 600 more linked channels, none of them talking
+        name = f"idle{i}"
+        await chat.channels.create(name)
+        await chat.channels.link(name, ChannelRef("discord", "g9", name))
+        await chat.channels.link(name, ChannelRef("slack", "T9", name))
+    crowded, _ = await drain_and_count(chat, redis, redis_url, 40)
+    assert crowded == alone
+
+
+async def test_join_and_leave_are_not_routed_when_switched_off(redis: RedisClient, redis_url: str) -> None:
+    chat = await Chat.open(redis, CoreSettings(show_join_leave=False))
+    await setup_room(chat, "general", (D1, S1))
+    await register(chat, "ada")
+    discord, slack, dests = recorders()
+    await chat.channels.set_membership("general", "ada", join=True)
+    await chat.messages.post("general", "ada", "hello")
+    worker = make_worker(chat, redis_url, dests)
+    await worker.drain(10)
+    assert slack.texts(S1) == ["hello"] and discord.texts(D1) == ["hello"]
+    assert worker.metrics()["jobs_enqueued"] == 2
+
+
+async def test_a_trimmed_room_entry_still_routes_its_message_without_echo(
+    chat: Chat, redis: RedisClient, redis_url: str
+) -> None:
+    """Channel retention removed the room entries before the worker ran: a message is still routed
+    from its hash, skipping every channel of its origin platform (the origin channel is unknown);
+    an edit no longer says which message it changes and is counted as unroutable."""
+    await setup_room(chat)
+    await register(chat, "ada")
+    await say_from(chat, D1, "m1", "from discord")
+    await chat.messages.post("general", "ada", "from the core")
+    await redis.xtrim(keys.channel("general"), maxlen=0)
+    discord, slack, dests = recorders()
+    worker = make_worker(chat, redis_url, dests)
+    await worker.drain(10)
+    assert discord.texts(D1) == ["from the core"] and discord.texts(D2) == ["from the core"]
+    assert slack.texts(S1) == ["from discord", "from the core"] == slack.texts(S2)
+    assert worker.metrics()["unroutable"] == 0
