@@ -146,22 +146,22 @@ def pair_delimiters(tokens: list[Token], *, reset_each_line: bool) -> Pairing:
     ``*`` and then ``**``), openers left inside a pair become literal.
 
     Pairing never crosses a fenced block, nor a line break when ``reset_each_line`` (Slack), nor a
-    blank line (core markdown).
+    blank line (core markdown). Linear time: like CommonMark's ``openers_bottom``, a search that
+    failed is not repeated below the same point for the same kind of closer.
     """
-    result = Pairing({}, {}, {i: t.count for i, t in enumerate(tokens) if isinstance(t, Delim)})
-    stack: list[int] = []
+    pairer = _Pairer(tokens)
     prev_newline = False
     for i, tok in enumerate(tokens):
         if _reset(tok, reset_each_line, prev_newline):
-            stack.clear()
+            pairer.truncate(0)
         prev_newline = tok == NEWLINE
         if not isinstance(tok, Delim):
             continue
         if tok.can_close:
-            _close(tokens, i, stack, result)
-        if tok.can_open and result.remaining[i]:
-            stack.append(i)
-    return result
+            pairer.close(i, tok)
+        if tok.can_open and pairer.result.remaining[i]:
+            pairer.stack.append(i)
+    return pairer.result
 
 
 def _rule_of_three(opener: Delim, closer: Delim) -> bool:
@@ -173,32 +173,45 @@ def _rule_of_three(opener: Delim, closer: Delim) -> bool:
     return total % 3 == 0 and not (opener.count % 3 == 0 and closer.count % 3 == 0)
 
 
-def _close(tokens: list[Token], i: int, stack: list[int], result: Pairing) -> None:
-    closer = tokens[i]
-    assert isinstance(closer, Delim)
-    remaining = result.remaining
-    while remaining[i]:
-        found = None
-        for j in range(len(stack) - 1, -1, -1):
-            opener = tokens[stack[j]]
+class _Pairer:
+    def __init__(self, tokens: list[Token]):
+        self.tokens = tokens
+        self.stack: list[int] = []
+        self.bottom: dict[tuple[str, int, bool], int] = {}
+        self.result = Pairing({}, {}, {i: t.count for i, t in enumerate(tokens) if isinstance(t, Delim)})
+
+    def truncate(self, length: int) -> None:
+        del self.stack[length:]
+        for key, value in self.bottom.items():
+            self.bottom[key] = min(value, length)
+
+    def find(self, i: int, closer: Delim) -> tuple[int, Use] | None:
+        key = (closer.char, closer.count % 3, closer.can_open)
+        remaining = self.result.remaining
+        for j in range(len(self.stack) - 1, self.bottom.get(key, 0) - 1, -1):
+            opener = self.tokens[self.stack[j]]
             if isinstance(opener, Delim) and opener.char == closer.char and not _rule_of_three(opener, closer):
-                use = _use(opener, remaining[stack[j]], remaining[i])
+                use = _use(opener, remaining[self.stack[j]], remaining[i])
                 if use is not None:
-                    found = j, use
-                    break
-        if found is None or stack[found[0]] == i - 1:
-            return
-        j, (length, kind, marker) = found
-        o = stack[j]
-        pair_id = result.pairs
-        result.pairs += 1
-        result.opens.setdefault(o, []).append((pair_id, kind, marker))
-        result.closes.setdefault(i, []).append(pair_id)
-        remaining[o] -= length
-        remaining[i] -= length
-        del stack[j + 1 :]
-        if not remaining[o]:
-            stack.pop()
+                    return j, use
+        self.bottom[key] = len(self.stack)
+        return None
+
+    def close(self, i: int, closer: Delim) -> None:
+        remaining = self.result.remaining
+        while remaining[i]:
+            found = self.find(i, closer)
+            if found is None or self.stack[found[0]] == i - 1:
+                return
+            j, (length, kind, marker) = found
+            o = self.stack[j]
+            pair_id = self.result.pairs
+            self.result.pairs += 1
+            self.result.opens.setdefault(o, []).append((pair_id, kind, marker))
+            self.result.closes.setdefault(i, []).append(pair_id)
+            remaining[o] -= length
+            remaining[i] -= length
+            self.truncate(j + 1 if remaining[o] else j)
 
 
 def merge_text(nodes: list[Node]) -> tuple[Node, ...]:

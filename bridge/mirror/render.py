@@ -119,7 +119,8 @@ class Renderer:
         if i + 1 < len(nodes) and isinstance(nodes[i + 1], Text):
             following = nodes[i + 1]
             assert isinstance(following, Text)
-            return following.text + (self._next_char(nodes, i + 1, after) or " ")
+            beyond = self.first_char(nodes[i + 2]) if i + 2 < len(nodes) else after[:1]
+            return following.text + (beyond or " ")
         return self._next_char(nodes, i, after)
 
     def bare_ok(self, prev: str, next_text: str) -> bool:

@@ -107,7 +107,7 @@ class SlackRenderer(Renderer):
             self.out.append(marker + body + marker)
 
     def code(self, node: Code) -> None:
-        ticks = "```" if "`" in node.text else "`"
+        ticks = "```" if "`" in node.text or "\n" in node.text else "`"
         self.out.append(ticks + escape_entities(node.text) + ticks)
 
     def fence(self, node: Fence) -> None:

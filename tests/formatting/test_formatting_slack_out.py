@@ -37,6 +37,7 @@ CASES = [
     # code is opaque, only entities escaped
     ("code-span", "`*x* <@U1> a&b`", "`*x* &lt;@U1&gt; a&amp;b`"),
     ("code-double-backtick", "``a ` b``", "```a ` b```"),
+    ("multi-line-code-span-as-block", "`a\nb`", "```a\nb```"),
     ("fence-language-dropped", "```python\nif a < b:\n    pass\n```", "```if a &lt; b:\n    pass\n```"),
     ("fence-no-language", "```\n**x**\n```", "```**x**\n```"),
     ("everyone-in-code-untouched", "`@everyone`", "`@everyone`"),
