@@ -93,18 +93,18 @@ class Authors:
         self.users = users
         self.ttl = ttl
         self.size = size
-        self._cache: dict[str, tuple[float, str, str | None]] = {}
+        self._cache: dict[str, tuple[float, asyncio.Future[tuple[str, str | None]]]] = {}
 
     async def get(self, username: str) -> tuple[str, str | None]:
+        """Concurrent lanes asking for the same person share one lookup."""
         now = time.monotonic()
         hit = self._cache.get(username)
-        if hit is not None and hit[0] > now:
-            return hit[1], hit[2]
-        name, avatar = await self.users.display(username)
-        if len(self._cache) >= self.size:
-            self._cache.clear()
-        self._cache[username] = (now + self.ttl, name, avatar)
-        return name, avatar
+        if hit is None or hit[0] <= now or (hit[1].done() and hit[1].exception() is not None):
+            if len(self._cache) >= self.size:
+                self._cache.clear()
+            hit = (now + self.ttl, asyncio.ensure_future(self.users.display(username)))
+            self._cache[username] = hit
+        return await asyncio.shield(hit[1])
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
