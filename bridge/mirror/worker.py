@@ -106,6 +106,15 @@ class Worker:
     # --- public API --------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Route and deliver until ``stop`` is set; then let lanes finish their current job."""
+        if not self.partitions:
+            log.warning(
+                "mirror worker %d of %d owns no partition (there are %d): it has nothing to do",
+                self.index,
+                self.workers,
+                self.chat.ctx.settings.mirror_partitions,
+            )
+            await stop.wait()
+            return
         redis, blocking = self._client(), blocking_client(self.redis_url)
         router, refresher = self._router(redis, blocking), None
         self._running = True

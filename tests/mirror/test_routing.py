@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from mirror_kit import D1, D2, S1, S2, Recorder, recorders, register, say_from, setup_room
@@ -93,3 +94,13 @@ async def test_a_trimmed_room_entry_still_routes_its_message_without_echo(
     assert discord.texts(D1) == ["from the core"] and discord.texts(D2) == ["from the core"]
     assert slack.texts(S1) == ["from discord", "from the core"] == slack.texts(S2)
     assert worker.metrics()["unroutable"] == 0
+
+
+async def test_a_worker_without_partitions_idles_until_stopped(chat: Chat, redis_url: str) -> None:
+    _, _, dests = recorders()
+    worker = make_worker(chat, redis_url, dests, worker_index=9, workers=10)
+    assert worker.partitions == []
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    stop.set()
+    await asyncio.wait_for(task, 5)
