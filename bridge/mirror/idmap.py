@@ -9,8 +9,13 @@ commit script together with the idempotency record and the XACK (``mirror_commit
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from bridge.core.ports import ChannelRef
 from bridge.store import keys
@@ -41,9 +46,86 @@ class Commit:
     """Platform ids the map held before (edit / delete): their reverse keys that are gone are deleted."""
 
 
-class IdMap:
-    def __init__(self, redis: RedisClient, scripts: Scripts, *, group: str, idempotency_ttl_s: int) -> None:
+class ScriptBatcher:
+    """Runs calls of one script issued by many lanes in the same event-loop turn as one pipeline
+    (one round trip, and far less client work per call than separate commands). Each caller still
+    awaits its own call's result; a call is sent as soon as the loop is free, never held back."""
+
+    def __init__(self, redis: RedisClient, script: AsyncScript) -> None:
         self.redis = redis
+        self.script = script
+        self._queue: list[tuple[list[str], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, args: list[str]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((args, future))
+        if len(self._queue) == 1:
+            loop.call_soon(self._start_flush)
+        return await asyncio.shield(future)
+
+    async def aclose(self) -> None:
+        """Send what is queued and wait for every call in flight (each one records a delivery that
+        already happened, so it is finished rather than dropped when the worker stops)."""
+        if self._queue:
+            self._start_flush()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _start_flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        task = asyncio.get_running_loop().create_task(self._flush(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, batch: list[tuple[list[str], asyncio.Future[Any]]]) -> None:
+        if len(batch) == 1:  # nothing to share: a plain call (it reloads the script after NOSCRIPT)
+            args, future = batch[0]
+            try:
+                future.set_result(await self.script(keys=[], args=args, client=self.redis))
+            except Exception as err:
+                future.set_exception(err)
+            return
+        try:
+            results = await self._pipeline([args for args, _ in batch])
+            missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if missing:  # Redis restarted or flushed its scripts: those calls did not run
+                await self.redis.script_load(self.script.script)
+                again = await self._pipeline([batch[i][0] for i in missing])
+                for i, result in zip(missing, again, strict=True):
+                    results[i] = result
+        except Exception as err:
+            for _, future in batch:
+                future.set_exception(err)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _pipeline(self, calls: list[list[str]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for args in calls:
+                pipe.evalsha(self.script.sha, 0, *args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results
+
+
+class IdMap:
+    def __init__(
+        self,
+        redis: RedisClient,
+        scripts: Scripts,
+        *,
+        group: str,
+        idempotency_ttl_s: int,
+        batcher: ScriptBatcher | None = None,
+    ) -> None:
+        self.redis = redis
+        self.batcher = batcher
         self.scripts = scripts
         self.group = group
         self.ttl = idempotency_ttl_s
@@ -89,21 +171,21 @@ class IdMap:
             ids_json = json.dumps(change.ids) if change.ids else ""
             to_set = [pkey(pid) for pid in change.ids]
             to_del = [pkey(pid) for pid in change.previous if pid not in change.ids]
-        await self.scripts.mirror_commit(
-            keys=[],
-            args=[
-                keys.outbox(ref_key),
-                self.group,
-                change.outbox_id,
-                change.idempotency_key,
-                str(self.ttl),
-                map_key,
-                ref_key,
-                ids_json,
-                change.core_id,
-                str(len(to_set)),
-                *to_set,
-                *to_del,
-            ],
-            client=self.redis,
-        )
+        args = [
+            keys.outbox(ref_key),
+            self.group,
+            change.outbox_id,
+            change.idempotency_key,
+            str(self.ttl),
+            map_key,
+            ref_key,
+            ids_json,
+            change.core_id,
+            str(len(to_set)),
+            *to_set,
+            *to_del,
+        ]
+        if self.batcher is not None:
+            await self.batcher.run(args)
+        else:
+            await self.scripts.mirror_commit(keys=[], args=args, client=self.redis)

@@ -35,7 +35,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
 from bridge.mirror.delivery import Authors, DeliveryConfig, Lane, LaneStats, backoff
-from bridge.mirror.idmap import IdMap
+from bridge.mirror.idmap import IdMap, ScriptBatcher
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
 from bridge.store import keys
 from bridge.store.connection import RedisClient, blocking_client, connect
@@ -94,6 +94,7 @@ class Worker:
         self.display_cache_s = display_cache_s
         self._users_view: Users | None = None
         self._authors_cache: Authors | None = None
+        self._commits: ScriptBatcher | None = None
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.stats: dict[str, LaneStats] = {}
         self.log_stats: dict[str, dict[str, int]] = {}
@@ -245,6 +246,12 @@ class Worker:
             self._authors_cache = Authors(self._users(redis), ttl=self.display_cache_s)
         return self._authors_cache
 
+    def _batcher(self, redis: RedisClient, router: Router) -> ScriptBatcher:
+        """One commit batcher per client: commits from all lanes in one loop turn share a pipeline."""
+        if self._commits is None or self._commits.redis is not redis:
+            self._commits = ScriptBatcher(redis, router.scripts.mirror_commit)
+        return self._commits
+
     def _router(self, redis: RedisClient, blocking: RedisClient) -> Router:
         return Router(
             redis=redis,
@@ -313,7 +320,13 @@ class Worker:
             authors=self._authors(redis),
             redis=redis,
             scripts=router.scripts,
-            idmap=IdMap(redis, router.scripts, group=keys.MIRROR_GROUP, idempotency_ttl_s=self.idempotency_ttl_s),
+            idmap=IdMap(
+                redis,
+                router.scripts,
+                group=keys.MIRROR_GROUP,
+                idempotency_ttl_s=self.idempotency_ttl_s,
+                batcher=self._batcher(redis, router),
+            ),
             config=self.config,
             stats=stats,
             halt=self._halt,
@@ -355,6 +368,9 @@ class Worker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+        if self._commits is not None:
+            await self._commits.aclose()
+            self._commits = None
 
 
 async def _until(stop: asyncio.Event, work: Any) -> Any:
