@@ -211,6 +211,40 @@ async def produce(url: str, rate: float, seconds: float, rooms: int) -> int:
     return sent
 
 
+async def read_strategies(url: str) -> None:
+    """Why a partitioned log: one non-blocking read over every room stream (what a worker reading the
+    room streams themselves would do per wake-up) against one XREADGROUP over the 8 log partitions."""
+    redis = connect(url)
+    await redis.flushall()
+    rows = []
+    for n in (10, 1000, 10_000):
+        names = [f"bench:{n}:room:{i}" for i in range(n)]
+        async with redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.xadd(name, {"f": "v"}, id="1-1")
+            await pipe.execute()
+        streams = dict.fromkeys(names, "1-1")  # nothing newer: the read answers at once, empty
+        samples = []
+        for _ in range(15):
+            started = time.perf_counter()
+            await redis.xread(streams, count=1)
+            samples.append(time.perf_counter() - started)
+        rows.append((n, statistics.median(samples) * 1e6))
+    logs = {keys.mirror_log(p): ">" for p in range(8)}
+    for log_key in logs:
+        await redis.xgroup_create(log_key, keys.MIRROR_GROUP, id="0", mkstream=True)
+    samples = []
+    for _ in range(15):
+        started = time.perf_counter()
+        await redis.xreadgroup(keys.MIRROR_GROUP, "bench", logs, count=1)
+        samples.append(time.perf_counter() - started)
+    part = statistics.median(samples) * 1e6
+    await redis.flushall()
+    await redis.aclose()
+    cells = ", ".join(f"{n:,} rooms {us:,.0f} µs" for n, us in rows)
+    print(f"one read over every room stream: {cells}; over the 8 log partitions: {part:,.0f} µs")
+
+
 # --- baseline -----------------------------------------------------------------------------------
 def redis_benchmark_xadd(port: int) -> float:
     tool = shutil.which("redis-benchmark")
@@ -252,6 +286,7 @@ async def report(url: str, port: int, quick: bool) -> None:
     raw_us = await raw_xadd_us(url)
     print(f"baseline: redis-benchmark XADD -c 1: {bench_rps:,.0f} req/s; redis-py XADD round trip: {raw_us:.0f} µs")
     RAW_US[0] = raw_us
+    await read_strategies(url)
     await cost_table(url, msgs, reps)
 
     backlog = 2000 if quick else 10_000
