@@ -406,7 +406,3 @@ class Lane:
             reply_to=reply,
             mentions=mentions,
         )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

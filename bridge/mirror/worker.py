@@ -171,8 +171,11 @@ class Worker:
                         self._dispatch(await router.route(stream, entries), router.logs[stream], redis, router, 0)
                     continue
                 alive = [task for _, task in self._lanes.values() if not task.done()]
-                if not alive:
-                    return
+                if not alive:  # a last look: an outbox left with entries (a lane that failed) gets a new lane
+                    await self._scan(redis, router, idle_exit=0)
+                    alive = [task for _, task in self._lanes.values() if not task.done()]
+                    if not alive:
+                        return
                 await asyncio.wait(alive, timeout=min(left, 0.05))
         finally:
             await self._shutdown(0)
