@@ -166,12 +166,14 @@ async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -
 def _make_worker(rt: Runtime, cfg: Config, running: Running) -> Any:
     from bridge.mirror.worker import Worker
 
-    opts = dict(cfg.worker)
+    opts = cfg.worker
     return Worker(
         chat=rt.chat,
         redis_url=rt.url,
         destinations=running.destinations,
-        max_attempts=int(opts.get("max_attempts", 8)),
+        worker_index=opts.index,
+        workers=opts.workers,
+        max_attempts=opts.max_attempts,
     )
 
 

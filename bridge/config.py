@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bridge.core.context import CoreSettings
 from bridge.core.ports import ChannelRef
@@ -27,7 +27,7 @@ class Strict(BaseModel):
 class RedisConfig(Strict):
     url: str | None = None
     """Use this Redis (with RediSearch). Unset: REDIS_URL, else an embedded redis-server."""
-    data_dir: Path = Path(".chatbridge/data")
+    data_dir: Path = Path(os.environ.get("CHATBRIDGE_DATA_DIR", ".chatbridge/data"))
     appendonly: bool = True
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
     module_path: str = "/usr/lib/redis/modules/redisearch.so"
@@ -68,6 +68,23 @@ class HttpConfig(Strict):
     port: int = Field(8477, ge=0, le=65535)
 
 
+class WorkerConfig(Strict):
+    """The fan-out worker. Several ``chatbridge run`` processes on one Redis split the mirror-log
+    partitions: process ``index`` of ``workers`` takes partitions p with p % workers == index, so
+    every room is delivered by one process, in order (inbound events are deduplicated, so each
+    process may also keep its platform connections)."""
+
+    index: int = Field(0, ge=0)
+    workers: int = Field(1, ge=1, le=1024)
+    max_attempts: int = Field(8, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> WorkerConfig:
+        if self.index >= self.workers:
+            raise ValueError(f"index must be below workers ({self.workers})")
+        return self
+
+
 class Config(Strict):
     redis: RedisConfig = RedisConfig()
     core: CoreConfig = CoreConfig()
@@ -76,7 +93,7 @@ class Config(Strict):
     http: HttpConfig = HttpConfig()
     discord: dict[str, Any] = Field(default_factory=dict)
     slack: dict[str, Any] = Field(default_factory=dict)
-    worker: dict[str, Any] = Field(default_factory=dict)
+    worker: WorkerConfig = WorkerConfig()
 
     def redis_url(self) -> str | None:
         return self.redis.url or os.environ.get("REDIS_URL") or None
@@ -107,8 +124,27 @@ def load(path: str | Path | None = None) -> Config:
 
 
 def parse(raw: dict[str, Any], *, source: str = "config") -> Config:
+    raw = {k: v for k, v in raw.items() if v is not None}  # a section left with only comments is empty
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as err:
         lines = [f"{source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    _check_platform_sections(config, source)
+    return config
+
+
+def _check_platform_sections(config: Config, source: str) -> None:
+    """The adapters own their sections' models; validate them now so a typo fails at start."""
+    from bridge.adapters.discord.config import DiscordConfig
+    from bridge.adapters.slack.config import SlackConfig
+
+    try:
+        DiscordConfig.load(config.discord)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    try:
+        SlackConfig.model_validate(config.slack)
+    except ValidationError as err:
+        lines = [f"{source}: slack.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
         raise ConfigError("\n".join(lines)) from None
