@@ -49,6 +49,23 @@ class DeliveryConfig:
     backoff_cap_s: float = 60.0
     batch: int = 64
     show_join_leave: bool = True
+    outage_hold_s: float = 3600.0
+    """While no destination of a platform has succeeded since a job started failing (the platform or
+    the network is down, not this message), its failures are not counted toward ``max_attempts`` for
+    up to this long: a platform outage leaves the backlog queued in order instead of dead-lettered."""
+
+
+class PlatformHealth:
+    """When a call to a platform last succeeded (any destination), shared by its lanes."""
+
+    def __init__(self) -> None:
+        self.last_ok = float("-inf")
+
+    def ok(self) -> None:
+        self.last_ok = time.monotonic()
+
+    def down_since(self, since: float) -> bool:
+        return self.last_ok < since
 
 
 @dataclass
@@ -157,6 +174,7 @@ class Lane:
         config: DeliveryConfig,
         stats: LaneStats,
         halt: asyncio.Event,
+        health: PlatformHealth | None = None,
     ) -> None:
         self.ref = ref
         self.key = ref.key()
@@ -171,6 +189,7 @@ class Lane:
         self.config = config
         self.stats = stats
         self.halt = halt
+        self.health = health or PlatformHealth()
         self.wake = asyncio.Event()
         self._recent: deque[str] = deque(maxlen=256)
         """Entries this lane delivered lately: a repeated job in the same batch is not sent twice."""
@@ -214,7 +233,8 @@ class Lane:
             try:
                 await asyncio.wait_for(self.wake.wait(), idle_exit)
             except TimeoutError:
-                return
+                if not self.wake.is_set():  # the router may have woken us as the timeout fired
+                    return
 
     async def _read(self, start: str) -> list[Job]:
         """The next batch of jobs with their idempotency flag and message fields (one script)."""
@@ -278,11 +298,12 @@ class Lane:
             return
         self.stats.head_ms = _entry_ms(eid)
         self.stats.state = "sending"
-        attempts = 0
+        attempts, failures, first_failure = 0, 0, 0.0
         while True:
             try:
-                body = pre.body if pre is not None and attempts == 0 else None
+                body = pre.body if pre is not None and failures == 0 else None
                 change = await self._apply(eid, job, idem, body)
+                self.health.ok()
                 break
             except DeliveryError as err:
                 if err.permanent:
@@ -300,13 +321,19 @@ class Lane:
             except Exception as err:  # an adapter bug must not kill the lane: count it as a failure
                 log.exception("%s: unexpected error from the %s adapter", self.key, self.ref.platform)
                 error = err
-            attempts += 1
+            now = time.monotonic()
+            failures += 1
+            first_failure = first_failure or now
+            outage = self.health.down_since(first_failure) and now - first_failure < self.config.outage_hold_s
+            if not outage:
+                attempts += 1
             self.stats.last_error = f"{type(error).__name__}: {error}"
             if attempts >= self.config.max_attempts:
                 await self._dead(eid, job, self.stats.last_error, attempts)
                 return
             self.stats.retries += 1
-            if await self._pause(backoff(attempts, self.config.backoff_base_s, self.config.backoff_cap_s), "backoff"):
+            delay = backoff(failures, self.config.backoff_base_s, self.config.backoff_cap_s)
+            if await self._pause(delay, "down" if outage else "backoff"):
                 return
         await self._commit(change)
         self._recent.append(entry)

@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
-from bridge.mirror.delivery import Authors, DeliveryConfig, Lane, LaneStats, backoff
+from bridge.mirror.delivery import Authors, DeliveryConfig, Lane, LaneStats, PlatformHealth, backoff
 from bridge.mirror.idmap import IdMap, ScriptBatcher
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
 from bridge.store import keys
@@ -58,6 +58,7 @@ class Worker:
         max_attempts: int = 8,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 60.0,
+        outage_hold_s: float = 3600.0,
         route_batch: int = 256,
         delivery_batch: int = 64,
         block_ms: int = 1000,
@@ -81,6 +82,7 @@ class Worker:
             max_attempts=max(1, max_attempts),
             backoff_base_s=backoff_base_s,
             backoff_cap_s=backoff_cap_s,
+            outage_hold_s=outage_hold_s,
             batch=delivery_batch,
             show_join_leave=settings.show_join_leave,
         )
@@ -95,6 +97,7 @@ class Worker:
         self._users_view: Users | None = None
         self._authors_cache: Authors | None = None
         self._commits: ScriptBatcher | None = None
+        self._health: dict[str, PlatformHealth] = {}
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.stats: dict[str, LaneStats] = {}
         self.log_stats: dict[str, dict[str, int]] = {}
@@ -333,6 +336,7 @@ class Worker:
             config=self.config,
             stats=stats,
             halt=self._halt,
+            health=self._health.setdefault(ref.platform, PlatformHealth()),
         )
         recover = dest in self._recover
         self._recover.discard(dest)

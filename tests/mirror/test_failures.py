@@ -95,7 +95,7 @@ async def test_dead_letter_after_n_attempts_then_dlq_retry_delivers(
     await register(chat, "ada")
     _, slack, dests = recorders()
     slack.down[S1.key()] = lambda: DeliveryError("500 from slack")
-    worker = make_worker(chat, redis_url, dests, max_attempts=3)
+    worker = make_worker(chat, redis_url, dests, max_attempts=3, outage_hold_s=0)
     texts = await post_many(chat, 3)
     await worker.drain(20)
     assert slack.sent(S1) == [] and slack.texts(S2) == texts
@@ -194,3 +194,28 @@ async def test_metrics_report_backlog_and_log_lag(chat: Chat, redis_url: str) ->
         assert all(v["pending"] == 0 for v in m["log"].values())
         gate.set()
         await slack.wait_for(lambda: len(slack.sent(S1)) == 5)
+
+
+async def test_a_platform_outage_holds_the_backlog_instead_of_dead_lettering(
+    chat: Chat, redis: RedisClient, redis_url: str
+) -> None:
+    """Every Discord destination fails with transient errors (Discord or the network is down): the
+    failures are not counted toward max_attempts, nothing is dead-lettered, and when Discord is back
+    the backlog arrives in order. Slack is not held up meanwhile."""
+    await setup_room(chat)
+    await register(chat, "ada")
+    discord, slack, dests = recorders()
+    for ref in (D1, D2):
+        discord.down[ref.key()] = lambda: DeliveryError("502 bad gateway")
+    worker = make_worker(chat, redis_url, dests, max_attempts=2, backoff_cap_s=0.05)
+    async with running(worker):
+        texts = await post_many(chat, 10)
+        await slack.wait_for(lambda: len(slack.sent(S1)) == 10 and len(slack.sent(S2)) == 10)
+        await discord.wait_for(lambda: discord.attempts >= 12)  # well past max_attempts for each lane
+        assert worker.metrics()["dead_lettered"] == 0
+        assert "502" in (worker.metrics()["destinations"][D1.key()]["last_error"] or "")
+        discord.down.clear()
+        await discord.wait_for(lambda: len(discord.sent(D1)) == 10 and len(discord.sent(D2)) == 10)
+    assert discord.texts(D1) == texts == discord.texts(D2)
+    assert await dlq.list_dead(redis, 10) == []
+    assert worker.metrics()["dead_lettered"] == 0
