@@ -34,8 +34,9 @@ from redis.exceptions import RedisError
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
-from bridge.mirror.delivery import Authors, DeliveryConfig, Lane, LaneStats, PlatformHealth, backoff
+from bridge.mirror.delivery import DeliveryConfig, Lane
 from bridge.mirror.idmap import IdMap, ScriptBatcher
+from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
 from bridge.store import keys
 from bridge.store.connection import RedisClient, blocking_client, connect

@@ -1,0 +1,87 @@
+"""What the delivery lanes share and report: per-destination counters, platform health, the author
+cache, and the backoff schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.core.users import Users
+
+
+class PlatformHealth:
+    """When a call to a platform last succeeded (any destination), shared by its lanes."""
+
+    def __init__(self) -> None:
+        self.last_ok = float("-inf")
+
+    def ok(self) -> None:
+        self.last_ok = time.monotonic()
+
+    def down_since(self, since: float) -> bool:
+        return self.last_ok < since
+
+
+@dataclass
+class LaneStats:
+    """Per-destination counters (kept after the lane task exits)."""
+
+    delivered: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    state: str = "idle"
+    head_ms: int = 0
+    """Time (ms) encoded in the outbox id of the job in progress (0 when idle): its age is the lag."""
+    backlog: int = 0
+    """Outbox length at the last metrics refresh."""
+    last_error: str | None = None
+    by_type: dict[str, int] = field(default_factory=dict)
+
+    def snapshot(self, now_ms: int) -> dict[str, Any]:
+        return {
+            "delivered": self.delivered,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "dead_lettered": self.dead_lettered,
+            "skipped": self.skipped,
+            "duplicates": self.duplicates,
+            "state": self.state,
+            "lag_s": round(max(0, now_ms - self.head_ms) / 1000, 3) if self.head_ms else 0.0,
+            "backlog": self.backlog,
+            "last_error": self.last_error,
+        }
+
+
+class Authors:
+    """Display name and avatar of core users (``Users.display``), shared by every lane and kept for
+    ``ttl`` seconds: a burst of messages by the same people costs one lookup each, and a changed
+    name or avatar shows on the next messages within ``ttl``."""
+
+    def __init__(self, users: Users, *, ttl: float, size: int = 10_000) -> None:
+        self.users = users
+        self.ttl = ttl
+        self.size = size
+        self._cache: dict[str, tuple[float, asyncio.Future[tuple[str, str | None]]]] = {}
+
+    async def get(self, username: str) -> tuple[str, str | None]:
+        """Concurrent lanes asking for the same person share one lookup."""
+        now = time.monotonic()
+        hit = self._cache.get(username)
+        if hit is None or hit[0] <= now or (hit[1].done() and hit[1].exception() is not None):
+            if len(self._cache) >= self.size:
+                self._cache.clear()
+            hit = (now + self.ttl, asyncio.ensure_future(self.users.display(username)))
+            self._cache[username] = hit
+        return await asyncio.shield(hit[1])
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: a random delay in [d/2, d], d = min(cap, base * 2^(attempt-1))."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return float(delay * random.uniform(0.5, 1.0))
