@@ -9,8 +9,11 @@ call one script writes the id map, the idempotency record and the XACK (``mirror
 
 Failures only hold up their own lane: ``DeliveryError.retry_after`` is waited exactly (not counted
 as an attempt); other errors back off exponentially with jitter; after ``max_attempts`` or a
-permanent error the job goes to the dead-letter stream and is acknowledged. A lane with nothing to
-do exits after ``idle_exit`` seconds; the router starts it again when a job arrives.
+permanent error the job goes to the dead-letter stream and is acknowledged. Failures are not
+counted while no destination of the same platform has succeeded since the job started failing
+(the platform or the network is down, not this message), for up to ``outage_hold_s``: an outage
+leaves the backlog queued in order, to be delivered when the platform is back. A lane with nothing
+to do exits after ``idle_exit`` seconds; the router starts it again when a job arrives.
 """
 
 from __future__ import annotations
