@@ -31,7 +31,7 @@ from bridge.core.ports import ChannelRef, Destination, OutboundMessage
 from bridge.core.users import Users
 from bridge.errors import DeliveryError
 from bridge.mirror import dlq
-from bridge.mirror.idmap import Commit, IdMap
+from bridge.mirror.idmap import Commit, IdMap, ScriptBatcher
 from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff
 from bridge.mirror.router import claim_all
 from bridge.store import keys
@@ -102,6 +102,7 @@ class Lane:
         stats: LaneStats,
         halt: asyncio.Event,
         health: PlatformHealth | None = None,
+        takes: ScriptBatcher | None = None,
     ) -> None:
         self.ref = ref
         self.key = ref.key()
@@ -117,6 +118,7 @@ class Lane:
         self.stats = stats
         self.halt = halt
         self.health = health or PlatformHealth()
+        self.takes = takes or ScriptBatcher(redis, scripts.mirror_take)
         self.wake = asyncio.Event()
         self._recent: deque[str] = deque(maxlen=256)
         """Entries this lane delivered lately: a repeated job in the same batch is not sent twice."""
@@ -167,21 +169,8 @@ class Lane:
         """The next batch of jobs with their idempotency flag and message fields (one script)."""
         dpre, dsuf = keys.delivered(_SLOT, self.key).split(_SLOT)
         mpre, msuf = keys.message(_SLOT).split(_SLOT)
-        raw = await self.scripts.mirror_take(
-            keys=[],
-            args=[
-                self.outbox,
-                keys.MIRROR_GROUP,
-                self.config.consumer,
-                self.config.batch,
-                start,
-                dpre,
-                dsuf,
-                mpre,
-                msuf,
-            ],
-            client=self.redis,
-        )
+        group, consumer, count = keys.MIRROR_GROUP, self.config.consumer, str(self.config.batch)
+        raw = await self.takes.run([self.outbox, group, consumer, count, start, dpre, dsuf, mpre, msuf])
         jobs: list[Job] = []
         for head, text in zip(raw[::2], raw[1::2], strict=True):
             eid, kind, core, entry, user, channel, done, has, username, reply_to, msg_channel = head.split("\n")

@@ -97,7 +97,7 @@ class Worker:
         self.display_cache_s = display_cache_s
         self._users_view: Users | None = None
         self._authors_cache: Authors | None = None
-        self._commits: ScriptBatcher | None = None
+        self._batchers: dict[str, ScriptBatcher] = {}
         self._health: dict[str, PlatformHealth] = {}
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.stats: dict[str, LaneStats] = {}
@@ -253,11 +253,14 @@ class Worker:
             self._authors_cache = Authors(self._users(redis), ttl=self.display_cache_s)
         return self._authors_cache
 
-    def _batcher(self, redis: RedisClient, router: Router) -> ScriptBatcher:
-        """One commit batcher per client: commits from all lanes in one loop turn share a pipeline."""
-        if self._commits is None or self._commits.redis is not redis:
-            self._commits = ScriptBatcher(redis, router.scripts.mirror_commit)
-        return self._commits
+    def _batcher(self, redis: RedisClient, router: Router, name: str) -> ScriptBatcher:
+        """One batcher per script and client: the outbox reads, and the commits, that lanes issue in
+        the same loop turn share a pipeline."""
+        current = self._batchers.get(name)
+        if current is None or current.redis is not redis:
+            script = router.scripts.mirror_take if name == "take" else router.scripts.mirror_commit
+            current = self._batchers[name] = ScriptBatcher(redis, script)
+        return current
 
     def _router(self, redis: RedisClient, blocking: RedisClient) -> Router:
         return Router(
@@ -332,12 +335,13 @@ class Worker:
                 router.scripts,
                 group=keys.MIRROR_GROUP,
                 idempotency_ttl_s=self.idempotency_ttl_s,
-                batcher=self._batcher(redis, router),
+                batcher=self._batcher(redis, router, "commit"),
             ),
             config=self.config,
             stats=stats,
             halt=self._halt,
             health=self._health.setdefault(ref.platform, PlatformHealth()),
+            takes=self._batcher(redis, router, "take"),
         )
         recover = dest in self._recover
         self._recover.discard(dest)
@@ -376,9 +380,9 @@ class Worker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
-        if self._commits is not None:
-            await self._commits.aclose()
-            self._commits = None
+        for batcher in self._batchers.values():
+            await batcher.aclose()
+        self._batchers.clear()
 
 
 async def _until(stop: asyncio.Event, work: Any) -> Any:
