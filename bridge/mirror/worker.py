@@ -175,8 +175,13 @@ class Worker:
                         self._dispatch(await router.route(stream, entries), router.logs[stream], redis, router, 0)
                     continue
                 alive = [task for _, task in self._lanes.values() if not task.done()]
-                if not alive:  # a last look: an outbox left with entries (a lane that failed) gets a new lane
-                    await self._scan(redis, router, idle_exit=0)
+                if not alive:  # a lane that failed left its outbox unfinished: it gets a new lane
+                    for dest in list(self._recover):
+                        failed = self._lanes.get(dest)
+                        if failed is None:
+                            self._recover.discard(dest)
+                        else:
+                            self._wake(dest, failed[0].partition, redis, router, 0)
                     alive = [task for _, task in self._lanes.values() if not task.done()]
                     if not alive:
                         return
