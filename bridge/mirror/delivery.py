@@ -81,7 +81,7 @@ def _entry_of(job: dict[str, str]) -> str:
     return job.get("entry") or job.get("core") or ""
 
 
-def _entry_ms(entry_id: str) -> int:
+def entry_ms(entry_id: str) -> int:
     head, _, _ = entry_id.partition("-")
     return int(head) if head.isdigit() else 0
 
@@ -212,7 +212,7 @@ class Lane:
             self.stats.duplicates += 1
             await self.idmap.commit(self.ref, Commit(eid))
             return
-        self.stats.head_ms = _entry_ms(eid)
+        self.stats.head_ms = entry_ms(eid)
         self.stats.state = "sending"
         attempts, failures, first_failure = 0, 0, 0.0
         while True:

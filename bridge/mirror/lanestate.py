@@ -40,6 +40,8 @@ class LaneStats:
     """Time (ms) encoded in the outbox id of the job in progress (0 when idle): its age is the lag."""
     backlog: int = 0
     """Outbox length at the last metrics refresh."""
+    oldest_ms: int = 0
+    """Time (ms) in the id of the oldest entry still in the outbox at the last refresh (0 = empty)."""
     last_error: str | None = None
     by_type: dict[str, int] = field(default_factory=dict)
 
@@ -54,6 +56,7 @@ class LaneStats:
             "state": self.state,
             "lag_s": round(max(0, now_ms - self.head_ms) / 1000, 3) if self.head_ms else 0.0,
             "backlog": self.backlog,
+            "oldest_s": round(max(0, now_ms - self.oldest_ms) / 1000, 3) if self.oldest_ms else 0.0,
             "last_error": self.last_error,
         }
 

@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
-from bridge.mirror.delivery import DeliveryConfig, Lane
+from bridge.mirror.delivery import DeliveryConfig, Lane, entry_ms
 from bridge.mirror.idmap import IdMap, ScriptBatcher
 from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
@@ -216,19 +216,24 @@ class Worker:
         return {dest: self.stats[dest].backlog for dest, (_, task) in self._lanes.items() if not task.done()}
 
     async def refresh_metrics(self, redis: RedisClient | None = None) -> None:
-        """Read outbox lengths and log-partition lag/pending from Redis into :meth:`metrics`."""
+        """Read outbox lengths, the age of their oldest entry, and log-partition lag/pending from
+        Redis into :meth:`metrics` (``run`` does it every ``metrics_interval_s``)."""
         client = redis or self.chat.ctx.redis
         dests = [d for d, st in self.stats.items() if st.backlog or d in self._lanes]
         async with client.pipeline(transaction=False) as pipe:
             for dest in dests:
                 pipe.xlen(keys.outbox(dest))
+                pipe.xrange(keys.outbox(dest), count=1)
             for p in self.partitions:
                 pipe.xinfo_groups(keys.mirror_log(p))
             raw = await pipe.execute(raise_on_error=False)
-        for dest, length in zip(dests, raw, strict=False):
+        for i, dest in enumerate(dests):
+            length, first = raw[2 * i], raw[2 * i + 1]
             if isinstance(length, int):
                 self.stats[dest].backlog = length
-        for p, groups in zip(self.partitions, raw[len(dests) :], strict=True):
+            if isinstance(first, list):
+                self.stats[dest].oldest_ms = entry_ms(first[0][0]) if first else 0
+        for p, groups in zip(self.partitions, raw[2 * len(dests) :], strict=True):
             for group in groups if isinstance(groups, list) else []:
                 if group.get("name") == keys.MIRROR_GROUP:
                     self.log_stats[str(p)] = {"lag": int(group.get("lag") or 0), "pending": int(group["pending"])}

@@ -191,6 +191,7 @@ async def test_metrics_report_backlog_and_log_lag(chat: Chat, redis_url: str) ->
         assert m["destinations"][S1.key()]["backlog"] == 5
         assert m["destinations"][S1.key()]["state"] == "sending"
         assert m["destinations"][S1.key()]["lag_s"] >= 0
+        assert m["destinations"][S1.key()]["oldest_s"] >= 0 and m["destinations"][D1.key()]["oldest_s"] == 0
         assert all(v["pending"] == 0 for v in m["log"].values())
         gate.set()
         await slack.wait_for(lambda: len(slack.sent(S1)) == 5)
