@@ -18,6 +18,7 @@ that room only, never with the number of rooms.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -125,6 +126,25 @@ class Router:
             block=self.block_ms if block else None,
         )
         return [(str(s), list(e)) for s, e in raw or [] if e]
+
+    async def read_until(self, stop: asyncio.Event) -> list[tuple[str, list[Entry]]] | None:
+        """A blocking :meth:`read`, given up (None) as soon as ``stop`` is set."""
+        task = asyncio.ensure_future(self.read(block=True))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled from outside: the read must not outlive the worker
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        finally:
+            stopper.cancel()
+        if task in done:
+            result: list[tuple[str, list[Entry]]] = task.result()
+            return result
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return None
 
     async def route(self, stream: str, entries: list[Entry]) -> RouteResult:
         """Fan one partition's batch out to outboxes and XACK it (one script call)."""

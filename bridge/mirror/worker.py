@@ -132,7 +132,7 @@ class Worker:
                     if scan:  # at start, and after Redis was unreachable (a routing reply may be lost)
                         await self._scan(redis, router, idle_exit=self.idle_exit_s)
                         scan = False
-                    batches = await _until(stop, router.read(block=True))
+                    batches = await router.read_until(stop)
                     if batches is None:
                         break
                     for stream, entries in batches:
@@ -393,22 +393,3 @@ class Worker:
         for batcher in self._batchers.values():
             await batcher.aclose()
         self._batchers.clear()
-
-
-async def _until(stop: asyncio.Event, work: Any) -> Any:
-    """Await ``work`` unless ``stop`` is set first (then cancel it and return None)."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # cancelled from outside: the read must not outlive the worker
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise
-    finally:
-        stopper.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return None
