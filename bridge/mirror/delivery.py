@@ -120,7 +120,7 @@ class Lane:
         self.health = health or PlatformHealth()
         self.takes = takes or ScriptBatcher(redis, scripts.mirror_take)
         self.wake = asyncio.Event()
-        self._recent: deque[str] = deque(maxlen=256)
+        self._recent: deque[str] = deque(maxlen=64)
         """Entries this lane delivered lately: a repeated job in the same batch is not sent twice."""
 
     # --- the loop ----------------------------------------------------------------------------------

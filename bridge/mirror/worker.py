@@ -103,7 +103,7 @@ class Worker:
         self.stats: dict[str, LaneStats] = {}
         self.log_stats: dict[str, dict[str, int]] = {}
         self._lanes: dict[str, tuple[Lane, asyncio.Task[None]]] = {}
-        self._recover: set[str] = set()
+        self._recover: dict[str, int] = {}
         """Destinations whose next lane first reclaims pending jobs (found at start, or after a crash)."""
         self._halt = asyncio.Event()
         self._running = False
@@ -176,12 +176,8 @@ class Worker:
                     continue
                 alive = [task for _, task in self._lanes.values() if not task.done()]
                 if not alive:  # a lane that failed left its outbox unfinished: it gets a new lane
-                    for dest in list(self._recover):
-                        failed = self._lanes.get(dest)
-                        if failed is None:
-                            self._recover.discard(dest)
-                        else:
-                            self._wake(dest, failed[0].partition, redis, router, 0)
+                    for dest, partition in list(self._recover.items()):
+                        self._wake(dest, partition, redis, router, 0)
                     alive = [task for _, task in self._lanes.values() if not task.done()]
                     if not alive:
                         return
@@ -303,7 +299,7 @@ class Worker:
                 await ensure_group(redis, keys.outbox(dest))
                 current = self._lanes.get(dest)
                 if current is None or current[1].done():
-                    self._recover.add(dest)
+                    self._recover[dest] = part
                 self._wake(dest, part, redis, router, idle_exit)
 
     def _dispatch(
@@ -353,8 +349,7 @@ class Worker:
             health=self._health.setdefault(ref.platform, PlatformHealth()),
             takes=self._batcher(redis, router, "take"),
         )
-        recover = dest in self._recover
-        self._recover.discard(dest)
+        recover = self._recover.pop(dest, None) is not None
         task = asyncio.create_task(self._lane_main(lane, idle_exit, recover), name=f"mirror-lane:{dest}")
         self._lanes[dest] = (lane, task)
 
@@ -365,9 +360,10 @@ class Worker:
             raise
         except Exception:
             log.exception("mirror lane %s crashed; it restarts with the next job", lane.key)
-            self._recover.add(lane.key)
+            self._recover[lane.key] = lane.partition
         finally:
             lane.stats.state = "stopped" if self._halt.is_set() else "idle"
+            self._lanes.pop(lane.key, None)  # idle destinations keep only their counters
 
     async def _refresh_loop(self, redis: RedisClient, stop: asyncio.Event) -> None:
         while not stop.is_set():
