@@ -17,6 +17,7 @@ from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
 
 JOB_FIELDS = ("core", "channel", "type", "entry", "user")
+RETRY_CHUNK = 500
 
 
 async def dead_letter(
@@ -54,19 +55,17 @@ async def retry_dead(redis: RedisClient, entry_id: str = "all") -> int:
     """Re-enqueue one dead letter (by id) or ``"all"`` at the end of its destination's outbox and
     remove it from the dead-letter stream; returns how many were re-queued."""
     scripts = Scripts.load(redis)
-    count = await scripts.mirror_retry(
-        keys=[],
-        args=[
-            keys.DEAD_LETTERS,
-            keys.MIRROR_GROUP,
-            keys.OUTBOX_PREFIX,
-            keys.OUTBOXES,
-            keys.MIRROR_LOG_PREFIX,
-            entry_id.strip() or "all",
-        ],
-        client=redis,
-    )
-    return int(count)
+    target = entry_id.strip() or "all"
+    base = [keys.DEAD_LETTERS, keys.MIRROR_GROUP, keys.OUTBOX_PREFIX, keys.OUTBOXES, keys.MIRROR_LOG_PREFIX]
+    if target != "all":
+        count, _ = await scripts.mirror_retry(keys=[], args=[*base, target], client=redis)
+        return int(count)
+    total = 0
+    while True:  # in chunks, so a large dead-letter stream never blocks Redis for long
+        count, examined = await scripts.mirror_retry(keys=[], args=[*base, "all", RETRY_CHUNK], client=redis)
+        total += int(count)
+        if int(examined) < RETRY_CHUNK:
+            return total
 
 
 async def drop_dead(redis: RedisClient, entry_id: str = "all") -> int:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from mirror_kit import D1, D2, S1, S2, Recorder, eventually, recorders, register, setup_room
 
 from bridge.core.chat import Chat
@@ -89,7 +90,7 @@ async def test_destination_down_for_a_while_gets_its_backlog_in_order(chat: Chat
 
 
 async def test_dead_letter_after_n_attempts_then_dlq_retry_delivers(
-    chat: Chat, redis: RedisClient, redis_url: str
+    chat: Chat, redis: RedisClient, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await setup_room(chat)
     await register(chat, "ada")
@@ -110,6 +111,7 @@ async def test_dead_letter_after_n_attempts_then_dlq_retry_delivers(
     assert await dlq.retry_dead(redis, dead[0]["id"]) == 1
     await worker.drain(10)
     assert slack.texts(S1) == texts[:1]
+    monkeypatch.setattr(dlq, "RETRY_CHUNK", 1)  # `retry all` works through the stream in chunks
     assert await dlq.retry_dead(redis, "all") == 2
     assert await dlq.list_dead(redis, 10) == []
     await worker.drain(10)

@@ -2,11 +2,12 @@
 -- outbox, delete them from the dead-letter stream, and append a `wake` entry to the mirror-log
 -- partition that owns the destination so the worker that owns it starts delivering, atomically.
 -- ARGV: 1 dead-letter stream, 2 group, 3 outbox prefix, 4 registry hash, 5 log key prefix,
---       then dead-letter entry ids ('all' = every entry). Returns the number re-queued.
+--       then dead-letter entry ids, or 'all' and a batch size (the oldest that many entries).
+-- Returns {number re-queued, number of entries examined}.
 local dlq, group, oprefix, registry, lprefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local entries = {}
 if ARGV[6] == 'all' then
-  entries = redis.call('XRANGE', dlq, '-', '+')
+  entries = redis.call('XRANGE', dlq, '-', '+', 'COUNT', tonumber(ARGV[7]))
 else
   for i = 6, #ARGV do
     local e = redis.call('XRANGE', dlq, ARGV[i], ARGV[i])
@@ -41,4 +42,4 @@ for _, e in ipairs(entries) do
   end
   redis.call('XDEL', dlq, e[1])
 end
-return count
+return {count, #entries}
