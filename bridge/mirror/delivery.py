@@ -51,6 +51,8 @@ class DeliveryConfig:
     backoff_cap_s: float = 60.0
     batch: int = 64
     show_join_leave: bool = True
+    call_timeout_s: float | None = 300.0
+    """A platform call that has not answered by then counts as a failed attempt (None: no limit)."""
     outage_hold_s: float = 3600.0
     """While no destination of a platform has succeeded since a job started failing (the platform or
     the network is down, not this message), its failures are not counted toward ``max_attempts`` for
@@ -218,7 +220,8 @@ class Lane:
         while True:
             try:
                 body = pre.body if pre is not None and failures == 0 else None
-                change = await self._apply(eid, job, idem, body)
+                async with asyncio.timeout(self.config.call_timeout_s):
+                    change = await self._apply(eid, job, idem, body)
                 self.health.ok()
                 break
             except DeliveryError as err:
@@ -234,6 +237,8 @@ class Lane:
                 error: Exception = err
             except RedisError:
                 raise
+            except TimeoutError:
+                error = DeliveryError(f"no answer from {self.ref.platform} within {self.config.call_timeout_s}s")
             except Exception as err:  # an adapter bug must not kill the lane: count it as a failure
                 log.exception("%s: unexpected error from the %s adapter", self.key, self.ref.platform)
                 error = err

@@ -60,6 +60,7 @@ class Worker:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 60.0,
         outage_hold_s: float = 3600.0,
+        call_timeout_s: float | None = 300.0,
         route_batch: int = 256,
         delivery_batch: int = 64,
         block_ms: int = 1000,
@@ -84,6 +85,7 @@ class Worker:
             backoff_base_s=backoff_base_s,
             backoff_cap_s=backoff_cap_s,
             outage_hold_s=outage_hold_s,
+            call_timeout_s=call_timeout_s,
             batch=delivery_batch,
             show_join_leave=settings.show_join_leave,
         )

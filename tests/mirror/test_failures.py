@@ -222,3 +222,20 @@ async def test_a_platform_outage_holds_the_backlog_instead_of_dead_lettering(
     assert discord.texts(D1) == texts == discord.texts(D2)
     assert await dlq.list_dead(redis, 10) == []
     assert worker.metrics()["dead_lettered"] == 0
+
+
+async def test_a_platform_call_that_never_answers_times_out_and_is_retried(chat: Chat, redis_url: str) -> None:
+    await setup_room(chat, "general", (S1,))
+    await register(chat, "ada")
+    _, slack, dests = recorders()
+    gate = slack.gate[S1.key()] = asyncio.Event()
+    worker = make_worker(chat, redis_url, dests, call_timeout_s=0.05)
+    await post_many(chat, 1)
+    task = asyncio.create_task(worker.drain(10))
+    await slack.entered.wait()
+    slack.entered.clear()
+    await slack.entered.wait()  # the first call was given up on: this is the retry
+    assert "no answer from slack" in (worker.metrics()["destinations"][S1.key()]["last_error"] or "")
+    gate.set()
+    await task
+    assert slack.texts(S1) == ["m0"] and worker.metrics()["retries"] >= 1
