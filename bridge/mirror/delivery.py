@@ -64,6 +64,8 @@ class Prefetched:
     delivered: bool
     body: dict[str, str] | None
     """username, message, reply_to, channel of the message a job carries ({} if it is gone)."""
+    linked: bool = True
+    """The destination is still linked to the job's room (an unlinked one gets nothing more)."""
 
 
 @dataclass(frozen=True)
@@ -172,15 +174,18 @@ class Lane:
         dpre, dsuf = keys.delivered(_SLOT, self.key).split(_SLOT)
         mpre, msuf = keys.message(_SLOT).split(_SLOT)
         group, consumer, count = keys.MIRROR_GROUP, self.config.consumer, str(self.config.batch)
-        raw = await self.takes.run([self.outbox, group, consumer, count, start, dpre, dsuf, mpre, msuf])
+        route = keys.route(self.key)
+        raw = await self.takes.run([self.outbox, group, consumer, count, start, dpre, dsuf, mpre, msuf, route])
+        linked_to = raw[0] if raw else ""
         jobs: list[Job] = []
-        for head, text in zip(raw[::2], raw[1::2], strict=True):
+        for head, text in zip(raw[1::2], raw[2::2], strict=True):
             eid, kind, core, entry, user, channel, done, has, username, reply_to, msg_channel = head.split("\n")
             job = {"type": kind, "core": core, "entry": entry, "channel": channel}
             if user:
                 job["user"] = user
             body = {"username": username, "message": text, "reply_to": reply_to, "channel": msg_channel}
-            jobs.append(Job(eid, job, Prefetched(done == "1", body if has == "1" else {})))
+            pre = Prefetched(done == "1", body if has == "1" else {}, linked=channel == linked_to)
+            jobs.append(Job(eid, job, pre))
         return jobs
 
     async def _run_jobs(self, jobs: list[Job]) -> bool:
@@ -212,6 +217,10 @@ class Lane:
         done = pre.delivered if pre is not None else await self.idmap.delivered(idem)
         if done or entry in self._recent:
             self.stats.duplicates += 1
+            await self.idmap.commit(self.ref, Commit(eid))
+            return
+        if pre is not None and not pre.linked:
+            self.stats.skipped += 1
             await self.idmap.commit(self.ref, Commit(eid))
             return
         self.stats.head_ms = entry_ms(eid)

@@ -104,3 +104,20 @@ async def test_a_worker_without_partitions_idles_until_stopped(chat: Chat, redis
     task = asyncio.create_task(worker.run(stop))
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_an_unlinked_destination_gets_nothing_more_even_from_its_backlog(chat: Chat, redis_url: str) -> None:
+    await setup_room(chat, "general", (D1, S1, S2))
+    await register(chat, "ada")
+    discord, slack, dests = recorders()
+    await chat.messages.post("general", "ada", "m0")
+    await make_worker(chat, redis_url, dests).drain(10)
+    await chat.messages.post("general", "ada", "queued")
+    await make_worker(chat, redis_url, {"discord": discord}).drain(10)  # routed; Slack's outboxes wait
+    await chat.channels.unlink(S2)  # the admin unlinks S2 while its backlog waits
+    await chat.messages.post("general", "ada", "after the unlink")
+    worker = make_worker(chat, redis_url, dests)
+    await worker.drain(10)
+    assert slack.texts(S2) == ["m0"]
+    assert slack.texts(S1) == ["m0", "queued", "after the unlink"] == discord.texts(D1)
+    assert worker.metrics()["destinations"][S2.key()]["skipped"] == 1

@@ -1,16 +1,19 @@
 -- Mirroring worker, delivery stage: read the next jobs of an outbox for this consumer and, in the
 -- same round trip, what delivering them needs: whether each was already delivered (idempotency
--- record) and the fields of the message it carries.
+-- record), the fields of the message it carries, and the core channel the destination is linked to
+-- now (jobs of a room it was unlinked from are not delivered).
 -- ARGV: 1 outbox key, 2 group, 3 consumer, 4 count, 5 start ('0' = this consumer's pending, '>' = new),
---       6/7 idempotency key = ARGV[6] .. entry .. ARGV[7], 8/9 message key = ARGV[8] .. core .. ARGV[9]
--- Returns two strings per job (few replies to parse): the outbox id and job fields joined by '\n'
+--       6/7 idempotency key = ARGV[6] .. entry .. ARGV[7], 8/9 message key = ARGV[8] .. core .. ARGV[9],
+--       10 the destination's route key
+-- Returns {} when there is nothing, else the current route ('' = unlinked), then two strings per job
+-- (few replies to parse): the outbox id and job fields joined by '\n'
 --   outbox id, type, core, entry, user, job channel, delivered (0/1), has message (0/1),
 --   username, reply_to, message channel
 -- and the message text ('' when the job carries no message). None of the joined values can hold a
 -- newline (stream ids, validated user and channel names).
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', ARGV[1], ARGV[5])
-if not reply then return {} end
-local out = {}
+if not reply or #reply[1][2] == 0 then return {} end
+local out = {redis.call('GET', ARGV[10]) or ''}
 for _, e in ipairs(reply[1][2]) do
   local fields, job = e[2] or {}, {}
   for j = 1, #fields, 2 do job[fields[j]] = fields[j + 1] end
