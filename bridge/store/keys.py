@@ -180,9 +180,10 @@ def outbox(destination: str) -> str:
     return f"{OUTBOX_PREFIX}{destination}"
 
 
-# Mirroring worker (bridge/mirror): the fan-out worker's own keys. The routing script receives the
-# prefixes below as arguments (it learns a room's destinations inside Redis), so the names are still
-# only spelled here.
+# Mirroring worker (bridge/mirror): the fan-out worker's own keys. Its scripts learn key names inside
+# Redis (a room's destinations, a job's message), so they get the prefixes below as arguments, and
+# ``mirror_take`` gets ``delivered()`` / ``message()`` cut at a placeholder: the names are still only
+# spelled here. (Like the core's scripts, they touch undeclared keys: single-node Redis or replicas.)
 OUTBOX_PREFIX = "cb:outbox:"
 """Prefix of :func:`outbox` (``cb:outbox:<platform>:<workspace>:<channel>``)."""
 OUTBOXES = "cb:outboxes"
