@@ -1,0 +1,175 @@
+"""Mirrored rooms end to end, in one process: the real discord.py and slack-bolt adapters against
+the local emulators, a real redis-server + RediSearch, the fan-out worker. Nothing is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from bridge.app import Running, start_discord, start_slack
+from bridge.config import Config
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef, Invocation
+from bridge.mirror.worker import Worker
+from bridge.runtime import Runtime
+from bridge.store.connection import connect
+from bridge.store.embedded import EmbeddedRedis
+
+T = TypeVar("T")
+
+
+@dataclass
+class Bridge:
+    chat: Chat
+    running: Running
+    discord: Any
+    slack: Any
+
+    def dref(self, name: str) -> ChannelRef:
+        return ChannelRef("discord", self.discord.guild_id, self.discord.channel(name).id)
+
+    def sref(self, name: str) -> ChannelRef:
+        ws = self.slack.workspace
+        return ChannelRef("slack", ws.team_id, ws.channel(name).id)
+
+    def slack_texts(self, channel: str) -> list[str]:
+        return [m.text for m in self.slack.history(channel)]
+
+    def discord_texts(self, channel: str) -> list[str]:
+        return [m["content"] for m in self.discord.messages(channel)]
+
+
+async def until(probe: Callable[[], T], *, timeout: float = 10.0) -> T:
+    """Wait for ``probe()`` to return something truthy (polling under a deadline)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            value = probe()
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def bridge(chat: Chat, redis_url: str) -> AsyncIterator[Bridge]:
+    rt = Runtime(redis_url, chat.ctx.redis, chat, None)
+    running = Running()
+    cfg = Config()
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await start_discord(rt, cfg, running, sandbox=True)
+        await start_slack(rt, cfg, running, sandbox=True)
+        worker = Worker(chat=chat, redis_url=redis_url, destinations=running.destinations, backoff_base_s=0.05)
+        task = asyncio.create_task(worker.run(stop))
+        yield Bridge(chat, running, running.emulators["discord"], running.emulators["slack"])
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 15)
+        for close in running.closers:
+            await close()
+
+
+async def test_discord_to_slack_as_the_sender_with_formatting(bridge: Bridge) -> None:
+    await bridge.discord.say("alice", "general", "hello **team**, see <https://example.com>")
+    msg = await until(lambda: next((m for m in bridge.slack.history("general") if "hello" in m.text), None))
+    assert msg.text.startswith("hello *team*")
+    assert msg.username and "Alice" in msg.username
+    assert bridge.discord_texts("general") == ["hello **team**, see <https://example.com>"]  # no echo back
+
+
+async def test_slack_to_discord_through_the_webhook(bridge: Bridge) -> None:
+    bridge.slack.user_says(user="bob", channel="general", text="ship it _today_ &amp; <!channel>")
+    msg = await until(lambda: next((m for m in bridge.discord.messages("general") if "ship" in m["content"]), None))
+    assert msg.get("webhook_id"), "mirrored messages are posted through the channel webhook"
+    assert "*today*" in msg["content"] and "& " in msg["content"]
+    assert "@everyone" not in msg["content"] and "<!channel>" not in msg["content"]
+    assert len(bridge.slack_texts("general")) == 1  # no echo back to Slack
+
+
+async def test_fan_out_to_every_linked_channel_except_the_origin(bridge: Bridge) -> None:
+    for ref in (bridge.dref("random"), bridge.sref("random"), bridge.sref("cricket")):
+        await bridge.chat.channels.link("general", ref)
+    await bridge.discord.say("alice", "general", "one message, four rooms")
+    for channel in ("general", "random", "cricket"):
+        await until(lambda c=channel: "one message, four rooms" in bridge.slack_texts(c))  # type: ignore[misc]
+    await until(lambda: "one message, four rooms" in bridge.discord_texts("random"))
+    assert bridge.discord_texts("general") == ["one message, four rooms"]
+
+
+async def test_edit_delete_and_reply_follow_both_ways(bridge: Bridge) -> None:
+    original = await bridge.discord.say("alice", "general", "first version")
+    mirrored = await until(lambda: next((m for m in bridge.slack.history("general") if "first" in m.text), None))
+    await bridge.discord.edit("general", original["id"], "second version")
+    await until(lambda: any("second version" in m.text for m in bridge.slack.history("general")))
+    reply = bridge.slack.user_says(user="bob", channel="general", text="replying in thread", thread_ts=mirrored.ts)
+    answer = await until(
+        lambda: next((m for m in bridge.discord.messages("general") if "replying in thread" in m["content"]), None)
+    )
+    assert "replying to" in answer["content"] and "second version" in answer["content"], answer["content"]
+    bridge.slack.user_deletes(channel="general", ts=reply.ts)
+    await until(lambda: not any("replying in thread" in t for t in bridge.discord_texts("general")))
+    await bridge.discord.delete("general", original["id"])
+    await until(lambda: not any("version" in t for t in bridge.slack_texts("general")))
+
+
+async def test_order_is_kept_and_a_throttled_destination_catches_up(bridge: Bridge) -> None:
+    bridge.discord.rate_limit("POST", r"/webhooks/\d+/[^/]+$", retry_after=0.5, times=3)
+    for i in range(12):
+        bridge.slack.user_says(user="bob", channel="general", text=f"burst {i}")
+    await until(lambda: len([t for t in bridge.discord_texts("general") if t.startswith("burst")]) == 12, timeout=20)
+    assert [t for t in bridge.discord_texts("general") if t.startswith("burst")] == [f"burst {i}" for i in range(12)]
+
+
+async def test_commands_posted_from_the_core_reach_both_sides(bridge: Bridge) -> None:
+    await bridge.chat.commands.execute(Invocation(platform="cli"), "register cli-user")
+    reply = await bridge.chat.commands.execute(
+        Invocation(platform="cli", username="cli-user"), "post general from the CLI"
+    )
+    assert reply.ok
+    await until(lambda: "from the CLI" in bridge.slack_texts("general"))
+    await until(lambda: "from the CLI" in bridge.discord_texts("general"))
+
+
+async def test_redis_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
+    """Redis is SIGKILLed between two bursts and restarted from its AOF on the same port: every
+    message reaches the other side exactly once, in order."""
+    server = EmbeddedRedis(data_dir=tmp_path / "redis", appendfsync="always")
+    server.start()
+    redis = connect(server.url)
+    chat = await Chat.open(redis)
+    rt = Runtime(server.url, redis, chat, None)
+    running = Running()
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await start_discord(rt, Config(), running, sandbox=True)
+        await start_slack(rt, Config(), running, sandbox=True)
+        worker = Worker(chat=chat, redis_url=server.url, destinations=running.destinations, backoff_base_s=0.05)
+        task = asyncio.create_task(worker.run(stop))
+        b = Bridge(chat, running, running.emulators["discord"], running.emulators["slack"])
+        for i in range(3):
+            await b.discord.say("alice", "general", f"before {i}")
+        await until(lambda: sum(t.startswith("before") for t in b.slack_texts("general")) == 3)
+        port = server.port
+        server.kill()
+        server = EmbeddedRedis(data_dir=tmp_path / "redis", port=port, appendfsync="always")
+        server.start()
+        for i in range(3):
+            await b.discord.say("alice", "general", f"after {i}")
+        expected = [f"before {i}" for i in range(3)] + [f"after {i}" for i in range(3)]
+        await until(lambda: len(b.slack_texts("general")) >= 6, timeout=30)
+        assert b.slack_texts("general") == expected
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 15)
+        for close in running.closers:
+            await close()
+        await redis.aclose()
+        server.stop()
