@@ -173,3 +173,36 @@ async def test_redis_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
             await close()
         await redis.aclose()
         server.stop()
+
+
+async def test_notify_from_a_slash_command_arrives_as_a_dm_on_each_linked_account(
+    bridge: Bridge, redis_url: str
+) -> None:
+    """alice subscribes with /chat on Discord and links her Slack account; bob posts on Slack; the
+    notifier's blocking XREAD wakes and DMs alice on both platforms, never bob."""
+    from bridge.app import notification_sender
+    from bridge.core.notify import Notifier
+    from bridge.store.connection import blocking_client
+
+    sub = await bridge.discord.slash("alice", "general", "chat notify", {"action": "add", "channel": "general"})
+    assert "DM" in (await bridge.discord.wait_for_reply(sub)).get("content", "")
+    code_run = await bridge.discord.slash("alice", "general", "chat link-account", {})
+    code = (await bridge.discord.wait_for_reply(code_run))["content"].split("`")[1]
+    run = bridge.slack.slash_command(user="alice", channel="general", text=f"link-account {code}")
+    await until(lambda: run.responses)
+    blocking = blocking_client(redis_url)
+    stop = asyncio.Event()
+    notifier = Notifier(bridge.chat.ctx.redis, blocking, notification_sender(bridge.chat, bridge.running), block_ms=200)
+    task = asyncio.create_task(notifier.run(stop))
+    try:
+        async with asyncio.timeout(5):
+            while not await bridge.chat.ctx.redis.hexists("cb:notifier:cursor", "general"):
+                await asyncio.sleep(0.02)
+        bridge.slack.user_says(user="bob", channel="general", text="deploy is done")
+        await until(lambda: any("deploy is done" in m["content"] for m in bridge.discord.dm_messages("alice")))
+        await until(lambda: any("deploy is done" in m.text for m in bridge.slack.dms_to("alice")))
+        assert not bridge.slack.dms_to("bob")
+    finally:
+        stop.set()
+        await task
+        await blocking.aclose()
