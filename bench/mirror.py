@@ -245,6 +245,78 @@ async def read_strategies(url: str) -> None:
     print(f"one read over every room stream: {cells}; over the 8 log partitions: {part:,.0f} µs")
 
 
+async def emulator_latency(url: str, rate: float, count: int) -> dict[str, tuple[float, float]]:
+    """Emulator in -> emulator out, both ways, in one process: a person speaks on the Discord (Slack)
+    emulator; discord.py (slack-bolt) ingests it into the core; the worker posts it through the
+    Slack (Discord) adapter to the other emulator. Arrival is seen by polling the emulator every ms."""
+    from bridge.app import Running, start_discord, start_slack
+    from bridge.config import Config
+    from bridge.runtime import Runtime
+
+    redis = connect(url)
+    await redis.flushall()
+    chat = await Chat.open(redis)
+    running = Running()
+    await start_discord(Runtime(url, redis, chat, None), Config(), running, sandbox=True)
+    await start_slack(Runtime(url, redis, chat, None), Config(), running, sandbox=True)
+    discord, slack = running.emulators["discord"], running.emulators["slack"]
+    stop = asyncio.Event()
+    task = asyncio.create_task(Worker(chat=chat, redis_url=url, destinations=running.destinations).run(stop))
+    out: dict[str, tuple[float, float]] = {}
+    try:
+        for direction in ("discord -> slack", "slack -> discord"):
+            if direction.startswith("discord"):
+
+                async def say(text: str) -> None:
+                    await discord.say("alice", "general", text)
+
+                def seen() -> list[str]:
+                    return [m.text for m in slack.history("general")]
+            else:
+
+                async def say(text: str) -> None:
+                    slack.user_says(user="bob", channel="general", text=text)
+
+                def seen() -> list[str]:
+                    return [m["content"] for m in discord.messages("general")]
+
+            tag = direction.split()[0]
+            sent, arrived = await _timed_messages(say, seen, tag, rate, count)
+            lat = sorted((arrived[k] - sent[k]) * 1000 for k in sent)
+            out[direction] = (lat[len(lat) // 2], lat[int(len(lat) * 0.99)])
+    finally:
+        stop.set()
+        await task
+        for close in running.closers:
+            await close()
+        await redis.aclose()
+    return out
+
+
+async def _timed_messages(
+    say: Any, seen: Any, tag: str, rate: float, count: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+
+    async def watch() -> None:
+        while len(arrived) < count:
+            now = time.perf_counter()
+            for text in seen():
+                if text.startswith(tag) and text not in arrived:
+                    arrived[text] = now
+            await asyncio.sleep(0.001)  # polling the emulator's state: the arrival-time resolution
+
+    watcher = asyncio.create_task(watch())
+    start = time.perf_counter()
+    for i in range(count):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))  # pacing the sender
+        sent[f"{tag} {i}"] = time.perf_counter()
+        await say(f"{tag} {i}")
+    await asyncio.wait_for(watcher, 60)
+    return sent, arrived
+
+
 # --- baseline -----------------------------------------------------------------------------------
 def redis_benchmark_xadd(port: int) -> float:
     tool = shutil.which("redis-benchmark")
@@ -312,6 +384,12 @@ async def report(url: str, port: int, quick: bool) -> None:
     print(f"  most messages/s sustained with p99 < 1 s and no growing backlog: {best:,.0f}")
     if producer_bound:
         print("  (the producer process could post no faster on this machine: the worker kept up with all of it)")
+
+    n = 60 if quick else 200
+    emu = await emulator_latency(url, 20, n)
+    print(f"\nemulator in -> emulator out at 20 msg/s, {n} messages each way (real discord.py and slack-bolt):")
+    for direction, (p50, p99) in emu.items():
+        print(f"  {direction}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
     lat = await steady(url, 100, 10.0 if not quick else 4.0)
     print(
