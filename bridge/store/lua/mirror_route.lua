@@ -5,7 +5,8 @@
 -- ARGV: 1 log key, 2 group, 3 channel stream prefix, 4 room links prefix, 5 outbox prefix,
 --       6 outbox registry hash, 7 partition, 8 show join/leave (1/0), 9 message key prefix,
 --       then 4 per entry: log entry id, channel, type, room entry id
---       (type 'wake': channel = destination key; only acked and reported).
+--       (type 'wake': channel = destination key; only acked and reported; type 'gone': a pending
+--       entry trimmed from the log, only acked).
 -- Returns a flat list: destination keys that got a job (or a wake), then '|', then counts
 -- {routed entries, jobs, unroutable}.
 local log, group = ARGV[1], ARGV[2]
@@ -22,6 +23,8 @@ for i = 10, #ARGV, 4 do
   local logid, channel, kind, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if kind == 'wake' then
     touch(channel)
+  elseif kind == 'gone' then
+    -- the log entry was trimmed while pending: nothing to route, only the ack below
   elseif (kind == 'join' or kind == 'leave') and not show_jl then
     routed = routed + 1
   else
