@@ -88,3 +88,20 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: a random delay in [d/2, d], d = min(cap, base * 2^(attempt-1))."""
     delay = min(cap, base * (2 ** max(0, attempt - 1)))
     return float(delay * random.uniform(0.5, 1.0))
+
+
+def log_partition_stats(group: dict[str, Any], info: dict[str, Any]) -> dict[str, int]:
+    """Lag and pending of a mirror-log partition (``XINFO GROUPS`` / ``XINFO STREAM``), and ``lost``
+    when entries were trimmed from it before they were routed (the core caps the log at
+    ``mirror_log_maxlen``). Trimming removes the oldest entries, so unread ones can only be gone when
+    the stream now starts after the last entry read and fewer entries are left than were added since."""
+    lag, length, first = group.get("lag"), int(info.get("length") or 0), info.get("first-entry")
+    last_read = _id_tuple(str(group.get("last-delivered-id") or "0-0"))
+    head_gone = not first or _id_tuple(str(first[0])) > last_read
+    lost = lag is not None and head_gone and int(lag) > length
+    return {"lag": int(lag or 0), "pending": int(group.get("pending") or 0), "lost": int(lost)}
+
+
+def _id_tuple(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return (int(ms), int(seq or 0)) if ms.isdigit() else (0, 0)

@@ -36,7 +36,7 @@ from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
 from bridge.mirror.delivery import DeliveryConfig, Lane, entry_ms
 from bridge.mirror.idmap import IdMap, ScriptBatcher
-from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff
+from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff, log_partition_stats
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
 from bridge.store import keys
 from bridge.store.connection import RedisClient, blocking_client, connect
@@ -224,6 +224,7 @@ class Worker:
                 pipe.xrange(keys.outbox(dest), count=1)
             for p in self.partitions:
                 pipe.xinfo_groups(keys.mirror_log(p))
+                pipe.xinfo_stream(keys.mirror_log(p))
             raw = await pipe.execute(raise_on_error=False)
         for i, dest in enumerate(dests):
             length, first = raw[2 * i], raw[2 * i + 1]
@@ -231,10 +232,21 @@ class Worker:
                 self.stats[dest].backlog = length
             if isinstance(first, list):
                 self.stats[dest].oldest_ms = entry_ms(first[0][0]) if first else 0
-        for p, groups in zip(self.partitions, raw[2 * len(dests) :], strict=True):
+        tail = raw[2 * len(dests) :]
+        for p, groups, info in zip(self.partitions, tail[::2], tail[1::2], strict=True):
             for group in groups if isinstance(groups, list) else []:
                 if group.get("name") == keys.MIRROR_GROUP:
-                    self.log_stats[str(p)] = {"lag": int(group.get("lag") or 0), "pending": int(group["pending"])}
+                    self._log_partition_stats(p, group, info if isinstance(info, dict) else {})
+
+    def _log_partition_stats(self, partition: int, group: dict[str, Any], info: dict[str, Any]) -> None:
+        stats = log_partition_stats(group, info)
+        if stats["lost"] and not self.log_stats.get(str(partition), {}).get("lost"):
+            log.error(
+                "mirror log partition %d: entries were trimmed before they were routed (raise mirror_log_maxlen "
+                "or add workers); those room events were not mirrored",
+                partition,
+            )
+        self.log_stats[str(partition)] = stats
 
     # --- internals ---------------------------------------------------------------------------------
     def _client(self) -> RedisClient:

@@ -121,3 +121,19 @@ async def test_an_unlinked_destination_gets_nothing_more_even_from_its_backlog(c
     assert slack.texts(S2) == ["m0"]
     assert slack.texts(S1) == ["m0", "queued", "after the unlink"] == discord.texts(D1)
     assert worker.metrics()["destinations"][S2.key()]["skipped"] == 1
+
+
+async def test_log_entries_trimmed_before_routing_are_reported(chat: Chat, redis: RedisClient, redis_url: str) -> None:
+    await setup_room(chat, "general", (D1, S1))
+    await register(chat, "ada")
+    _, _, dests = recorders()
+    worker = make_worker(chat, redis_url, dests)
+    await chat.messages.post("general", "ada", "routed")
+    await worker.drain(10)
+    await worker.refresh_metrics()
+    part = str(keys.partition_of("general", 8))
+    assert worker.metrics()["log"][part]["lost"] == 0
+    await chat.messages.post("general", "ada", "never routed")
+    await redis.xtrim(keys.mirror_log(int(part)), maxlen=0)  # what the core's MAXLEN does to a long backlog
+    await worker.refresh_metrics()
+    assert worker.metrics()["log"][part]["lost"] == 1
