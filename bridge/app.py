@@ -174,6 +174,8 @@ def _make_worker(rt: Runtime, cfg: Config, running: Running) -> Any:
         worker_index=opts.index,
         workers=opts.workers,
         max_attempts=opts.max_attempts,
+        outage_hold_s=opts.outage_hold_s,
+        call_timeout_s=opts.call_timeout_s,
     )
 
 

@@ -77,6 +77,12 @@ class WorkerConfig(Strict):
     index: int = Field(0, ge=0)
     workers: int = Field(1, ge=1, le=1024)
     max_attempts: int = Field(8, ge=1, le=100)
+    """Transient failures of one destination before its job goes to the dead-letter stream."""
+    outage_hold_s: float = Field(3600.0, ge=0)
+    """While no destination of a platform succeeds (an outage), hold the backlog this long instead of
+    dead-lettering it; 0 counts every failure."""
+    call_timeout_s: float = Field(300.0, gt=0)
+    """A platform call with no answer after this long counts as a failed attempt."""
 
     @model_validator(mode="after")
     def _index_in_range(self) -> WorkerConfig:
