@@ -46,6 +46,8 @@ class CoreConfig(Strict):
     stream_maxlen: int = Field(0, ge=0)
     show_join_leave: bool = True
     history_max: int = Field(200, ge=1, le=1000)
+    mirror_partitions: int = Field(8, ge=1, le=1024)
+    mirror_log_maxlen: int = Field(1_000_000, ge=1000)
 
 
 class RoomConfig(Strict):
@@ -109,6 +111,8 @@ class Config(Strict):
             stream_maxlen=self.core.stream_maxlen,
             show_join_leave=self.core.show_join_leave,
             history_max=self.core.history_max,
+            mirror_partitions=self.core.mirror_partitions,
+            mirror_log_maxlen=self.core.mirror_log_maxlen,
         )
 
 
