@@ -18,7 +18,8 @@ Rules (both dialects):
 * ``@name`` (not after a word character or ``<``) mentions core user ``name``: ASCII letters,
   digits, ``.``, ``_``, ``-``, starting and ending with a letter or digit, as the core's usernames
   (compared lowercased); ``@everyone``, ``@here`` and ``@channel`` are the reserved plain words.
-  ``#name`` refers to core channel ``name`` (letters, digits, ``_``, ``-``).
+  ``#name`` refers to core channel ``name`` (letters, digits, ``_``, ``-``; ending with a letter
+  or digit, so ``_#chan_`` is italic).
 
 Discord dialect only: ``<@id>``/``<@!id>`` become mentions through ``user_name`` (``@unknown-user``
 as literal text when unresolved); ``<@&id>`` becomes the literal text ``@role`` (never a ping);
@@ -55,14 +56,14 @@ Resolver = Callable[[str], str | None]
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?")
 """What a core username looks like (``@`` + this is a mention)."""
-CHANNEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?")
+CHANNEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9])?")
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
 _CHANNEL_REF_RE = re.compile(r"#(" + CHANNEL_RE.pattern + ")")
 _PLAIN_RE = re.compile(r"[^\\`*_~|\[<@#\nhH]+")
-_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|\\]+")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|\\`]+")
 _URL_TRAIL = ".,:;!?'\"*_~|"
 _LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
-_ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>|]+)>")
+_ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>|`]+)>")
 _FENCE_INFO_RE = re.compile(r"([\w+#.\-]*)\n")
 _PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?(?=[^\S\n]*\S)|")
 _DISCORD_TAG_RE = re.compile(r"<(@!?|@&|#|a?:\w+:|t:|/[\w\- ]+:)(-?\d+)(?::([tTdDfFR]))?>")
@@ -191,6 +192,17 @@ class CoreLexer:
     def _prev(self) -> str:
         return self.text[self.pos - 1] if self.pos else ""
 
+    def _prev_read(self) -> str:
+        """The character before the current position as read: a marker counts as none."""
+        last = self.tokens[-1] if self.tokens else None
+        if isinstance(last, Text):
+            return last.text[-1:]
+        if isinstance(last, Mention | ChannelRef):
+            return last.name[-1:]
+        if isinstance(last, MassMention):
+            return last.word[-1:]
+        return "`" if isinstance(last, Code | Fence) else ""
+
     def _prefixes(self) -> None:
         self.line_start = False
         m = _PREFIX_RE.match(self.text, self.pos)
@@ -238,6 +250,8 @@ class CoreLexer:
         if end - start not in _RUN_LENGTHS[ch]:
             return self._emit(Text(text[start:end]), end)
         can_open, can_close = core_flanking(self._prev(), text[end : end + 1], ch)
+        if not (can_open or can_close):
+            return self._emit(Text(text[start:end]), end)
         return self._emit(Delim(ch, end - start, can_open, can_close, _USES[ch]), end)
 
     def _link(self) -> bool:
@@ -259,7 +273,7 @@ class CoreLexer:
         return self._emit(_discord_tag(self.discord, *m.groups()), m.end())
 
     def _mention(self) -> bool:
-        prev = self._prev()
+        prev = self._prev_read()
         if _is_word(prev) or prev == "<":
             return False
         m = _MENTION_RE.match(self.text, self.pos)
@@ -272,7 +286,7 @@ class CoreLexer:
         return self._emit(Mention(m.group(2)), m.end())
 
     def _channel(self) -> bool:
-        if _is_word(self._prev()) or self._prev() == "<":
+        if _is_word(self._prev_read()) or self._prev_read() == "<":
             return False
         m = _CHANNEL_REF_RE.match(self.text, self.pos)
         if m is None:
@@ -280,7 +294,8 @@ class CoreLexer:
         return self._emit(ChannelRef(m.group(1)), m.end())
 
     def _url(self) -> bool:
-        if _is_word(self._prev()):
+        last = self.tokens[-1] if self.tokens else None
+        if isinstance(last, Text) and _is_word(last.text[-1:]):
             return False
         m = _URL_RE.match(self.text, self.pos)
         if m is None:

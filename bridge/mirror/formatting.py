@@ -42,7 +42,14 @@ from bridge.mirror.sanitize import (
     restore_mass_mentions,
     sanitize_text,
 )
-from bridge.mirror.split import DISCORD_LIMIT, SLACK_HARD_LIMIT, SLACK_LIMIT, split_message
+from bridge.mirror.split import (
+    DISCORD_LIMIT,
+    SLACK_HARD_LIMIT,
+    SLACK_LIMIT,
+    split_for_discord,
+    split_for_slack,
+    split_message,
+)
 
 __all__ = [
     "DISCORD_LIMIT",
@@ -62,6 +69,8 @@ __all__ = [
     "restore_mass_mentions",
     "sanitize_text",
     "slack_to_core",
+    "split_for_discord",
+    "split_for_slack",
     "split_message",
 ]
 

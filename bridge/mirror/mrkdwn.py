@@ -62,7 +62,7 @@ _PLAIN_RE = re.compile(r"[^&<`*_~@\nhH]+")
 _TAG_RE = re.compile(r"<([^<>\n]*)>")
 _CODE_LINK_RE = re.compile(r"<((?:https?://|mailto:)[^<>|\n]*)(?:\|([^<>\n]*))?>")
 _QUOTE_RE = re.compile(r"(?:((?:&gt;|>){3}) ?|(?:&gt;|>) ?)(?=[^\S\n]*\S)")
-_URL_RE = re.compile(r"(?:https?|HTTPS?)://(?:(?!&[lg]t;)[^\s<>|\\])+")
+_URL_RE = re.compile(r"(?:https?|HTTPS?)://(?:(?!&[lg]t;)[^\s<>|\\`])+")
 _SCHEME_RE = re.compile(r"(?:https?|ftp|mailto|tel|slack):", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
 _USES: dict[str, tuple[Use, ...]] = {
@@ -167,8 +167,10 @@ class SlackLexer:
         prev = text[before - 1] if before else ""
         nxt = decode_entities(text[after : after + 5])[:1]
         can_open, can_close = flanking(prev, nxt, intraword=False)
-        delim = Delim(ch, 1, can_open and not guard_open, can_close and not guard_close, _USES[ch])
-        return self._emit(delim, end)
+        can_open, can_close = can_open and not guard_open, can_close and not guard_close
+        if not (can_open or can_close):
+            return self._emit(Text(ch), end)
+        return self._emit(Delim(ch, 1, can_open, can_close, _USES[ch]), end)
 
     def _backticks(self) -> bool:
         text, start = self.text, self.pos

@@ -37,6 +37,7 @@ _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _BARE_END = re.compile(r"[.,:;!?'\")]*(?:[\s<>]|$)")
 _MASS_WORD = re.compile(r"@(?:everyone|here|channel)(?![A-Za-z0-9._\-])", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
+_CHANNEL_CONTINUES = re.compile(r"[_\-]*[A-Za-z0-9]")
 _NAME_CONTINUES = re.compile(r"[._\-]*[A-Za-z0-9]")
 _FENCE_INFO_RE = re.compile(r"[\w+#.\-]*\n")
 _HEADING_RE = re.compile(r"#{1,3} |-# |>>> |> ")
@@ -63,7 +64,7 @@ _CORE_RULES: dict[str, Callable[[str, str], bool]] = {
     "|": lambda p, n: "|" in (p, n),
     "`": lambda p, n: True,
     "]": lambda p, n: n == "(",
-    "@": lambda p, n: not _word(p) and p != "<" and ((n.isascii() and n.isalnum()) or n == ZWSP),
+    "@": lambda p, n: not p.isalnum() and p != "<" and ((n.isascii() and n.isalnum()) or n == ZWSP),
 }
 
 
@@ -77,7 +78,6 @@ class Renderer:
         self.in_label = False
         self.nxt = ""
         self.next_text = ""
-        self.next_node: Node | None = None
         self._dispatch: dict[type, Callable[[Node], None]] = {
             Text: lambda n: None,
             Code: self.code,  # type: ignore[dict-item]
@@ -102,7 +102,6 @@ class Renderer:
             else:
                 self.nxt = nxt
                 self.next_text = self._next_text(nodes, i, after)
-                self.next_node = nodes[i + 1] if i + 1 < len(nodes) else None
                 self._dispatch[type(node)](node)
 
     def _next_char(self, nodes: tuple[Node, ...], i: int, after: str) -> str:
@@ -121,7 +120,9 @@ class Renderer:
             assert isinstance(following, Text)
             beyond = self.first_char(nodes[i + 2]) if i + 2 < len(nodes) else after[:1]
             return following.text + (beyond or " ")
-        return self._next_char(nodes, i, after)
+        if i + 1 < len(nodes):  # not text: assume a name-like character may follow the marker
+            return self._next_char(nodes, i, after) + "a"
+        return after[:1]
 
     def bare_ok(self, prev: str, next_text: str) -> bool:
         """Whether a bare URL between ``prev`` and ``next_text`` is written bare (else ``<url>``)."""
@@ -220,16 +221,25 @@ class CoreRenderer(Renderer):
             return False
         return text.startswith(("http://", "https://"), i + 1) or (i + 1 == len(text) and n in "hH" and n != "")
 
+    def style(self, node: Style) -> None:
+        # U+200B where the neighbours would otherwise swallow the marker: ``__`` next to a letter,
+        # ``*`` next to another ``*`` when ``_`` cannot be used either
+        marker, prev, nxt = self.style_marker(node), self.last_char(), self.nxt
+        before = ZWSP if (marker == "__" and prev.isalnum()) or (marker == "*" and prev == "*") else ""
+        after = ZWSP if (marker == "__" and nxt.isalnum()) or (marker == "*" and nxt == "*") else ""
+        self.out.append(before + marker + self.sub(node.children, marker, marker) + marker + after)
+
     def style_marker(self, node: Style) -> str:
         if node.kind != "italic":
             return _CORE_MARKERS[node.kind]
+        # never the character right before or after (``*a**b*`` is one italic, ``***a***`` is bold
+        # inside italic); ``_`` never inside a word; the written marker when it fits
         prev, nxt = self.last_char(), self.nxt
-        underscore_ok = not prev.isalnum() and not nxt.isalnum()
-        # italic as the only child of bold would read ``***a***`` (bold inside italic), and two
-        # italics in a row ``*a**b*`` one italic: write ``**_a_**`` and ``_a_*b*`` instead
-        tight = bool(self.out) and self.out[-1] == "**" and nxt == "*"
-        twins = isinstance(self.next_node, Style) and self.next_node.kind == "italic"
-        return "_" if underscore_ok and (node.marker == "_" or tight or twins) else "*"
+        under_ok = not prev.isalnum() and not nxt.isalnum() and "_" not in (prev, nxt)
+        star_ok = "*" not in (prev, nxt)
+        if node.marker == "_" and under_ok:
+            return "_"
+        return "*" if star_ok or not under_ok else "_"
 
     def code(self, node: Code) -> None:
         runs = {len(run) for run in _BACKTICKS.findall(node.text)}
@@ -273,12 +283,12 @@ class CoreRenderer(Renderer):
         self.out.append(self._glued("@" + node.name))
 
     def channel(self, node: ChannelRef) -> None:
-        self.out.append(self._glued("#" + node.name))
+        self.out.append(self._glued("#" + node.name, _CHANNEL_CONTINUES))
 
     def mass(self, node: MassMention) -> None:
         self.out.append(self._glued("@" + node.word))
 
-    def _glued(self, word: str) -> str:
+    def _glued(self, word: str, continues: re.Pattern[str] | None = None) -> str:
         """``word`` with U+200B where a neighbour would otherwise change how it is read.
 
         A mention right after a word character would not be read as a mention, and one right
@@ -286,7 +296,7 @@ class CoreRenderer(Renderer):
         the mention and the text as they were.
         """
         before = ZWSP if _word(self.last_char()) or self.last_char() == "<" else ""
-        after = ZWSP if _NAME_CONTINUES.match(self.next_text) else ""
+        after = ZWSP if (continues or _NAME_CONTINUES).match(self.next_text) else ""
         return before + word + after
 
     def prefix(self, node: LinePrefix) -> None:

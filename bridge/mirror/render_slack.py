@@ -114,7 +114,7 @@ class SlackRenderer(Renderer):
         self.out.append("```" + escape_entities(node.body) + "```")
 
     def link(self, node: Link) -> None:
-        label = escape_entities(plain_text(node.children))
+        label = neutralise_mass_mentions(escape_entities(plain_text(node.children)))
         if node.form == "masked" and label and label != escape_entities(node.url):
             self.out.append(f"<{slack_url(node.url)}|{label}>")
         else:

@@ -70,11 +70,11 @@ class _Fence:
         return "\n```" if self.info else "```"
 
 
-def _fences(text: str) -> list[_Fence]:
+def _fences(text: str, languages: bool) -> list[_Fence]:
     fences: list[_Fence] = []
     pos = 0
     while (m := _FENCE_RE.search(text, pos)) is not None:
-        info = _INFO_RE.match(text, m.end())
+        info = _INFO_RE.match(text, m.end()) if languages else None
         body = info.end() if info else m.end()
         close = _FENCE_RE.search(text, body)
         if close is None:
@@ -86,10 +86,10 @@ def _fences(text: str) -> list[_Fence]:
 
 
 class _Splitter:
-    def __init__(self, rest: str, limit: int):
+    def __init__(self, rest: str, limit: int, languages: bool):
         self.rest = rest
         self.limit = limit
-        self.fences = _fences(rest)
+        self.fences = _fences(rest, languages)
         self.atoms: list[tuple[int, int]] = []
         for m in _ATOM_RE.finditer(rest):
             if m.start() > limit:
@@ -172,8 +172,12 @@ def _joins(before: str, after: str) -> bool:
     return 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F
 
 
-def split_message(text: str, limit: int) -> list[str]:
-    """Split rendered ``text`` into parts of at most ``limit`` characters (see the module rules)."""
+def split_message(text: str, limit: int, *, fence_languages: bool = True) -> list[str]:
+    """Split rendered ``text`` into parts of at most ``limit`` characters (see the module rules).
+
+    ``fence_languages``: whether the first line of a fenced block can be a language (Discord);
+    Slack has none and shows that line as code, so pass False for Slack text.
+    """
     if limit < MIN_LIMIT:
         raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
     parts: list[str] = []
@@ -182,8 +186,18 @@ def split_message(text: str, limit: int) -> list[str]:
         if len(rest) <= limit:
             parts.append(rest)
             break
-        part, rest = _Splitter(rest, limit).take()
+        part, rest = _Splitter(rest, limit, fence_languages).take()
         if part.strip():
             parts.append(part)
         rest = rest.lstrip("\n") if not rest.startswith("```") else rest
     return parts
+
+
+def split_for_discord(text: str) -> list[str]:
+    """Parts of Discord markdown of at most :data:`DISCORD_LIMIT` characters."""
+    return split_message(text, DISCORD_LIMIT)
+
+
+def split_for_slack(text: str) -> list[str]:
+    """Parts of Slack mrkdwn of at most :data:`SLACK_LIMIT` characters."""
+    return split_message(text, SLACK_LIMIT, fence_languages=False)

@@ -20,10 +20,10 @@ CASES = [
     ("italic", "_italic_", "*italic*"),
     ("strike", "~gone~", "~~gone~~"),
     ("all-three", "*b* _i_ ~s~", "**b** *i* ~~s~~"),
-    ("nested-italic-in-bold", "*bold _and italic_*", "**bold *and italic***"),
+    ("nested-italic-in-bold", "*bold _and italic_*", "**bold _and italic_**"),
     ("nested-bold-in-italic", "_*both*_", "***both***"),
-    ("adjacent-bold-italic", "*a*_b_", "**a***b*"),
-    ("adjacent-italic-bold", "_a_*b*", "*a***b**"),
+    ("adjacent-bold-italic", "*a*_b_", "**a**_b_"),
+    ("adjacent-italic-bold", "_a_*b*", "_a_**b**"),
     ("bold-in-parens", "(*see*)", "(**see**)"),
     ("bold-two-words", "*two words*", "**two words**"),
     # markers that are not markup on Slack
