@@ -20,7 +20,7 @@ from typing import Any
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
-from bridge.core.ports import ChannelRef, Destination, PlatformUser
+from bridge.core.ports import ChannelRef, Destination, PlatformUser, as_platform
 from bridge.health import HealthServer
 from bridge.runtime import Runtime, open_runtime
 from bridge.store.connection import blocking_client
@@ -111,7 +111,8 @@ def notification_sender(chat: Chat, running: Running) -> Callable[[Notification]
             platform, _, workspace = where.partition(":")
             dest = running.destinations.get(platform)
             if dest is not None:
-                await dest.direct_message(PlatformUser(platform, workspace, user_id, note.username), text)  # type: ignore[arg-type]
+                person = PlatformUser(as_platform(platform), workspace, user_id, note.username)
+                await dest.direct_message(person, text)
 
     return deliver
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.ports import ChannelRef
 from bridge.errors import Conflict, NotFound
 from bridge.store import keys
 from bridge.store.scripts import run
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    name: str
+    entries: int
+    members: int
+    links: list[str]
 
 
 class Channels:
@@ -34,7 +44,7 @@ class Channels:
             raise Conflict(f"The channel `#{clean}` already exists.")
         return clean
 
-    async def overview(self) -> list[dict[str, object]]:
+    async def overview(self) -> list[ChannelInfo]:
         """Every channel with its message count, members and links: one pipeline."""
         names = await self.all()
         async with self.ctx.redis.pipeline(transaction=False) as pipe:
@@ -44,7 +54,7 @@ class Channels:
                 pipe.smembers(keys.room_links(name))
             raw = await pipe.execute()
         return [
-            {"name": name, "entries": raw[i * 3], "members": raw[i * 3 + 1], "links": sorted(raw[i * 3 + 2])}
+            ChannelInfo(name, int(raw[i * 3]), int(raw[i * 3 + 1]), sorted(raw[i * 3 + 2]))
             for i, name in enumerate(names)
         ]
 

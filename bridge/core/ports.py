@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Platform = Literal["discord", "slack", "cli"]
+PLATFORMS: tuple[Platform, ...] = ("discord", "slack", "cli")
 JSON = Any
+
+
+def as_platform(value: str) -> Platform:
+    """Check a platform name read from Redis or the config."""
+    if value in PLATFORMS:
+        return value
+    raise ValueError(f"unknown platform {value!r}")
 
 
 @dataclass(frozen=True)
@@ -33,9 +41,7 @@ class ChannelRef:
     @classmethod
     def parse(cls, text: str) -> ChannelRef:
         platform, workspace, channel_id = text.split(":", 2)
-        if platform not in ("discord", "slack", "cli"):
-            raise ValueError(f"unknown platform {platform!r}")
-        return cls(platform, workspace, channel_id)  # type: ignore[arg-type]
+        return cls(as_platform(platform), workspace, channel_id)
 
 
 @dataclass(frozen=True)

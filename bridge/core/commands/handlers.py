@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from bridge.core.commands import render
 from bridge.core.commands.registry import Call
 from bridge.core.finder import ago
@@ -67,10 +69,10 @@ async def channels(call: Call) -> Reply:
         return Reply("No channels yet: `create <name>` makes one.", data=[])
     lines = []
     for row in rows:
-        links = row["links"]
-        linked = f" ⇄ {', '.join(str(x) for x in links)}" if links else ""  # type: ignore[attr-defined]
-        lines.append(f"#{row['name']} · {row['entries']} entries · {row['members']} members{linked}")
-    return Reply("**Channels**\n" + "\n".join(lines), data=rows)
+        links = row.links
+        linked = f" ⇄ {', '.join(links)}" if links else ""
+        lines.append(f"#{row.name} · {row.entries} entries · {row.members} members{linked}")
+    return Reply("**Channels**\n" + "\n".join(lines), data=[asdict(row) for row in rows])
 
 
 async def create(call: Call) -> Reply:
