@@ -23,6 +23,13 @@ Core markdown (the text stored in the core, see ``bridge.core.ports``) is Discor
 * Discord ``__underline__``, ``||spoiler||``, headings and ``-# subtext`` are kept in the core; Slack
   shows underline and headings as plain text and spoilers with their bars.
 * Bidi override/isolate controls are removed on the way in and out; ordinary RTL text passes.
+* Long messages: render for the destination first, then :func:`split_for_discord` /
+  :func:`split_for_slack` (or :func:`split_message` with a limit); see ``bridge.mirror.split``.
+
+Guarantee checked by property tests: for any input, the core markdown written by ``slack_to_core``
+and ``discord_to_core`` parses back to the same tree that was read from the platform (so escaping
+is complete), and ``core_to_slack`` / ``core_to_discord`` never emit a ping that the resolvers did
+not ask for.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ Rules:
   else the UTC time. ``<url|label>``, ``<url>`` and ``<mailto:...|label>``: links.
 * A plain ``@name`` typed without Slack's autocomplete is kept as a core mention: that is how a
   Slack user reaches someone who is only on Discord.
-* A U+200B next to a marker character (or before a line-start ``&gt;``) is dropped: it is what
-  ``core_to_slack`` inserts to keep literal characters literal, so text round-trips.
+* A U+200B right before a marker stops it opening, right after stops it closing, before a
+  line-start ``&gt;`` stops the quote; those U+200B are then dropped. That is what
+  ``core_to_slack`` writes to keep literal characters literal, so text round-trips.
 """
 
 from __future__ import annotations

@@ -10,7 +10,12 @@ backtick, before ``~``/``|`` next to another one, before ``]`` followed by ``(``
 labels), before ``<`` that starts ``<http``, before ``@`` that would start a mention (an unresolved
 platform mention is therefore stored as ``\\@name``: it reads ``@name`` but never pings a core user
 who happens to have that name), before a backslash followed by ASCII punctuation, and before a
-line-start ``>``, ``#`` or ``-#`` that would become a quote, heading or subtext.
+line-start ``>``, ``#`` or ``-#`` that would become a quote, heading or subtext. ``#name`` is never
+escaped (a channel reference only links when the channel exists). Where no escape exists, an
+invisible U+200B separates what would otherwise merge: a mention glued to a word (``a\u200b@bob``,
+``@bob\u200bby``), two code spans, ``__`` next to a letter, an italic ``*`` next to another ``*``.
+A bare URL that its neighbours would extend is written ``<url>``; italic is written ``*`` unless
+``_`` was used and fits, or a neighbouring ``*`` makes ``*`` ambiguous.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 Rules of :func:`split_message` (it runs on text already rendered for the destination):
 
 * Every part is at most ``limit`` characters, counted as Python ``str`` length (Unicode code
-  points), which is how Discord counts its 2000-character limit (an emoji made of several code
-  points counts for each of them, as it does on Discord). No part is empty or whitespace-only; text
+  points; an emoji built from several code points counts for each). Discord documents its limit
+  as 2000 characters without defining them; code points are the reading we test against (the
+  Discord emulator), and a platform that counted UTF-16 units would see more for astral
+  characters, so keep a margin if that ever matters. No part is empty or whitespace-only; text
   that fits is returned unchanged, and blank text gives no part at all.
 * Cut points, in order of preference: a blank line, a line break, a space (or after CJK sentence
   punctuation), taking the last one of the first kind found in the second half of the window, then
@@ -17,7 +19,8 @@ Rules of :func:`split_message` (it runs on text already rendered for the destina
   in order.
 * A cut inside a fenced code block closes the fence at the end of the part (`` ``` ``) and reopens
   it, with the same language, at the start of the next part, so every part renders as code. A
-  language too long for the limit is dropped on reopening.
+  language too long for the limit is dropped on reopening. Slack has no languages (the first
+  line of a block is code): :func:`split_for_slack` passes ``fence_languages=False``.
 """
 
 from __future__ import annotations
