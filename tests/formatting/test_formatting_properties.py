@@ -246,3 +246,21 @@ def test_nothing_from_slack_pings_anyone_in_core(text: str) -> None:
     assert "<" not in slack
     assert not DISCORD_TAG.search(discord)
     assert not MASS.search(slack) and not MASS.search(discord)
+
+
+ANY_TEXT = st.text(max_size=200) | st.lists(
+    st.sampled_from([*"*_~`|\\[]()<>@#&!:^-\n ", "```", "&gt;", "<@", "<#", "<!", "<t:", "http://a.b/"]), max_size=60
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY_TEXT)
+def test_never_raises_and_never_pings(text: str) -> None:
+    core_a = slack_to_core(text, user_name=NOBODY.get, channel_name=NOBODY.get)
+    core_b = discord_to_core(text, user_name=NOBODY.get, channel_name=NOBODY.get, role_name=NOBODY.get)
+    for core in (core_a, core_b, text):
+        slack = core_to_slack(core, mention=NOBODY.get, channel=NOBODY.get)
+        discord, ids = core_to_discord_with_mentions(core, mention=NOBODY.get, channel=NOBODY.get)
+        assert ids == []
+        for rendered in (slack, discord):
+            assert all(0 < len(p) <= 40 for p in split_message(rendered, 40))
