@@ -5,11 +5,12 @@ Rules:
 * ``&``, ``<``, ``>`` in text, code and link labels are always sent as ``&amp;``, ``&lt;``, ``&gt;``,
   so no relayed text can form a control sequence: ``<!channel>`` or ``<@U1>`` typed on Discord
   arrives as visible text. URLs get ``&amp;`` and percent-encoded ``<``, ``>``, ``|``.
-* ``**bold**`` -> ``*bold*``, italic -> ``_x_``, ``~~strike~~`` -> ``~x~``, underline -> plain (Slack has
-  no underline), ``||spoiler||`` stays ``||spoiler||`` (Slack has no spoilers; the bars stay visible),
-  headings and ``-#`` subtext -> plain lines. Emphasis spanning lines is closed and reopened on
-  each line (Slack markers never span a line break). Emphasis inside a word gets U+200B around
-  its markers (best effort: Slack only formats at word boundaries).
+* ``**bold**`` -> ``*bold*``, italic -> ``_x_``, ``~~strike~~`` -> ``~x~``, underline -> plain (Slack
+  has no underline), ``||spoiler||`` stays ``||spoiler||`` (Slack has no spoilers; the bars stay
+  visible), a ``# `` heading line -> a bold line, ``-#`` subtext -> a plain line. Emphasis spanning
+  lines is closed and reopened on each line (Slack markers never span a line break), with spaces
+  at its edges moved outside. Emphasis inside a word gets U+200B around its markers (best effort:
+  Slack only formats at word boundaries).
 * A literal ``*``, ``_`` or ``~`` that Slack could read as a marker gets U+200B on its outer side;
   a line-start literal ``>`` gets U+200B before it. ``slack_to_core`` drops exactly these, so plain
   text round-trips. Slack has no escape for backticks: two literal backticks on one line show as
@@ -39,6 +40,8 @@ from bridge.mirror.mdast import (
     Mention,
     Node,
     Style,
+    Text,
+    merge_text,
     plain_text,
 )
 from bridge.mirror.render import Renderer
@@ -86,6 +89,9 @@ class SlackRenderer(Renderer):
                 out.append(escape_entities(ch))
         return neutralise_mass_mentions("".join(out))
 
+    def render(self, nodes: tuple[Node, ...]) -> str:
+        return super().render(_headings_as_bold(nodes))
+
     def style_marker(self, node: Style) -> str:
         return _MARKERS[node.kind]
 
@@ -101,7 +107,7 @@ class SlackRenderer(Renderer):
         body = self.sub(node.children, marker, marker)
         if marker in ("*", "_", "~") and (self.last_char().isalnum() or nxt.isalnum()):
             self.out.append(ZWSP + marker + body + marker + ZWSP)
-        elif "\n" in body and marker:
+        elif marker:
             self.out.append("\n".join(_wrap_line(line, marker) for line in body.split("\n")))
         else:
             self.out.append(marker + body + marker)
@@ -148,3 +154,32 @@ def _wrap_line(line: str, marker: str) -> str:
     lead = core[: len(core) - len(core.lstrip())]
     trail = core[len(core.rstrip()) :]
     return quote + lead + marker + stripped + marker + trail
+
+
+def _unbold(nodes: list[Node]) -> list[Node]:
+    out: list[Node] = []
+    for node in nodes:
+        out.extend(node.children if isinstance(node, Style) and node.kind == "bold" else (node,))
+    return out
+
+
+def _headings_as_bold(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+    """Slack has no headings: the rest of a ``# `` line becomes bold (bold inside it is dropped)."""
+    out: list[Node] = []
+    heading: list[Node] | None = None
+    for node in nodes:
+        if isinstance(node, LinePrefix) and node.kind == "heading":
+            heading = []
+            continue
+        if heading is not None and isinstance(node, Text) and "\n" in node.text:
+            line, rest = node.text.split("\n", 1)
+            out.append(Style("bold", "**", merge_text(_unbold([*heading, Text(line)]))))
+            out.append(Text("\n" + rest))
+            heading = None
+        elif heading is not None:
+            heading.append(node)
+        else:
+            out.append(node)
+    if heading:
+        out.append(Style("bold", "**", merge_text(_unbold(heading))))
+    return merge_text(out)

@@ -72,7 +72,7 @@ DISCORD_TO_SLACK = [
     ("fence-language-dropped", "```py\nx = 1 < 2\n```", "```x = 1 &lt; 2\n```"),
     ("link", "[docs](https://x.io/a_b)", "<https://x.io/a_b|docs>"),
     ("literal-stars", "\\*not bold\\*", f"{Z}*not bold*{Z}"),
-    ("subtext-and-heading", "# Title\n-# small", "Title\nsmall"),
+    ("subtext-and-heading", "# Title\n-# small", "*Title*\nsmall"),
 ]
 
 

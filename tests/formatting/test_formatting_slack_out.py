@@ -46,7 +46,9 @@ CASES = [
     ("quote-all", ">>> one\ntwo", "&gt; one\n&gt; two"),
     ("literal-gt-at-line-start-guarded", "\\> not a quote", f"{Z}&gt; not a quote"),
     ("gt-inside-line", "a > b", "a &gt; b"),
-    ("heading-plain", "# Title\ntext", "Title\ntext"),
+    ("heading-bold-line", "# Title\ntext", "*Title*\ntext"),
+    ("heading-with-bold-inside", "## A **big** deal", "*A big deal*"),
+    ("heading-in-quote", "> # Quoted title\nafter", "&gt; *Quoted title*\nafter"),
     ("subtext-plain", "-# small", "small"),
     # links
     ("masked-link", "[the docs](https://x.io/a_b*c)", "<https://x.io/a_b*c|the docs>"),
