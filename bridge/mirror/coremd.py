@@ -13,8 +13,9 @@ Rules (both dialects):
   included (``***`` can close a ``*`` and a ``**``); runs of more than three ``*``/``_`` are
   literal. Pairs never span a blank line or a fenced block.
 * Line prefixes: ``> ``, ``>>> ``, ``# ``/``## ``/``### `` and ``-# ``.
-* ``[label](url)`` (http, https, mailto), ``<https://...>`` and bare ``http(s)://`` URLs are links;
-  nothing inside a URL is markup.
+* ``[label](url)`` (http, https, mailto; the label on one line, without backticks, so a link never
+  reaches into code), ``<https://...>`` and bare ``http(s)://`` URLs are links; nothing inside a
+  URL is markup.
 * ``@name`` (not after a word character or ``<``) mentions core user ``name``: ASCII letters,
   digits, ``.``, ``_``, ``-``, starting and ending with a letter or digit, as the core's usernames
   (compared lowercased); ``@everyone``, ``@here`` and ``@channel`` are the reserved plain words.
@@ -62,7 +63,7 @@ _CHANNEL_REF_RE = re.compile(r"#(" + CHANNEL_RE.pattern + ")")
 _PLAIN_RE = re.compile(r"[^\\`*_~|\[<@#\nhH]+")
 _URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|\\`]+")
 _URL_TRAIL = ".,:;!?'\"*_~|"
-_LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
+_LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n`])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
 _ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>|`]+)>")
 _FENCE_INFO_RE = re.compile(r"([\w+#.\-]*)\n")
 _PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?(?=[^\S\n]*\S)|")

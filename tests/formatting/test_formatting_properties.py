@@ -111,6 +111,9 @@ DISCORD = DiscordResolvers({"111": "alice"}.get, {"222": "general"}.get, {"5": "
 
 @settings(max_examples=600, deadline=None)
 @given(discord_texts)
+@example("\\[x](https://x.io)`\\[x](https://x.io)`")
+@example("__a_*__*__")
+@example("<@111>__a__")
 def test_discord_to_core_is_faithful(text: str) -> None:
     """The core markdown written for a Discord message parses back to what was read from Discord."""
     core = discord_to_core(
