@@ -43,3 +43,36 @@ local function room_event(channel, kind, fields, maxlen, log_key, log_maxlen)
   return id
 end
 
+-- edit.lua and delete.lua share their argument tail, starting at ARGV[t]: admin flag, index mode
+-- (1 = RediSearch 1.x explicit indexing), dedupe key, dedupe TTL, stream MAXLEN, origin channel key,
+-- mirror log key and its MAXLEN.
+local function change_args(t)
+  return {
+    admin = ARGV[t] == '1', explicit = ARGV[t + 1] == '1', dedupe = ARGV[t + 2], ttl = tonumber(ARGV[t + 3]),
+    maxlen = tonumber(ARGV[t + 4]), origin = ARGV[t + 5], log = ARGV[t + 6], logmax = tonumber(ARGV[t + 7]),
+  }
+end
+
+-- The checks before an edit or delete writes anything: a replayed platform event, a missing message,
+-- someone else's message (unless admin). Returns an error reply, or nil, the channel and the owner.
+local function check_change(c, id, who)
+  if c.dedupe ~= '' then
+    local seen = redis.call('GET', c.dedupe)
+    if seen then return {'duplicate', seen} end
+  end
+  local owner = redis.call('HGET', 'message:' .. id, 'username')
+  if not owner then return {'no_message', id} end
+  if owner ~= who and not c.admin then return {'not_owner', owner} end
+  return nil, redis.call('HGET', 'message:' .. id, 'channel'), owner
+end
+
+-- After an edit or delete: the room event (stream + mirror log) and the dedupe record.
+local function finish_change(c, channel, kind, fields)
+  if c.origin ~= '' then
+    table.insert(fields, 'origin'); table.insert(fields, c.origin)
+  end
+  local event = room_event(channel, kind, fields, c.maxlen, c.log, c.logmax)
+  if c.dedupe ~= '' then redis.call('SET', c.dedupe, event, 'EX', c.ttl) end
+  return {'ok', event, channel}
+end
+
