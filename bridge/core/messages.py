@@ -15,19 +15,21 @@ from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.models import Message
 from bridge.errors import InvalidInput, NotFound, PermissionDenied
+from bridge.mirror.formatting import core_mentions
 from bridge.store import keys
 from bridge.store.scripts import run
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
-_MENTION = re.compile(r"(?<![\w@`])@([a-z0-9][a-z0-9._-]{1,31})", re.IGNORECASE)
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 VISIBLE_KINDS = ("message", "join", "leave")
 
 
 def mentioned_usernames(text: str) -> list[str]:
-    return list(dict.fromkeys(m.group(1).lower().rstrip("._-") for m in _MENTION.finditer(text)))
+    """Usernames a core-markdown text mentions (``@name``), as the mirror renders them: code spans
+    and blocks, escaped ``\\@name`` and the reserved mass-mention words do not count."""
+    return core_mentions(text)
 
 
 def check_id(value: str) -> str:

@@ -33,8 +33,14 @@ _FIELD_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f,\\{}|]")
 PROFILE_FIELDS = ("firstname", "lastname", "city", "country")
 
 
+RESERVED_USERNAMES = frozenset({"everyone", "here", "channel"})
+"""Mass-mention words: a user with one of these names could never be mentioned safely."""
+
+
 def username(value: str) -> str:
     name = value.strip().lstrip("@").lower()
+    if name in RESERVED_USERNAMES:
+        raise InvalidInput(f"`{name}` is reserved (it is a mass mention on Discord and Slack).")
     if not USERNAME_RE.fullmatch(name):
         raise InvalidInput(
             f"`{_show(value)}` is not a valid username: use 2–32 characters, lowercase letters, digits, "

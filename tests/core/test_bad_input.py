@@ -57,6 +57,7 @@ BAD = [
     ("register a", "not a valid username"),
     ("register ada", "taken"),
     ("register user:evil", "not a valid username"),
+    ("register everyone", "reserved"),
     ("register ada,bob", "not a valid username"),
     ("profile ghost", "no user `ghost`"),
     ("profile-set city Lahore,Pakistan", "cannot contain"),

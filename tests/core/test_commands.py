@@ -104,7 +104,7 @@ async def test_users_search_by_city_country_name_hobby_and_location(chat: Chat) 
 async def test_join_leave_active_mentions_recent_top(chat: Chat) -> None:
     await setup_guide_world(chat)
     assert "joined" in await run(chat, as_("ada"), "join tech")
-    await run(chat, as_("ada"), "post tech hello @simon and @nobody")
+    await run(chat, as_("ada"), "post tech hello @simon and @nobody, not `@wasim` nor \\@wasim")
     await run(chat, as_("wasim"), "post tech hi")
     await run(chat, as_("wasim"), "post cricket hi again")
     hist = await run(chat, as_("simon"), "history tech")
@@ -113,12 +113,13 @@ async def test_join_leave_active_mentions_recent_top(chat: Chat) -> None:
     entries = await chat.ctx.redis.xrange("channel:tech")
     assert [e[1]["type"] for e in entries][:1] == ["join"] and entries[-1][1]["type"] == "leave"
     mentions = await chat.commands.execute(as_("simon"), "mentions")
-    assert [m["text"] for m in mentions.data] == ["hello @simon and @nobody"]
+    assert [m["text"] for m in mentions.data] == ["hello @simon and @nobody, not `@wasim` nor \\@wasim"]
+    assert (await chat.commands.execute(as_("wasim"), "mentions")).data == []
     active = await chat.commands.execute(CLI, "active 5")
     assert {a["username"] for a in active.data} >= {"ada", "wasim", "simon"}
     recent = await chat.commands.execute(CLI, "recent 5 tech cricket")
     texts = sorted(m["text"] for m in recent.data if m["kind"] == "message")
-    assert texts == ["hello @simon and @nobody", "hi", "hi again"]
+    assert texts == ["hello @simon and @nobody, not `@wasim` nor \\@wasim", "hi", "hi again"]
     top = await chat.commands.execute(CLI, "top 2")
     assert top.data[0] == {"username": "wasim", "messages": 2}
 
