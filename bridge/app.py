@@ -96,10 +96,17 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
 
 
 async def _sandbox_link(chat: Chat, ref: ChannelRef) -> None:
+    """Link the emulator's #general to the core #general. Emulators get new ids every run, so the
+    link a previous sandbox run made for this platform is removed first (no deliveries to a channel
+    that no longer exists)."""
+    previous = (await chat.get_state("sandbox", "links")).get(ref.platform)
+    if previous and previous != ref.key() and await chat.channels.route(ChannelRef.parse(previous)):
+        await chat.channels.unlink(ChannelRef.parse(previous))
     if not await chat.channels.exists("general"):
         await chat.channels.create("general")
     if await chat.channels.route(ref) is None:
         await chat.channels.link("general", ref)
+    await chat.set_state("sandbox", "links", {ref.platform: ref.key()})
 
 
 def notification_sender(chat: Chat, running: Running) -> Callable[[Notification], Awaitable[None]]:
@@ -190,7 +197,7 @@ def _announce_sandbox(cfg: Config, rt: Runtime, running: Running, http_port: int
         "    .venv/bin/chatbridge sandbox log slack            # see it arrive on Slack\n"
         "    .venv/bin/chatbridge sandbox say slack bob 'and back'\n"
         "    .venv/bin/chatbridge sandbox slash discord alice 'search hello'\n"
-        "    .venv/bin/chatbridge exec --as alice 'history general 10'\n"
+        "    .venv/bin/chatbridge exec 'history general 10'     # any command, from the CLI\n"
         f"  Health: {info['http']}/healthz   metrics: {info['http']}/metrics\n",
         flush=True,
     )

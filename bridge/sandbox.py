@@ -69,8 +69,13 @@ async def sandbox(args: argparse.Namespace, data_dir: Path) -> int:
             else:
                 body = {"user": args.user, "channel": args.channel, "text": text}
             async with http.post(f"{base}/messages", json=body) as resp:
-                print(json.dumps(await resp.json()))
-                return 0 if resp.status < 300 else 1
+                answer = await resp.json()
+            if resp.status >= 300:
+                print(f"the emulator refused it: {json.dumps(answer)}")
+                return 1
+            posted_id = answer.get("id") or answer.get("ts")
+            print(f"{args.user} said it in #{args.channel} on {args.platform} (message {posted_id})")
+            return 0
         if args.verb == "log":
             return await _log(http, base, args)
         return await _slash(http, base, args)

@@ -80,3 +80,30 @@ def test_a_newcomer_sees_discord_on_slack_and_back_and_runs_commands(sandbox: tu
     assert answer.returncode == 0 and "hello from Discord" in answer.stdout, answer.stdout + answer.stderr
     answer = cli(cfg, cwd, "sandbox", "slash", "discord", "alice", "search back")
     assert answer.returncode == 0 and "and back to Discord" in answer.stdout, answer.stdout + answer.stderr
+
+
+def test_a_second_sandbox_run_replaces_the_previous_runs_links(tmp_path: Path) -> None:
+    """Emulators get new ids each run; the old links must not linger (they would dead-letter)."""
+    data = tmp_path / "data"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"redis:\n  data_dir: {data}\nhttp:\n  port: 0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_URL"))}
+    for _ in range(2):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "-c", str(cfg), "run"],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for(lambda p=proc: (data / "chatbridge-sandbox.json").exists() or p.poll() is not None, BOOT_TIMEOUT)
+            info = json.loads((data / "chatbridge-sandbox.json").read_text())
+            channels = cli(cfg, tmp_path, "exec", "--json", "channels")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        general = next(c for c in json.loads(channels.stdout)["data"] if c["name"] == "general")
+        assert sorted(general["links"]) == sorted(
+            [
+                f"discord:{info['discord']['guild']}:{info['discord']['general']}",
+                f"slack:{info['slack']['team']}:{info['slack']['general']}",
+            ]
+        )
