@@ -41,7 +41,8 @@ def app_info(world: World) -> dict[str, Any]:
         "bot_require_code_grant": False,
         "verify_key": "0" * 64,
         "owner": user(owner),
-        "flags": 0,
+        # GATEWAY_MESSAGE_CONTENT_LIMITED: the portal's Message Content toggle for a bot in < 100 guilds
+        "flags": (1 << 19) if world.config.message_content_enabled else 0,
         "rpc_origins": [],
     }
 

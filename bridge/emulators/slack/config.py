@@ -23,6 +23,11 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     bot_token: str = "xoxb-emulator-bot-token"
+    scopes: tuple[str, ...] = (
+        "channels:history", "channels:read", "chat:write", "chat:write.customize", "commands",
+        "groups:history", "groups:read", "im:write", "users:read",
+    )  # fmt: skip
+    """Scopes the emulated app was installed with (sent as ``x-oauth-scopes``, as Slack does)."""
     app_token: str = "xapp-emulator-app-token"
     signing_secret: str = "emulator-signing-secret"
     delivery: Literal["socket", "http"] = "socket"

@@ -219,4 +219,4 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
         result = method(emu, args)
     except ApiError as err:
         return _json({"ok": False, "error": err.error})
-    return _json({"ok": True, **result})
+    return _json({"ok": True, **result}, headers={"x-oauth-scopes": ",".join(emu.config.scopes)})

@@ -1,0 +1,55 @@
+"""`chatbridge doctor` against the emulators: tokens, the Message Content intent, Slack scopes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.config import parse
+from bridge.doctor import doctor
+from bridge.emulators.discord.server import DiscordEmulator
+from bridge.emulators.discord.state import EmulatorConfig as DiscordEmulatorConfig
+from bridge.emulators.slack.config import EmulatorConfig as SlackEmulatorConfig
+from bridge.emulators.slack.server import SlackEmulator
+
+
+async def run_doctor(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    discord: DiscordEmulator,
+    slack: SlackEmulator,
+    *,
+    discord_token: str | None = None,
+) -> int:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DISCORD_TOKEN", discord_token or discord.token)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.config.bot_token)
+    monkeypatch.setenv("SLACK_APP_TOKEN", slack.config.app_token)
+    cfg = parse({"discord": {"api_base": discord.api_base}, "slack": {"api_base_url": slack.api_url}})
+    return await doctor(cfg)
+
+
+async def test_doctor_passes_on_a_well_set_up_bridge(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
+) -> None:
+    async with DiscordEmulator() as discord, SlackEmulator() as slack:
+        code = await run_doctor(monkeypatch, redis_url, discord, slack)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "[ok] RediSearch 1.2" in out and "[ok] Message Content intent enabled" in out
+    assert "[ok] Slack scopes" in out and "[!!]" not in out
+
+
+async def test_doctor_names_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
+) -> None:
+    no_intent = DiscordEmulatorConfig(message_content_enabled=False)
+    scopes = tuple(s for s in SlackEmulatorConfig().scopes if s != "chat:write.customize")
+    async with DiscordEmulator(no_intent) as discord, SlackEmulator(config=SlackEmulatorConfig(scopes=scopes)) as slack:
+        code = await run_doctor(monkeypatch, redis_url, discord, slack, discord_token="not-the-token")
+        bad_token = capsys.readouterr().out
+        assert code == 1 and "[!!] Discord token — Discord answered 401" in bad_token
+        code = await run_doctor(monkeypatch, redis_url, discord, slack)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[!!] Message Content intent enabled — Developer Portal" in out
+    assert "[!!] Slack scopes — missing chat:write.customize" in out
