@@ -9,6 +9,7 @@ from bridge.core.commands.registry import Call
 from bridge.core.finder import ago
 from bridge.core.ports import ChannelRef, Reply
 from bridge.errors import InvalidInput, UserError
+from bridge.store import keys
 
 
 async def _channel(call: Call) -> str:
@@ -153,8 +154,6 @@ async def unread(call: Call) -> Reply:
 
 
 async def _unread_summary(call: Call, me: str) -> Reply:
-    from bridge.store import keys
-
     names = await call.chat.channels.all()
     redis = call.chat.ctx.redis
     seen = await redis.hmget(keys.user(me), [keys.last_seen_field(n) for n in names]) if names else []
