@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("line", nargs="+", help="the command line")
 
     sub.add_parser("reindex", help="index user:* and message:* hashes written by other tools")
+    sub.add_parser("seed", help="add the Redis chat guide's sample users, channels and messages")
     sub.add_parser("doctor", help="check Redis, the search module, tokens and scopes")
     sub.add_parser("check-config", help="validate the config file and exit")
     manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML) for api.slack.com/apps")
@@ -87,6 +88,13 @@ async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
             summary = await reindex(rt.chat)
         for line in summary.skipped[:20]:
             print(f"skipped {line}", file=sys.stderr)
+        return EXIT_OK
+    if args.command == "seed":
+        from bridge.seed import seed
+
+        async with open_runtime(cfg) as rt:
+            added = await seed(rt.chat)
+        print(f"added {added['users']} users, {added['channels']} channels, {added['messages']} messages")
         return EXIT_OK
     if args.command == "doctor":
         from bridge.doctor import doctor

@@ -103,3 +103,14 @@ async def test_message_ids_never_collide_across_channels(chat: Chat) -> None:
     assert len(set(ids)) == 60
     for i, mid in enumerate(ids):
         assert await chat.ctx.redis.hget(f"message:{mid}", "message") == f"message {i}"
+
+
+async def test_seed_loads_the_guides_sample_world_once(redis: RedisClient, chat: Chat) -> None:
+    from bridge.seed import seed
+
+    assert await seed(chat) == {"users": 6, "channels": 6, "messages": 6}
+    assert await seed(chat) == {"users": 0, "channels": 0, "messages": 0}
+    res = await redis.execute_command("ft.search", "idx:messages", "@message:sunny")
+    assert res[0] == 1 and res[2][res[2].index("username") + 1] == "woz"
+    res = await redis.execute_command("ft.search", "idx:users", "@country:{England}", "limit", "0", "999999")
+    assert sorted(res[1::2]) == ["user:ada", "user:simon", "user:yaz"]
