@@ -13,9 +13,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bridge.core import validation
 from bridge.core.context import CoreSettings
 from bridge.core.ports import ChannelRef
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, UserError
 
 DEFAULT_PATHS = ("config.yaml", "/etc/chatbridge/config.yaml")
 
@@ -53,6 +54,14 @@ class CoreConfig(Strict):
 class RoomConfig(Strict):
     channel: str
     links: list[str] = Field(default_factory=list)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        try:
+            return validation.channel(value)
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("links")
     @classmethod
@@ -102,6 +111,14 @@ class Config(Strict):
     discord: dict[str, Any] = Field(default_factory=dict)
     slack: dict[str, Any] = Field(default_factory=dict)
     worker: WorkerConfig = WorkerConfig()
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: list[str]) -> list[str]:
+        try:
+            return [validation.username(name) for name in value]
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
     def redis_url(self) -> str | None:
         return self.redis.url or os.environ.get("REDIS_URL") or None

@@ -42,7 +42,13 @@ class Chat:
         for line in done:
             log.info("search: %s", line)
         await redis.hset(keys.META, mapping={"schema": "1", "search_module": str(module.version)})
-        return cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
+        chat = cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
+        if module.explicit and any(line.startswith("rebuilt") for line in done):
+            from bridge.reindex import reindex
+
+            log.warning("search: re-indexing existing hashes into the rebuilt index")
+            await reindex(chat, out=None)
+        return chat
 
     # --- identities -----------------------------------------------------------------------------------
     async def resolve_user(self, user: PlatformUser) -> str:
@@ -109,7 +115,12 @@ class Chat:
                     platform_key=pkey,
                     origin_message_id=event.message_id,
                 )
-                result = await self.messages.post(channel, username, event.text, opts)
+                try:
+                    result = await self.messages.post(channel, username, event.text, opts)
+                except NotFound:
+                    # the author registered (was renamed) between resolve and post: resolve again, once
+                    username = await self.users.resolve(event.author)
+                    result = await self.messages.post(channel, username, event.text, opts)
             else:
                 core_id: str | None = await self.ctx.redis.get(pkey)
                 if core_id is None:

@@ -118,10 +118,8 @@ class UserQuery:
     def to_redisearch(self) -> str:
         parts: list[str] = []
         for name in self.names:
-            words = plain_words(name)
-            if words:
-                w = " ".join(words)
-                parts.append(f"((@firstname:{w})|(@lastname:{w}))")
+            # each word in either name field: "John Smith" finds firstname John + lastname Smith
+            parts += [f"@firstname|lastname:{word}" for word in plain_words(name)]
         for fname, value in (("city", self.city), ("country", self.country), ("hobbies", self.hobby)):
             if value:
                 parts.append(f"@{fname}:{{{escape_tag(value)}}}")
@@ -144,7 +142,7 @@ def parse_user_query(text: str) -> UserQuery:
             if op == "name":
                 names.append(clean)
             else:
-                fields[op] = clean
+                fields[op] = clean.lower() if op == "hobby" else clean
         elif sep and value and op == "near":
             parts = value.split(",")
             if len(parts) != 3:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.models import Message
-from bridge.errors import InvalidInput, NotFound, PermissionDenied
+from bridge.errors import InvalidInput, NotFound, PermissionDenied, StoreError
 from bridge.mirror.formatting import core_mentions
 from bridge.store import keys
 from bridge.store.scripts import run
@@ -90,6 +90,8 @@ class Messages:
             raise NotFound(f"There is no channel `#{channel}`.")
         if status == "no_user":
             raise NotFound(f"There is no user `{username}`; `register` first.")
+        if status == "no_index":
+            raise StoreError("The search index idx:messages is missing; restart chatbridge to recreate it.")
         return PostResult(id=str(value))
 
     async def edit(
@@ -148,6 +150,8 @@ class Messages:
             raise NotFound(f"There is no message `{message_id}`.")
         if status == "not_owner":
             raise PermissionDenied("Only its author or an admin can change that message.")
+        if status == "no_index":
+            raise StoreError("The search index idx:messages is missing; restart chatbridge to recreate it.")
         return PostResult(id=value)
 
     async def get(self, message_id: str) -> Message:
@@ -201,14 +205,19 @@ class Messages:
         more = len(entries) > limit
         entries = entries[:limit]
         if entries:
-            await self.ctx.redis.hset(keys.user(username), field, entries[-1][0])
+            await self._advance_seen(username, channel, entries[-1][0])
         return await self.hydrate(channel, entries), more
+
+    async def _advance_seen(self, username: str, channel: str, entry_id: str) -> None:
+        await self.ctx.scripts.seen(
+            keys=[keys.user(username)], args=[keys.last_seen_field(channel), entry_id], client=self.ctx.redis
+        )
 
     async def mark_seen(self, channel: str, username: str) -> None:
         """Move the user's last seen id to the newest entry of the channel."""
         last = await self.ctx.redis.xrevrange(keys.channel(channel), count=1)
         if last:
-            await self.ctx.redis.hset(keys.user(username), keys.last_seen_field(channel), last[0][0])
+            await self._advance_seen(username, channel, last[0][0])
 
     async def recent(self, channels: list[str], minutes: int, limit: int = 100) -> list[Message]:
         """Messages of the last ``minutes`` across channels, oldest first: one XRANGE per channel in

@@ -32,10 +32,14 @@ class Subscriptions:
         self.ctx = ctx
 
     async def add(self, username: str, channel: str) -> bool:
+        """Subscribe. When the channel had no subscriber, the notifier's cursor starts at its newest
+        entry *now*, so a message posted right after `notify add` is notified, and nothing older."""
+        last = await self.ctx.redis.xrevrange(keys.channel(channel), count=1)
         async with self.ctx.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(keys.notify_channels(username), channel)
             pipe.sadd(keys.notify_subscribers(channel), username)
             pipe.sadd(keys.NOTIFY_CHANNELS, channel)
+            pipe.hsetnx(keys.NOTIFY_CURSOR, channel, last[0][0] if last else "0-0")
             res = await pipe.execute()
         return bool(res[0])
 
@@ -46,7 +50,10 @@ class Subscriptions:
             pipe.scard(keys.notify_subscribers(channel))
             res = await pipe.execute()
         if not res[2]:
-            await self.ctx.redis.srem(keys.NOTIFY_CHANNELS, channel)
+            async with self.ctx.redis.pipeline(transaction=True) as pipe:
+                pipe.srem(keys.NOTIFY_CHANNELS, channel)
+                pipe.hdel(keys.NOTIFY_CURSOR, channel)  # a later subscriber starts from then, not from here
+                await pipe.execute()
         return bool(res[0])
 
     async def list(self, username: str) -> list[str]:

@@ -162,6 +162,11 @@ class Users:
         if raw is None:
             raise NotFound("That code is unknown or has expired; ask for a new one with `link-account`.")
         target = str(json.loads(raw)["username"])
+        if not await self.exists(target):
+            raise NotFound(
+                f"The account that asked for this code (`{target}`) has been renamed or removed since; "
+                "ask for a new code with `link-account`."
+            )
         current = await self.find(user.platform, user.workspace, user.user_id)
         if current == target:
             return target
@@ -172,7 +177,9 @@ class Users:
                     f"This account is registered as `{current}`; only an account without a registered name "
                     "can be linked to another."
                 )
-            await run(self.ctx.scripts.move_user, current, target, "merge", self.ctx.index_flag)
+            result = await run(self.ctx.scripts.move_user, current, target, "merge", self.ctx.index_flag)
+            if result[0] != "ok":
+                raise NotFound(f"Could not link: there is no user `{result[1]}` any more.")
         await self._link_identity(target, user)
         return target
 

@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-_NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join")
+_NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join", "seen")
 # Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
 
@@ -40,6 +40,7 @@ class Scripts:
     identity: AsyncScript
     move_user: AsyncScript
     join: AsyncScript
+    seen: AsyncScript
     mirror_route: AsyncScript
     mirror_take: AsyncScript
     mirror_commit: AsyncScript

@@ -51,8 +51,9 @@ def escape_tag(value: str) -> str:
 
 
 def plain_words(text: str) -> list[str]:
-    """Words of user text with every ASCII operator replaced by a space (never backslash-escaped)."""
-    return _QUERY_SPECIAL.sub(" ", text).split()
+    """Words of user text with every ASCII operator replaced by a space (never backslash-escaped);
+    words made only of ``_`` are dropped (``@field:_`` is a syntax error on 1.2)."""
+    return [word for word in _QUERY_SPECIAL.sub(" ", text).split() if word.strip("_")]
 
 
 @dataclass(frozen=True)
@@ -99,20 +100,44 @@ async def ensure_indexes(redis: Redis, module: SearchModule) -> list[str]:
     for name, (prefix, schema) in INDEXES.items():
         existing = await _index_fields(redis, name)
         if existing is None:
-            args: list[str] = ["FT.CREATE", name]
-            if not module.explicit:
-                args += ["ON", "HASH", "PREFIX", "1", prefix]
-            args += ["STOPWORDS", "0", "SCHEMA"]
-            for field in schema:
-                args += list(field)
-            await redis.execute_command(*args)
+            await _create(redis, module, name, prefix, schema)
             done.append(f"created {name}")
+            continue
+        if not await _stopwords_off(redis, name):
+            # created elsewhere (the guide's loader) with default stopwords: `{the}`, `from:it` and
+            # phrases such as "what a match" would be syntax errors. Rebuild it; the hashes stay.
+            await redis.execute_command(*(("FT.DROP", name, "KEEPDOCS") if module.explicit else ("FT.DROPINDEX", name)))
+            await _create(redis, module, name, prefix, schema)
+            done.append(f"rebuilt {name} without stopwords")
             continue
         for field in schema:
             if field[0] not in existing:
                 await redis.execute_command("FT.ALTER", name, "SCHEMA", "ADD", *field)
                 done.append(f"added {field[0]} to {name}")
     return done
+
+
+async def _create(
+    redis: Redis, module: SearchModule, name: str, prefix: str, schema: tuple[tuple[str, ...], ...]
+) -> None:
+    args: list[str] = ["FT.CREATE", name]
+    if not module.explicit:
+        args += ["ON", "HASH", "PREFIX", "1", prefix]
+    args += ["STOPWORDS", "0", "SCHEMA"]
+    for field in schema:
+        args += list(field)
+    await redis.execute_command(*args)
+
+
+async def _stopwords_off(redis: Redis, name: str) -> bool:
+    """True when a stopword is an ordinary term in this index (``STOPWORDS 0``)."""
+    try:
+        await redis.execute_command("FT.EXPLAIN", name, "@username:{the}")
+    except ResponseError as err:
+        if "syntax error" in str(err).lower():
+            return False
+        raise
+    return True
 
 
 async def _index_fields(redis: Redis, name: str) -> set[str] | None:

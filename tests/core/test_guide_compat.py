@@ -114,3 +114,26 @@ async def test_seed_loads_the_guides_sample_world_once(redis: RedisClient, chat:
     assert res[0] == 1 and res[2][res[2].index("username") + 1] == "woz"
     res = await redis.execute_command("ft.search", "idx:users", "@country:{England}", "limit", "0", "999999")
     assert sorted(res[1::2]) == ["user:ada", "user:simon", "user:yaz"]
+
+
+async def test_an_index_made_by_the_guides_loader_is_rebuilt_without_stopwords(redis: RedisClient) -> None:
+    """The guide creates idx:messages with default stopwords; `from:it` or "what a match" would then
+    be syntax errors. chatbridge rebuilds the index (keeping the hashes) and re-indexes them."""
+    await redis.execute_command(
+        "FT.CREATE", "idx:messages", "SCHEMA", "username", "TAG", "channel", "TAG", "message", "TEXT"
+    )
+    await write_guide_data(redis)
+    await redis.execute_command("sadd", "usernames", "it")
+    await redis.execute_command("hset", "user:it", "username", "it")
+    mid = await redis.execute_command("xadd", "channel:cricket", "*", "type", "message")
+    await redis.execute_command(
+        "hset", f"message:{mid}", "channel", "cricket", "username", "it", "message", "what a match"
+    )
+    for key in await redis.keys("message:*"):
+        await redis.execute_command("FT.ADDHASH", "idx:messages", key, "1.0")
+    chat = await Chat.open(redis)
+    phrase = await chat.commands.execute(CLI, 'search "what a match"')
+    assert phrase.ok and phrase.data["total"] == 1, phrase.text
+    by_it = await chat.commands.execute(CLI, "search from:it")
+    assert by_it.ok and by_it.data["total"] == 1, by_it.text
+    assert (await chat.commands.execute(CLI, "search test match")).data["total"] == 1

@@ -158,12 +158,14 @@ async def test_redis_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
         await until(lambda: sum(t.startswith("before") for t in b.slack_texts("general")) == 3)
         port = server.port
         server.kill()
+        await b.discord.say("alice", "general", "during the outage")  # Discord never redelivers this
+        await asyncio.sleep(3.0)  # the outage itself: Redis stays down this long (not a wait for a condition)
         server = EmbeddedRedis(data_dir=tmp_path / "redis", port=port, appendfsync="always")
         server.start()
         for i in range(3):
             await b.discord.say("alice", "general", f"after {i}")
-        expected = [f"before {i}" for i in range(3)] + [f"after {i}" for i in range(3)]
-        await until(lambda: len(b.slack_texts("general")) >= 6, timeout=30)
+        expected = [f"before {i}" for i in range(3)] + ["during the outage"] + [f"after {i}" for i in range(3)]
+        await until(lambda: len(b.slack_texts("general")) >= 7, timeout=30)
         assert b.slack_texts("general") == expected
     finally:
         stop.set()

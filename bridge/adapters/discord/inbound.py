@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import discord
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
@@ -24,7 +28,8 @@ from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.inbound")
 USER_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
-INGEST_ATTEMPTS = 3
+INGEST_PATIENCE_S = 600.0
+T = TypeVar("T")
 
 
 def platform_user(guild_id: str, user: discord.abc.User) -> PlatformUser:
@@ -77,15 +82,15 @@ class Inbound:
     # -- gateway events ------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
         async with self._lock(message.channel.id):
-            await self._on_message(message)
+            await patiently(self._on_message, message, what=f"message {message.id}")
 
     async def on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         async with self._lock(payload.channel_id):
-            await self._on_raw_edit(payload)
+            await patiently(self._on_raw_edit, payload, what=f"edit of {payload.message_id}")
 
     async def on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         async with self._lock(payload.channel_id):
-            await self._on_raw_delete(payload)
+            await patiently(self._on_raw_delete, payload, what=f"delete of {payload.message_id}")
 
     async def _on_message(self, message: discord.Message) -> None:
         if await self._ignored(message) or not message.content:
@@ -187,22 +192,47 @@ class Inbound:
             self._changed.set()
 
 
+async def patiently(handle: Callable[[T], Awaitable[None]], event: T, *, what: str) -> None:
+    """Handle a gateway event, starting over while Redis is unreachable (the lookups before the
+    ingest need it too). Safe to repeat: the ingest is idempotent by event key. Discord never
+    redelivers, so this keeps trying for ``INGEST_PATIENCE_S``; the room's lock keeps its later
+    events waiting behind this one, in order."""
+    delay = 0.2
+    deadline = time.monotonic() + INGEST_PATIENCE_S
+    while True:
+        try:
+            await handle(event)
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            if time.monotonic() + delay > deadline:
+                log.exception("Redis unreachable for %.0fs; dropping %s", INGEST_PATIENCE_S, what)
+                return
+            log.warning("Redis unreachable while handling %s; retrying in %.1fs", what, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def ingest_with_retry(
     ingest: Callable[[InboundEvent], Awaitable[IngestResult]], event: InboundEvent
 ) -> IngestResult | None:
-    """``ingest(event)``, retried with backoff when Redis is briefly away; None when it kept failing."""
+    """``ingest(event)``, retried with backoff (capped at 5 s) for up to ``INGEST_PATIENCE_S`` while
+    Redis is away: Discord never redelivers, so giving up early would lose the message. The
+    per-channel lock held by the caller keeps later messages of the room waiting behind it, in order.
+    None when it kept failing for that long."""
     delay = 0.2
-    for attempt in range(1, INGEST_ATTEMPTS + 1):
+    deadline = time.monotonic() + INGEST_PATIENCE_S
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             result = await ingest(event)
         except Exception:
-            if attempt == INGEST_ATTEMPTS:
+            if time.monotonic() + delay > deadline:
                 log.exception("ingest failed for %s in %s; giving up", event.event_key, event.channel.key())
                 return None
             log.warning("ingest failed for %s (attempt %d); retrying", event.event_key, attempt, exc_info=True)
             await asyncio.sleep(delay)
-            delay *= 4
+            delay = min(delay * 2, 5.0)
         else:
             log.debug("ingest %s -> %s (%s)", event.event_key, result.status, result.reason or "")
             return result
-    return None

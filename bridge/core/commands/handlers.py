@@ -162,7 +162,7 @@ async def _unread_summary(call: Call, me: str) -> Reply:
             pipe.xrange(keys.channel(name), f"({last}" if last else "-", "+", count=100)
         ranges = await pipe.execute()
     counts = {
-        name: sum(1 for _, e in entries if e.get("type", "message") == "message")
+        name: sum(1 for _, e in entries if e.get("type", "message") == "message" and e.get("username") != me)
         for name, entries in zip(names, ranges, strict=True)
     }
     rows = [f"#{n}: {c}{'+' if c >= 100 else ''} new" for n, c in counts.items() if c]

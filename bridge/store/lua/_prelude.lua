@@ -63,6 +63,7 @@ local function check_change(c, id, who)
   local owner = redis.call('HGET', 'message:' .. id, 'username')
   if not owner then return {'no_message', id} end
   if owner ~= who and not c.admin then return {'not_owner', owner} end
+  if c.explicit and redis.call('EXISTS', 'idx:idx:messages') == 0 then return {'no_index', 'idx:messages'} end
   return nil, redis.call('HGET', 'message:' .. id, 'channel'), owner
 end
 

@@ -8,6 +8,9 @@ if redis.call('SISMEMBER', 'usernames', from) == 0 then return {'no_user', from}
 local exists = redis.call('SISMEMBER', 'usernames', to) == 1
 if mode == 'rename' and exists then return {'taken', to} end
 if mode == 'merge' and not exists then return {'no_user', to} end
+if explicit and (redis.call('EXISTS', 'idx:idx:messages') == 0 or redis.call('EXISTS', 'idx:idx:users') == 0) then
+  return {'no_index', 'idx:messages'}
+end
 
 local fromkey, tokey = 'user:' .. from, 'user:' .. to
 if mode == 'rename' then
@@ -40,7 +43,8 @@ redis.call('DEL', 'cb:posts:' .. from)
 local ids = redis.call('HGETALL', 'cb:identities:' .. from)
 for i = 1, #ids, 2 do
   redis.call('SET', 'cb:identity:' .. ids[i] .. ':' .. ids[i + 1], to)
-  redis.call('HSET', 'cb:identities:' .. to, ids[i], ids[i + 1])
+  -- the target keeps its own account on a workspace; `from`'s still resolves to `to` via cb:identity
+  redis.call('HSETNX', 'cb:identities:' .. to, ids[i], ids[i + 1])
 end
 redis.call('DEL', 'cb:identities:' .. from)
 
@@ -75,7 +79,8 @@ for _, ch in ipairs(chans) do
   if redis.call('SREM', 'cb:members:' .. ch, from) == 1 then redis.call('SADD', 'cb:members:' .. ch, to) end
 end
 if redis.call('EXISTS', 'cb:profile:' .. from) == 1 then
-  redis.call('RENAME', 'cb:profile:' .. from, 'cb:profile:' .. to)
+  redis.call('RENAMENX', 'cb:profile:' .. from, 'cb:profile:' .. to)  -- the target's own display wins
+  redis.call('DEL', 'cb:profile:' .. from)
 end
 
 if explicit then redis.call('FT.DEL', 'idx:users', fromkey, 'DD') end

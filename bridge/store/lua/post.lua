@@ -13,6 +13,9 @@ if dedupe ~= '' then
   if seen then return {'duplicate', seen} end
 end
 if redis.call('SISMEMBER', 'channels', channel) == 0 then return {'no_channel', channel} end
+-- RediSearch 1.x keeps the index in the key idx:<name>; without it FT.ADDHASH would fail after the
+-- stream and hash writes, which a Lua error does not roll back.
+if ARGV[7] == '1' and redis.call('EXISTS', 'idx:idx:messages') == 0 then return {'no_index', 'idx:messages'} end
 if redis.call('SISMEMBER', 'usernames', username) == 0 then return {'no_user', username} end
 
 local fields = {'type', 'message', 'username', username}
