@@ -132,6 +132,7 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
     async with open_runtime(cfg, own_server=True) as rt:
         running = Running()
         tasks: list[asyncio.Task[None]] = []
+        healthy = True
         try:
             await start_discord(rt, cfg, running, sandbox=sandbox)
             await start_slack(rt, cfg, running, sandbox=sandbox)
@@ -147,7 +148,7 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
             if running.sandbox:
                 _announce_sandbox(cfg, rt, running, health.port)
             log.info("chatbridge is running (Ctrl-C stops it)")
-            await _until_stopped(stop, tasks)
+            healthy = await _until_stopped(stop, tasks)
         finally:
             stop.set()
             for task in tasks:
@@ -159,16 +160,21 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
                 except Exception:
                     log.exception("error while stopping")
             (cfg.redis.data_dir / SANDBOX_FILE).unlink(missing_ok=True)
-    return 0
+    return 0 if healthy else 1
 
 
-async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> bool:
+    """Wait for a stop signal or for a task to end; False when a task died (the exit status then
+    tells a supervisor to restart the bridge)."""
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
+    healthy = True
     for task in done:
-        if task is not waiter and task.exception() is not None:
-            log.error("%s stopped: %r", task.get_name(), task.exception())
+        if task is not waiter:
+            healthy = False
+            log.error("%s stopped unexpectedly: %r", task.get_name(), task.exception())
+    return healthy
 
 
 def _make_worker(rt: Runtime, cfg: Config, running: Running) -> Any:

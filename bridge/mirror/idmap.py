@@ -138,11 +138,24 @@ class IdMap:
     async def reply_ids(self, parent: str, dest: ChannelRef) -> list[str]:
         """Where a reply should point on one destination: the parent's mirrored copy there, or the
         parent itself when it was written on that very channel (``origin_channel``/``origin_id``)."""
+        if dest.platform == "slack":
+            parent = await self._thread_root(parent)
         found = await self.ids(parent, dest)
         if found:
             return found
         origin, origin_id = await self.redis.hmget(keys.message(parent), "origin_channel", "origin_id")
         return [str(origin_id)] if origin == dest.key() and origin_id else []
+
+    async def _thread_root(self, core_id: str, *, depth: int = 20) -> str:
+        """The first message of a reply chain: Slack threads have one level, so a reply to a reply
+        goes in the root's thread (``thread_ts`` must be the root's ts)."""
+        current = core_id
+        for _ in range(depth):
+            parent = await self.redis.hget(keys.message(current), "reply_to")
+            if not parent:
+                break
+            current = str(parent)
+        return current
 
     async def all_ids(self, core_id: str) -> dict[str, list[str]]:
         raw: dict[str, str] = await self.redis.hgetall(keys.mirror_map(core_id))

@@ -208,3 +208,32 @@ async def test_notify_from_a_slash_command_arrives_as_a_dm_on_each_linked_accoun
         stop.set()
         await task
         await blocking.aclose()
+
+
+async def test_a_deleted_slack_thread_root_tombstone_deletes_the_discord_copy(bridge: Bridge) -> None:
+    """Slack does not send message_deleted for a thread root with replies: it turns the root into a
+    tombstone (message_changed, subtype tombstone). The bridge treats that as a delete."""
+    root = bridge.slack.user_says(user="bob", channel="general", text="root of a thread")
+    await until(lambda: "root of a thread" in bridge.discord_texts("general"))
+    general = bridge.slack.workspace.channel("general")
+    tombstone = {"type": "message", "subtype": "tombstone", "hidden": True, "text": "This message was deleted.",
+                 "user": "USLACKBOT", "ts": root.ts, "thread_ts": root.ts, "reply_count": 1}  # fmt: skip
+    previous = {"type": "message", "user": root.user, "text": root.text, "ts": root.ts, "thread_ts": root.ts}
+    bridge.slack.emit(
+        {"type": "message", "subtype": "message_changed", "channel": general.id, "hidden": True,
+         "message": tombstone, "previous_message": previous, "ts": root.ts, "event_ts": root.ts},
+        channel=general,
+    )  # fmt: skip
+    await until(lambda: "root of a thread" not in bridge.discord_texts("general"))
+    assert "This message was deleted." not in " ".join(bridge.discord_texts("general"))
+
+
+async def test_a_discord_reply_to_a_slack_thread_reply_lands_in_the_roots_thread(bridge: Bridge) -> None:
+    root = bridge.slack.user_says(user="bob", channel="general", text="thread root")
+    reply = bridge.slack.user_says(user="carol", channel="general", text="first reply", thread_ts=root.ts)
+    copy = await until(
+        lambda: next((m for m in bridge.discord.messages("general") if "first reply" in m["content"]), None)
+    )
+    await bridge.discord.say("alice", "general", "answer from discord", reply_to=copy["id"])
+    answer = await until(lambda: next((m for m in bridge.slack.history("general") if "answer from" in m.text), None))
+    assert answer.thread_ts == root.ts != reply.ts

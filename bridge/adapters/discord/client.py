@@ -93,6 +93,14 @@ class _BridgeEvents(_ClientBase):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self.adapter.inbound.on_raw_delete(payload)
 
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """A moderator purge (or a ban that deletes history): each message is deleted on the core."""
+        for message_id in sorted(payload.message_ids):
+            single = discord.RawMessageDeleteEvent(
+                {"id": str(message_id), "channel_id": str(payload.channel_id), "guild_id": str(payload.guild_id)}
+            )
+            await self.adapter.inbound.on_raw_delete(single)
+
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("Discord event %s failed (args=%r)", event_method, args[:1])
 

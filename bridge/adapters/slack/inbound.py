@@ -103,6 +103,12 @@ class RoomTraffic:
         if subtype == "message_changed":
             message = event.get("message") or {}
             previous = event.get("previous_message") or {}
+            if message.get("subtype") == "tombstone":
+                # a deleted thread root that has replies: Slack keeps a tombstone instead of sending
+                # message_deleted ("This message was deleted."); it is a delete for the bridge
+                if self._own(previous):
+                    return None
+                return InboundEvent("delete", ref, str(message.get("ts")), key)
             if self._own(message) or message.get("text") == previous.get("text"):
                 return None  # our own edit, or only thread metadata changed
             if await self._chat.channel_for(ref) is None:

@@ -40,6 +40,8 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action_thread_only_channel",
         "restricted_action_non_threadable_channel",
         "cant_update_message",
+        "message_not_found",  # the copy was removed on Slack: this edit can never land
+        "thread_not_found",
         "cant_delete_message",
         "edit_window_closed",
         "user_not_found",
