@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
 from bridge.adapters.discord import DiscordAdapter
@@ -194,3 +197,26 @@ async def test_metrics_count_deliveries_and_429s(adapter: DiscordAdapter, emulat
     metrics = adapter.metrics()
     assert metrics["connected"] is True and metrics["guilds"] == 1
     assert metrics["outbound"] == {"sent": 2, "deleted": 2, "rate_limited": 1}
+
+
+async def test_a_growing_edit_that_fails_half_way_leaves_no_extra_part(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit that grows 1 part into 3 posts part 2, then part 3 keeps failing: part 2 is removed
+    again, so the worker's retry cannot leave a duplicate or an untracked part behind."""
+    [first] = await adapter.destination.send(ref(emulator), out("short"))
+    posts = 0
+    real = emulator._rate_limited
+
+    def limit_the_second_post(record: Any) -> Any:
+        nonlocal posts
+        if record.method == "POST" and re.fullmatch(HOOK_POST, record.path):
+            posts += 1
+            if posts == 2:
+                emulator.rate_limit("POST", HOOK_POST, retry_after=0.05, times=5)
+        return real(record)
+
+    monkeypatch.setattr(emulator, "_rate_limited", limit_the_second_post)
+    with pytest.raises(DeliveryError):
+        await adapter.destination.edit(ref(emulator), [first], out("z" * 5000))
+    assert [m["id"] for m in emulator.messages("general")] == [first]

@@ -114,6 +114,9 @@ class DiscordDestination:
                 else:
                     holding.append(await self._post(channel, part, message, allowed))
         except Exception as err:
+            added = holding[len(ids) :]
+            if added:  # parts posted by this attempt: removed, so the retry does not post them twice
+                await self._delete_quietly(channel, added)
             raise self._failed(err, f"edit in {channel.key()}") from err
         if len(ids) > len(parts):
             await self.delete(channel, ids[len(parts) :])
