@@ -156,3 +156,15 @@ async def test_rate_limited_lookup_is_waited_out_in_a_command(bridge: SlackBridg
     assert "No channels yet" in text
     assert bridge.emu.throttled == [("users.info", 429)]
     assert len(bridge.emu.requests_for("users.info")) == 2
+
+
+async def test_a_growing_edit_that_fails_half_way_leaves_no_extra_part(
+    slack: SlackEmulator, dest: SlackDestination
+) -> None:
+    """1 part grows into 3: part 2 is posted, part 3 is rate limited; part 2 is removed again so the
+    worker's retry neither duplicates it nor leaves it untracked."""
+    [first] = await dest.send(CRICKET, message("short"))
+    slack.limiter.set_limit("chat.postMessage", RateLimit(limit=1, window=60.0, retry_after=1))
+    with pytest.raises(DeliveryError):
+        await dest.edit(CRICKET, [first], message(" ".join(f"w{i:05d}" for i in range(1500))))
+    assert [m.ts for m in slack.history("cricket")] == [first]

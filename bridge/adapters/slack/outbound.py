@@ -14,6 +14,7 @@ the rest (in this process).
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 from typing import Any
 
@@ -140,8 +141,15 @@ class SlackDestination:
             await self._call("chat_update", channel=channel.channel_id, ts=ts, text=part)
             kept.append(ts)
         thread_ts = message.reply_to[0] if message.reply_to else None
-        for part in parts[len(ids) :]:
-            kept.append(await self._post(channel.channel_id, part, message, thread_ts))
+        try:
+            for part in parts[len(ids) :]:
+                kept.append(await self._post(channel.channel_id, part, message, thread_ts))
+        except DeliveryError:
+            added = kept[len(ids) :]
+            if added:  # parts this attempt posted: removed again so the retry cannot post them twice
+                with contextlib.suppress(DeliveryError):
+                    await self.delete(channel, added)
+            raise
         if len(ids) > len(parts):
             await self.delete(channel, ids[len(parts) :])
         return kept
