@@ -158,6 +158,7 @@ class Router:
             str(self.logs[stream]),
             "1" if self.show_join_leave else "0",
             keys.MESSAGE_PREFIX,
+            keys.mirror_map(""),
         ]
         for log_id, fields in entries:
             if not fields:  # deleted from the log while pending: nothing to route, just ack

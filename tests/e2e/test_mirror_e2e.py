@@ -237,3 +237,12 @@ async def test_a_discord_reply_to_a_slack_thread_reply_lands_in_the_roots_thread
     await bridge.discord.say("alice", "general", "answer from discord", reply_to=copy["id"])
     answer = await until(lambda: next((m for m in bridge.slack.history("general") if "answer from" in m.text), None))
     assert answer.thread_ts == root.ts != reply.ts
+
+
+async def test_a_moderator_deleting_one_part_of_a_split_copy_deletes_every_part(bridge: Bridge) -> None:
+    text = " ".join(f"w{i:04d}" for i in range(900))  # ~5,400 characters: three Discord parts
+    bridge.slack.user_says(user="bob", channel="general", text=text)
+    parts = await until(lambda: (lambda ms: ms if len(ms) >= 3 else None)(bridge.discord.messages("general")))
+    await bridge.discord.delete("general", parts[1]["id"])
+    await until(lambda: not bridge.discord.messages("general"))
+    assert await bridge.chat.ctx.redis.keys("message:*") == []  # the core message is gone too

@@ -4,14 +4,14 @@
 -- destination one HGET + one XADD; it does not depend on how many rooms exist.
 -- ARGV: 1 log key, 2 group, 3 channel stream prefix, 4 room links prefix, 5 outbox prefix,
 --       6 outbox registry hash, 7 partition, 8 show join/leave (1/0), 9 message key prefix,
---       then 4 per entry: log entry id, channel, type, room entry id
+--       10 mirror map key prefix, then 4 per entry: log entry id, channel, type, room entry id
 --       (type 'wake': channel = destination key; only acked and reported; type 'gone': a pending
 --       entry trimmed from the log, only acked).
 -- Returns a flat list: destination keys that got a job (or a wake), then '|', then counts
 -- {routed entries, jobs, unroutable}.
 local log, group = ARGV[1], ARGV[2]
 local chprefix, lprefix, oprefix, registry, part = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local show_jl, mprefix = ARGV[8] == '1', ARGV[9]
+local show_jl, mprefix, mapprefix = ARGV[8] == '1', ARGV[9], ARGV[10]
 local touched, seen = {}, {}
 local routed, jobs, lost = 0, 0, 0
 
@@ -19,7 +19,7 @@ local function touch(dest)
   if not seen[dest] then seen[dest] = true; table.insert(touched, dest) end
 end
 
-for i = 10, #ARGV, 4 do
+for i = 11, #ARGV, 4 do
   local logid, channel, kind, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if kind == 'wake' then
     touch(channel)
@@ -56,6 +56,10 @@ for i = 10, #ARGV, 4 do
       local links = redis.call('SMEMBERS', lprefix .. channel)
       for _, dest in ipairs(links) do
         local echo = dest == origin
+        if echo and kind == 'delete' and redis.call('HEXISTS', mapprefix .. target, dest) == 1 then
+          -- a moderator deleted one mirrored part on that channel: its other parts go too
+          echo = false
+        end
         if skip_platform and skip_platform ~= ':' and string.sub(dest, 1, #skip_platform) == skip_platform then
           echo = true
         end
