@@ -18,7 +18,10 @@ _NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join",
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
 
 
-_USES_PRELUDE = ("post", "edit", "delete", "join")
+_PRELUDES = {
+    "_prelude": ("post", "edit", "delete", "join"),  # the global stream id allocator, room events
+    "_mirror_prelude": ("mirror_commit", "mirror_dead"),  # trimming the acknowledged outbox head
+}
 
 
 def _read(name: str) -> str:
@@ -26,9 +29,9 @@ def _read(name: str) -> str:
 
 
 def _source(name: str) -> str:
-    """A script's text; those that append to channel streams get ``_prelude.lua`` (the global
-    stream id allocator) in front."""
-    return (_read("_prelude") + _read(name)) if name in _USES_PRELUDE else _read(name)
+    """A script's text, with the shared prelude it uses (if any) in front."""
+    preludes = [_read(prelude) for prelude, users in _PRELUDES.items() if name in users]
+    return "".join(preludes) + _read(name)
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,7 @@
 --       8 ids JSON ("" = remove this destination from the map), 9 core id,
 --       10 n = number of platform-id keys to set, then n keys to SET to the core id,
 --       then the platform-id keys to DEL (parts that no longer exist).
--- Drop the acknowledged head of the outbox: everything before the oldest pending entry, or up to
--- this entry when nothing is pending (entries are read in order, so all older ones are acked).
-local function trim_acked(key, grp, id)
-  local p = redis.call('XPENDING', key, grp)
-  local minid = p[2]
-  if tonumber(p[1]) == 0 then
-    local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-    minid = ms .. '-' .. string.format('%d', tonumber(seq) + 1)
-  end
-  redis.call('XTRIM', key, 'MINID', minid)
-end
+-- trim_acked(key, group, id) comes from _mirror_prelude.lua.
 
 local outbox, group, eid = ARGV[1], ARGV[2], ARGV[3]
 local done, ttl = ARGV[4], tonumber(ARGV[5])
