@@ -41,13 +41,13 @@ from bridge.mirror.mdast import (
     Code,
     Delim,
     Fence,
+    Lexer,
     LinePrefix,
     Link,
     MassMention,
     Mention,
     Node,
     Text,
-    Token,
     Use,
     build_tree,
 )
@@ -147,16 +147,13 @@ _USES: dict[str, tuple[Use, ...]] = {
 _RUN_LENGTHS = {"*": (1, 2, 3), "_": (1, 2, 3), "~": (2,), "|": (2,)}
 
 
-class CoreLexer:
+class CoreLexer(Lexer):
     """Turns core (or Discord, when ``discord`` is given) markdown into a syntax tree."""
 
     def __init__(self, text: str, discord: DiscordResolvers | None = None, *, inline: bool = False):
-        self.text = text
-        self.pos = 0
-        self.tokens: list[Token] = []
+        super().__init__(text, line_start=not inline)
         self.discord = discord
-        self.line_start = not inline
-        self._handlers: dict[str, Callable[[], bool]] = {
+        self._handlers = {
             "\\": self._backslash,
             "`": self._backticks,
             "[": self._link,
@@ -171,24 +168,7 @@ class CoreLexer:
             self._handlers[ch] = self._delims
 
     def parse(self) -> tuple[Node, ...]:
-        n = len(self.text)
-        while self.pos < n:
-            if self.line_start:
-                self._prefixes()
-                if self.pos >= n:
-                    break
-            handler = self._handlers.get(self.text[self.pos])
-            if handler is not None and handler():
-                continue
-            m = _PLAIN_RE.match(self.text, self.pos)
-            end = m.end() if m else self.pos + 1
-            self._emit(Text(self.text[self.pos : end]), end)
-        return build_tree(self.tokens, reset_each_line=False)
-
-    def _emit(self, tok: Token, end: int) -> bool:
-        self.tokens.append(tok)
-        self.pos = end
-        return True
+        return build_tree(self._scan(_PLAIN_RE, self._prefixes), reset_each_line=False)
 
     def _prev(self) -> str:
         return self.text[self.pos - 1] if self.pos else ""

@@ -10,6 +10,8 @@ inside them is ever converted.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -278,3 +280,36 @@ def mentioned_names(nodes: tuple[Node, ...]) -> list[str]:
         elif isinstance(node, Style | Link):
             names.update(dict.fromkeys(mentioned_names(node.children)))
     return list(names)
+
+
+class Lexer:
+    """The scanning loop the core/Discord and Slack lexers share: at each position, a handler
+    registered for the character may consume a construct (it returns True); otherwise a run of
+    plain text is taken. At the start of a line, the subclass's line hook runs first."""
+
+    def __init__(self, text: str, *, line_start: bool) -> None:
+        self.text = text
+        self.pos = 0
+        self.tokens: list[Token] = []
+        self.line_start = line_start
+        self._handlers: dict[str, Callable[[], bool]] = {}
+
+    def _scan(self, plain: re.Pattern[str], at_line_start: Callable[[], object]) -> list[Token]:
+        n = len(self.text)
+        while self.pos < n:
+            if self.line_start:
+                at_line_start()
+                if self.pos >= n:
+                    break
+            handler = self._handlers.get(self.text[self.pos])
+            if handler is not None and handler():
+                continue
+            m = plain.match(self.text, self.pos)
+            end = m.end() if m else self.pos + 1
+            self._emit(Text(self.text[self.pos : end]), end)
+        return self.tokens
+
+    def _emit(self, tok: Token, end: int) -> bool:
+        self.tokens.append(tok)
+        self.pos = end
+        return True

@@ -27,7 +27,6 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from bridge.mirror.coremd import (
     CHANNEL_RE,
@@ -43,6 +42,7 @@ from bridge.mirror.mdast import (
     Code,
     Delim,
     Fence,
+    Lexer,
     LinePrefix,
     Link,
     MassMention,
@@ -50,7 +50,6 @@ from bridge.mirror.mdast import (
     Node,
     Style,
     Text,
-    Token,
     Use,
     build_tree,
 )
@@ -83,17 +82,14 @@ def _code_text(raw: str) -> str:
     return decode_entities(raw)
 
 
-class SlackLexer:
+class SlackLexer(Lexer):
     """Turns Slack mrkdwn into the shared syntax tree, resolving ids through the resolvers."""
 
     def __init__(self, text: str, *, user_name: Resolver, channel_name: Resolver):
-        self.text = text
-        self.pos = 0
-        self.tokens: list[Token] = []
+        super().__init__(text, line_start=True)
         self.user_name = user_name
         self.channel_name = channel_name
-        self.line_start = True
-        self._handlers: dict[str, Callable[[], bool]] = {
+        self._handlers = {
             "&": self._entity,
             "<": self._tag,
             "`": self._backticks,
@@ -106,24 +102,7 @@ class SlackLexer:
             self._handlers[ch] = self._delim
 
     def parse(self) -> tuple[Node, ...]:
-        n = len(self.text)
-        while self.pos < n:
-            if self.line_start:
-                self._quote()
-                if self.pos >= n:
-                    break
-            handler = self._handlers.get(self.text[self.pos])
-            if handler is not None and handler():
-                continue
-            m = _PLAIN_RE.match(self.text, self.pos)
-            end = m.end() if m else self.pos + 1
-            self._emit(Text(self.text[self.pos : end]), end)
-        return _drop_guards(build_tree(self.tokens, reset_each_line=True))
-
-    def _emit(self, tok: Token, end: int) -> bool:
-        self.tokens.append(tok)
-        self.pos = end
-        return True
+        return _drop_guards(build_tree(self._scan(_PLAIN_RE, self._quote), reset_each_line=True))
 
     def _prev(self) -> str:
         """The character before the current position as read (a marker or tag counts as none)."""
