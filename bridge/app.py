@@ -65,7 +65,7 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
 
 
 async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bool) -> None:
-    from bridge.adapters.slack.app import SlackAdapter
+    from bridge.adapters.slack.adapter import SlackAdapter
     from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 
     settings = dict(cfg.slack)

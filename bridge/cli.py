@@ -82,15 +82,15 @@ async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
     if args.command == "exec":
         return await _exec(args, cfg)
     if args.command == "reindex":
-        from bridge.reindex import reindex
+        from bridge.store.reindex import reindex
 
         async with open_runtime(cfg) as rt:
-            summary = await reindex(rt.chat)
+            summary = await reindex(rt.chat.ctx.redis, rt.chat.ctx.module)
         for line in summary.skipped[:20]:
             print(f"skipped {line}", file=sys.stderr)
         return EXIT_OK
     if args.command == "seed":
-        from bridge.seed import seed
+        from bridge.core.seed import seed
 
         async with open_runtime(cfg) as rt:
             added = await seed(rt.chat)

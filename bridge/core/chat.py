@@ -15,6 +15,7 @@ from bridge.core.users import Users
 from bridge.errors import NotFound, UserError
 from bridge.store import keys, search
 from bridge.store.connection import RedisClient as Redis
+from bridge.store.reindex import reindex
 from bridge.store.scripts import Scripts
 
 log = logging.getLogger("bridge.core")
@@ -44,10 +45,8 @@ class Chat:
         await redis.hset(keys.META, mapping={"schema": "1", "search_module": str(module.version)})
         chat = cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
         if module.explicit and any(line.startswith("rebuilt") for line in done):
-            from bridge.reindex import reindex
-
             log.warning("search: re-indexing existing hashes into the rebuilt index")
-            await reindex(chat, out=None)
+            await reindex(redis, module, out=None)
         return chat
 
     # --- identities -----------------------------------------------------------------------------------

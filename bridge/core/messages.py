@@ -15,7 +15,7 @@ from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.models import Message
 from bridge.errors import InvalidInput, NotFound, PermissionDenied, StoreError
-from bridge.mirror.formatting import core_mentions
+from bridge.formatting import core_mentions
 from bridge.store import keys
 from bridge.store.scripts import run
 

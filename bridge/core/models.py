@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
-def stream_ms(stream_id: str) -> int:
-    """Milliseconds part of a stream id (``1631566566616-0`` -> 1631566566616)."""
-    head = stream_id.split("-", 1)[0]
-    return int(head) if head.isdigit() else 0
+from bridge.store.keys import stream_ms
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ worker calls adapters only through :class:`Destination`. No type here mentions a
 Text in the core is *core markdown*: Discord-flavoured markdown (``**bold**``, ``*italic*``,
 ``~~strike~~``, `` `code` ``, fenced blocks, ``> quote``, ``[text](url)``), mentions of people as
 ``@username`` (core usernames) and channels as ``#channel`` (core channel names). Adapters convert
-platform syntax to and from it (``bridge.mirror.formatting``).
+platform syntax to and from it (``bridge.formatting``).
 """
 
 from __future__ import annotations

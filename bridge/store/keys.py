@@ -48,6 +48,12 @@ def message_id_of(message_key: str) -> str:
     return message_key[len(MESSAGE_PREFIX) :]
 
 
+def stream_ms(stream_id: str) -> int:
+    """Milliseconds part of a stream id (``1631566566616-0`` -> 1631566566616)."""
+    head = stream_id.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 # --- chatbridge's own keys ------------------------------------------------------------------------
 PREFIX = "cb:"
 META = "cb:meta"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bridge.core.chat import Chat
 from bridge.core.ports import Invocation
-from bridge.reindex import reindex
 from bridge.store.connection import RedisClient
+from bridge.store.reindex import reindex
 
 CLI = Invocation(platform="cli")
 
@@ -38,7 +38,7 @@ async def test_guide_written_data_shows_in_history_profile_unread_and_search_aft
     assert first.startswith("Did you")
     before = await chat.commands.execute(CLI, "search match")
     assert before.data["total"] == 0  # RediSearch 1.x indexes nothing by itself
-    summary = await reindex(chat, out=None)
+    summary = await reindex(chat.ctx.redis, chat.ctx.module, out=None)
     assert (summary.users, summary.messages, summary.filled_ts) == (2, 2, 2)
     after = await chat.commands.execute(CLI, "search match")
     assert after.data["total"] == 1 and after.data["hits"][0]["username"] == "wasim"
@@ -106,7 +106,7 @@ async def test_message_ids_never_collide_across_channels(chat: Chat) -> None:
 
 
 async def test_seed_loads_the_guides_sample_world_once(redis: RedisClient, chat: Chat) -> None:
-    from bridge.seed import seed
+    from bridge.core.seed import seed
 
     assert await seed(chat) == {"users": 6, "channels": 6, "messages": 6}
     assert await seed(chat) == {"users": 0, "channels": 0, "messages": 0}

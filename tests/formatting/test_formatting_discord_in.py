@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.mirror.formatting import discord_to_core
+from bridge.formatting import discord_to_core
 
 USERS = {"111": "alice", "112": "bob"}
 CHANNELS = {"222": "general"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.mirror.formatting import core_to_discord, core_to_discord_with_mentions
+from bridge.formatting import core_to_discord, core_to_discord_with_mentions
 
 Z = "\u200b"
 DISCORD_IDS = {"alice": "111", "bob": "112", "mallory": "not-a-snowflake"}

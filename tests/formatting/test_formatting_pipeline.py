@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.mirror.formatting import (
+from bridge.formatting import (
     DISCORD_LIMIT,
     core_to_discord_with_mentions,
     core_to_slack,

@@ -8,8 +8,7 @@ from dataclasses import replace
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bridge.mirror.coremd import DiscordResolvers, parse_core, parse_discord
-from bridge.mirror.formatting import (
+from bridge.formatting import (
     DISCORD_LIMIT,
     SLACK_LIMIT,
     core_to_discord_with_mentions,
@@ -18,9 +17,10 @@ from bridge.mirror.formatting import (
     slack_to_core,
     split_message,
 )
-from bridge.mirror.mdast import ChannelRef, Code, Fence, Link, MassMention, Node, Style, Text, merge_text
-from bridge.mirror.mrkdwn import parse_slack
-from bridge.mirror.render import render_core
+from bridge.formatting.parse_markdown import DiscordResolvers, parse_core, parse_discord
+from bridge.formatting.parse_mrkdwn import parse_slack
+from bridge.formatting.render_markdown import render_core
+from bridge.formatting.tree import ChannelRef, Code, Fence, Link, MassMention, Node, Style, Text, merge_text
 
 NOBODY: dict[str, str] = {}
 

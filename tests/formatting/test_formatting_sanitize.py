@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.mirror.formatting import (
+from bridge.formatting import (
     MASS_MENTIONS,
     ZWSP,
     core_mentions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.mirror.formatting import slack_to_core
+from bridge.formatting import slack_to_core
 
 USERS = {"U1": "alice", "U2": "bob", "W3": "carol.d"}
 CHANNELS = {"C1": "general", "C2": "dev-ops"}

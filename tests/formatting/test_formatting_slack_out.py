@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.mirror.formatting import core_to_slack
+from bridge.formatting import core_to_slack
 
 Z = "\u200b"
 SLACK_IDS = {"alice": "U1", "bob": "U2"}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.mirror.formatting import DISCORD_LIMIT, SLACK_HARD_LIMIT, SLACK_LIMIT, split_message
+from bridge.formatting import DISCORD_LIMIT, SLACK_HARD_LIMIT, SLACK_LIMIT, split_message
 
 
 def test_limits() -> None:

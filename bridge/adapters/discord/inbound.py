@@ -23,7 +23,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
 
 from .config import DiscordConfig
-from .render import to_core
+from .text import to_core
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.inbound")

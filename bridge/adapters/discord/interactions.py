@@ -17,13 +17,13 @@ from collections.abc import Mapping
 
 import discord
 
+from bridge import formatting
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Invocation, Reply
-from bridge.mirror import formatting
 
 from .config import DiscordConfig
 from .inbound import platform_user
-from .render import split, to_discord
+from .text import split, to_discord
 
 log = logging.getLogger("bridge.discord.commands")
 NO_PINGS = discord.AllowedMentions.none()

@@ -30,7 +30,7 @@ from bridge.errors import DeliveryError
 
 from .config import DiscordConfig
 from .endpoints import jump_url
-from .render import reply_header, split, to_discord, webhook_username
+from .text import reply_header, split, to_discord, webhook_username
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.outbound")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.adapters.slack.app import SlackAdapter
+from bridge.adapters.slack.adapter import SlackAdapter
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.manifest import render_manifest, slack_manifest
 from bridge.adapters.slack.outbound import SlackDestination

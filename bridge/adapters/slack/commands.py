@@ -18,7 +18,7 @@ from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bridge.adapters.slack import mrkdwn
+from bridge.adapters.slack import text as slack_text
 from bridge.adapters.slack.config import SlackConfig
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.inbound import convert_text
@@ -89,8 +89,8 @@ class SlashCommands:
         return await self._chat.commands.execute(inv, line)
 
     async def answer(self, respond: AsyncRespond, reply: Reply) -> None:
-        text = mrkdwn.to_slack(reply.text or ("Done." if reply.ok else "That did not work."))
-        parts = mrkdwn.split(text, self._config.max_message_chars)
+        text = slack_text.to_slack(reply.text or ("Done." if reply.ok else "That did not work."))
+        parts = slack_text.split(text, self._config.max_message_chars)
         if len(parts) > RESPONSE_PARTS:
             parts = [*parts[: RESPONSE_PARTS - 1], "_…cut: the answer is too long for Slack; use the CLI._"]
         response_type = "ephemeral" if reply.ephemeral else "in_channel"

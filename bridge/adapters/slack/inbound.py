@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from bridge.adapters.slack import mrkdwn
+from bridge.adapters.slack import text as slack_text
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
 
@@ -26,7 +26,7 @@ MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "me_message", "file_shar
 async def convert_text(chat: ChatPort, *, team: str, text: str, directory: Directory | None = None) -> str:
     """Slack mrkdwn → core markdown, resolving ``<@U…>`` to core usernames and ``<#C…>`` to the
     linked core channel (else the Slack name)."""
-    user_ids, channel_ids = mrkdwn.mentioned_ids(text)
+    user_ids, channel_ids = slack_text.mentioned_ids(text)
     users: dict[str, str] = {}
     for uid in user_ids:
         name = await chat.find_username("slack", team, uid)
@@ -39,7 +39,7 @@ async def convert_text(chat: ChatPort, *, team: str, text: str, directory: Direc
         linked = await chat.channel_for(ChannelRef("slack", team, cid))
         if linked:
             channels[cid] = linked
-    return mrkdwn.to_core(text, users=users, channels=channels)
+    return slack_text.to_core(text, users=users, channels=channels)
 
 
 class RetryLater(Exception):

@@ -1,7 +1,7 @@
 """Room traffic out: :class:`SlackDestination` implements ``bridge.core.ports.Destination`` for Slack.
 
 Messages are posted as the person (``username`` + ``icon_url``, scope ``chat:write.customize``),
-rendered with :func:`bridge.adapters.slack.mrkdwn.to_slack` (nothing typed by anyone can ping; only
+rendered with :func:`bridge.adapters.slack.slack_text.to_slack` (nothing typed by anyone can ping; only
 the ``mentions`` map makes real mentions), split at ``max_chars``, threaded with ``thread_ts``.
 
 Failures become :class:`DeliveryError`: HTTP 429 with ``retry_after`` from ``Retry-After``, errors that
@@ -22,7 +22,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.adapters.slack import mrkdwn
+from bridge.adapters.slack import text as slack_text
 from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
 
@@ -92,7 +92,7 @@ class SlackDestination:
         """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
 
     def render(self, message: OutboundMessage) -> list[str]:
-        return mrkdwn.split(mrkdwn.to_slack(message.text, mentions=message.mentions), self._max_chars)
+        return slack_text.split(slack_text.to_slack(message.text, mentions=message.mentions), self._max_chars)
 
     async def _call(self, action: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, action)
@@ -168,5 +168,5 @@ class SlackDestination:
         channel = str((opened.get("channel") or {}).get("id") or "")
         if not channel:
             raise DeliveryError("slack conversations_open: no channel in the answer")
-        for part in mrkdwn.split(mrkdwn.to_slack(text), self._max_chars):
+        for part in slack_text.split(slack_text.to_slack(text), self._max_chars):
             await self._call("chat_postMessage", channel=channel, text=part, unfurl_links=False)

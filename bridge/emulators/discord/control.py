@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import errors, payloads
+from . import api_errors as errors
+from . import payloads
 from .rest import reply
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import appcommands, errors, payloads
+from . import api_errors as errors
+from . import appcommands, payloads
 from .service import Backend
 
 JSON_BODY = web.RequestKey("json_body", object)

@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors, payloads
+from . import api_errors as errors
+from . import payloads
 from .rest import body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Interaction, Webhook

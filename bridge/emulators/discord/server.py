@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from . import appcommands, errors, payloads
+from . import api_errors as errors
+from . import appcommands, payloads
 from .control import ControlRoutes
 from .gateway import Gateway
 from .recorder import Notifier, RecordedRequest, Recorder

@@ -9,7 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from . import errors, payloads
+from . import api_errors as errors
+from . import payloads
 from .gateway import Gateway, message_shape
 from .recorder import Notifier
 from .state import MAX_CONTENT, Channel, Interaction, Webhook, World, iso_now

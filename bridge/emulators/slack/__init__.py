@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.emulators.slack.config import EmulatorConfig, RateLimit
 from bridge.emulators.slack.limits import Injected
-from bridge.emulators.slack.messages import EmulatorError
+from bridge.emulators.slack.message_ops import EmulatorError
 from bridge.emulators.slack.payloads import sign
 from bridge.emulators.slack.server import SlackEmulator
 from bridge.emulators.slack.state import (

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bridge.emulators.slack.config import RateLimit
 from bridge.emulators.slack.limits import Injected
-from bridge.emulators.slack.messages import EmulatorError
+from bridge.emulators.slack.message_ops import EmulatorError
 from bridge.emulators.slack.payloads import channel_object, user_object
 
 if TYPE_CHECKING:

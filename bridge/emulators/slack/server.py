@@ -29,7 +29,7 @@ from bridge.emulators.slack import control, webapi
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
 from bridge.emulators.slack.limits import Limiter
-from bridge.emulators.slack.messages import MessageOps
+from bridge.emulators.slack.message_ops import MessageOps
 from bridge.emulators.slack.socket_mode import SocketModeHub
 from bridge.emulators.slack.state import RecordedRequest
 

@@ -29,8 +29,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bridge.mirror.coremd import flanking
-from bridge.mirror.mdast import (
+from bridge.formatting.parse_markdown import flanking
+from bridge.formatting.render_markdown import Renderer
+from bridge.formatting.sanitize import ZWSP, neutralise_mass_mentions
+from bridge.formatting.tree import (
     ChannelRef,
     Code,
     Fence,
@@ -44,8 +46,6 @@ from bridge.mirror.mdast import (
     merge_text,
     plain_text,
 )
-from bridge.mirror.render import Renderer
-from bridge.mirror.sanitize import ZWSP, neutralise_mass_mentions
 
 _SLACK_ID_RE = re.compile(r"[A-Z0-9]+")
 _MARKERS = {"bold": "*", "italic": "_", "strike": "~", "underline": "", "spoiler": "||"}

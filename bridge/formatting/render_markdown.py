@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bridge.mirror.coremd import core_flanking
-from bridge.mirror.mdast import (
+from bridge.formatting.parse_markdown import core_flanking
+from bridge.formatting.sanitize import ZWSP, neutralise_mass_mentions
+from bridge.formatting.tree import (
     ChannelRef,
     Code,
     Fence,
@@ -36,7 +37,6 @@ from bridge.mirror.mdast import (
     Style,
     Text,
 )
-from bridge.mirror.sanitize import ZWSP, neutralise_mass_mentions
 
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _BARE_END = re.compile(r"[.,:;!?'\")]*(?:[\s<>]|$)")

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bridge.mirror.mdast import (
+from bridge.formatting.sanitize import ZWSP, is_mass_mention
+from bridge.formatting.tree import (
     NEWLINE,
     ChannelRef,
     Code,
@@ -51,7 +52,6 @@ from bridge.mirror.mdast import (
     Use,
     build_tree,
 )
-from bridge.mirror.sanitize import ZWSP, is_mass_mention
 
 Resolver = Callable[[str], str | None]
 

@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bridge.core.chat import Chat
-from bridge.core.models import stream_ms
 from bridge.store import keys
+from bridge.store.connection import RedisClient as Redis
+from bridge.store.search import SearchModule
 
 BATCH = 500
 
@@ -26,8 +26,7 @@ class ReindexSummary:
     skipped: list[str] = field(default_factory=list)
 
 
-async def reindex(chat: Chat, *, out: TextIO | None = sys.stderr) -> ReindexSummary:
-    redis = chat.ctx.redis
+async def reindex(redis: Redis, module: SearchModule, *, out: TextIO | None = sys.stderr) -> ReindexSummary:
     summary = ReindexSummary()
     total = await redis.dbsize()
     seen = 0
@@ -36,11 +35,11 @@ async def reindex(chat: Chat, *, out: TextIO | None = sys.stderr) -> ReindexSumm
         async for key in redis.scan_iter(match=f"{prefix}*", count=1000, _type="HASH"):
             batch.append(str(key))
             if len(batch) >= BATCH:
-                seen += await _flush(chat, index, batch, summary)
+                seen += await _flush(redis, module, index, batch, summary)
                 _progress(out, seen, total)
                 batch = []
         if batch:
-            seen += await _flush(chat, index, batch, summary)
+            seen += await _flush(redis, module, index, batch, summary)
             _progress(out, seen, total)
     if out is not None:
         out.write(
@@ -50,8 +49,7 @@ async def reindex(chat: Chat, *, out: TextIO | None = sys.stderr) -> ReindexSumm
     return summary
 
 
-async def _flush(chat: Chat, index: str, batch: list[str], summary: ReindexSummary) -> int:
-    redis = chat.ctx.redis
+async def _flush(redis: Redis, module: SearchModule, index: str, batch: list[str], summary: ReindexSummary) -> int:
     if index == keys.IDX_MESSAGES:
         async with redis.pipeline(transaction=False) as pipe:
             for key in batch:
@@ -61,10 +59,10 @@ async def _flush(chat: Chat, index: str, batch: list[str], summary: ReindexSumma
         if missing:
             async with redis.pipeline(transaction=False) as pipe:
                 for key in missing:
-                    pipe.hset(key, "ts", stream_ms(keys.message_id_of(key)))
+                    pipe.hset(key, "ts", keys.stream_ms(keys.message_id_of(key)))
                 await pipe.execute()
             summary.filled_ts += len(missing)
-    if chat.ctx.module.explicit:
+    if module.explicit:
         async with redis.pipeline(transaction=False) as pipe:
             for key in batch:
                 pipe.execute_command("FT.ADDHASH", index, key, "1.0", "REPLACE")

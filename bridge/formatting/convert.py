@@ -1,7 +1,7 @@
 """Formatting between Slack mrkdwn, Discord markdown and core markdown; splitting; mass mentions.
 
 Pure functions: no I/O, no platform SDK. Every direction parses into one small syntax tree
-(``bridge.mirror.mdast``) with a real lexer, then renders it, so code spans and fenced blocks are
+(``bridge.formatting.tree``) with a real lexer, then renders it, so code spans and fenced blocks are
 opaque (nothing inside them is converted or read as a mention) and escapes are respected.
 
 Core markdown (the text stored in the core, see ``bridge.core.ports``) is Discord-flavoured:
@@ -24,7 +24,7 @@ Core markdown (the text stored in the core, see ``bridge.core.ports``) is Discor
   shows underline and headings as plain text and spoilers with their bars.
 * Bidi override/isolate controls are removed on the way in and out; ordinary RTL text passes.
 * Long messages: render for the destination first, then :func:`split_for_discord` /
-  :func:`split_for_slack` (or :func:`split_message` with a limit); see ``bridge.mirror.split``.
+  :func:`split_for_slack` (or :func:`split_message` with a limit); see ``bridge.formatting.split``.
 
 Guarantee checked by property tests: for any input, the core markdown written by ``slack_to_core``
 and ``discord_to_core`` parses back to the same tree that was read from the platform (so escaping
@@ -36,50 +36,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridge.mirror.coremd import DiscordResolvers, format_unix_time, parse_core, parse_discord
-from bridge.mirror.mdast import mentioned_names, plain_text
-from bridge.mirror.mrkdwn import parse_slack
-from bridge.mirror.render import DiscordRenderer, render_core
-from bridge.mirror.render_slack import SlackRenderer
-from bridge.mirror.sanitize import (
-    MASS_MENTIONS,
-    ZWSP,
-    is_mass_mention,
+from bridge.formatting.parse_markdown import DiscordResolvers, parse_core, parse_discord
+from bridge.formatting.parse_mrkdwn import parse_slack
+from bridge.formatting.render_markdown import DiscordRenderer, render_core
+from bridge.formatting.render_mrkdwn import SlackRenderer
+from bridge.formatting.sanitize import (
     neutralise_mass_mentions,
-    restore_mass_mentions,
     sanitize_text,
 )
-from bridge.mirror.split import (
-    DISCORD_LIMIT,
-    SLACK_HARD_LIMIT,
-    SLACK_LIMIT,
-    split_for_discord,
-    split_for_slack,
-    split_message,
-)
-
-__all__ = [
-    "DISCORD_LIMIT",
-    "MASS_MENTIONS",
-    "SLACK_HARD_LIMIT",
-    "SLACK_LIMIT",
-    "ZWSP",
-    "core_mentions",
-    "core_to_discord",
-    "core_to_discord_with_mentions",
-    "core_to_plain",
-    "core_to_slack",
-    "discord_to_core",
-    "format_unix_time",
-    "is_mass_mention",
-    "neutralise_mass_mentions",
-    "restore_mass_mentions",
-    "sanitize_text",
-    "slack_to_core",
-    "split_for_discord",
-    "split_for_slack",
-    "split_message",
-]
+from bridge.formatting.tree import mentioned_names, plain_text
 
 Lookup = Callable[[str], str | None]
 
@@ -90,7 +55,7 @@ def slack_to_core(text: str, *, user_name: Lookup, channel_name: Lookup) -> str:
     ``*b*`` -> ``**b**``, ``_i_`` -> ``*i*``, ``~s~`` -> ``~~s~~``, code and quotes kept,
     ``<url|text>`` -> ``[text](url)``, ``<url>`` -> ``url``, entities decoded. ``user_name(slack_user_id)``
     and ``channel_name(slack_channel_id)`` return the core username / channel name, or None.
-    ``<!channel>``/``<!here>``/``<!everyone>`` -> the plain reserved words. See ``bridge.mirror.mrkdwn``.
+    ``<!channel>``/``<!here>``/``<!everyone>`` -> the plain reserved words. See ``bridge.formatting.parse_mrkdwn``.
     """
     nodes = parse_slack(sanitize_text(text), user_name=user_name, channel_name=channel_name)
     return render_core(nodes)
@@ -102,7 +67,7 @@ def discord_to_core(text: str, *, user_name: Lookup, channel_name: Lookup, role_
     ``<@id>``/``<@!id>`` -> ``@username`` via ``user_name(discord_user_id)``; ``<#id>`` -> ``#channel``
     via ``channel_name``; ``<@&id>`` -> the literal text ``@role`` via ``role_name`` (never a ping);
     ``<:name:id>`` -> ``:name:``; ``<t:unix:style>`` -> UTC time text; ``@everyone``/``@here`` -> the
-    plain reserved words. See ``bridge.mirror.coremd``.
+    plain reserved words. See ``bridge.formatting.parse_markdown``.
     """
     resolvers = DiscordResolvers(user_name, channel_name, role_name)
     return render_core(parse_discord(sanitize_text(text), resolvers))
@@ -112,7 +77,7 @@ def core_to_slack(text: str, *, mention: Lookup, channel: Lookup) -> str:
     """Core markdown -> Slack mrkdwn.
 
     ``mention(core_username)`` returns the Slack user id (``U…``) of a linked user, ``channel(name)``
-    the Slack channel id, else None (plain text). See ``bridge.mirror.render_slack`` for the rules.
+    the Slack channel id, else None (plain text). See ``bridge.formatting.render_mrkdwn`` for the rules.
     """
     return SlackRenderer(mention, channel).render(parse_core(sanitize_text(text)))
 

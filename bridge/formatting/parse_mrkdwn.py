@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-from bridge.mirror.coremd import (
+from bridge.formatting.parse_markdown import (
     CHANNEL_RE,
     USERNAME_RE,
     Resolver,
@@ -36,7 +36,8 @@ from bridge.mirror.coremd import (
     format_unix_time,
     trim_url,
 )
-from bridge.mirror.mdast import (
+from bridge.formatting.sanitize import ZWSP, is_mass_mention
+from bridge.formatting.tree import (
     NEWLINE,
     ChannelRef,
     Code,
@@ -53,7 +54,6 @@ from bridge.mirror.mdast import (
     Use,
     build_tree,
 )
-from bridge.mirror.sanitize import ZWSP, is_mass_mention
 
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _ENTITY_RE = re.compile(r"&(?:amp|lt|gt);")

@@ -1,4 +1,4 @@
-"""Discord-side text handling on top of the shared formatter (``bridge.mirror.formatting``).
+"""Discord-side text handling on top of the shared formatter (``bridge.formatting.convert``).
 
 * in: :func:`to_core` resolves the ``<@id>`` / ``<#id>`` entities of a message first (the lookups
   need Redis, the formatter's lookups are synchronous), then converts Discord markdown to core
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 
-from bridge.mirror import formatting
+from bridge import formatting
 
 MAX_MESSAGE = formatting.DISCORD_LIMIT
 MAX_USERNAME = 80

@@ -1,4 +1,4 @@
-"""Slack mrkdwn ⇄ core markdown for the Slack adapter, on top of ``bridge.mirror.formatting``.
+"""Slack mrkdwn ⇄ core markdown for the Slack adapter, on top of ``bridge.formatting.convert``.
 
 The shared module does the conversion with synchronous lookups; Slack ids are resolved against
 the core beforehand (:func:`mentioned_ids` lists them), so conversion itself does no I/O.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bridge.mirror.formatting import core_to_slack, slack_to_core, split_message
+from bridge.formatting import core_to_slack, slack_to_core, split_message
 
 _USER_ID = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
 _CHANNEL_ID = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^<>]*)?>")
