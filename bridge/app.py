@@ -21,7 +21,8 @@ from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
 from bridge.core.ports import ChannelRef, Destination, PlatformUser, as_platform
-from bridge.health import HealthServer
+from bridge.health import HealthReporter
+from bridge.health_server import HealthServer
 from bridge.runtime import Runtime, open_runtime
 from bridge.store.connection import blocking_client
 
@@ -33,6 +34,8 @@ Closer = Callable[[], Awaitable[None]]
 @dataclass
 class Running:
     destinations: dict[str, Destination] = field(default_factory=dict)
+    adapters: dict[str, HealthReporter] = field(default_factory=dict)
+    """Each started adapter, by platform (their ``health()`` feeds ``/healthz``)."""
     closers: list[Closer] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     emulators: dict[str, Any] = field(default_factory=dict)
@@ -61,6 +64,7 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
     await adapter.start(token)
     running.closers.insert(0, adapter.close)
     running.destinations["discord"] = adapter.destination
+    running.adapters["discord"] = adapter
     log.info("discord adapter ready%s", " (emulator)" if "discord" in running.sandbox else "")
 
 
@@ -92,6 +96,7 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
     await adapter.start()
     running.closers.insert(0, adapter.stop)
     running.destinations["slack"] = adapter.destination
+    running.adapters["slack"] = adapter
     log.info("slack adapter ready%s", " (emulator)" if "slack" in running.sandbox else "")
 
 
@@ -142,7 +147,15 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
             running.closers.append(blocking.aclose)
             notifier = Notifier(rt.redis, blocking, notification_sender(rt.chat, running))
             tasks.append(asyncio.create_task(notifier.run(stop), name="notifier"))
-            health = HealthServer(rt=rt, worker=worker, host=cfg.http.host, port=cfg.http.port)
+            health = HealthServer(
+                rt=rt,
+                worker=worker,
+                adapters=running.adapters,
+                host=cfg.http.host,
+                port=cfg.http.port,
+                grace_s=cfg.health.grace_s,
+                poll_s=cfg.health.poll_s,
+            )
             await health.start()
             running.closers.insert(0, health.stop)
             if running.sandbox:

@@ -79,6 +79,15 @@ class HttpConfig(Strict):
     port: int = Field(8477, ge=0, le=65535)
 
 
+class HealthConfig(Strict):
+    grace_s: float = Field(30.0, ge=0)
+    """A part (Redis, search, worker, an adapter) that has been down this long fails ``/healthz`` (503);
+    a shorter outage is shown (``ok: false``) but does not fail the check."""
+    poll_s: float = Field(1.0, gt=0, le=60)
+    """How often the parts are checked in the background (state changes are logged and timed from
+    this, so ``since`` is exact to within ``poll_s``)."""
+
+
 class WorkerConfig(Strict):
     """The fan-out worker. Several ``chatbridge run`` processes on one Redis split the mirror-log
     partitions: process ``index`` of ``workers`` takes partitions p with p % workers == index, so
@@ -108,6 +117,7 @@ class Config(Strict):
     admins: list[str] = Field(default_factory=list)
     rooms: list[RoomConfig] = Field(default_factory=list)
     http: HttpConfig = HttpConfig()
+    health: HealthConfig = HealthConfig()
     discord: dict[str, Any] = Field(default_factory=dict)
     slack: dict[str, Any] = Field(default_factory=dict)
     worker: WorkerConfig = WorkerConfig()

@@ -60,6 +60,30 @@ ADAPTER_CONNECTED = Gauge(
     registry=REGISTRY,
 )
 
+DEAD_LETTERS = Gauge(
+    "chatbridge_dead_letters",
+    "Entries in the dead-letter stream (see `chatbridge dlq list`).",
+    registry=REGISTRY,
+)
+MIRROR_LOG_LAG = Gauge(
+    "chatbridge_mirror_log_lag",
+    "Mirror-log entries of a partition not yet routed to the destinations' outboxes.",
+    ["partition"],
+    registry=REGISTRY,
+)
+MIRROR_LOG_PENDING = Gauge(
+    "chatbridge_mirror_log_pending",
+    "Mirror-log entries of a partition read but not yet acknowledged.",
+    ["partition"],
+    registry=REGISTRY,
+)
+PART_HEALTHY = Gauge(
+    "chatbridge_part_healthy",
+    "1 while a part of the bridge is healthy (redis, search, worker, discord, slack), as on /healthz.",
+    ["part"],
+    registry=REGISTRY,
+)
+
 _drops = logging.getLogger("bridge.drops")
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from bridge import metrics
 from bridge.core.messages import mentioned_usernames
 from bridge.core.ports import ChannelRef, Destination, OutboundMessage
 from bridge.core.users import Users
@@ -217,10 +218,12 @@ class Lane:
         done = pre.delivered if pre is not None else await self.idmap.delivered(idem)
         if done or entry in self._recent:
             self.stats.duplicates += 1
+            self._count("dropped", "duplicate")
             await self.idmap.commit(self.ref, Commit(eid))
             return
         if pre is not None and not pre.linked:
             self.stats.skipped += 1
+            self._count("dropped", "unlinked")
             await self.idmap.commit(self.ref, Commit(eid))
             return
         self.stats.head_ms = entry_ms(eid)
@@ -232,25 +235,32 @@ class Lane:
                 async with asyncio.timeout(self.config.call_timeout_s):
                     change = await self._apply(eid, job, idem, body)
                 self.health.ok()
+                metrics.DELIVERY_LATENCY.labels(platform=self.ref.platform).observe(
+                    max(0.0, time.time() - (entry_ms(entry) or entry_ms(eid)) / 1000)
+                )
                 break
             except DeliveryError as err:
                 if err.permanent:
-                    await self._dead(eid, job, f"permanent: {err}", attempts + 1)
+                    await self._dead(eid, job, f"permanent: {err}", attempts + 1, reason="permanent")
                     return
                 if err.retry_after is not None:
                     self.stats.rate_limited += 1
+                    self._count("rate_limited", "retry_after")
                     self.stats.last_error = f"429: {err}"
                     if await self._pause(max(0.0, err.retry_after), "throttled"):
                         return
                     continue
                 error: Exception = err
+                reason = "platform_error"
             except RedisError:
                 raise
             except TimeoutError:
                 error = DeliveryError(f"no answer from {self.ref.platform} within {self.config.call_timeout_s}s")
+                reason = "timeout"
             except Exception as err:  # an adapter bug must not kill the lane: count it as a failure
                 log.exception("%s: unexpected error from the %s adapter", self.key, self.ref.platform)
                 error = err
+                reason = "adapter_error"
             now = time.monotonic()
             failures += 1
             first_failure = first_failure or now
@@ -259,9 +269,10 @@ class Lane:
                 attempts += 1
             self.stats.last_error = f"{type(error).__name__}: {error}"
             if attempts >= self.config.max_attempts:
-                await self._dead(eid, job, self.stats.last_error, attempts)
+                await self._dead(eid, job, self.stats.last_error, attempts, reason="max_attempts")
                 return
             self.stats.retries += 1
+            self._count("retried", "outage" if outage else reason)
             delay = backoff(failures, self.config.backoff_base_s, self.config.backoff_cap_s)
             if await self._pause(delay, "down" if outage else "backoff"):
                 return
@@ -283,7 +294,7 @@ class Lane:
                     raise
         # unreachable
 
-    async def _dead(self, eid: str, job: dict[str, str], error: str, attempts: int) -> None:
+    async def _dead(self, eid: str, job: dict[str, str], error: str, attempts: int, *, reason: str) -> None:
         log.warning("%s: dead-lettering %s after %d attempt(s): %s", self.key, job.get("entry"), attempts, error)
         await dlq.dead_letter(
             self.redis,
@@ -296,6 +307,7 @@ class Lane:
             attempts=attempts,
         )
         self.stats.dead_lettered += 1
+        self._count("dead_lettered", reason)
         self.stats.head_ms = 0
 
     async def _apply(self, eid: str, job: dict[str, str], idem: str, body: dict[str, str] | None) -> Commit:
@@ -308,19 +320,19 @@ class Lane:
             body = await self.redis.hgetall(keys.message(core))
         if kind == "message":
             if not body:
-                return self._skipped(skip)
+                return self._skipped(skip, "message_gone")
             ids = await self.destination.send(self.ref, await self._outbound(core, body, job))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
         if kind == "edit":
             old = await self.idmap.ids(core, self.ref)
             if not old or not body:
-                return self._skipped(skip)
+                return self._skipped(skip, "never_mirrored" if not old else "message_gone")
             ids = await self.destination.edit(self.ref, old, await self._outbound(core, body, job))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids] or old, tuple(old)))
         if kind == "delete":
             old = await self.idmap.ids(core, self.ref)
             if not old:
-                return self._skipped(skip)
+                return self._skipped(skip, "never_mirrored")
             await self.destination.delete(self.ref, old)
             return self._done(kind, Commit(eid, idem, core, [], tuple(old)))
         if kind in JOIN_LEAVE_TEXT and self.config.show_join_leave:
@@ -329,14 +341,19 @@ class Lane:
             msg = OutboundMessage(core_id=core, channel=job.get("channel", ""), text=text, author_name="chatbridge")
             ids = await self.destination.send(self.ref, msg)
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
-        return self._skipped(skip)
+        return self._skipped(skip, "join_leave_hidden" if kind in JOIN_LEAVE_TEXT else "unknown_type")
 
-    def _skipped(self, change: Commit) -> Commit:
+    def _skipped(self, change: Commit, reason: str) -> Commit:
         self.stats.skipped += 1
+        self._count("dropped", reason)
         return change
+
+    def _count(self, outcome: str, reason: str = "") -> None:
+        metrics.delivery(self.ref.platform, f"{self.ref.workspace}:{self.ref.channel_id}", outcome, reason)
 
     def _done(self, kind: str, change: Commit) -> Commit:
         self.stats.delivered += 1
+        self._count("delivered")
         self.stats.by_type[kind] = self.stats.by_type.get(kind, 0) + 1
         self.stats.last_error = None
         return change

@@ -31,9 +31,11 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
+from bridge import metrics as prom
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
+from bridge.health import PartHealth, StateClock
 from bridge.mirror.delivery import DeliveryConfig, Lane, entry_ms
 from bridge.mirror.idmap import IdMap, ScriptBatcher
 from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff, log_partition_stats
@@ -109,6 +111,8 @@ class Worker:
         """Destinations whose next lane first reclaims pending jobs (found at start, or after a crash)."""
         self._halt = asyncio.Event()
         self._running = False
+        self._state = StateClock("worker", detail="not started")
+        self._refreshed_at: float | None = None
 
     # --- public API --------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -125,6 +129,7 @@ class Worker:
         redis, blocking = self._client(), blocking_client(self.redis_url)
         router, refresher = self._router(redis, blocking), None
         self._running = True
+        self._state.set(True, "running")
         self._reset()
         try:
             refresher = asyncio.create_task(self._refresh_loop(redis, stop), name="mirror-metrics")
@@ -140,9 +145,12 @@ class Worker:
                     for stream, entries in batches:
                         result = await router.route(stream, entries)
                         self._dispatch(result, router.logs[stream], redis, router, self.idle_exit_s)
+                    if failures:
+                        self._state.set(True, "running")
                     failures = 0
                 except RedisError as err:
                     failures += 1
+                    self._state.set(False, f"cannot read the mirror log: {err}")
                     self.counters["redis_errors"] += 1
                     log.warning("mirror router: redis error (retrying): %s", err)
                     router.recover()
@@ -151,6 +159,7 @@ class Worker:
                         await asyncio.wait_for(stop.wait(), backoff(failures, 0.1, 5.0))
         finally:
             self._running = False
+            self._state.set(False, "stopped")
             if refresher is not None:
                 refresher.cancel()
                 await asyncio.gather(refresher, return_exceptions=True)
@@ -209,6 +218,20 @@ class Worker:
             "log": dict(self.log_stats),
         }
 
+    def health(self) -> PartHealth:
+        """Alive (routing loop running and reading Redis) and how far behind: ``oldest_waiting_s``
+        (the oldest entry still in any destination's outbox) and ``log_lag`` (mirror-log entries
+        not yet routed), as of the last refresh (``refreshed_at``)."""
+        now_ms = int(time.time() * 1000)
+        ages = [now_ms - st.oldest_ms for st in self.stats.values() if st.oldest_ms and st.backlog]
+        return self._state.snapshot(
+            oldest_waiting_s=round(max(ages) / 1000, 3) if ages else 0.0,
+            backlog=sum(st.backlog for st in self.stats.values()),
+            log_lag=sum(s["lag"] for s in self.log_stats.values()),
+            lanes_active=sum(1 for _, task in self._lanes.values() if not task.done()),
+            refreshed_at=round(self._refreshed_at, 3) if self._refreshed_at else None,
+        )
+
     def backlog(self) -> dict[str, int]:
         """Destinations with a lane still running, and their last known outbox length."""
         return {dest: self.stats[dest].backlog for dest, (_, task) in self._lanes.items() if not task.done()}
@@ -237,6 +260,20 @@ class Worker:
             for group in groups if isinstance(groups, list) else []:
                 if group.get("name") == keys.MIRROR_GROUP:
                     self._log_partition_stats(p, group, info if isinstance(info, dict) else {})
+        self._export()
+        self._refreshed_at = time.time()
+
+    def _export(self) -> None:
+        """Backlog, oldest age and log lag into the Prometheus gauges (per destination, per partition)."""
+        now_ms = int(time.time() * 1000)
+        for dest, st in self.stats.items():
+            platform, channel = _dest_labels(dest)
+            prom.BACKLOG.labels(platform=platform, channel=channel).set(st.backlog)
+            age = (now_ms - st.oldest_ms) / 1000 if st.oldest_ms and st.backlog else 0.0
+            prom.OLDEST_AGE.labels(platform=platform, channel=channel).set(max(0.0, age))
+        for partition, stats in self.log_stats.items():
+            prom.MIRROR_LOG_LAG.labels(partition=partition).set(stats["lag"])
+            prom.MIRROR_LOG_PENDING.labels(partition=partition).set(stats["pending"])
 
     def _log_partition_stats(self, partition: int, group: dict[str, Any], info: dict[str, Any]) -> None:
         stats = log_partition_stats(group, info)
@@ -403,3 +440,9 @@ class Worker:
         for batcher in self._batchers.values():
             await batcher.aclose()
         self._batchers.clear()
+
+
+def _dest_labels(dest: str) -> tuple[str, str]:
+    """``discord:<guild>:<channel>`` → (``discord``, ``<guild>:<channel>``) for metric labels."""
+    platform, _, channel = dest.partition(":")
+    return platform, channel

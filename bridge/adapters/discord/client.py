@@ -14,6 +14,7 @@ import asyncio
 import collections
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -21,6 +22,7 @@ from discord import app_commands
 
 from bridge.core.chat import Chat
 from bridge.errors import ConfigError
+from bridge.health import PartHealth, StateClock
 
 from .commands import build_group
 from .config import DiscordConfig
@@ -82,7 +84,14 @@ class _BridgeEvents(_ClientBase):
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+        self.adapter.gateway_state.set(True, "gateway connected")
         self.ready_event.set()
+
+    async def on_resumed(self) -> None:
+        self.adapter.gateway_state.set(True, "gateway connected (resumed)")
+
+    async def on_disconnect(self) -> None:
+        self.adapter.gateway_state.set(False, "gateway disconnected, reconnecting")
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.inbound.on_message(message)
@@ -152,6 +161,23 @@ class ShardedBridgeClient(_BridgeEvents, discord.AutoShardedClient):
         self._bridge_init(adapter)
 
 
+def _gateway_sockets(client: discord.Client) -> list[Any]:
+    """The gateway websocket of each shard (one for a plain client; None while not connected)."""
+    if isinstance(client, discord.AutoShardedClient):
+        return [getattr(getattr(info, "_parent", None), "ws", None) for info in client.shards.values()]
+    return [client.ws] if client.ws is not None else []
+
+
+def _last_ack(ws: Any) -> float | None:
+    """discord.py keeps the last HEARTBEAT_ACK as a ``perf_counter`` value on the socket's keep-alive
+    thread (``KeepAliveHandler._last_ack``); turned into unix time here."""
+    keep_alive = getattr(ws, "_keep_alive", None)
+    last = getattr(keep_alive, "_last_ack", None)
+    if not isinstance(last, float):
+        return None
+    return time.time() - (time.perf_counter() - last)
+
+
 class DiscordAdapter:
     def __init__(self, *, chat: Chat, config: DiscordConfig) -> None:
         self.chat = chat
@@ -164,6 +190,7 @@ class DiscordAdapter:
         self.commands = CommandHandler(chat=chat, config=config)
         self.destination = DiscordDestination(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self._task: asyncio.Task[None] | None = None
+        self.gateway_state = StateClock("discord", detail="not connected yet")
 
     async def setup_commands(self, tree: app_commands.CommandTree[Any]) -> None:
         """Register ``/chat`` and sync it (per allowed guild, else globally)."""
@@ -185,13 +212,34 @@ class DiscordAdapter:
             except discord.HTTPException as err:  # e.g. the bot is not in that guild (yet)
                 log.error("could not register /%s in guild %s: %s", self.config.command_name, guild_id, err)
 
+    def health(self) -> PartHealth:
+        """Gateway connected (every shard's socket open, READY or RESUMED seen) and when the last
+        heartbeat ACK arrived (``last_heartbeat_ack_at``, unix time; discord.py closes a socket whose
+        ACKs stop and reconnects, which shows here as a disconnect)."""
+        client = self.client
+        sockets = _gateway_sockets(client)
+        open_count = sum(1 for ws in sockets if ws is not None and ws.open)
+        state = self.gateway_state
+        if client.is_closed():
+            state.set(False, "client closed")
+        elif state.ok and (not sockets or open_count < len(sockets)):
+            state.set(False, f"gateway disconnected ({open_count} of {len(sockets) or 1} socket(s) open), reconnecting")
+        latency = client.latency
+        acks = [t for t in (_last_ack(ws) for ws in sockets) if t is not None]
+        return state.snapshot(
+            last_heartbeat_ack_at=round(min(acks), 3) if acks else None,
+            latency_ms=round(latency * 1000, 1) if math.isfinite(latency) else None,
+            shards=len(sockets) if isinstance(client, discord.AutoShardedClient) else None,
+            guilds=len(client.guilds),
+        )
+
     def metrics(self) -> dict[str, Any]:
         """Gateway state, inbound results and outbound counters (for the health/metrics endpoint)."""
         client = self.client
         latency = client.latency
         inbound = collections.Counter(r.status for r in self.inbound.results)
         return {
-            "connected": client.is_ready() and not client.is_closed(),
+            "connected": self.health().ok,
             "latency_ms": round(latency * 1000, 1) if math.isfinite(latency) else None,
             "guilds": len(client.guilds),
             "inbound": {"handled": self.inbound.handled, **inbound},

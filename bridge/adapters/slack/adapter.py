@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +37,7 @@ from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.outbound import SlackDestination
 from bridge.errors import ConfigError
+from bridge.health import PartHealth, StateClock
 
 log = logging.getLogger("bridge.slack")
 
@@ -88,11 +90,15 @@ class SlackAdapter:
         self.app.command(config.command)(self.commands.on_command)
         self.app.event("message")(self.rooms.on_message)
         self.app.error(self._on_error)
+        self.app.use(self._seen)
         self._tasks: set[asyncio.Task[None]] = set()
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.team_id: str | None = None
+        self._state = StateClock("slack", detail="not started")
+        self.last_event_at: float | None = None
+        """Unix time of the last request Slack sent us (event, command), either mode."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,7 +111,9 @@ class SlackAdapter:
         self.rooms.bot_user_id = auth.get("user_id")
         self.rooms.bot_id = auth.get("bot_id")
         if self.config.mode == "socket":
-            self._socket = AsyncSocketModeHandler(self.app, app_token=self._secrets.app_token)
+            self._socket = AsyncSocketModeHandler(
+                self.app, app_token=self._secrets.app_token, ping_interval=self.config.socket_ping_interval_s
+            )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             self._log.info("slack: Socket Mode connected as %s (team %s)", auth.get("user"), self.team_id)
             return
@@ -138,15 +146,37 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def _seen(self, next_: Callable[[], Awaitable[None]]) -> None:
+        """Bolt middleware: Slack reached us (either mode)."""
+        self.last_event_at = time.time()
+        await next_()
+
+    def health(self) -> PartHealth:
+        """Socket Mode: the socket is open and not stale (slack_sdk's own ping/pong check); HTTP mode:
+        the events endpoint is listening (``last_event_at`` says when Slack last reached it)."""
+        info: dict[str, Any] = {"mode": self.config.mode, "team": self.team_id, "last_event_at": self.last_event_at}
+        if self._socket is not None:
+            client = self._socket.client
+            session = client.current_session
+            stale = bool(getattr(client, "stale", False))
+            up = session is not None and not session.closed and not stale and not client.closed
+            info["last_ping_pong_at"] = client.last_ping_pong_time
+            if up:
+                self._state.set(True, "Socket Mode connected")
+            else:
+                self._state.set(False, "Socket Mode stale (no pong)" if stale else "Socket Mode disconnected")
+        elif self._runner is not None:
+            info["http_port"] = self.http_port
+            self._state.set(True, f"HTTP mode listening on :{self.http_port}{self.config.http_path}")
+        else:
+            self._state.set(False, "not started" if self.team_id is None else "stopped")
+        return self._state.snapshot(**info)
+
     def metrics(self) -> dict[str, Any]:
         """Connection state and counters (for the health/metrics endpoint)."""
-        if self._socket is not None:
-            connected = bool(self._socket.client.current_session and not self._socket.client.current_session.closed)
-        else:
-            connected = self._runner is not None
         return {
             "mode": self.config.mode,
-            "connected": connected,
+            "connected": self.health().ok,
             "team": self.team_id,
             "inbound": dict(self.rooms.counters),
             "commands": dict(self.commands.counters),

@@ -33,6 +33,9 @@ class SlackConfig(BaseModel):
     max_message_chars: int = Field(default=4000, ge=100, le=40_000)
     """Longer mirrored messages are split into several posts (Slack truncates text above 40,000)."""
     profile_cache_seconds: float = Field(default=300.0, ge=0)
+    socket_ping_interval_s: float = Field(default=10.0, gt=0, le=300)
+    """Socket Mode: how often slack_sdk pings the socket and, after a drop, retries to reconnect
+    (slack_sdk's ``ping_interval``; a socket silent for 4 intervals counts as stale)."""
 
     @field_validator("api_base_url")
     @classmethod

@@ -12,6 +12,8 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``GET  /_emulator/interactions/{id}``            callbacks and followups of an interaction
 - ``POST /_emulator/rate_limits``                  ``{method, path_regex, retry_after, times?, global?}``
 - ``POST /_emulator/gateway/close``                ``{code?}`` (default 4000: the client resumes)
+- ``POST /_emulator/outage``                      drop every gateway socket and refuse reconnects
+- ``DELETE /_emulator/outage``                    allow reconnects again
 - ``POST /_emulator/channels``                     ``{name}`` → the new text channel
 """
 
@@ -59,6 +61,8 @@ class ControlRoutes:
             web.post(f"{p}/rate_limits", wrap(self.rate_limit)),
             web.post(f"{p}/gateway/close", wrap(self.close_gateway)),
             web.post(f"{p}/channels", wrap(self.create_channel)),
+            web.post(f"{p}/outage", wrap(self.outage_start)),
+            web.delete(f"{p}/outage", wrap(self.outage_end)),
         ]
 
     @staticmethod
@@ -85,7 +89,12 @@ class ControlRoutes:
                 "gateway_url": self.emu.gateway_url,
                 "channels": [payloads.channel(world, c) for c in world.text_channels()],
                 "users": [payloads.user(u) for u in world.users.values()],
-                "gateway": {"connected": self.emu.gateway.connected(), "resumes": self.emu.gateway.resumes},
+                "gateway": {
+                    "connected": self.emu.gateway.connected(),
+                    "resumes": self.emu.gateway.resumes,
+                    "refusing": self.emu.gateway.refusing,
+                    "refused": self.emu.gateway.refused,
+                },
             }
         )
 
@@ -153,6 +162,13 @@ class ControlRoutes:
     async def close_gateway(self, request: web.Request) -> web.Response:
         body = await _json(request) if request.body_exists else {}
         return reply({"closed": await self.emu.close_gateway(int(body.get("code", 4000)))})
+
+    async def outage_start(self, request: web.Request) -> web.Response:
+        return reply({"closed": await self.emu.outage(True), "refusing": True})
+
+    async def outage_end(self, request: web.Request) -> web.Response:
+        await self.emu.outage(False)
+        return reply({"closed": 0, "refusing": False})
 
     async def create_channel(self, request: web.Request) -> web.Response:
         body = await _json(request)

@@ -90,6 +90,9 @@ class Gateway:
         self.resumes = 0
         self.identifies = 0
         self.url = ""
+        self.refusing = False
+        """An emulated outage: new gateway connections are refused (see :meth:`outage`)."""
+        self.refused = 0
         self._on_change = on_change
 
     # -- dispatching -------------------------------------------------------------------------
@@ -126,11 +129,26 @@ class Gateway:
         self._on_change()
         return closed
 
+    async def outage(self, refuse: bool) -> int:
+        """Start (``refuse=True``) or end an outage: every live socket is closed with 4000 ("Unknown
+        error ... Try reconnecting?", discord-api-docs topics/Opcodes_and_Status_Codes.md: the client
+        reconnects and resumes) and, while it lasts, the websocket upgrade answers 503 (the gateway
+        host is unreachable: discord.py sees an ``aiohttp.ClientError`` and retries with backoff).
+        Sessions stay resumable, and dispatches meanwhile are buffered for the RESUME."""
+        self.refusing = refuse
+        closed = await self.close_connections(4000) if refuse else 0
+        self._on_change()
+        return closed
+
     def connected(self) -> int:
         return sum(1 for s in self.sessions.values() if s.conn is not None)
 
     # -- the websocket handler ---------------------------------------------------------------
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refusing:
+            self.refused += 1
+            self._on_change()
+            return web.Response(status=503, text="gateway unavailable (emulated outage)")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         conn = Connection(ws, zlib_stream=request.query.get("compress") == "zlib-stream")

@@ -306,6 +306,11 @@ class DiscordEmulator:
     async def close_gateway(self, code: int = 4000) -> int:
         return await self.gateway.close_connections(code)
 
+    async def outage(self, refuse: bool = True) -> int:
+        """Drop every gateway connection and refuse reconnects (``refuse=False`` allows them again);
+        returns how many sockets were closed. See :meth:`Gateway.outage`."""
+        return await self.gateway.outage(refuse)
+
     def rewind_gateway(self, count: int) -> None:
         """Make the next RESUME replay ``count`` dispatches the client already received, too."""
         self.gateway.rewind(count)

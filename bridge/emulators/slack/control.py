@@ -13,6 +13,8 @@ All bodies and answers are JSON. Users and channels may be named by id or by nam
 - ``GET  /_emulator/requests?method=chat.postMessage&after=0``   recorded requests
 - ``POST /_emulator/rate_limits``  {method, limit, window?, retry_after?, per_channel?} (limit null: off)
 - ``POST /_emulator/failures``     {method, error, count?, status?, retry_after?}
+- ``POST /_emulator/outage``                      drop every Socket Mode connection, refuse reconnects
+- ``DELETE /_emulator/outage``                    allow reconnects again
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
             "users": [user_object(ws, u) for u in ws.users.values()],
             "channels": [channel_object(ws, c, viewer=ws.bot_user_id) for c in ws.channels.values()],
             "socket_connected": emu.socket.connected,
+            "socket_refusing": emu.socket.refusing,
+            "socket_refused": emu.socket.refused,
         }
 
     async def say(request: web.Request) -> dict[str, Any]:
@@ -158,3 +162,16 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
     r.add_get("/_emulator/requests", _guard(requests))
     r.add_post("/_emulator/rate_limits", _guard(rate_limits))
     r.add_post("/_emulator/failures", _guard(failures))
+    _add_outage_routes(app, emu)
+
+
+def _add_outage_routes(app: web.Application, emu: SlackEmulator) -> None:
+    async def outage_start(_: web.Request) -> dict[str, Any]:
+        return {"closed": await emu.socket.outage(True), "refusing": True}
+
+    async def outage_end(_: web.Request) -> dict[str, Any]:
+        await emu.socket.outage(False)
+        return {"closed": 0, "refusing": False}
+
+    app.router.add_post("/_emulator/outage", _guard(outage_start))
+    app.router.add_delete("/_emulator/outage", _guard(outage_end))

@@ -70,6 +70,9 @@ class SocketModeHub:
         """Every envelope sent or queued, retries included, in order."""
         self.acks: list[dict[str, Any]] = []
         self.connection_count = 0
+        self.refusing = False
+        """An emulated outage: new Socket Mode connections are refused (see :meth:`outage`)."""
+        self.refused = 0
 
     # -- connection ----------------------------------------------------------------------------
     def issue_url(self, base_ws_url: str) -> str:
@@ -82,6 +85,10 @@ class SocketModeHub:
         return any(not ws.closed for ws in self._connections.values())
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refusing:
+            self.refused += 1
+            self._on_change()
+            return web.Response(status=503, text="socket mode unavailable (emulated outage)")
         ticket = request.query.get("ticket", "")
         if ticket not in self._tickets:
             return web.Response(status=401, text="invalid ticket")
@@ -132,6 +139,22 @@ class SocketModeHub:
         for ws in list(self._connections.values()):
             if not ws.closed:
                 await ws.send_str(json.dumps({"type": "disconnect", "reason": reason}))
+
+    async def outage(self, refuse: bool) -> int:
+        """Start (``refuse=True``) or end an outage. Slack may close a Socket Mode connection at any
+        time and the app is expected to open a new one ("Using Socket Mode", api.slack.com/apis/
+        socket-mode: "Disconnects"); here every socket is closed and, while the outage lasts, the
+        upgrade of the ``wss`` URL answers 503, so slack_sdk keeps retrying (every ``ping_interval``).
+        Envelopes meanwhile wait for the next connection. Returns how many sockets were closed."""
+        self.refusing = refuse
+        closed = 0
+        if refuse:
+            for ws in list(self._connections.values()):
+                if not ws.closed:
+                    await ws.close()
+                    closed += 1
+        self._on_change()
+        return closed
 
     async def close(self) -> None:
         for ws in list(self._connections.values()):
