@@ -49,6 +49,8 @@ class CoreConfig(Strict):
     history_max: int = Field(200, ge=1, le=1000)
     mirror_partitions: int = Field(8, ge=1, le=1024)
     mirror_log_maxlen: int = Field(1_000_000, ge=1000)
+    max_message_chars: int = Field(40_000, ge=100, le=40_000)
+    """Longest message recorded (Slack accepts 40,000); longer ones are refused and the sender told."""
 
 
 class RoomConfig(Strict):
@@ -140,6 +142,7 @@ class Config(Strict):
             history_max=self.core.history_max,
             mirror_partitions=self.core.mirror_partitions,
             mirror_log_maxlen=self.core.mirror_log_maxlen,
+            max_message_chars=self.core.max_message_chars,
         )
 
 

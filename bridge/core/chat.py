@@ -113,6 +113,7 @@ class Chat:
                     dedupe_key=event.event_key,
                     platform_key=pkey,
                     origin_message_id=event.message_id,
+                    files=event.attachments,
                 )
                 try:
                     result = await self.messages.post(channel, username, event.text, opts)
@@ -143,5 +144,5 @@ class Chat:
                     return IngestResult("duplicate" if result.duplicate else "recorded", core_id, channel)
         except UserError as err:
             log.info("ignored %s from %s: %s", event.kind, ref.key(), err)
-            return IngestResult("ignored", channel=channel, reason=str(err))
+            return IngestResult("ignored", channel=channel, reason=str(err), refused=True)
         return IngestResult("duplicate" if result.duplicate else "recorded", result.id, channel)

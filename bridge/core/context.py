@@ -24,6 +24,8 @@ class CoreSettings:
     mirror_partitions: int = 8
     """Partitions of the mirror log (``cb:log:<n>``); more partitions let more workers share rooms."""
     mirror_log_maxlen: int = 1_000_000
+    max_message_chars: int = 40_000
+    """Longest message the core records (Slack's limit; above it the sender is told)."""
 
 
 @dataclass

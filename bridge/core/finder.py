@@ -22,6 +22,7 @@ _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _RELATIVE = re.compile(r"(\d{1,6})([mhdw])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 PAGE_SIZE = 10
+HAS_VALUES = ("file", "image")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class MessageQuery:
     authors: list[str] = field(default_factory=list)
     after_ms: int | None = None
     before_ms: int | None = None
+    has: list[str] = field(default_factory=list)
+    """``has:file`` / ``has:image``: messages carrying an attachment / an image."""
     page: int = 1
 
     def to_redisearch(self) -> str:
@@ -46,6 +49,8 @@ class MessageQuery:
             parts.append("@channel:{" + "|".join(escape_tag(c) for c in self.channels) + "}")
         if self.authors:
             parts.append("@username:{" + "|".join(escape_tag(a) for a in self.authors) + "}")
+        for what in self.has:
+            parts.append("@has:{" + escape_tag(what) + "}")
         if self.after_ms is not None or self.before_ms is not None:
             low = f"({self.after_ms}" if self.after_ms is not None else "-inf"
             high = f"({self.before_ms}" if self.before_ms is not None else "+inf"
@@ -78,8 +83,12 @@ def parse_message_query(text: str, now_ms: int) -> MessageQuery:
             continue
         op, sep, value = token.partition(":")
         op = op.lower()
-        if sep and value and op in ("in", "from", "before", "after", "page"):
-            if op == "in":
+        if sep and value and op in ("in", "from", "before", "after", "page", "has"):
+            if op == "has":
+                if value.lower() not in HAS_VALUES:
+                    raise InvalidInput("`has:` takes `file` or `image`.")
+                q.has.append(value.lower())
+            elif op == "in":
                 q.channels.append(validation.channel(value))
             elif op == "from":
                 q.authors.append(validation.username(value))
@@ -94,8 +103,10 @@ def parse_message_query(text: str, now_ms: int) -> MessageQuery:
             continue
         q.prefix = token.endswith("*")
         q.words += plain_words(token)
-    if not (q.words or any(q.phrases) or q.channels or q.authors or q.after_ms or q.before_ms):
-        raise InvalidInput("Search for some words, or filter with `in:channel`, `from:user`, `before:` or `after:`.")
+    if not (q.words or any(q.phrases) or q.channels or q.authors or q.after_ms or q.before_ms or q.has):
+        raise InvalidInput(
+            "Search for some words, or filter with `in:channel`, `from:user`, `has:file`, `before:` or `after:`."
+        )
     return q
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.models import Message
+from bridge.core.ports import Attachment, attachments_to_json
 from bridge.errors import InvalidInput, NotFound, PermissionDenied, StoreError
 from bridge.formatting import core_mentions
 from bridge.store import keys
@@ -50,6 +51,15 @@ class PostOptions:
     platform_key: str = ""
     origin_message_id: str = ""
     """The platform's id of the original message (kept in the hash as ``origin_id``)."""
+    files: tuple[Attachment, ...] = ()
+    """Attachments (kept in the hash as ``files`` JSON and ``has`` tags; the text may then be empty)."""
+
+
+def has_tags(files: tuple[Attachment, ...]) -> str:
+    """The ``has`` TAG value of a message: ``file`` for any attachment, plus ``image``."""
+    if not files:
+        return ""
+    return "file,image" if any(f.is_image for f in files) else "file"
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,8 @@ class Messages:
 
     async def post(self, channel: str, username: str, text: str, opts: PostOptions | None = None) -> PostResult:
         o = opts or PostOptions()
-        body = validation.message_text(text)
+        limit = self.ctx.settings.max_message_chars
+        body = validation.message_text(text, limit=limit, allow_empty=bool(o.files))
         dedupe = keys.inbound_seen(o.dedupe_key) if o.dedupe_key else ""
         status, value = await run(
             self.ctx.scripts.post,
@@ -83,6 +94,8 @@ class Messages:
             o.origin_channel,
             *self.ctx.log_args(channel),
             o.origin_message_id,
+            attachments_to_json(o.files),
+            has_tags(o.files),
         )
         if status == "duplicate":
             return PostResult(id=str(value), duplicate=True)
@@ -104,7 +117,9 @@ class Messages:
         dedupe_key: str = "",
         origin_channel: str = "",
     ) -> PostResult:
-        body = validation.message_text(text)
+        body = validation.message_text(text, limit=self.ctx.settings.max_message_chars, allow_empty=True)
+        if not body and not await self.ctx.redis.hexists(keys.message(check_id(message_id)), "files"):
+            raise InvalidInput("The message is empty.")  # words may go only where files stay
         head = (body, self.ctx.now_ms(), username)
         return await self._change(self.ctx.scripts.edit, message_id, head, admin, dedupe_key, origin_channel)
 

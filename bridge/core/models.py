@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bridge.core.ports import attachments_from_json
 from bridge.store.keys import stream_ms
 
 
@@ -23,6 +24,8 @@ class Message:
     edited_ts: int = 0
     target: str = ""
     """For ``edit`` / ``delete`` events: the id of the message they change."""
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """Attachments: name, size, content_type, url, origin, permalink (``files`` JSON of the hash)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,6 +47,7 @@ class Message:
             reply_to=body.get("reply_to", ""),
             edited_ts=int(body.get("edited_ts") or 0),
             target=entry.get("id", ""),
+            files=[f.as_json() for f in attachments_from_json(body.get("files"))],
         )
 
 

@@ -11,7 +11,8 @@ platform syntax to and from it (``bridge.formatting``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -80,6 +81,62 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file on a message, as the core records it: what it is and where the original lives, never
+    the bytes (Redis holds text). ``url`` is where an adapter downloads it (Discord's signed CDN URL,
+    Slack's ``url_private``); ``permalink`` is where a person can find the original (a Discord jump
+    link, a Slack file permalink); ``origin`` is the platform whose credentials ``url`` needs."""
+
+    name: str
+    size: int
+    content_type: str
+    url: str
+    origin: Platform
+    permalink: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "size": self.size,
+            "content_type": self.content_type,
+            "url": self.url,
+            "origin": self.origin,
+            "permalink": self.permalink,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attachment:
+        return cls(
+            name=str(data.get("name") or "file"),
+            size=int(data.get("size") or 0),
+            content_type=str(data.get("content_type") or "application/octet-stream"),
+            url=str(data.get("url") or ""),
+            origin=as_platform(str(data.get("origin") or "cli")),
+            permalink=str(data.get("permalink") or ""),
+        )
+
+
+def attachments_to_json(files: Sequence[Attachment]) -> str:
+    """The ``files`` field of a message hash ("" when there are none)."""
+    return json.dumps([f.as_json() for f in files], separators=(",", ":"), ensure_ascii=False) if files else ""
+
+
+def attachments_from_json(raw: str | None) -> tuple[Attachment, ...]:
+    """Read a ``files`` field back; a malformed value (written by hand) reads as no files."""
+    if not raw:
+        return ()
+    try:
+        items = json.loads(raw)
+        return tuple(Attachment.from_json(item) for item in items if isinstance(item, dict))
+    except (ValueError, TypeError):
+        return ()
+
+
+@dataclass(frozen=True)
 class InboundEvent:
     """A message, edit or delete seen in a platform channel.
 
@@ -95,6 +152,8 @@ class InboundEvent:
     text: str = ""
     reply_to: str | None = None
     """Platform message id this message replies to (Discord reply, Slack ``thread_ts``)."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files and images of a new message (its text may then be empty)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +162,8 @@ class IngestResult:
     core_id: str | None = None
     channel: str | None = None
     reason: str | None = None
+    refused: bool = False
+    """The core refused the content (too long, empty, ...): ``reason`` is what to tell the sender."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +179,12 @@ class OutboundMessage:
     """Platform ids (on this destination) of the message this one replies to, if it was mirrored."""
     mentions: Mapping[str, str] = field(default_factory=dict)
     """Core username -> platform user id on this destination, for people linked on both sides."""
+    files: tuple[Attachment, ...] = ()
+    """Attachments of the message: the destination downloads them from their origin and uploads them."""
+    origin_channel: str = ""
+    """``platform:workspace:channel`` of the original ("" for core posts): whose sender to tell."""
+    origin_id: str = ""
+    """The platform id of the original message."""
 
 
 class Destination(Protocol):

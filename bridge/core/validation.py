@@ -19,7 +19,9 @@ import re
 
 from bridge.errors import InvalidInput
 
-MAX_MESSAGE_CHARS = 8000
+MAX_MESSAGE_CHARS = 40_000
+"""Slack accepts 40,000 characters in a message (chat.postMessage ``text``); the core takes as much
+(``core.max_message_chars`` lowers it) and the mirror splits for Discord's 2,000."""
 MAX_FIELD_CHARS = 100
 MAX_HOBBIES = 20
 
@@ -59,14 +61,24 @@ def channel(value: str) -> str:
     return name
 
 
-def message_text(value: str) -> str:
+def message_text(value: str, *, limit: int = MAX_MESSAGE_CHARS, allow_empty: bool = False) -> str:
+    """Clean message text; ``allow_empty`` for a message that carries files and no words."""
     text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _BIDI_OVERRIDES.sub("", text).strip()
-    if not text:
+    if not text and not allow_empty:
         raise InvalidInput("The message is empty.")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidInput(f"The message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS}.")
+    if len(text) > limit:
+        raise TooLong(f"The message is {len(text):,} characters long; the limit is {limit:,}.", len(text), limit)
     return text
+
+
+class TooLong(InvalidInput):
+    """A message above the configured limit (the adapters tell the sender)."""
+
+    def __init__(self, message: str, length: int, limit: int) -> None:
+        super().__init__(message)
+        self.length = length
+        self.limit = limit
 
 
 def profile_field(field: str, value: str) -> str:

@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from bridge import metrics
 from bridge.core.messages import mentioned_usernames
-from bridge.core.ports import ChannelRef, Destination, OutboundMessage
+from bridge.core.ports import ChannelRef, Destination, OutboundMessage, attachments_from_json
 from bridge.core.users import Users
 from bridge.errors import DeliveryError
 from bridge.mirror import dlq
@@ -180,11 +180,12 @@ class Lane:
         linked_to = raw[0] if raw else ""
         jobs: list[Job] = []
         for head, text in zip(raw[1::2], raw[2::2], strict=True):
-            eid, kind, core, entry, user, channel, done, has, username, reply_to, msg_channel = head.split("\n")
+            eid, kind, core, entry, user, channel, done, has, username, reply_to, msg_channel, *more = head.split("\n")
             job = {"type": kind, "core": core, "entry": entry, "channel": channel}
             if user:
                 job["user"] = user
             body = {"username": username, "message": text, "reply_to": reply_to, "channel": msg_channel}
+            body.update(zip(("files", "origin_channel", "origin_id"), more, strict=False))
             pre = Prefetched(done == "1", body if has == "1" else {}, linked=channel == linked_to)
             jobs.append(Job(eid, job, pre))
         return jobs
@@ -379,4 +380,7 @@ class Lane:
             avatar_url=avatar,
             reply_to=reply,
             mentions=mentions,
+            files=attachments_from_json(body.get("files")),
+            origin_channel=body.get("origin_channel", ""),
+            origin_id=body.get("origin_id", ""),
         )

@@ -35,6 +35,7 @@ MESSAGES_SCHEMA: tuple[tuple[str, ...], ...] = (
     ("message", "TEXT"),
     ("ts", "NUMERIC", "SORTABLE"),
     ("origin", "TAG"),
+    ("has", "TAG"),
 )
 INDEXES = {
     keys.IDX_USERS: (keys.USER_PREFIX, USERS_SCHEMA),

@@ -3,7 +3,9 @@ both modes; the bridge's own posts, unlinked channels and retries are not record
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -133,9 +135,26 @@ async def test_hostile_content_in(bridge: SlackBridge) -> None:
     stored = [m.text for m in await bridge.core_messages("cricket")]
     assert stored[0] == "مرحبا بالعالم evil שלום"  # bidi override removed, RTL text kept
     assert stored[1] == zwj  # ZWJ sequences and ZWSP kept
-    assert len(stored) == 2  # 40,000 characters is over the core's limit: refused, nothing partial
+    assert stored[2] == "x" * 40_000  # Slack's own limit: recorded whole
     raw: Any = await bridge.chat.ctx.redis.keys(keys.message("*"))
-    assert len(raw) == 2
+    assert len(raw) == 3
+
+
+async def test_a_message_over_the_limit_is_refused_and_the_sender_told(
+    bridge: SlackBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bridge.link("cricket", "cricket")
+    bridge.chat.ctx.settings = dataclasses.replace(bridge.chat.ctx.settings, max_message_chars=1000)
+    with caplog.at_level(logging.WARNING, logger="bridge.drops"):
+        long = bridge.emu.user_says(user="bob", channel="cricket", text="y" * 1001)
+        await bridge.settled()
+    assert await bridge.core_messages("cricket") == []  # nothing partial
+    raw: Any = await bridge.chat.ctx.redis.keys(keys.message("*"))
+    assert raw == []
+    assert any("slack/refused" in r.getMessage() and long.ts in r.getMessage() for r in caplog.records)
+    told = await bridge.emu.wait_for(lambda: [e for e in bridge.emu.ephemeral if e.user == "U0BOB00001"])
+    assert "1,001 characters" in told[0].text and "1,000" in told[0].text
+    assert told[0].channel == bridge.ref("cricket").channel_id
 
 
 @pytest.mark.parametrize("mode", ["socket", "http"])

@@ -29,6 +29,7 @@ from .config import DiscordConfig
 from .endpoints import apply_endpoints
 from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
+from .notices import discord_notices
 from .outbound import DiscordDestination
 from .webhooks import WebhookStore
 
@@ -187,6 +188,8 @@ class DiscordAdapter:
         )
         self.webhooks = WebhookStore(client=self.client, chat=chat, name=config.webhook_name)
         self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
+        self.notices = discord_notices(self.client)
+        self.inbound.notices = self.notices
         self.commands = CommandHandler(chat=chat, config=config)
         self.destination = DiscordDestination(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self._task: asyncio.Task[None] | None = None

@@ -19,14 +19,17 @@ import discord
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bridge import metrics
+from bridge.adapters.sender_notices import SenderNotices
 from bridge.core.chat import Chat
-from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
+from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
 
 from .config import DiscordConfig
+from .content import describe_empty, extras, media_base
 from .text import to_core
 from .webhooks import WebhookStore
 
-log = logging.getLogger("bridge.discord.inbound")
+log = logging.getLogger(__name__)
 USER_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 INGEST_PATIENCE_S = 600.0
 T = TypeVar("T")
@@ -48,6 +51,8 @@ class Inbound:
         """Events handed to the core so far (ignored ones not counted)."""
         self._changed = asyncio.Event()
         self._locks: dict[int, asyncio.Lock] = {}
+        self.notices: SenderNotices | None = None
+        """How the author of a message that did not cross is told (set by the adapter)."""
 
     async def wait_handled(self, count: int, within: float = 5.0) -> list[IngestResult]:
         """Wait until ``count`` events have been handed to the core; return the recent results."""
@@ -93,44 +98,62 @@ class Inbound:
             await patiently(self._on_raw_delete, payload, what=f"delete of {payload.message_id}")
 
     async def _on_message(self, message: discord.Message) -> None:
-        if await self._ignored(message) or not message.content:
-            return  # no text: attachments/stickers only, or the message content intent is off
+        if await self._ignored(message):
+            return
         assert message.guild is not None
         ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
         if not await self._linked(ref):
             return
         reply_to = None
-        if message.reference is not None and message.reference.message_id is not None:
-            reply_to = str(message.reference.message_id)
+        ref_to = message.reference
+        if (
+            ref_to is not None
+            and ref_to.message_id is not None
+            and ref_to.type is not discord.MessageReferenceType.forward
+        ):
+            reply_to = str(ref_to.message_id)
+        text, files = await self.content_of(message)
+        if not text and not files:
+            if not self.config.message_content:
+                # without the Message Content intent Discord sends empty content, attachments and embeds
+                metrics.inbound_dropped(
+                    "discord", "no_message_content", "message %s in %s: the Message Content intent is off",
+                    message.id, ref.key(),
+                )  # fmt: skip
+                self._note(IngestResult("ignored", reason="no message content intent"))
+                return
+            text = describe_empty(message)
         event = InboundEvent(
             kind="message",
             channel=ref,
             message_id=str(message.id),
             event_key=f"discord:{message.id}:create",
             author=platform_user(ref.workspace, message.author),
-            text=await self.to_core(message),
+            text=text,
             reply_to=reply_to,
+            attachments=tuple(files),
         )
-        await self._ingest(event)
+        await self._ingest(event, message)
 
     async def _on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         edited = payload.data.get("edited_timestamp")
-        if not edited or not message.content or await self._ignored(message):
+        if not edited or await self._ignored(message):
             return  # no edited_timestamp: an embed unfurl or pin, not a person's edit
         assert message.guild is not None
         ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
         if not await self._linked(ref):
             return
+        text, _ = await self.content_of(message)
         event = InboundEvent(
             kind="edit",
             channel=ref,
             message_id=str(message.id),
             event_key=f"discord:{message.id}:edit:{edited}",
             author=platform_user(ref.workspace, message.author),
-            text=await self.to_core(message),
+            text=text,
         )
-        await self._ingest(event)
+        await self._ingest(event, message)
 
     async def _on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if not self.guild_allowed(payload.guild_id) or self.webhooks.deleted_by_us(str(payload.message_id)):
@@ -158,8 +181,21 @@ class Inbound:
         self._changed.set()
 
     # -- conversion ----------------------------------------------------------------------------
-    async def to_core(self, message: discord.Message) -> str:
-        """The message text in core markdown, with mentions mapped to core names."""
+    async def content_of(self, message: discord.Message) -> tuple[str, list[Attachment]]:
+        """The text in core markdown (its own, a forward's, bot embeds, poll, voice) and its files."""
+        more = extras(message, media=media_base(self.config.api_base))
+        parts: list[str] = []
+        if message.content:
+            parts.append(await self.to_core(message))
+        if more.forwarded is not None:
+            quoted = await self.to_core(message, more.forwarded) if more.forwarded else ""
+            body = "\n".join("> " + line for line in quoted.splitlines())
+            parts.append("↪️ _Forwarded_" + (f"\n{body}" if body else ""))
+        parts += more.lines
+        return "\n".join(parts), more.files
+
+    async def to_core(self, message: discord.Message, content: str | None = None) -> str:
+        """The message text (or ``content``) in core markdown, with mentions mapped to core names."""
         assert message.guild is not None
         guild = message.guild
         workspace = str(guild.id)
@@ -181,15 +217,36 @@ class Inbound:
             role = guild.get_role(int(role_id))
             return role.name if role is not None else None
 
-        return await to_core(message.content, user_name=user_name, channel_name=channel_name, role_name=role_name)
+        text = message.content if content is None else content
+        return await to_core(text, user_name=user_name, channel_name=channel_name, role_name=role_name)
 
-    async def _ingest(self, event: InboundEvent) -> None:
+    async def _ingest(self, event: InboundEvent, message: discord.Message | None = None) -> None:
         result = await ingest_with_retry(self.chat.ingest, event)
         if result is not None:
+            if result.refused and message is not None:
+                metrics.inbound_dropped(
+                    "discord", "refused", "%s %s in %s: %s", event.kind, event.message_id, event.channel.key(),
+                    result.reason,
+                )  # fmt: skip
+                await self.tell(message, f"Your message was not mirrored: {result.reason}", reason="refused")
+            elif result.status == "ignored" and result.reason == "unknown message":
+                metrics.inbound_dropped(
+                    "discord", "unknown_message", "%s of %s in %s: the message was never mirrored",
+                    event.kind, event.message_id, event.channel.key(),
+                )  # fmt: skip
             self._note(result)
         else:
             self.handled += 1
             self._changed.set()
+
+    async def tell(self, message: discord.Message, text: str, *, reason: str) -> None:
+        """Tell the author of ``message`` that it (or part of it) did not cross (rate-limited)."""
+        if self.notices is None or message.guild is None:
+            return
+        await self.notices.tell(
+            str(message.guild.id), str(message.channel.id), str(message.id), str(message.author.id), text,
+            reason=reason,
+        )  # fmt: skip
 
 
 async def patiently(handle: Callable[[T], Awaitable[None]], event: T, *, what: str) -> None:

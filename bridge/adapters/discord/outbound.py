@@ -27,6 +27,7 @@ import discord
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
+from bridge.formatting.sizes import file_line
 
 from .config import DiscordConfig
 from .endpoints import jump_url
@@ -152,7 +153,9 @@ class DiscordDestination:
 
     # -- helpers -------------------------------------------------------------------------------
     async def _render(self, channel: ChannelRef, message: OutboundMessage) -> tuple[str, list[str]]:
-        text, pingable = to_discord(message.text, mentions=message.mentions)
+        lines = [file_line(f.name, f.size, f.permalink or f.url) for f in message.files]
+        body = "\n".join(x for x in (message.text, *lines) if x)
+        text, pingable = to_discord(body, mentions=message.mentions)
         if message.reply_to:
             header = await self._reply_header(channel, message.reply_to[0])
             text = f"{header}\n{text}"

@@ -35,6 +35,7 @@ from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
+from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
 from bridge.errors import ConfigError
 from bridge.health import PartHealth, StateClock
@@ -74,6 +75,8 @@ class SlackAdapter:
         )
         self.directory = Directory(client=self.client, ttl=config.profile_cache_seconds)
         self.rooms = RoomTraffic(chat=chat, directory=self.directory)
+        self.notices = slack_notices(self.client)
+        self.rooms.notices = self.notices
         self.commands = SlashCommands(
             chat=chat,
             config=config,

@@ -14,11 +14,14 @@ import logging
 import time
 from typing import Any
 
+from bridge import metrics
+from bridge.adapters.sender_notices import SenderNotices
 from bridge.adapters.slack import text as slack_text
 from bridge.adapters.slack.directory import ChatPort, Directory
+from bridge.adapters.slack.files import slack_files
 from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
 
-log = logging.getLogger("bridge.slack")
+log = logging.getLogger(__name__)
 
 MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "me_message", "file_share", "bot_message"})
 
@@ -56,6 +59,8 @@ class RoomTraffic:
         """Message events by outcome: recorded, duplicate, ignored, skipped (not for the core), retry_later."""
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
+        self.notices: SenderNotices | None = None
+        """How a sender whose message did not cross is told (an ephemeral message; set by the adapter)."""
 
     def _own(self, message: dict[str, Any]) -> bool:
         bot_id = message.get("bot_id")
@@ -81,10 +86,28 @@ class RoomTraffic:
             self.counters["retry_later"] += 1
             # Slack may deliver an edit/delete before the message itself: have it delivered again
             raise RetryLater(f"{inbound.kind} of {inbound.message_id} arrived before the message")
-        if result.status == "ignored" and result.reason not in ("channel not linked", "unknown message"):
-            log.info("slack event %s ignored by the core: %s", body.get("event_id"), result.reason)
+        if result.refused:
+            metrics.inbound_dropped(
+                "slack", "refused", "%s %s in %s (event %s): %s",
+                inbound.kind, inbound.message_id, inbound.channel.key(), body.get("event_id"), result.reason,
+            )  # fmt: skip
+            await self._tell(inbound, event, f"Your message was not mirrored: {result.reason}", reason="refused")
+        elif result.status == "ignored" and result.reason == "unknown message":
+            metrics.inbound_dropped(
+                "slack", "unknown_message", "%s of %s in %s: the message was never mirrored",
+                inbound.kind, inbound.message_id, inbound.channel.key(),
+            )  # fmt: skip
+        elif result.status == "ignored" and result.reason != "channel not linked":
+            metrics.inbound_dropped("slack", "ignored", "event %s: %s", body.get("event_id"), result.reason)
         self.counters[result.status] += 1
         return result
+
+    async def _tell(self, inbound: InboundEvent, event: dict[str, Any], text: str, *, reason: str) -> None:
+        user = inbound.author.user_id if inbound.author is not None else str(event.get("user") or "")
+        if self.notices is not None and user.startswith(("U", "W")):
+            await self.notices.tell(
+                inbound.channel.workspace, inbound.channel.channel_id, inbound.message_id, user, text, reason=reason
+            )
 
     def _recent(self, ts: str) -> bool:
         try:
@@ -134,7 +157,9 @@ class RoomTraffic:
         ts = str(event.get("ts"))
         thread_ts = event.get("thread_ts")
         reply_to = str(thread_ts) if thread_ts and thread_ts != ts else None
-        return InboundEvent("message", ref, ts, key, author, text, reply_to)
+        files, lines = slack_files(event.get("files"))
+        text = "\n".join([text, *lines]) if text and lines else text or "\n".join(lines)
+        return InboundEvent("message", ref, ts, key, author, text, reply_to, tuple(files))
 
     async def _author(self, team: str, message: dict[str, Any]) -> PlatformUser | None:
         user = message.get("user")

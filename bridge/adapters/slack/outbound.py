@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.adapters.slack import text as slack_text
 from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
+from bridge.formatting.sizes import file_line
 
 log = logging.getLogger("bridge.slack")
 
@@ -92,7 +93,9 @@ class SlackDestination:
         """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
 
     def render(self, message: OutboundMessage) -> list[str]:
-        return slack_text.split(slack_text.to_slack(message.text, mentions=message.mentions), self._max_chars)
+        lines = [file_line(f.name, f.size, f.permalink or f.url) for f in message.files]
+        body = "\n".join(x for x in (message.text, *lines) if x)
+        return slack_text.split(slack_text.to_slack(body, mentions=message.mentions), self._max_chars)
 
     async def _call(self, action: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, action)

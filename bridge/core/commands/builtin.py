@@ -92,10 +92,15 @@ def builtin_commands() -> list[CommandSpec]:
         ),
         CommandSpec(
             "search",
-            'Search messages: words, "a phrase", in:channel, from:user, before:/after:, page:N.',
+            'Search messages: words, "a phrase", in:channel, from:user, has:file/image, before:/after:, page:N.',
             (ArgSpec("query", "text", True, "what to look for"),),
             h.search,
-            examples=("search match", "search from:simon in:cricket", "search sunny after:7d"),
+            examples=(
+                "search match",
+                "search from:simon in:cricket",
+                "search sunny after:7d",
+                "search has:image in:cricket",
+            ),
         ),
         CommandSpec(
             "users",

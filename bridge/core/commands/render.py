@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bridge.core.finder import fmt_time
 from bridge.core.models import Message, Profile
+from bridge.formatting.sizes import human_size
 
 MAX_LINE_TEXT = 300
 
@@ -19,7 +20,9 @@ def message_line(m: Message, *, with_channel: bool = False) -> str:
     text = text.replace("\n", " ⏎ ")
     edited = " (edited)" if m.edited_ts else ""
     reply = " ↪" if m.reply_to else ""
-    return f"**{m.username}**{where} · {when}{reply}: {text}{edited}"
+    files = "".join(f" 📎 {f['name']} ({human_size(int(f.get('size') or 0))})" for f in m.files)
+    sep = " " if text and files else ""
+    return f"**{m.username}**{where} · {when}{reply}: {text}{sep}{files.strip()}{edited}"
 
 
 def message_list(title: str, items: list[Message], *, with_channel: bool = False, empty: str = "Nothing yet.") -> str:

@@ -8,9 +8,9 @@
 -- Returns {} when there is nothing, else the current route ('' = unlinked), then two strings per job
 -- (few replies to parse): the outbox id and job fields joined by '\n'
 --   outbox id, type, core, entry, user, job channel, delivered (0/1), has message (0/1),
---   username, reply_to, message channel
+--   username, reply_to, message channel, files (JSON), origin channel key, origin message id
 -- and the message text ('' when the job carries no message). None of the joined values can hold a
--- newline (stream ids, validated user and channel names).
+-- newline (stream ids, validated user and channel names, platform ids; JSON escapes newlines).
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', ARGV[1], ARGV[5])
 if not reply or #reply[1][2] == 0 then return {} end
 local out = {redis.call('GET', ARGV[10]) or ''}
@@ -21,12 +21,13 @@ for _, e in ipairs(reply[1][2]) do
   local done = redis.call('EXISTS', ARGV[6] .. entry .. ARGV[7])
   local has, body = 0, {}
   if (job['type'] == 'message' or job['type'] == 'edit') and job['core'] then
-    body = redis.call('HMGET', ARGV[8] .. job['core'] .. ARGV[9], 'username', 'message', 'reply_to', 'channel')
+    body = redis.call('HMGET', ARGV[8] .. job['core'] .. ARGV[9], 'username', 'message', 'reply_to', 'channel',
+      'files', 'origin_channel', 'origin_id')
     if body[1] then has = 1 end
   end
   table.insert(out, table.concat({
     e[1], job['type'] or '', job['core'] or '', entry, job['user'] or '', job['channel'] or '', done, has,
-    body[1] or '', body[3] or '', body[4] or ''}, '\n'))
+    body[1] or '', body[3] or '', body[4] or '', body[5] or '', body[6] or '', body[7] or ''}, '\n'))
   table.insert(out, body[2] or '')
 end
 return out

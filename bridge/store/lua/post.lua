@@ -4,7 +4,9 @@
 -- ARGV: 1 channel, 2 username, 3 text, 4 ts (ms), 5 origin, 6 reply_to, 7 index (1 = FT.ADDHASH),
 --       8 dedupe key ("" = none), 9 dedupe ttl (s), 10 platform message key ("" = none),
 --       11 maxlen (0 = keep all), 12 mentioned usernames (space separated), 13 origin channel key,
---       14/15 mirror log key and MAXLEN, 16 platform message id of the original ("" = none)
+--       14/15 mirror log key and MAXLEN, 16 platform message id of the original ("" = none),
+--       17 attachments as JSON ("" = none; names, sizes, types and origin urls, never bytes),
+--       18 what the message has, for `has:` search (TAG: "file", "file,image"; "" = nothing)
 local channel, username, text, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local dedupe, ttl, pmsg = ARGV[8], tonumber(ARGV[9]), ARGV[10]
 
@@ -36,6 +38,10 @@ if ARGV[16] ~= '' then
 end
 if ARGV[6] ~= '' then
   table.insert(hash, 'reply_to'); table.insert(hash, ARGV[6])
+end
+if (ARGV[17] or '') ~= '' then
+  table.insert(hash, 'files'); table.insert(hash, ARGV[17])
+  table.insert(hash, 'has'); table.insert(hash, ARGV[18])
 end
 redis.call('HSET', key, unpack(hash))
 
