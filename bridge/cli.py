@@ -1,7 +1,7 @@
 """``chatbridge``: run the bridge, run any chat command, and operate it.
 
 Exit codes: 0 ok, 1 the command answered with an error, 2 bad usage or configuration,
-3 Redis or its search module unavailable.
+3 Redis or its search module unavailable, 4 (`sandbox`) the bridge or its emulators are not running.
 """
 
 from __future__ import annotations

@@ -3,6 +3,33 @@
 ``say`` makes an emulated person post in a channel, ``log`` prints a channel as that platform
 stores it (what people there would see), ``slash`` runs a ``/chat`` command as a person and prints
 the bridge's answer. The emulators' addresses come from ``chatbridge-sandbox.json`` in the data dir.
+
+For scripts, ``say --json`` prints the posted message as one JSON object
+(``{"platform", "channel", "id", "user", "text"}``) and ``log --json`` prints one JSON object per
+message, oldest first, as the platform stores it::
+
+    {"platform": "slack", "id": "1700000000.000100", "channel": "C0GENERAL",
+     "author": {"id": null, "username": "alice", "avatar": "http://...", "bot": true, "bot_id": "B0BRIDGE"},
+     "text": "hello", "created_at": "2026-12-01T21:40:00.000100+00:00", "edited": false, "edited_at": null}
+
+``author.id`` is the platform user id of a person; a message the bridge posted as someone (a
+Discord webhook, a Slack ``chat.postMessage`` with ``username``/``icon_url``) shows the username and
+avatar it used, with ``webhook_id`` (Discord) or ``bot_id`` (Slack).
+
+Extension point (files, threads, reactions): a key that only some messages have is added with
+:func:`extra_key`, one reader per platform taking the raw stored message (Discord's message object,
+Slack's message as ``conversations.history`` answers it) and returning the key's value, or ``None``
+to leave the key out::
+
+    extra_key("files", discord=lambda m: [a["url"] for a in m.get("attachments", [])] or None,
+              slack=lambda m: [f["url_private"] for f in m.get("files", [])] or None)
+
+Register at import time of a module that ``bridge.sandbox`` imports (or in this module, below the
+built-in keys). What a reader needs that the stored message lacks comes from the emulator's control
+routes (extend the ``/_emulator`` answer, not this module's requests).
+
+When the bridge or its emulators are not running, every command says so in one line on stderr and
+exits with :data:`EXIT_NOT_RUNNING` (never a traceback).
 """
 
 from __future__ import annotations
@@ -10,6 +37,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +50,25 @@ from bridge.core.commands.builtin import builtin_commands
 from bridge.core.commands.registry import parse_args
 from bridge.errors import ConfigError, UserError
 
+EXIT_NOT_RUNNING = 4
+Reader = Callable[[dict[str, Any]], Any]
+EXTRA_KEYS: dict[str, dict[str, Reader]] = {}
+"""key -> platform -> reader; see :func:`extra_key`."""
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class NotRunning(Exception):
+    """The bridge or an emulator does not answer: one line for the operator."""
+
+
+def extra_key(name: str, *, discord: Reader | None = None, slack: Reader | None = None) -> None:
+    """Add ``name`` to ``log --json`` objects of the platforms given a reader for."""
+    readers = EXTRA_KEYS.setdefault(name, {})
+    if discord is not None:
+        readers["discord"] = discord
+    if slack is not None:
+        readers["slack"] = slack
+
 
 def add_parser(sub: Any) -> None:
     sb = sub.add_parser("sandbox", help="drive the local Discord/Slack emulators of `make run`")
@@ -29,10 +78,12 @@ def add_parser(sub: Any) -> None:
     say.add_argument("user", help="emulated user (Discord: alice, bob, carol; Slack: see `sandbox users`)")
     say.add_argument("text", nargs="+")
     say.add_argument("--channel", default="general")
+    say.add_argument("--json", action="store_true", help="print the posted message as one JSON object")
     log = verbs.add_parser("log", help="print a channel as the platform shows it")
     log.add_argument("platform", choices=("discord", "slack"))
     log.add_argument("--channel", default="general")
     log.add_argument("-n", type=int, default=20)
+    log.add_argument("--json", action="store_true", help="one JSON object per message, oldest first")
     slash = verbs.add_parser("slash", help="run a /chat command as an emulated person")
     slash.add_argument("platform", choices=("discord", "slack"))
     slash.add_argument("user")
@@ -45,62 +96,187 @@ def add_parser(sub: Any) -> None:
 def _info(data_dir: Path) -> dict[str, Any]:
     path = data_dir / SANDBOX_FILE
     if not path.exists():
-        raise ConfigError(f"no sandbox is running ({path} is missing): start one with `make run`")
-    info: dict[str, Any] = json.loads(path.read_text())
+        raise NotRunning(f"no sandbox is running ({path} is missing): start one with `make run`")
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except ValueError:
+        raise NotRunning(f"{path} is not readable JSON: restart the sandbox with `make run`") from None
     return info
 
 
 async def sandbox(args: argparse.Namespace, data_dir: Path) -> int:
+    """Run one sandbox command; a bridge or emulator that does not answer is one line and exit 4."""
+    try:
+        return await _sandbox(args, data_dir)
+    except NotRunning as err:
+        print(f"chatbridge sandbox: {err}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except ConfigError as err:
+        print(f"chatbridge sandbox: {err}", file=sys.stderr)
+        return 2
+    except UserError as err:
+        print(f"chatbridge sandbox: {err}", file=sys.stderr)
+        return 1
+
+
+async def _sandbox(args: argparse.Namespace, data_dir: Path) -> int:
     info = _info(data_dir)
     side = info.get(args.platform)
     if side is None:
         raise ConfigError(f"the running bridge uses the real {args.platform}, not its emulator")
     base = str(side["url"]).rstrip("/") + "/_emulator"
-    async with aiohttp.ClientSession() as http:
-        if args.verb == "users":
-            async with http.get(f"{base}/state") as resp:
-                state = await resp.json()
-            print(json.dumps({k: state.get(k) for k in ("users", "channels")}, indent=2)[:6000])
-            return 0
-        if args.verb == "say":
-            text = " ".join(args.text)
-            if args.platform == "discord":
-                body = {"user": args.user, "channel": args.channel, "content": text}
-            else:
-                body = {"user": args.user, "channel": args.channel, "text": text}
-            async with http.post(f"{base}/messages", json=body) as resp:
-                answer = await resp.json()
-            if resp.status >= 300:
-                print(f"the emulator refused it: {json.dumps(answer)}")
-                return 1
-            posted_id = answer.get("id") or answer.get("ts")
-            print(f"{args.user} said it in #{args.channel} on {args.platform} (message {posted_id})")
-            return 0
-        if args.verb == "log":
-            return await _log(http, base, args)
-        return await _slash(http, base, args)
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as http:
+        await _bridge_alive(http, str(info.get("http", "")))
+        try:
+            return await _verb(http, base, args)
+        except (aiohttp.ClientConnectionError, TimeoutError) as err:
+            raise NotRunning(
+                f"the {args.platform} emulator at {side['url']} does not answer ({type(err).__name__}): "
+                "is `chatbridge run` still running?"
+            ) from None
+
+
+async def _bridge_alive(http: aiohttp.ClientSession, url: str) -> None:
+    """Any HTTP answer from the bridge's health endpoint means it runs (503 included)."""
+    if not url:
+        return
+    try:
+        async with http.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            await resp.read()
+    except (aiohttp.ClientConnectionError, TimeoutError):
+        raise NotRunning(
+            f"the bridge is not running (nothing answers at {url}; the sandbox file is left from a run that "
+            "ended): start it with `make run`"
+        ) from None
+
+
+async def _verb(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
+    if args.verb == "users":
+        state = await _get(http, f"{base}/state")
+        print(json.dumps({k: state.get(k) for k in ("users", "channels")}, indent=2)[:6000])
+        return 0
+    if args.verb == "say":
+        return await _say(http, base, args)
+    if args.verb == "log":
+        return await _log(http, base, args)
+    return await _slash(http, base, args)
+
+
+async def _get(http: aiohttp.ClientSession, url: str, **params: str) -> Any:
+    async with http.get(url, params=params) as resp:
+        answer = await resp.json(content_type=None)
+        if resp.status >= 300:
+            raise UserError(f"the emulator answered {resp.status}: {json.dumps(answer)[:500]}")
+        return answer
+
+
+async def _say(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
+    text = " ".join(args.text)
+    if args.platform == "discord":
+        body = {"user": args.user, "channel": args.channel, "content": text}
+    else:
+        body = {"user": args.user, "channel": args.channel, "text": text}
+    async with http.post(f"{base}/messages", json=body) as resp:
+        answer = await resp.json(content_type=None)
+    if resp.status >= 300:
+        print(f"the emulator refused it: {json.dumps(answer)}")
+        return 1
+    posted_id = answer.get("id") or answer.get("ts")
+    channel = answer.get("channel_id") or answer.get("channel")
+    if args.json:
+        posted = {"platform": args.platform, "channel": channel, "id": posted_id, "user": args.user, "text": text}
+        print(json.dumps(posted))
+    else:
+        print(f"{args.user} said it in #{args.channel} on {args.platform} (message {posted_id})")
+    return 0
 
 
 async def _log(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
     if args.platform == "discord":
-        async with http.get(f"{base}/channels/{args.channel}/messages") as resp:
-            data = await resp.json()
+        data = await _get(http, f"{base}/channels/{args.channel}/messages")
         rows = data if isinstance(data, list) else data.get("messages", [])
-        for m in rows[-args.n :]:
-            who = (m.get("author") or {}).get("username", "?")
-            tag = " [webhook]" if m.get("webhook_id") else ""
-            print(f"{m.get('id')} {who}{tag}: {m.get('content')}")
     else:
-        async with http.get(f"{base}/state") as resp:
-            state = await resp.json()
-        chan = next((c["id"] for c in state["channels"] if c["name"] == args.channel), args.channel)
-        async with http.get(f"{base}/messages", params={"channel": chan}) as resp:
-            rows = (await resp.json())["messages"]
-        for m in rows[-args.n :]:
-            who = m.get("username") or m.get("user") or "?"
-            thread = f" (thread {m['thread_ts']})" if m.get("thread_ts") and m.get("thread_ts") != m.get("ts") else ""
-            print(f"{m.get('ts')} {who}{thread}: {m.get('text')}")
+        state = await _get(http, f"{base}/state")
+        chan = next((c["id"] for c in state["channels"] if args.channel in (c["name"], c["id"])), args.channel)
+        rows = [m for m in (await _get(http, f"{base}/messages", channel=chan))["messages"] if not m.get("deleted")]
+    for raw in rows[-args.n :] if args.n > 0 else []:
+        view = message_view(args.platform, raw)
+        print(json.dumps(view) if args.json else _line(view))
     return 0
+
+
+def message_view(platform: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """One stored message as ``log --json`` prints it (see the module docstring)."""
+    view = _discord_view(raw) if platform == "discord" else _slack_view(raw)
+    for key, readers in EXTRA_KEYS.items():
+        reader = readers.get(platform)
+        value = reader(raw) if reader is not None else None
+        if value is not None:
+            view[key] = value
+    return view
+
+
+def _discord_view(m: dict[str, Any]) -> dict[str, Any]:
+    author = m.get("author") or {}
+    webhook = m.get("webhook_id")
+    who: dict[str, Any] = {
+        "id": None if webhook else author.get("id"),
+        "username": author.get("username"),
+        "avatar": m.get("avatar_url") or author.get("avatar"),
+        "bot": bool(author.get("bot")),
+    }
+    if webhook:
+        who["webhook_id"] = webhook
+    edited = m.get("edited_timestamp")
+    return {
+        "platform": "discord",
+        "id": m.get("id"),
+        "channel": m.get("channel_id"),
+        "author": who,
+        "text": m.get("content", ""),
+        "created_at": m.get("timestamp"),
+        "edited": edited is not None,
+        "edited_at": edited,
+    }
+
+
+def _slack_view(m: dict[str, Any]) -> dict[str, Any]:
+    bot_id = m.get("bot_id")
+    who: dict[str, Any] = {
+        "id": m.get("user") if not (bot_id and m.get("username")) else None,
+        "username": m.get("username"),
+        "avatar": (m.get("icons") or {}).get("image_48"),
+        "bot": bool(bot_id),
+    }
+    if bot_id:
+        who["bot_id"] = bot_id
+    edited = m.get("edited") or None
+    return {
+        "platform": "slack",
+        "id": m.get("ts"),
+        "channel": m.get("channel"),
+        "author": who,
+        "text": m.get("text", ""),
+        "created_at": _slack_time(m.get("ts")),
+        "edited": edited is not None,
+        "edited_at": _slack_time(edited.get("ts")) if edited else None,
+    }
+
+
+def _slack_time(ts: Any) -> str | None:
+    """A Slack ``ts`` (unix seconds with microseconds) as ISO 8601 UTC."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC).isoformat()
+    except (TypeError, ValueError):
+        return None
+
+
+def _line(view: dict[str, Any]) -> str:
+    who = view["author"]
+    name = who.get("username") or who.get("id") or "?"
+    tag = " [webhook]" if who.get("webhook_id") else " [bot]" if who.get("bot") and who.get("username") else ""
+    edited = " (edited)" if view["edited"] else ""
+    return f"{view['id']} {name}{tag}: {view['text']}{edited}"
 
 
 async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
@@ -138,12 +314,15 @@ def _discord_answer(data: dict[str, Any]) -> list[str] | None:
 
 
 async def _poll(http: aiohttp.ClientSession, url: str, pick: Any) -> int:
-    async with asyncio.timeout(15.0):
-        while True:
-            async with http.get(url) as resp:
-                found = pick(await resp.json())
-            if found:
-                for item in found:
-                    print(item if isinstance(item, str) else json.dumps(item, indent=1))
-                return 0
-            await asyncio.sleep(0.1)
+    try:
+        async with asyncio.timeout(15.0):
+            while True:
+                async with http.get(url) as resp:
+                    found = pick(await resp.json())
+                if found:
+                    for item in found:
+                        print(item if isinstance(item, str) else json.dumps(item, indent=1))
+                    return 0
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise UserError("the bridge did not answer the command within 15 s (see its log)") from None

@@ -99,7 +99,13 @@ class ControlRoutes:
         )
 
     async def channel_messages(self, request: web.Request) -> web.Response:
-        return reply(self.emu.messages(request.match_info["channel"]))
+        """The stored message objects; a webhook message also carries the ``avatar_url`` its execute
+        request set (Discord itself answers only the avatar hash)."""
+        rows = []
+        for message in self.emu.messages(request.match_info["channel"]):
+            avatar = self.emu.avatar_url(str(message["id"])) if message.get("webhook_id") else None
+            rows.append({**message, "avatar_url": avatar} if avatar else message)
+        return reply(rows)
 
     async def requests(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
