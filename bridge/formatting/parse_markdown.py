@@ -7,15 +7,18 @@ Rules (both dialects):
   opens a fenced block closed by the next run of three or more, possibly on the same line). An
   unclosed run is literal. Code is opaque.
 * ``**bold**``, ``*italic*``, ``_italic_``, ``__underline__``, ``~~strike~~``, ``||spoiler||``.
-  A run opens before a non-space and closes after one (:func:`core_flanking`); ``*``-markers may
-  sit inside words (``2*3*4`` is italic 3, as on Discord), ``_``-markers may not
-  (``snake_case_name`` is plain). Runs pair like CommonMark's delimiter runs, rule of three
+  As on Discord (:func:`core_flanking`): a doubled marker pairs whatever it encloses, spaces
+  included (``~~ text ~~``); a single ``_`` needs no letter or digit outside it (``_ test_`` is
+  italic, ``snake_case_name`` is plain); a single ``*`` opens before a non-space and closes after
+  one, inside words too (``2*3*4`` is italic 3). Runs pair like CommonMark's delimiter runs, rule of three
   included (``***`` can close a ``*`` and a ``**``); runs of more than three ``*``/``_`` are
   literal. Pairs never span a blank line or a fenced block.
-* Line prefixes: ``> ``, ``>>> ``, ``# ``/``## ``/``### `` and ``-# ``.
-* ``[label](url)`` (http, https, mailto; the label on one line, without backticks, so a link never
-  reaches into code), ``<https://...>`` and bare ``http(s)://`` URLs are links; nothing inside a
-  URL is markup.
+* Line prefixes: ``> ``, ``>>> ``, ``# ``/``## ``/``### `` and ``-# ``. A ``> `` line with nothing
+  else is a quoted empty line when the line before is quoted or a quoted line follows.
+* ``[label](url)`` (http, https, mailto; the label on one line; it may hold whole code spans and
+  emphasis, but a link never reaches into code: see :func:`_label_end`), ``<https://...>`` and bare
+  ``http(s)://`` URLs are links; nothing inside a URL is markup. A bare URL keeps a final ``*``,
+  ``_``, ``~`` or ``|`` unless that marker closes emphasis opened before it (:func:`trim_url`).
 * ``@name`` (not after a word character or ``<``) mentions core user ``name``: ASCII letters,
   digits, ``.``, ``_``, ``-``, starting and ending with a letter or digit, as the core's usernames
   (compared lowercased); ``@everyone``, ``@here`` and ``@channel`` are the reserved plain words.
@@ -62,11 +65,13 @@ _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
 _CHANNEL_REF_RE = re.compile(r"#(" + CHANNEL_RE.pattern + ")")
 _PLAIN_RE = re.compile(r"[^\\`*_~|\[<@#\nhH]+")
 _URL_RE = re.compile(r"(?:https?|HTTPS?)://[^\s<>|\\`]+")
-_URL_TRAIL = ".,:;!?'\"*_~|"
-_LINK_RE = re.compile(r"\[((?:\\.|[^\\\[\]\n`])+)\]\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
+_SENTENCE_END = ".,:;!?'\""
+_LINK_TARGET_RE = re.compile(r"\(<?((?:https?://|mailto:)[^\s<>()]+(?:\([^\s<>()]*\))?)>?\)")
 _ANGLE_URL_RE = re.compile(r"<(https?://[^\s<>|`]+)>")
 _FENCE_INFO_RE = re.compile(r"([\w+#.\-]*)\n")
 _PREFIX_RE = re.compile(r"(>>> |> )?(#{1,3} |-# )?(?=[^\S\n]*\S)|")
+_EMPTY_QUOTE_RE = re.compile(r"> [^\S\n]*(?=\n|$)")
+_QUOTE_FOLLOWS_RE = re.compile(r"(?:\n> [^\S\n]*(?=\n))*\n> [^\S\n]*\S")
 _DISCORD_TAG_RE = re.compile(r"<(@!?|@&|#|a?:\w+:|t:|/[\w\- ]+:)(-?\d+)(?::([tTdDfFR]))?>")
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _MONTHS = [
@@ -112,12 +117,22 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def core_flanking(prev: str, nxt: str, char: str) -> tuple[bool, bool]:
-    """(can_open, can_close) for a core markdown ``char`` run between ``prev`` and ``nxt``.
+def core_flanking(prev: str, nxt: str, char: str, count: int = 1) -> tuple[bool, bool]:
+    """(can_open, can_close) for a core markdown run of ``count`` ``char`` between ``prev`` and
+    ``nxt`` ('' at the text edges), as Discord reads them.
 
-    As Discord reads them ('' at the text edges): a run opens before a non-space and closes after
-    one; ``_`` runs additionally never open after, or close before, a letter or digit.
+    Discord's rules (its parser is a fork of simple-markdown, whose ``strong``, ``u``, ``del`` and
+    spoiler rules match any non-empty text between the two markers and whose ``em`` rule needs a
+    word boundary outside ``_``, a non-space inside ``*``): a doubled marker (``**``, ``__``,
+    ``~~``, ``||``) pairs whatever is inside it, spaces included (``~~ text ~~`` is struck through);
+    a single ``_`` only needs no letter or digit outside it (``_ test_`` is italic,
+    ``snake_case_name`` is not); a single ``*`` (and a run of three) opens before a non-space and
+    closes after one, inside words too (``2*3*4``).
     """
+    if count == 2:
+        return bool(nxt), bool(prev)
+    if count == 1 and char == "_":
+        return bool(nxt) and not _is_word(prev), bool(prev) and not _is_word(nxt)
     return flanking(prev, nxt, intraword=char != "_")
 
 
@@ -153,6 +168,7 @@ class CoreLexer(Lexer):
     def __init__(self, text: str, discord: DiscordResolvers | None = None, *, inline: bool = False):
         super().__init__(text, line_start=not inline)
         self.discord = discord
+        self.last_line_quoted = False
         self._handlers = {
             "\\": self._backslash,
             "`": self._backticks,
@@ -186,11 +202,20 @@ class CoreLexer(Lexer):
 
     def _prefixes(self) -> None:
         self.line_start = False
+        quoted, self.last_line_quoted = self.last_line_quoted, False
+        empty = _EMPTY_QUOTE_RE.match(self.text, self.pos)
+        if empty is not None and (quoted or _QUOTE_FOLLOWS_RE.match(self.text, empty.end())):
+            # an empty line inside a quote (``> a\n> \n> b``) stays quoted, as Discord shows it
+            self.tokens.append(LinePrefix("quote"))
+            self.pos = empty.end()
+            self.last_line_quoted = True
+            return
         m = _PREFIX_RE.match(self.text, self.pos)
         assert m is not None
         quote, head = m.groups()
         if quote:
             self.tokens.append(LinePrefix("quote_all" if quote == ">>> " else "quote"))
+            self.last_line_quoted = quote == "> "
         if head:
             level = 0 if head == "-# " else len(head) - 1
             self.tokens.append(LinePrefix("subtext" if head == "-# " else "heading", level))
@@ -230,17 +255,18 @@ class CoreLexer(Lexer):
             end += 1
         if end - start not in _RUN_LENGTHS[ch]:
             return self._emit(Text(text[start:end]), end)
-        can_open, can_close = core_flanking(self._prev(), text[end : end + 1], ch)
+        can_open, can_close = core_flanking(self._prev(), text[end : end + 1], ch, end - start)
         if not (can_open or can_close):
             return self._emit(Text(text[start:end]), end)
         return self._emit(Delim(ch, end - start, can_open, can_close, _USES[ch]), end)
 
     def _link(self) -> bool:
-        m = _LINK_RE.match(self.text, self.pos)
-        if m is None:
+        end = _label_end(self.text, self.pos)
+        m = _LINK_TARGET_RE.match(self.text, end + 1) if end is not None else None
+        if end is None or m is None:
             return False
-        label = CoreLexer(m.group(1), self.discord, inline=True).parse()
-        return self._emit(Link(m.group(2), label, "masked"), m.end())
+        label = CoreLexer(self.text[self.pos + 1 : end], self.discord, inline=True).parse()
+        return self._emit(Link(m.group(1), label, "masked"), m.end())
 
     def _angle(self) -> bool:
         m = _ANGLE_URL_RE.match(self.text, self.pos)
@@ -281,15 +307,52 @@ class CoreLexer(Lexer):
         m = _URL_RE.match(self.text, self.pos)
         if m is None:
             return False
-        url = trim_url(m.group(0))
+        url = trim_url(m.group(0), self.open_markers(reset_each_line=False))
         return self._emit(Link(url, (Text(url),), "bare"), self.pos + len(url))
 
 
-def trim_url(url: str) -> str:
-    """Drop trailing punctuation that ends a sentence rather than the URL (keeps balanced ``)``)."""
+def _label_end(text: str, start: int) -> int | None:
+    """Index of the ``]`` that ends a link label opened by the ``[`` at ``start``, or None.
+
+    The label stays on one line and holds no unescaped ``[``; it may hold whole code spans (Discord
+    shows ``[`code` here](url)`` as a link around code), and a ``]`` inside one does not end it. A
+    code span that would close beyond the line, or a fenced block, means no link: a link never
+    reaches into code, nor code into a link's target.
+    """
+    i, n = start + 1, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n and text[i + 1] != "\n":
+            i += 2
+        elif ch == "`":
+            run = i
+            while run < n and text[run] == "`":
+                run += 1
+            ticks = run - i
+            m = re.compile(r"(?<!`)" + "`" * ticks + r"(?!`)").search(text, run)
+            if ticks >= 3 or (m is not None and "\n" in text[i : m.start()]):
+                return None
+            i = m.end() if m is not None and m.start() > run else run
+        elif ch in "[\n":
+            return None
+        elif ch == "]":
+            return i if i > start + 1 else None
+        else:
+            i += 1
+    return None
+
+
+def trim_url(url: str, open_markers: str = "") -> str:
+    """Drop trailing punctuation that ends a sentence rather than the URL (keeps balanced ``)``).
+
+    A trailing ``*``, ``_``, ``~`` or ``|`` belongs to the URL (``https://x.io/a_`` keeps its
+    ``_``, as Discord's URL rule and Slack's link unfurling read it) unless it is in
+    ``open_markers``: the marker characters whose last run before the URL could open emphasis,
+    so ``*see https://x.io*`` still closes its italics.
+    """
     while url:
         last = url[-1]
-        if last in _URL_TRAIL or (last == ")" and url.count("(") < url.count(")")):
+        if last in _SENTENCE_END or last in open_markers or (last == ")" and url.count("(") < url.count(")")):
             url = url[:-1]
         else:
             break

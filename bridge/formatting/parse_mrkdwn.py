@@ -5,13 +5,15 @@ Rules:
 * ``&amp;``, ``&lt;``, ``&gt;`` are decoded once; Slack has no backslash escapes (a backslash is
   literal). A raw ``<`` always starts a control sequence.
 * ``*bold*``, ``_italic_``, ``~strike~``: a single marker, opening after the start of the text, a
-  space or punctuation and before a non-space, closing after a non-space and before the end, a space
-  or punctuation; never across a line break. So ``snake_case_name`` and ``2*3*4`` stay literal.
+  space or opening punctuation and before a non-space, closing after a non-space and before the
+  end, a space or closing punctuation (:func:`slack_flanking`); never across a line break. So
+  ``snake_case_name``, ``2*3*4`` and the ``/shrug`` arms ``¯\\_(ツ)_/¯`` stay literal.
   Doubled markers (``**x**``) are literal.
 * `` `code` `` stays on one line; ```` ```block``` ```` may span lines and sit inside a line. Code is
   opaque: entities are decoded, the ``<url>``/``<url|label>`` wrappers Slack adds around links are
   unwrapped (to the label when there is one), nothing else is touched.
-* ``&gt;`` (or ``>``) at a line start quotes the line, ``&gt;&gt;&gt;`` the rest of the message.
+* ``&gt;`` (or ``>``) at a line start quotes the line, ``&gt;&gt;&gt;`` the rest of the message; a
+  ``&gt;`` line with nothing else is a quoted empty line next to other quoted lines.
 * ``<@U1>``/``<@U1|label>``: a mention when ``user_name`` resolves it, else the literal text
   ``@label`` (``@unknown-user`` without a label). ``<#C1|name>`` likewise with ``channel_name`` and
   ``#name``. ``<!here>``, ``<!channel>``, ``<!everyone>``: the reserved plain words.
@@ -32,7 +34,6 @@ from bridge.formatting.parse_markdown import (
     CHANNEL_RE,
     USERNAME_RE,
     Resolver,
-    flanking,
     format_unix_time,
     trim_url,
 )
@@ -62,6 +63,8 @@ _PLAIN_RE = re.compile(r"[^&<`*_~@\nhH]+")
 _TAG_RE = re.compile(r"<([^<>\n]*)>")
 _CODE_LINK_RE = re.compile(r"<((?:https?://|mailto:)[^<>|\n]*)(?:\|([^<>\n]*))?>")
 _QUOTE_RE = re.compile(r"(?:((?:&gt;|>){3}) ?|(?:&gt;|>) ?)(?=[^\S\n]*\S)")
+_EMPTY_QUOTE_RE = re.compile(r"(?:&gt;|>)[^\S\n]*(?=\n|$)")
+_QUOTE_FOLLOWS_RE = re.compile(r"(?:\n(?:&gt;|>)[^\S\n]*(?=\n))*\n(?:&gt;|>) ?[^\S\n]*\S")
 _URL_RE = re.compile(r"(?:https?|HTTPS?)://(?:(?!&[lg]t;)[^\s<>|\\`])+")
 _SCHEME_RE = re.compile(r"(?:https?|ftp|mailto|tel|slack):", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@(" + ZWSP + r"*)(" + USERNAME_RE.pattern + ")")
@@ -70,6 +73,27 @@ _USES: dict[str, tuple[Use, ...]] = {
     "_": ((1, "italic", "*"),),
     "~": ((1, "strike", "~~"),),
 }
+
+
+_OPEN_AFTER = frozenset("([{'\"‘“*_~")
+_CLOSE_BEFORE = frozenset(".,;:!?)]}'\"’”-=*_~")
+
+
+def slack_flanking(prev: str, nxt: str) -> tuple[bool, bool]:
+    """(can_open, can_close) for a Slack ``*``, ``_`` or ``~`` between ``prev`` and ``nxt`` ('' at
+    the text edges), as Slack reads them.
+
+    A marker opens before a non-space, after the start, a space or opening punctuation; it closes
+    after a non-space, before the end, a space or closing punctuation. Any other neighbour keeps
+    it literal, which is why Slack's own ``/shrug`` text ``¯\\_(ツ)_/¯`` shows its arms: a ``_``
+    after ``\\`` cannot open, nor one before ``/`` close. The sets follow the boundaries of
+    pocka/slack-message-parser (``explicit``: only whitespace before an opener; closers followed
+    by whitespace or ``.,])}!?-=``), widened to opening and closing brackets and quotes and to the
+    other markers (``*_nested_*``).
+    """
+    can_open = bool(nxt) and not nxt.isspace() and (not prev or prev.isspace() or prev in _OPEN_AFTER)
+    can_close = bool(prev) and not prev.isspace() and (not nxt or nxt.isspace() or nxt in _CLOSE_BEFORE)
+    return can_open, can_close
 
 
 def decode_entities(text: str) -> str:
@@ -87,6 +111,7 @@ class SlackLexer(Lexer):
 
     def __init__(self, text: str, *, user_name: Resolver, channel_name: Resolver):
         super().__init__(text, line_start=True)
+        self.last_line_quoted = False
         self.user_name = user_name
         self.channel_name = channel_name
         self._handlers = {
@@ -115,9 +140,17 @@ class SlackLexer(Lexer):
 
     def _quote(self) -> None:
         self.line_start = False
+        quoted, self.last_line_quoted = self.last_line_quoted, False
+        empty = _EMPTY_QUOTE_RE.match(self.text, self.pos)
+        if empty is not None and (quoted or _QUOTE_FOLLOWS_RE.match(self.text, empty.end())):
+            # an empty line inside a quote (``&gt; a\n&gt;\n&gt; b``) stays quoted
+            self._emit(LinePrefix("quote"), empty.end())
+            self.last_line_quoted = True
+            return
         m = _QUOTE_RE.match(self.text, self.pos)
         if m is not None:
             self._emit(LinePrefix("quote_all" if m.group(1) else "quote"), m.end())
+            self.last_line_quoted = not m.group(1)
 
     def _newline(self) -> bool:
         self.line_start = True
@@ -144,9 +177,11 @@ class SlackLexer(Lexer):
         after = end
         while text.startswith(ZWSP, after):
             after += 1
-        prev = text[before - 1] if before else ""
+        prev = decode_entities(text[max(0, before - 5) : before])[-1:]
+        if self.tokens and isinstance(self.tokens[-1], LinePrefix):
+            prev = ""
         nxt = decode_entities(text[after : after + 5])[:1]
-        can_open, can_close = flanking(prev, nxt, intraword=False)
+        can_open, can_close = slack_flanking(prev, nxt)
         can_open, can_close = can_open and not guard_open, can_close and not guard_close
         if not (can_open or can_close):
             return self._emit(Text(ch), end)
@@ -184,7 +219,7 @@ class SlackLexer(Lexer):
         m = _URL_RE.match(self.text, self.pos)
         if m is None:
             return False
-        url = trim_url(m.group(0))
+        url = trim_url(m.group(0), self.open_markers(reset_each_line=True))
         return self._emit(Link(decode_entities(url), (Text(decode_entities(url)),), "bare"), self.pos + len(url))
 
     def _tag(self) -> bool:

@@ -36,6 +36,7 @@ from bridge.formatting.tree import (
     Node,
     Style,
     Text,
+    plain_text,
 )
 
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
@@ -58,8 +59,11 @@ def _star(p: str, n: str) -> bool:
 
 
 def _underscore(p: str, n: str) -> bool:
-    return any(core_flanking(p, n, "_"))
+    return "_" in (p, n) or any(core_flanking(p, n, "_"))
 
+
+_GLUED: dict[str, Callable[[str], bool]] = {"__": str.isalnum, "_": _word, "*": lambda ch: ch == "*"}
+"""Neighbours that would swallow a style marker written next to them (U+200B keeps them apart)."""
 
 _CORE_RULES: dict[str, Callable[[str, str], bool]] = {
     "\\": lambda p, n: n != "" and (n in _ASCII_PUNCT or n in "hH"),  # h: a URL may be written <url>
@@ -80,6 +84,7 @@ class Renderer:
 
     def __init__(self) -> None:
         self.out: list[str] = []
+        self.outer: list[list[str]] = []
         self.in_label = False
         self.nxt = ""
         self.next_text = ""
@@ -158,11 +163,18 @@ class Renderer:
     def sub(self, nodes: tuple[Node, ...], before: str, after: str) -> str:
         """Render ``nodes`` on their own, as if preceded by ``before`` and followed by ``after``."""
         saved, self.out = self.out, [before]
+        self.outer.append(saved)
         try:
             self.seq(nodes, after)
             return "".join(self.out[1:])
         finally:
             self.out = saved
+            self.outer.pop()
+
+    def paragraph(self) -> str:
+        """The output so far since the last blank line, including that of enclosing nodes."""
+        written = "".join("".join(piece) for piece in [*self.outer, self.out])
+        return written[written.rfind("\n\n") + 1 :]
 
     # -- per node type, overridden by dialects -----------------------------------------------------
     def escape(self, text: str, prev: str, nxt: str, line_start: bool) -> str:
@@ -227,19 +239,25 @@ class CoreRenderer(Renderer):
         return text.startswith(("http://", "https://"), i + 1) or (i + 1 == len(text) and n in "hH" and n != "")
 
     def style(self, node: Style) -> None:
-        # U+200B where the neighbours would otherwise swallow the marker: ``__`` next to a letter,
-        # ``*`` next to another ``*`` when ``_`` cannot be used either
+        # U+200B where the neighbours would otherwise swallow the marker: ``__`` or ``_`` next to a
+        # letter, ``*`` next to another ``*`` when ``_`` cannot be used either
         marker, prev, nxt = self.style_marker(node), self.last_char(), self.nxt
-        before = ZWSP if (marker == "__" and prev.isalnum()) or (marker == "*" and prev == "*") else ""
-        after = ZWSP if (marker == "__" and nxt.isalnum()) or (marker == "*" and nxt == "*") else ""
+        glued: Callable[[str], bool] | None = _GLUED.get(marker)
+        before = ZWSP if glued is not None and glued(prev) else ""
+        after = ZWSP if glued is not None and glued(nxt) else ""
         self.out.append(before + marker + self.sub(node.children, marker, marker) + marker + after)
 
     def style_marker(self, node: Style) -> str:
         if node.kind != "italic":
             return _CORE_MARKERS[node.kind]
         # never the character right before or after (``*a**b*`` is one italic, ``***a***`` is bold
-        # inside italic); ``_`` never inside a word; the written marker when it fits
+        # inside italic); ``_`` never inside a word; the written marker when it fits; ``_`` when
+        # the italic text starts or ends with a space (``*`` needs a non-space inside, ``_`` not:
+        # U+200B then keeps it apart from its neighbours)
         prev, nxt = self.last_char(), self.nxt
+        text = plain_text(node.children)
+        if text[:1].isspace() or text[-1:].isspace():
+            return "_"
         under_ok = not prev.isalnum() and not nxt.isalnum() and "_" not in (prev, nxt)
         star_ok = "*" not in (prev, nxt)
         if node.marker == "_" and under_ok:
@@ -275,10 +293,16 @@ class CoreRenderer(Renderer):
                 self.in_label = False
             url = node.url.replace("(", "%28").replace(")", "%29")
             self.out.append(f"[{label}]({url})")
-        elif node.form == "angle" or not self.bare_ok(self.last_char(), self.next_text):
+        elif node.form == "angle" or not self.bare_ok(self.last_char(), self.next_text) or self._closes(node.url):
             self.out.append(f"<{node.url}>")
         else:
             self.out.append(node.url)
+
+    def _closes(self, url: str) -> bool:
+        """Whether the marker character a bare URL ends with could be read as closing emphasis
+        opened earlier in the paragraph (then the URL is written ``<url>``, see ``trim_url``)."""
+        last = url[-1:]
+        return last in ("*", "_", "~", "|") and last in self.paragraph()
 
     def bare_ok(self, prev: str, next_text: str) -> bool:
         """A bare URL is only read back as the same URL between spaces or sentence punctuation."""

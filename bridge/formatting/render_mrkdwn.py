@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bridge.formatting.parse_markdown import flanking
+from bridge.formatting.parse_mrkdwn import slack_flanking
 from bridge.formatting.render_markdown import Renderer
 from bridge.formatting.sanitize import ZWSP, neutralise_mass_mentions
 from bridge.formatting.tree import (
@@ -79,7 +79,7 @@ class SlackRenderer(Renderer):
             p = text[i - 1] if i else prev
             n = text[i + 1] if i + 1 < len(text) else nxt
             if ch in "*_~":
-                can_open, can_close = flanking(p, n, intraword=False)
+                can_open, can_close = slack_flanking(p, n)
                 out.append(ZWSP * can_open + ch + ZWSP * can_close)
             elif ch == ">" and (line_start if i == 0 else p == "\n"):
                 out.append(ZWSP + "&gt;")
@@ -105,8 +105,13 @@ class SlackRenderer(Renderer):
     def style(self, node: Style) -> None:
         marker, nxt = self.style_marker(node), self.nxt
         body = self.sub(node.children, marker, marker)
-        if marker in ("*", "_", "~") and (self.last_char().isalnum() or nxt.isalnum()):
-            self.out.append(ZWSP + marker + body + marker + ZWSP)
+        if marker in ("*", "_", "~") and "\n" not in body and body.strip():
+            # Slack markers need a non-space inside: edge spaces go outside (``~~ a ~~`` -> `` ~a~ ``)
+            core = body.strip()
+            lead, trail = body[: len(body) - len(body.lstrip())], body[len(body.rstrip()) :]
+            glued = (not lead and self.last_char().isalnum()) or (not trail and nxt.isalnum())
+            guard = ZWSP if glued else ""
+            self.out.append(lead + guard + marker + core + marker + guard + trail)
         elif marker:
             self.out.append("\n".join(_wrap_line(line, marker) for line in body.split("\n")))
         else:

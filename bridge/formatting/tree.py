@@ -309,6 +309,19 @@ class Lexer:
             self._emit(Text(self.text[self.pos : end]), end)
         return self.tokens
 
+    def open_markers(self, *, reset_each_line: bool) -> str:
+        """Marker characters whose last delimiter run so far (since the last point where pairing
+        resets, see :func:`pair_delimiters`) could open emphasis."""
+        seen: dict[str, bool] = {}
+        following_newline = False
+        for tok in reversed(self.tokens):
+            if isinstance(tok, Fence) or (tok == NEWLINE and (reset_each_line or following_newline)):
+                break
+            following_newline = tok == NEWLINE
+            if isinstance(tok, Delim) and tok.char not in seen:
+                seen[tok.char] = tok.can_open
+        return "".join(ch for ch, can_open in seen.items() if can_open)
+
     def _emit(self, tok: Token, end: int) -> bool:
         self.tokens.append(tok)
         self.pos = end
