@@ -75,8 +75,12 @@ async def test_message_events_and_bot_echo_ignored(slack: SlackEmulator) -> None
         )
         await slack.wait_for(lambda: all(e.acked for e in slack.socket.envelopes), what="all acks")
         reply = slack.user_says(user="bob", channel="general", text="in thread", thread_ts=root.ts)
-        await slack.wait_for(lambda: len(seen) == 2, what="the thread reply")
-    # ... which bolt drops (IgnoringSelfEvents): only the people's messages reached the listener
+        await slack.wait_for(lambda: len(seen) == 3, what="the thread reply and its parent's change")
+    # ... which bolt drops (IgnoringSelfEvents): only the people's messages reached the listener,
+    # then the parent's message_changed a reply causes (thread metadata: reply_count, latest_reply)
+    changed = seen.pop()
+    assert changed["subtype"] == "message_changed" and changed["message"]["ts"] == root.ts
+    assert changed["message"]["reply_count"] == 1 and changed["message"]["latest_reply"] == reply.ts
     assert [e["text"] for e in seen] == ["echo please", "in thread"]
     assert seen[0]["user"] == "U0ALICE001" and seen[0]["channel"] == "C0GENERAL1"
     assert seen[1]["thread_ts"] == root.ts and seen[1]["ts"] == reply.ts
@@ -279,7 +283,8 @@ async def test_web_api_methods(slack: SlackEmulator) -> None:
     kinds = [e.kind for e in slack.log]
     assert kinds == ["post", "post", "update", "delete", "ephemeral", "post"]
     subtypes = [p["event"].get("subtype") for p in slack.emitted]
-    assert subtypes == [None, None, "message_changed", "message_deleted", None]
+    # root, reply, the root's metadata change, the reply's edit, its delete, the root's change again, DM
+    assert subtypes == [None, None, "message_changed", "message_changed", "message_deleted", "message_changed", None]
 
 
 async def test_control_routes(slack: SlackEmulator) -> None:

@@ -15,6 +15,13 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``POST /_emulator/outage``                      drop every gateway socket and refuse reconnects
 - ``DELETE /_emulator/outage``                    allow reconnects again
 - ``POST /_emulator/channels``                     ``{name}`` → the new text channel
+- ``POST /_emulator/forums``                       ``{name}`` → the new forum channel
+- ``POST /_emulator/threads``                      ``{user, channel, name, message_id?, private?}``
+  → the thread (on that message; ``message_id`` + an existing thread answers that thread)
+- ``POST /_emulator/forum_posts``                  ``{user, forum, title, content}`` → thread + message
+- ``PATCH /_emulator/threads/{id}``                ``{archived?, locked?, name?}``
+- ``DELETE /_emulator/threads/{id}``
+- ``POST /_emulator/threads/sync``                 ``{channels}`` → the THREAD_LIST_SYNC sent
 """
 
 from __future__ import annotations
@@ -63,6 +70,12 @@ class ControlRoutes:
             web.post(f"{p}/channels", wrap(self.create_channel)),
             web.post(f"{p}/outage", wrap(self.outage_start)),
             web.delete(f"{p}/outage", wrap(self.outage_end)),
+            web.post(f"{p}/forums", wrap(self.create_forum)),
+            web.post(f"{p}/threads/sync", wrap(self.thread_sync)),
+            web.post(f"{p}/threads", wrap(self.start_thread)),
+            web.post(f"{p}/forum_posts", wrap(self.forum_post)),
+            web.patch(f"{p}/threads/{{thread}}", wrap(self.update_thread)),
+            web.delete(f"{p}/threads/{{thread}}", wrap(self.delete_thread)),
         ]
 
     @staticmethod
@@ -87,7 +100,8 @@ class ControlRoutes:
                 "bot": payloads.user(world.bot),
                 "api_base": self.emu.api_base,
                 "gateway_url": self.emu.gateway_url,
-                "channels": [payloads.channel(world, c) for c in world.text_channels()],
+                "channels": [payloads.channel(world, c) for c in world.guild_channels()],
+                "threads": [payloads.channel(world, c) for c in world.channels.values() if c.thread is not None],
                 "users": [payloads.user(u) for u in world.users.values()],
                 "gateway": {
                     "connected": self.emu.gateway.connected(),
@@ -183,3 +197,51 @@ class ControlRoutes:
             raise errors.invalid_form_body("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
         channel = await self.emu.create_channel(name)
         return reply(payloads.channel(self.emu.world, channel))
+
+    async def create_forum(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        name = str(body["name"])
+        if not name or len(name) > 100:
+            raise errors.invalid_form_body("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        return reply(payloads.channel(self.emu.world, await self.emu.create_forum(name)))
+
+    async def start_thread(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        message_id = str(body["message_id"]) if body.get("message_id") else None
+        existing = self.emu.thread_of(message_id) if message_id else None
+        if existing is not None:
+            return reply(payloads.channel(self.emu.world, existing))
+        thread = await self.emu.start_thread(
+            str(body["user"]),
+            str(body["channel"]),
+            str(body.get("name") or "thread"),
+            message_id=message_id,
+            private=bool(body.get("private", False)),
+        )
+        return reply(payloads.channel(self.emu.world, thread))
+
+    async def forum_post(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        thread, message = await self.emu.forum_post(
+            str(body["user"]), str(body["forum"]), str(body["title"]), str(body["content"])
+        )
+        return reply({"thread": payloads.channel(self.emu.world, thread), "message": message})
+
+    async def update_thread(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        thread = await self.emu.update_thread(
+            request.match_info["thread"],
+            archived=body.get("archived"),
+            locked=body.get("locked"),
+            name=body.get("name"),
+            by=body.get("by"),
+        )
+        return reply(payloads.channel(self.emu.world, thread))
+
+    async def delete_thread(self, request: web.Request) -> web.Response:
+        await self.emu.delete_thread(request.match_info["thread"])
+        return web.Response(status=204)
+
+    async def thread_sync(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        return reply(await self.emu.thread_list_sync([str(c) for c in body.get("channels") or []]))

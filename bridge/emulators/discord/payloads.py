@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .state import Channel, Interaction, Member, Ping, Role, User, Webhook, World, iso_now
+from .threads import FORUM, FORUM_FIELDS, active_threads, is_thread, thread_payload
 
 
 def user(u: User) -> dict[str, Any]:
@@ -79,7 +80,9 @@ def member(world: World, m: Member, *, with_user: bool = True) -> dict[str, Any]
 
 
 def channel(world: World, c: Channel) -> dict[str, Any]:
-    """``types/channel.py: TextChannel`` or ``DMChannel``."""
+    """``types/channel.py: TextChannel``, ``DMChannel``, ``ForumChannel`` or ``types/threads.py: Thread``."""
+    if is_thread(c):
+        return thread_payload(world, c)
     if c.type == 1:
         return {
             "id": c.id,
@@ -89,7 +92,7 @@ def channel(world: World, c: Channel) -> dict[str, Any]:
         }
     return {
         "id": c.id,
-        "type": 0,
+        "type": c.type,
         "guild_id": c.guild_id,
         "name": c.name,
         "position": c.position,
@@ -99,6 +102,7 @@ def channel(world: World, c: Channel) -> dict[str, Any]:
         "topic": None,
         "last_message_id": next(reversed(c.messages), None),
         "rate_limit_per_user": 0,
+        **(FORUM_FIELDS if c.type == FORUM else {}),
     }
 
 
@@ -138,8 +142,8 @@ def guild_create(world: World) -> dict[str, Any]:
         "member_count": len(world.members),
         "unavailable": False,
         "members": [member(world, m) for m in world.members.values()],
-        "channels": [channel(world, c) for c in world.text_channels()],
-        "threads": [],
+        "channels": [channel(world, c) for c in world.guild_channels()],
+        "threads": [thread_payload(world, c) for c in active_threads(world)],
         "voice_states": [],
         "presences": [],
         "stage_instances": [],
@@ -269,7 +273,7 @@ def interaction(
 
 def channel_payload_for_interaction(world: World, c: Channel) -> dict[str, Any]:
     base = channel(world, c)
-    if c.type == 0:
+    if c.guild_id is not None:
         base["permissions"] = str(world.permissions_of(world.bot.id))
     return base
 

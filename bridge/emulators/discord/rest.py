@@ -157,7 +157,7 @@ class BotRoutes:
     # -- webhooks ------------------------------------------------------------------------------
     async def create_webhook(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
-        if channel.type != 0:
+        if channel.type not in (0, 5, 15):  # text, announcement, forum (resources/webhook.mdx)
             raise errors.APIError(400, 50024, "Cannot execute action on this channel type")
         name = body_of(request).get("name")
         if not isinstance(name, str) or not 1 <= len(name) <= 80 or "discord" in name.lower():

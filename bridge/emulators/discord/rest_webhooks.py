@@ -14,7 +14,8 @@ from . import api_errors as errors
 from . import payloads
 from .rest import body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
-from .state import Interaction, Webhook
+from .state import Channel, Interaction, Webhook
+from .threads import FORUM, is_thread
 
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7
 CALLBACK_AUTOCOMPLETE, CALLBACK_MODAL = 8, 9
@@ -69,21 +70,51 @@ class TokenRoutes:
             not isinstance(username, str) or not 1 <= len(username) <= 80 or "discord" in username.lower()
         ):
             raise errors.invalid_form_body("username", "USERNAME_INVALID", "Username cannot contain 'discord'")
-        message = await self.b.create_message(
-            self.b.channel(hook.channel_id),
-            author=payloads.webhook_author(hook, username),
-            content=body.get("content"),
-            webhook=hook,
-            allowed_mentions=body.get("allowed_mentions"),
-            avatar_url=body.get("avatar_url"),
-        )
+        author = payloads.webhook_author(hook, username)
+        common: dict[str, Any] = {"webhook": hook, "avatar_url": body.get("avatar_url")}
+        if body.get("thread_name") is not None:
+            if self.b.channel(hook.channel_id).type != FORUM:
+                raise errors.APIError(400, 220003, "Webhooks can only create threads in forum channels")
+            _, message = await self.b.threads.start_forum_post(
+                self.b.channel(hook.channel_id),
+                name=body.get("thread_name"),
+                author=author,
+                message=body,
+                owner_id=self.world.bot.id,
+                **common,
+            )
+        else:
+            message = await self.b.create_message(
+                self._target(hook, request),
+                author=author,
+                content=body.get("content"),
+                allowed_mentions=body.get("allowed_mentions"),
+                **common,
+            )
         return reply(message) if _truthy(request.query.get("wait")) else no_content()
+
+    def _target(self, hook: Webhook, request: web.Request) -> Channel:
+        """The channel a webhook call acts in: its own, or the thread ``?thread_id`` names, which must
+        be a thread of the webhook's channel (resources/webhook.mdx). A forum takes posts only in a
+        thread (220001)."""
+        parent = self.b.channel(hook.channel_id)
+        thread_id = request.query.get("thread_id")
+        if not thread_id:
+            if parent.type == FORUM and request.method == "POST":
+                raise errors.APIError(
+                    400, 220001, "Webhooks posted to forum channels must have a thread_name or thread_id"
+                )
+            return parent
+        thread = self.world.channels.get(thread_id)
+        if thread is None or not is_thread(thread) or thread.parent_id != parent.id:
+            raise errors.unknown_channel()
+        return thread
 
     def _hook_message(self, request: web.Request) -> dict[str, Any]:
         if self._is_app(request):
             return self._interaction_message(request)
         hook = self._hook(request)
-        message = self.b.message(self.b.channel(hook.channel_id), request.match_info["message_id"])
+        message = self.b.message(self._target(hook, request), request.match_info["message_id"])
         if message.get("webhook_id") != hook.id:
             raise errors.unknown_message()
         return message

@@ -31,6 +31,8 @@ from .rest import JSON_BODY, BotRoutes, reply
 from .rest_webhooks import TokenRoutes
 from .service import LOADING, Backend
 from .state import Channel, EmulatorConfig, Interaction, Ping, User, World
+from .thread_routes import ThreadRoutes
+from .threads import FORUM, PRIVATE_THREAD, PUBLIC_THREAD
 
 T = TypeVar("T")
 API_PREFIXES = ("/api/v10", "/api/v9")
@@ -69,6 +71,7 @@ class DiscordEmulator:
         for prefix in API_PREFIXES:
             app.add_routes(BotRoutes(self.backend).routes(prefix))
             app.add_routes(TokenRoutes(self.backend).routes(prefix))
+            app.add_routes(ThreadRoutes(self.backend).routes(prefix))
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/", self.gateway.handle)])
         app.add_routes(ControlRoutes(self).routes())
         return app
@@ -302,6 +305,67 @@ class DiscordEmulator:
         channel = self.world.add_channel(name)
         await self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.world, channel))
         return channel
+
+    # -- threads and forums (bridge.emulators.discord.threads) ----------------------------------
+    async def create_forum(self, name: str) -> Channel:
+        """Someone creates a forum channel (type 15; ``CHANNEL_CREATE`` is dispatched)."""
+        forum = Channel(self.world.ids.next(), name, FORUM, self.world.guild_id, position=len(self.world.channels))
+        self.world.channels[forum.id] = forum
+        await self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.world, forum))
+        return forum
+
+    async def start_thread(
+        self, user: str, channel: str, name: str, *, message_id: str | None = None, private: bool = False
+    ) -> Channel:
+        """A person starts a thread: on a message (the thread gets its id), or from nothing (public or
+        private)."""
+        owner = self.user(user).id
+        parent = self.channel(channel)
+        threads = self.backend.threads
+        if message_id is not None:
+            return await threads.start_from_message(parent, message_id, name=name, owner_id=owner)
+        kind = PRIVATE_THREAD if private else PUBLIC_THREAD
+        return await threads.start_without_message(parent, name=name, owner_id=owner, kind=kind)
+
+    async def forum_post(self, user: str, forum: str, title: str, content: str) -> tuple[Channel, dict[str, Any]]:
+        """A person opens a forum post: a thread and its first message (same id)."""
+        author = self.user(user)
+        return await self.backend.threads.start_forum_post(
+            self.channel(forum),
+            name=title,
+            author=payloads.user(author),
+            message={"content": content},
+            owner_id=author.id,
+            source="user",
+        )
+
+    async def update_thread(
+        self,
+        thread: str,
+        *,
+        archived: bool | None = None,
+        locked: bool | None = None,
+        name: str | None = None,
+        by: str | None = None,
+    ) -> Channel:
+        """Archive, lock, rename a thread, as ``by`` (default: the guild owner, a moderator)."""
+        actor = self.user(by).id if by else self.world.owner_id
+        return await self.backend.threads.update(
+            self.channel(thread), actor_id=actor, archived=archived, locked=locked, name=name
+        )
+
+    async def delete_thread(self, thread: str) -> None:
+        """A moderator deletes a thread (``THREAD_DELETE``)."""
+        await self.backend.threads.delete(self.channel(thread), actor_id=self.world.owner_id)
+
+    async def thread_list_sync(self, channels: list[str]) -> dict[str, Any]:
+        """Send ``THREAD_LIST_SYNC`` for the active threads of ``channels`` (ids or names)."""
+        return await self.backend.threads.list_sync([self.channel(c).id for c in channels])
+
+    def thread_of(self, message_id: str) -> Channel | None:
+        """The thread started on a message (it has the message's id), if there is one."""
+        found = self.world.channels.get(message_id)
+        return found if found is not None and found.thread is not None else None
 
     async def close_gateway(self, code: int = 4000) -> int:
         return await self.gateway.close_connections(code)

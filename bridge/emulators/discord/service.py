@@ -14,6 +14,7 @@ from . import payloads
 from .gateway import Gateway, message_shape
 from .recorder import Notifier
 from .state import MAX_CONTENT, Channel, Interaction, Webhook, World, iso_now
+from .threads import Threads
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -39,6 +40,7 @@ class Backend:
         self.notifier = notifier
         self.posted: list[dict[str, Any]] = []
         """Log of every message created/edited/deleted through the API (bot, webhooks, interactions)."""
+        self.threads = Threads(self, check_content)
 
     # -- lookups -----------------------------------------------------------------------------
     def channel(self, channel_id: str) -> Channel:
@@ -78,8 +80,11 @@ class Backend:
         dispatch: bool = True,
         source: str = "api",
         allow_empty: bool = False,
+        message_id: str | None = None,
     ) -> dict[str, Any]:
         text = check_content(content, allow_empty=allow_empty)
+        if not flags & EPHEMERAL:
+            await self.threads.admit(channel, str(author.get("id")))
         if reference is not None:
             ref_id = str(reference.get("message_id"))
             if ref_id not in channel.messages:
@@ -89,7 +94,7 @@ class Backend:
             reference = {"message_id": ref_id, "channel_id": channel.id, "type": 0}
             if channel.guild_id is not None:
                 reference["guild_id"] = channel.guild_id
-        message_id = self.world.ids.next()
+        message_id = message_id or self.world.ids.next()
         ping = self.world.compute_ping(text, allowed_mentions)
         message = payloads.message(
             self.world,
@@ -108,6 +113,7 @@ class Backend:
         self.world.avatar_urls[message_id] = avatar_url
         if not flags & EPHEMERAL:
             channel.messages[message_id] = message
+            self.threads.counted(channel, 1)
         if source != "user":
             self.posted.append({"action": "create", "message": message, "avatar_url": avatar_url})
         if dispatch and not flags & EPHEMERAL:
@@ -126,6 +132,7 @@ class Backend:
     ) -> dict[str, Any]:
         message = self.message(channel, message_id)
         text = check_content(content)
+        self.threads.editable(channel)
         ping = self.world.compute_ping(text, allowed_mentions)
         self.world.pings[message_id] = ping
         message["content"] = text
@@ -143,6 +150,7 @@ class Backend:
     async def delete_message(self, channel: Channel, message_id: str, *, source: str = "api") -> None:
         self.message(channel, message_id)
         del channel.messages[message_id]
+        self.threads.counted(channel, -1)
         event: dict[str, Any] = {"id": message_id, "channel_id": channel.id}
         if channel.guild_id is not None:
             event["guild_id"] = channel.guild_id

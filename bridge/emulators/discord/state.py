@@ -18,8 +18,15 @@ DISCORD_EPOCH_MS = 1420070400000
 MAX_CONTENT = 2000
 MANAGE_CHANNELS = 1 << 4
 ADMINISTRATOR = 1 << 3
-DEFAULT_PERMISSIONS = 0x0000_0000_0006_4C40  # view, send, read history, embed, attach, add reactions
-BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 29)  # + manage webhooks
+DEFAULT_PERMISSIONS = 0x0000_0000_0006_4C40 | (0b1011 << 35)
+"""view, send, read history, embed, attach, add reactions; create public/private threads, send in threads"""
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
+SEND_MESSAGES_IN_THREADS = 1 << 38
+THREAD_PERMISSIONS = CREATE_PUBLIC_THREADS | CREATE_PRIVATE_THREADS | SEND_MESSAGES_IN_THREADS
+"""discord-api-docs topics/permissions.mdx; every member may start and use threads by default."""
+BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 29) | MANAGE_THREADS  # + manage webhooks
 
 _USER_MENTION = re.compile(r"(?<!\\)<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"(?<!\\)<@&(\d+)>")
@@ -107,12 +114,16 @@ class Member:
 class Channel:
     id: str
     name: str | None
-    type: int  # 0 guild text, 1 DM
+    type: int  # 0 guild text, 1 DM, 5 announcement, 10/11/12 threads, 15 forum (resources/channel.mdx)
     guild_id: str | None
     position: int = 0
     recipient_ids: list[str] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Message payloads as stored (insertion order = post order)."""
+    parent_id: str | None = None
+    """A thread's parent channel (text, announcement or forum)."""
+    thread: Any = None
+    """A thread's ``threads.ThreadMeta`` (None for every other channel)."""
 
 
 @dataclass
@@ -199,6 +210,10 @@ class World:
 
     def text_channels(self) -> list[Channel]:
         return [c for c in self.channels.values() if c.type == 0]
+
+    def guild_channels(self) -> list[Channel]:
+        """Channels GUILD_CREATE lists under ``channels`` (threads come under ``threads``)."""
+        return [c for c in self.channels.values() if c.guild_id is not None and c.thread is None]
 
     # -- lookups -------------------------------------------------------------------------------
     def user_by_name(self, username: str) -> User:

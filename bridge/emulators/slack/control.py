@@ -3,10 +3,11 @@
 All bodies and answers are JSON. Users and channels may be named by id or by name.
 
 - ``GET  /_emulator/state``                       team, users, channels, bot ids
-- ``POST /_emulator/messages``   {user, channel, text, thread_ts?}       a person posts
+- ``POST /_emulator/messages``   {user, channel, text, thread_ts?, broadcast?}  a person posts
 - ``POST /_emulator/messages/edit``   {channel, ts, text}                a person edits
 - ``POST /_emulator/messages/delete`` {channel, ts}                      a person deletes
 - ``GET  /_emulator/messages?channel=general``    messages of a channel as stored
+- ``GET  /_emulator/thread?channel=general&ts=…``  a thread: parent (or tombstone), then replies
 - ``POST /_emulator/commands``   {user, channel, text, command?}         a slash command
 - ``GET  /_emulator/commands/{id}``               its ack and responses
 - ``GET  /_emulator/log?after=0``                 what became visible (posts, edits, responses...)
@@ -55,6 +56,14 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def _thread_route(emu: SlackEmulator) -> Callable[[web.Request], Awaitable[Any]]:
+    async def thread(request: web.Request) -> dict[str, Any]:
+        msgs = emu.thread(request.query["channel"], request.query["ts"])
+        return {"messages": [{**m.to_api(), "channel": m.channel} for m in msgs]}
+
+    return thread
+
+
 def add_routes(app: web.Application, emu: SlackEmulator) -> None:
     ws = emu.workspace
 
@@ -76,7 +85,11 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
     async def say(request: web.Request) -> dict[str, Any]:
         b = await _body(request)
         msg = emu.user_says(
-            user=str(b["user"]), channel=str(b["channel"]), text=str(b["text"]), thread_ts=b.get("thread_ts")
+            user=str(b["user"]),
+            channel=str(b["channel"]),
+            text=str(b["text"]),
+            thread_ts=b.get("thread_ts"),
+            broadcast=bool(b.get("broadcast", False)),
         )
         return {"channel": msg.channel, "ts": msg.ts}
 
@@ -156,6 +169,7 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
     r.add_post("/_emulator/messages/edit", _guard(edit))
     r.add_post("/_emulator/messages/delete", _guard(delete))
     r.add_get("/_emulator/messages", _guard(messages))
+    r.add_get("/_emulator/thread", _guard(_thread_route(emu)))
     r.add_post("/_emulator/commands", _guard(command))
     r.add_get("/_emulator/commands/{run_id}", _guard(command_state))
     r.add_get("/_emulator/log", _guard(log))

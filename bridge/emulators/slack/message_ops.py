@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bridge.emulators.slack import payloads
+from bridge.emulators.slack import threads as thread_rules
 from bridge.emulators.slack.state import (
     CommandRun,
     IdMaker,
@@ -81,10 +82,16 @@ class MessageOps:
     def history(self, channel: str, *, include_deleted: bool = False) -> list[SlackMessage]:
         """Messages of a channel (id or name) as stored, oldest first."""
         cid = self._channel(channel).id
-        return [m for m in self.messages.get(cid, []) if include_deleted or not m.deleted]
+        return [m for m in self.messages.get(cid, []) if not m.hidden and (include_deleted or not m.deleted)]
 
     def find_message(self, channel: str, ts: str) -> SlackMessage | None:
-        return next((m for m in self.messages.get(channel, []) if m.ts == ts and not m.deleted), None)
+        return next((m for m in self.messages.get(channel, []) if m.ts == ts and not m.deleted and not m.hidden), None)
+
+    def thread(self, channel: str, ts: str) -> list[SlackMessage]:
+        """A thread as Slack shows it: the parent (or its tombstone), then its replies."""
+        cid = self._channel(channel).id
+        root = thread_rules.parent(self, cid, ts)
+        return ([root] if root is not None else []) + thread_rules.replies(self, cid, ts)
 
     def _log(self, kind: LogKind, msg: SlackMessage | None = None, **fields: Any) -> LogEntry:
         entry_fields: dict[str, Any] = {}
@@ -108,14 +115,15 @@ class MessageOps:
     # -- the changes ---------------------------------------------------------------------------
     def _store(self, msg: SlackMessage) -> None:
         self.messages.setdefault(msg.channel, []).append(msg)
-        if msg.thread_ts and msg.thread_ts != msg.ts:
-            parent = self.find_message(msg.channel, msg.thread_ts)
-            if parent is not None:
-                parent.reply_count += 1
-                if parent.thread_ts is None:
-                    parent.thread_ts = parent.ts
+        if msg.hidden:  # a reply to no parent: accepted, shown nowhere, no event (threads.py)
+            self.notify()
+            return
         channel = self.workspace.channels[msg.channel]
         self.emit(payloads.message_event(msg, channel, team_id=self.workspace.team_id), channel=channel)
+        if msg.thread_ts and msg.thread_ts != msg.ts:
+            root = thread_rules.parent(self, msg.channel, msg.thread_ts)
+            if root is not None:
+                thread_rules.refresh_parent(self, root)
         self.notify()
 
     def post_as_bot(
@@ -127,10 +135,14 @@ class MessageOps:
         icon_url: str | None = None,
         thread_ts: str | None = None,
         blocks: list[Any] | None = None,
+        reply_broadcast: bool = False,
     ) -> SlackMessage:
         """What ``chat.postMessage`` with the bot token does."""
         ws = self.workspace
         custom = bool(username or icon_url)
+        cid = self._channel(channel).id
+        orphan = bool(thread_ts) and thread_rules.parent(self, cid, str(thread_ts)) is None
+        broadcast = bool(thread_ts) and reply_broadcast and not orphan
         msg = SlackMessage(
             channel=self._channel(channel).id,
             ts=self.clock.next(),
@@ -141,20 +153,32 @@ class MessageOps:
             username=username or (ws.bot_name if custom else None),
             icon_url=icon_url,
             thread_ts=thread_ts,
-            subtype="bot_message" if custom else None,
+            subtype="thread_broadcast" if broadcast else "bot_message" if custom else None,
             blocks=blocks,
+            hidden=orphan,
         )
-        self._log("post", msg)
+        if not orphan:
+            self._log("post", msg)
         self._store(msg)
         return msg
 
-    def user_says(self, *, user: str, channel: str, text: str, thread_ts: str | None = None) -> SlackMessage:
-        """A person posts a message (a thread reply when ``thread_ts`` is given)."""
+    def user_says(
+        self, *, user: str, channel: str, text: str, thread_ts: str | None = None, broadcast: bool = False
+    ) -> SlackMessage:
+        """A person posts a message (a thread reply when ``thread_ts`` is given; also sent to the
+        channel when ``broadcast``). Slack's clients offer no reply to a reply (no nested threads)."""
         person = self._user(user)
         chan = self._channel(channel)
-        if thread_ts and self.find_message(chan.id, thread_ts) is None:
-            raise EmulatorError(f"no message {thread_ts} in {chan.name}")
-        msg = SlackMessage(channel=chan.id, ts=self.clock.next(), text=text, user=person.id, thread_ts=thread_ts)
+        if thread_ts and thread_rules.parent(self, chan.id, thread_ts) is None:
+            raise EmulatorError(f"no thread parent {thread_ts} in {chan.name} (Slack has no nested threads)")
+        msg = SlackMessage(
+            channel=chan.id,
+            ts=self.clock.next(),
+            text=text,
+            user=person.id,
+            thread_ts=thread_ts,
+            subtype="thread_broadcast" if thread_ts and broadcast else None,
+        )
         self._log("post", msg)
         self._store(msg)
         return msg
@@ -180,10 +204,16 @@ class MessageOps:
         msg = self.find_message(chan.id, ts)
         if msg is None:
             raise EmulatorError(f"no message {ts} in {chan.name}")
+        self._log("delete", msg)
+        if thread_rules.is_root(msg) and thread_rules.replies(self, chan.id, msg.ts):
+            thread_rules.bury(self, msg)  # a parent with replies leaves a tombstone
+            self.notify()
+            return msg
         previous = msg.to_api()
         msg.deleted = True
-        self._log("delete", msg)
         self.emit(payloads.message_deleted_event(msg, previous, chan, event_ts=self.clock.next()), channel=chan)
+        if not thread_rules.is_root(msg):
+            thread_rules.after_reply_removed(self, msg)
         self.notify()
         return msg
 

@@ -60,6 +60,10 @@ class SlackMessage:
     deleted: bool = False
     blocks: list[Any] | None = None
     reply_count: int = 0
+    reply_users: list[str] = field(default_factory=list)
+    latest_reply: str | None = None
+    hidden: bool = False
+    """Accepted but shown nowhere (a reply whose ``thread_ts`` matched no parent: see ``threads``)."""
 
     def to_api(self) -> dict[str, Any]:
         """The message object as Slack shows it in events and API answers."""
@@ -82,8 +86,14 @@ class SlackMessage:
             out["edited"] = dict(self.edited)
         if self.blocks is not None:
             out["blocks"] = self.blocks
-        if self.reply_count:
+        if self.reply_count or (self.thread_ts and self.thread_ts == self.ts):
             out["reply_count"] = self.reply_count
+            out["reply_users"] = list(self.reply_users)
+            out["reply_users_count"] = len(self.reply_users)
+            if self.latest_reply:
+                out["latest_reply"] = self.latest_reply
+        if self.subtype == "tombstone":
+            out["hidden"] = True
         return out
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bridge.emulators.slack.payloads import channel_object, user_object
 from bridge.emulators.slack.state import RecordedRequest, SlackChannel
+from bridge.emulators.slack.threads import in_channel, is_tombstone, valid_ts
 
 if TYPE_CHECKING:
     from bridge.emulators.slack.server import SlackEmulator
@@ -76,8 +77,8 @@ def chat_post_message(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     text = _text(emu, args)
     thread_ts = args.get("thread_ts") or None
-    if thread_ts and emu.find_message(channel.id, str(thread_ts)) is None:
-        raise ApiError("thread_not_found")
+    if thread_ts and not valid_ts(str(thread_ts)):
+        raise ApiError("invalid_thread_ts")  # a ts that matches no parent is ok:true, shown nowhere (threads.py)
     msg = emu.post_as_bot(
         channel=channel.id,
         text=text,
@@ -85,6 +86,7 @@ def chat_post_message(emu: SlackEmulator, args: Args) -> dict[str, Any]:
         icon_url=args.get("icon_url") or None,
         thread_ts=str(thread_ts) if thread_ts else None,
         blocks=args.get("blocks") if isinstance(args.get("blocks"), list) else None,
+        reply_broadcast=_truthy(args.get("reply_broadcast")),
     )
     return {"channel": channel.id, "ts": msg.ts, "message": msg.to_api()}
 
@@ -93,7 +95,7 @@ def chat_update(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     ts = str(args.get("ts") or "")
     msg = emu.find_message(channel.id, ts)
-    if msg is None:
+    if msg is None or is_tombstone(msg):
         raise ApiError("message_not_found")
     if msg.bot_id != emu.workspace.bot_id:
         raise ApiError("cant_update_message")
@@ -106,7 +108,7 @@ def chat_delete(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     ts = str(args.get("ts") or "")
     msg = emu.find_message(channel.id, ts)
-    if msg is None:
+    if msg is None or is_tombstone(msg):
         raise ApiError("message_not_found")
     if msg.bot_id != emu.workspace.bot_id:
         raise ApiError("cant_delete_message")
@@ -148,14 +150,14 @@ def conversations_open(emu: SlackEmulator, args: Args) -> dict[str, Any]:
 def conversations_history(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     limit = int(args.get("limit") or 100)
-    msgs = [m.to_api() for m in reversed(emu.history(channel.id)) if not m.thread_ts or m.thread_ts == m.ts]
+    msgs = [m.to_api() for m in reversed(emu.history(channel.id)) if in_channel(m)]
     return {"messages": msgs[:limit], "has_more": len(msgs) > limit}
 
 
 def conversations_replies(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     ts = str(args.get("ts") or "")
-    msgs = [m.to_api() for m in emu.history(channel.id) if m.ts == ts or m.thread_ts == ts]
+    msgs = [m.to_api() for m in emu.thread(channel.id, ts)]
     if not msgs:
         raise ApiError("thread_not_found")
     return {"messages": msgs, "has_more": False}
