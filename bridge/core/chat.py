@@ -21,6 +21,18 @@ from bridge.store.scripts import Scripts
 log = logging.getLogger("bridge.core")
 
 
+async def _adopt_top_counters(redis: Redis) -> None:
+    """The top-poster counters count every message once they started on an empty database (the
+    scripts keep them from then on). A database with messages from before them keeps FT.AGGREGATE
+    until ``chatbridge reindex`` rebuilds the counters."""
+    if await redis.hget(keys.META, keys.META_TOP) == "counters":
+        return
+    if await search.document_count(redis, keys.IDX_MESSAGES) == 0:
+        await redis.hsetnx(keys.META, keys.META_TOP, "counters")
+    else:
+        log.info("top: counting with FT.AGGREGATE until `chatbridge reindex` builds the top-poster counters")
+
+
 class Chat:
     """Everything adapters and the CLI call. Build it with :meth:`open`."""
 
@@ -43,6 +55,7 @@ class Chat:
         for line in done:
             log.info("search: %s", line)
         await redis.hset(keys.META, mapping={"schema": "1", "search_module": str(module.version)})
+        await _adopt_top_counters(redis)
         chat = cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
         if module.explicit and any(line.startswith("rebuilt") for line in done):
             log.warning("search: re-indexing existing hashes into the rebuilt index")

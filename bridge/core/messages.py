@@ -7,7 +7,7 @@ pipeline of HGETALLs for the message hashes (never N+1 separate calls).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,46 +66,90 @@ def has_tags(files: tuple[Attachment, ...]) -> str:
 class PostResult:
     id: str
     duplicate: bool = False
+    error: str = ""
+    """Bulk posts only: why this message was not written (empty when it was)."""
+
+
+@dataclass(frozen=True)
+class BulkPost:
+    """One message of :meth:`Messages.post_many`; ``ts`` (ms) keeps the original time of imported
+    or backfilled history (None: now)."""
+
+    channel: str
+    username: str
+    text: str
+    ts: int | None = None
+    opts: PostOptions | None = None
+
+
+BULK_BATCH = 200
+"""Messages per post_many.lua call: big enough that the round trip and the call's own cost vanish,
+small enough that one call holds the server for only a few milliseconds."""
+
+
+def _posted(status: str, value: str, channel: str, username: str) -> PostResult:
+    if status == "duplicate":
+        return PostResult(id=value, duplicate=True)
+    if status == "no_channel":
+        raise NotFound(f"There is no channel `#{channel}`.")
+    if status == "no_user":
+        raise NotFound(f"There is no user `{username}`; `register` first.")
+    if status == "no_index":
+        raise StoreError("The search index idx:messages is missing; restart chatbridge to recreate it.")
+    return PostResult(id=value)
 
 
 class Messages:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
 
-    async def post(self, channel: str, username: str, text: str, opts: PostOptions | None = None) -> PostResult:
+    def _post_args(self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None) -> list[str]:
+        """The POST_ARGS (18) arguments of one message for post.lua / post_many.lua (see _post.lua)."""
         o = opts or PostOptions()
         limit = self.ctx.settings.max_message_chars
         body = validation.message_text(text, limit=limit, allow_empty=bool(o.files))
         dedupe = keys.inbound_seen(o.dedupe_key) if o.dedupe_key else ""
-        status, value = await run(
-            self.ctx.scripts.post,
-            channel,
-            username,
-            body,
-            self.ctx.now_ms(),
-            o.origin,
-            o.reply_to,
-            self.ctx.index_flag,
-            dedupe,
-            self.ctx.settings.dedupe_ttl_s,
-            o.platform_key,
-            self.ctx.settings.stream_maxlen,
-            " ".join(mentioned_usernames(body)),
-            o.origin_channel,
-            *self.ctx.log_args(channel),
-            o.origin_message_id,
-            attachments_to_json(o.files),
-            has_tags(o.files),
-        )
-        if status == "duplicate":
-            return PostResult(id=str(value), duplicate=True)
-        if status == "no_channel":
-            raise NotFound(f"There is no channel `#{channel}`.")
-        if status == "no_user":
-            raise NotFound(f"There is no user `{username}`; `register` first.")
-        if status == "no_index":
-            raise StoreError("The search index idx:messages is missing; restart chatbridge to recreate it.")
-        return PostResult(id=str(value))
+        args = (
+            channel, username, body, self.ctx.now_ms() if ts is None else ts, o.origin, o.reply_to,
+            self.ctx.index_flag, dedupe, self.ctx.settings.dedupe_ttl_s, o.platform_key,
+            self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
+            *self.ctx.log_args(channel), o.origin_message_id, attachments_to_json(o.files), has_tags(o.files),
+        )  # fmt: skip
+        return [str(a) for a in args]
+
+    async def post(self, channel: str, username: str, text: str, opts: PostOptions | None = None) -> PostResult:
+        args = self._post_args(channel, username, text, opts, None)
+        status, value = await self.ctx.scripts.post(keys=[], args=args)
+        return _posted(status, str(value), channel, username)
+
+    async def post_many(self, posts: Sequence[BulkPost], batch: int = BULK_BATCH) -> list[PostResult]:
+        """The bulk path (imports, backfills, the bench): messages posted in order, ``batch`` per
+        script call (post_many.lua: one round trip and one script run per batch instead of one per
+        message), each exactly as :meth:`post` writes it. A message that fails a check (bad text, no
+        channel or user, a duplicate) writes nothing and is reported in its result; the rest go on."""
+        results: list[PostResult] = []
+        for start in range(0, len(posts), batch):
+            chunk = posts[start : start + batch]
+            args: list[str] = []
+            slots: list[int | PostResult] = []
+            for p in chunk:
+                try:
+                    args += self._post_args(p.channel, p.username, p.text, p.opts, p.ts)
+                    slots.append(len(slots))
+                except InvalidInput as err:
+                    slots.append(PostResult(id="", error=str(err)))
+            raw = await self.ctx.scripts.post_many(keys=[], args=args) if args else []
+            replies = iter(zip(raw[0::2], raw[1::2], strict=True))
+            for p, slot in zip(chunk, slots, strict=True):
+                if isinstance(slot, PostResult):
+                    results.append(slot)
+                    continue
+                status, value = next(replies)
+                try:
+                    results.append(_posted(str(status), str(value), p.channel, p.username))
+                except (NotFound, StoreError) as err:
+                    results.append(PostResult(id="", error=str(err)))
+        return results
 
     async def edit(
         self,

@@ -80,6 +80,21 @@ def posts_of(username: str) -> str:
     return f"cb:posts:{username}"
 
 
+TOP = "cb:top"
+"""Sorted set: username -> number of their messages in Redis, every channel (kept by the post,
+delete and move_user scripts; rebuilt by reindex)."""
+
+
+def top_in(channel_name: str) -> str:
+    """Sorted set: username -> number of their messages in Redis in one channel."""
+    return f"{TOP}:{channel_name}"
+
+
+META_TOP = "top"
+"""Field of :data:`META`: ``counters`` once :data:`TOP` counts every message in Redis (set on an empty
+database or by a reindex); absent, ``top`` counts with FT.AGGREGATE."""
+
+
 def members(channel_name: str) -> str:
     """Set: usernames that joined a channel."""
     return f"cb:members:{channel_name}"

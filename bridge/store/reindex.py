@@ -3,16 +3,24 @@
 It scans ``user:*`` and ``message:*`` hashes, fills ``ts`` on messages that lack it (from the
 stream id, so sorting and time filters work), and on RediSearch 1.x runs ``FT.ADDHASH ... REPLACE``
 for each, in pipelines of 500. On 2.x the indexes follow the hashes; only ``ts`` is filled.
+
+It also recounts the top-poster counters (``cb:top``, ``cb:top:<channel>``) from the message hashes
+it saw and replaces them in one script, which marks them complete: ``top`` then reads them instead of
+running FT.AGGREGATE. The count is of the hashes the scan visited, so run it while the chat is quiet
+(as any import): a message posted or deleted while the scan is under way may be counted as it was
+before.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from bridge.store import keys
 from bridge.store.connection import RedisClient as Redis
+from bridge.store.scripts import load_one, run
 from bridge.store.search import SearchModule
 
 BATCH = 500
@@ -24,6 +32,8 @@ class ReindexSummary:
     messages: int = 0
     filled_ts: int = 0
     skipped: list[str] = field(default_factory=list)
+    posters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(channel, username) -> messages, for the top-poster counters."""
 
 
 async def reindex(redis: Redis, module: SearchModule, *, out: TextIO | None = sys.stderr) -> ReindexSummary:
@@ -41,6 +51,8 @@ async def reindex(redis: Redis, module: SearchModule, *, out: TextIO | None = sy
         if batch:
             seen += await _flush(redis, module, index, batch, summary)
             _progress(out, seen, total)
+    triples = [str(x) for (ch, user), n in sorted(summary.posters.items()) for x in (ch, user, n)]
+    await run(load_one(redis, "top_rebuild"), *triples)
     if out is not None:
         out.write(
             f"\nreindexed {summary.users} users and {summary.messages} messages "
@@ -53,9 +65,11 @@ async def _flush(redis: Redis, module: SearchModule, index: str, batch: list[str
     if index == keys.IDX_MESSAGES:
         async with redis.pipeline(transaction=False) as pipe:
             for key in batch:
-                pipe.hexists(key, "ts")
-            has_ts = await pipe.execute()
-        missing = [k for k, ok in zip(batch, has_ts, strict=True) if not ok]
+                pipe.hmget(key, "ts", "channel", "username")
+            rows = await pipe.execute()
+        # (a hash deleted since the scan saw it reads as all None: nothing to fill)
+        missing = [k for k, (ts, ch, user) in zip(batch, rows, strict=True) if ts is None and (ch or user)]
+        summary.posters.update((ch, user) for _, ch, user in rows if ch and user)
         if missing:
             async with redis.pipeline(transaction=False) as pipe:
                 for key in missing:

@@ -13,13 +13,15 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-_NAMES = ("post", "edit", "delete", "register", "identity", "move_user", "join", "seen")
+_NAMES = ("post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen", "top_rebuild")
 # Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
 
 
 _PRELUDES = {
-    "_prelude": ("post", "edit", "delete", "join"),  # the global stream id allocator, room events
+    "_prelude": ("post", "post_many", "edit", "delete", "join"),  # the global stream id allocator, room events
+    "_top": ("post", "post_many", "delete"),  # the maintained top-poster counters (move_user moves them)
+    "_post": ("post", "post_many"),  # one message's writes (post = one, post_many = a batch)
     "_mirror_prelude": ("mirror_commit", "mirror_dead"),  # trimming the acknowledged outbox head
 }
 
@@ -37,6 +39,7 @@ def _source(name: str) -> str:
 @dataclass(frozen=True)
 class Scripts:
     post: AsyncScript
+    post_many: AsyncScript
     edit: AsyncScript
     delete: AsyncScript
     register: AsyncScript
@@ -44,6 +47,7 @@ class Scripts:
     move_user: AsyncScript
     join: AsyncScript
     seen: AsyncScript
+    top_rebuild: AsyncScript
     mirror_route: AsyncScript
     mirror_take: AsyncScript
     mirror_commit: AsyncScript
@@ -53,6 +57,11 @@ class Scripts:
     @classmethod
     def load(cls, redis: Redis) -> Scripts:
         return cls(**{name: redis.register_script(_source(name)) for name in _NAMES + _MIRROR_NAMES})
+
+
+def load_one(redis: Redis, name: str) -> AsyncScript:
+    """One script, for a tool that needs only it (e.g. reindex's ``top_rebuild``)."""
+    return redis.register_script(_source(name))
 
 
 async def run(script: AsyncScript, *args: Any) -> Any:

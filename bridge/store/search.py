@@ -163,6 +163,12 @@ async def _index_fields(redis: Redis, name: str) -> set[str] | None:
     return fields
 
 
+async def document_count(redis: Redis, index: str) -> int:
+    """``num_docs`` of an index (FT.INFO); documents of deleted hashes a 1.x index still holds count."""
+    data = _pairs(await redis.execute_command("FT.INFO", index))
+    return int(float(data.get("num_docs", 0)))
+
+
 async def index_hash(redis: Redis, module: SearchModule, index: str, key: str) -> None:
     """(Re)index one hash written outside the scripts (1.x only; 2.x follows hashes by itself)."""
     if module.explicit:

@@ -121,7 +121,8 @@ async def test_join_leave_active_mentions_recent_top(chat: Chat) -> None:
     texts = sorted(m["text"] for m in recent.data if m["kind"] == "message")
     assert texts == ["hello @simon and @nobody, not `@wasim` nor \\@wasim", "hi", "hi again"]
     top = await chat.commands.execute(CLI, "top 2")
-    assert top.data[0] == {"username": "wasim", "messages": 2}
+    assert top.data["rows"][0] == {"username": "wasim", "messages": 2}
+    assert top.data["source"] == "counters" and "maintained counters" in top.text
 
 
 async def test_notify_add_list_remove(chat: Chat) -> None:

@@ -267,11 +267,14 @@ async def top(call: Call) -> Reply:
     channel = call.text("channel")
     if channel:
         channel = await call.chat.channels.require(channel)
-    rows = await call.chat.finder.top(call.number("count", 10), channel)
+    top = await call.chat.finder.top(call.number("count", 10), channel)
+    rows = top.rows
+    how = "maintained counters" if top.source == "counters" else "FT.AGGREGATE over every message"
+    data = {"source": top.source, "rows": [{"username": n, "messages": c} for n, c in rows]}
     if not rows:
-        return Reply("No messages yet.", data=[])
+        return Reply("No messages yet.", data=data)
     text = "**Top posters**\n" + "\n".join(f"{i}. {n} — {c}" for i, (n, c) in enumerate(rows, 1))
-    return Reply(text, data=[{"username": n, "messages": c} for n, c in rows])
+    return Reply(text + f"\n_counted with {how}_", data=data)
 
 
 async def link_account(call: Call) -> Reply:

@@ -71,8 +71,15 @@ if last then
   local cur = redis.call('ZSCORE', 'cb:active', to)
   if not cur or tonumber(cur) < tonumber(last) then redis.call('ZADD', 'cb:active', last, to) end
 end
+-- top-poster counts move with the messages (the target's own counts add up)
+local function move_count(key)
+  local n = redis.call('ZSCORE', key, from)
+  if n then redis.call('ZREM', key, from); redis.call('ZINCRBY', key, n, to) end
+end
+move_count('cb:top')
 local chans = redis.call('SMEMBERS', 'channels')
 for _, ch in ipairs(chans) do
+  move_count('cb:top:' .. ch)
   local akey = 'cb:active:' .. ch
   local s = redis.call('ZSCORE', akey, from)
   if s then redis.call('ZREM', akey, from); redis.call('ZADD', akey, 'GT', s, to) end

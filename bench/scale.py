@@ -1,0 +1,302 @@
+"""A community's whole history: load N messages (default 1,000,000) and print the figures of issue 15
+beside same-run baselines, at each point of the curve (10k / 100k / 1M, up to ``--messages``).
+
+``python -m bench.scale [--messages N] [--samples S]``. Everything runs on 127.0.0.1: two embedded
+redis-server + RediSearch processes (AOF everysec) in a temp dir, on free ports: one holds chatbridge's
+data, the other the guide's bare write (XADD + HSET + FT.ADDHASH on ONE stream: the guide's ``*`` ids
+collide across parallel channel streams and would overwrite message hashes, so one stream is the fair
+baseline). Baselines, same run: raw XADD from the same client (50 in flight like the single-post path,
+and pipelined like the bulk path), ``redis-benchmark`` XADD, and the bare write's memory.
+
+History is spread over the last 365 days (``ts`` of each message) as a real community's is, so the
+time-window search sees realistic windows. Loading 1M on a shared 2-core machine takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bridge.core.chat import Chat
+from bridge.core.messages import BulkPost
+from bridge.store import keys
+from bridge.store.connection import RedisClient, connect
+from bridge.store.embedded import EmbeddedRedis
+
+from .core import WORDS
+from .core import timed as timed_us
+
+USERS = 200
+CHANNELS = 20
+IN_FLIGHT = 50
+BATCH = 200
+YEAR_MS = 365 * 86400 * 1000
+CURVE = (10_000, 100_000, 1_000_000)
+
+
+class History:
+    """Deterministic messages (mean ~62 characters; 'match' is in about a quarter of them)."""
+
+    def __init__(self, total: int, end_ms: int) -> None:
+        self.rng = random.Random(15)
+        self.total = total
+        self.start_ms = end_ms - YEAR_MS
+        self.step = YEAR_MS / max(1, total)
+        self.i = 0
+
+    def next(self) -> BulkPost:
+        i, self.i = self.i, self.i + 1
+        text = " ".join(self.rng.choice(WORDS) for _ in range(self.rng.randint(5, 14)))
+        ts = int(self.start_ms + i * self.step)
+        return BulkPost(f"chan{i % CHANNELS}", f"user{self.rng.randrange(USERS)}", text, ts)
+
+
+async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
+    """Milliseconds of ``n`` sequential calls (bench.core times in µs)."""
+    return [us / 1000 for us in await timed_us(fn, n)]
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+async def rate(fn: Callable[[int], Awaitable[object]], total: int, in_flight: int) -> float:
+    """Operations per second running ``fn(i)`` ``total`` times, ``in_flight`` at a time."""
+    t = time.perf_counter()
+    for start in range(0, total, in_flight):
+        await asyncio.gather(*(fn(i) for i in range(start, min(total, start + in_flight))))
+    return total / (time.perf_counter() - t)
+
+
+async def pipelined_xadd(redis: RedisClient, stream: str, total: int) -> float:
+    t = time.perf_counter()
+    for start in range(0, total, BATCH):
+        async with redis.pipeline(transaction=False) as pipe:
+            for _ in range(min(BATCH, total - start)):
+                pipe.xadd(stream, {"type": "message"})
+            await pipe.execute()
+    return total / (time.perf_counter() - t)
+
+
+def redis_benchmark(port: int) -> str:
+    tool = shutil.which("redis-benchmark")
+    if tool is None:
+        return "redis-benchmark not installed (Debian: apt-get install redis-tools)"
+    out = subprocess.run(
+        [tool, "-h", "127.0.0.1", "-p", str(port), "-n", "100000", "-c", str(IN_FLIGHT), "-q",
+         "XADD", "bench:rb", "*", "type", "message"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr.strip()
+
+
+async def used_memory(redis: RedisClient) -> int:
+    info: dict[str, Any] = await redis.info("memory")
+    return int(info["used_memory"])
+
+
+async def bare_load(redis: RedisClient, posts: list[BulkPost]) -> None:
+    """The guide's write, on one stream: XADD * type message, HSET message:<id>, FT.ADDHASH."""
+    for start in range(0, len(posts), BATCH):
+        chunk = posts[start : start + BATCH]
+        async with redis.pipeline(transaction=False) as pipe:
+            for _ in chunk:
+                pipe.xadd("channel:all", {"type": "message"})
+            ids = await pipe.execute()
+        async with redis.pipeline(transaction=False) as pipe:
+            for mid, p in zip(ids, chunk, strict=True):
+                pipe.hset(f"message:{mid}", mapping={"channel": p.channel, "username": p.username, "message": p.text})
+                pipe.execute_command("FT.ADDHASH", "idx:messages", f"message:{mid}", "1.0")
+            await pipe.execute()
+
+
+_FAMILY = re.compile(r"^((?:cb:[a-z-]+:)|(?:[a-z]+:))")
+
+
+def family(key: str) -> str:
+    m = _FAMILY.match(key)
+    if not m:
+        return key
+    return m.group(1) + "*"
+
+
+async def breakdown(redis: RedisClient, messages: int, sample: int = 300) -> list[str]:
+    """Bytes per message by key family (MEMORY USAGE over a sample of each family × its key count),
+    then the index's own sizes from FT.INFO."""
+    fams: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    async for key in redis.scan_iter(count=5000):
+        k = str(key)
+        if k.startswith(keys.FORBIDDEN_PREFIXES):
+            continue  # RediSearch 1.x's own keys: FT.INFO below
+        f = family(k)
+        counts[f] = counts.get(f, 0) + 1
+        bucket = fams.setdefault(f, [])
+        if len(bucket) < sample:
+            bucket.append(k)
+    rows: list[tuple[float, str]] = []
+    for f, sampled in fams.items():
+        async with redis.pipeline(transaction=False) as pipe:
+            for k in sampled:
+                pipe.memory_usage(k, samples=0)
+            sizes = [s or 0 for s in await pipe.execute()]
+        total = statistics.mean(sizes) * counts[f]
+        rows.append((total, f"  {f:<18} {counts[f]:>9} keys  {total / messages:8.1f} B/message"))
+    out = [r for _, r in sorted(rows, reverse=True)]
+    info_raw = await redis.execute_command("FT.INFO", keys.IDX_MESSAGES)
+    info = {str(info_raw[i]): info_raw[i + 1] for i in range(0, len(info_raw) - 1, 2)}
+    for name in ("inverted_sz_mb", "offset_vectors_sz_mb", "doc_table_size_mb", "sortable_values_size_mb",
+                 "key_table_size_mb"):  # fmt: skip
+        if name in info:
+            out.append(f"  FT.INFO {name:<24} {float(info[name]) * 1024 * 1024 / messages:8.1f} B/message")
+    return out
+
+
+async def figures(chat: Chat, samples: int) -> dict[str, tuple[float, float]]:
+    f = chat.finder
+    out: dict[str, tuple[float, float]] = {}
+    for name, query in (
+        ("search 'match' newest first", "match"),
+        ("search 'match' page 5", "match page:5"),
+        ("search two common words", "match game"),
+        ("search in: + from:", "coffee in:chan4 from:user4"),
+    ):
+        s = await timed(lambda q=query: f.messages(q), samples)  # type: ignore[misc]
+        out[name] = (statistics.median(s), pct(s, 0.99))
+    s = await timed(lambda: f.top(10, source="counters"), samples)
+    out["top 10 (counters)"] = (statistics.median(s), pct(s, 0.99))
+    s = await timed(lambda: f.top(10, "chan3", source="counters"), samples)
+    out["top 10 in:chan3 (counters)"] = (statistics.median(s), pct(s, 0.99))
+    s = await timed(lambda: f.top(10, source="aggregate"), max(3, samples // 40))
+    out["top 10 (FT.AGGREGATE)"] = (statistics.median(s), pct(s, 0.99))
+    return out
+
+
+async def main(messages: int, samples: int) -> None:
+    curve = [n for n in CURVE if n < messages] + [messages]
+    with tempfile.TemporaryDirectory() as tmp:
+        core_srv = EmbeddedRedis(data_dir=Path(tmp) / "core", appendonly=True, appendfsync="everysec")
+        bare_srv = EmbeddedRedis(data_dir=Path(tmp) / "bare", appendonly=True, appendfsync="everysec")
+        core_srv.start()
+        bare_srv.start()
+        redis: RedisClient = connect(core_srv.url)
+        bare: RedisClient = connect(bare_srv.url)
+        try:
+            await run(redis, bare, core_srv.port, messages, samples, curve)
+        finally:
+            await redis.aclose()
+            await bare.aclose()
+            core_srv.stop()
+            bare_srv.stop()
+
+
+async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, samples: int, curve: list[int]) -> None:
+    now = {"ms": int(time.time() * 1000)}
+    chat = await Chat.open(redis)
+    chat.ctx.clock = lambda: now["ms"] / 1000
+    for u in range(USERS):
+        await chat.users.register(f"user{u}", {"firstname": f"First{u}", "city": "Lahore"})
+    for c in range(CHANNELS):
+        await chat.channels.create(f"chan{c}")
+    await bare.execute_command("FT.CREATE", "idx:messages", "SCHEMA", "username", "TAG", "channel", "TAG",
+                               "message", "TEXT")  # fmt: skip
+    print(f"chatbridge scale bench: {messages:,} messages, {USERS} users, {CHANNELS} channels, "
+          "embedded redis-server + RediSearch, AOF everysec, 127.0.0.1")  # fmt: skip
+    print(f"search module: {chat.ctx.module.label}")
+
+    # --- throughput: raw XADD from this client beside the single-post and bulk paths ---------------
+    n_rate = min(20_000, max(2_000, messages // 50))
+    raw_inflight = await rate(lambda i: redis.xadd("bench:raw", {"type": "message"}), n_rate, IN_FLIGHT)
+    raw_piped = await pipelined_xadd(redis, "bench:raw", n_rate)
+    await redis.delete("bench:raw")
+    print(f"redis-benchmark XADD -c {IN_FLIGHT}: {redis_benchmark(port)}")
+    await redis.delete("bench:rb")
+    base_mem = await used_memory(redis)
+    bare_base = await used_memory(bare)
+
+    hist = History(messages, now["ms"])
+    single_posts = [hist.next() for _ in range(n_rate)]
+
+    async def single(i: int) -> None:
+        p = single_posts[i]
+        now["ms"] = p.ts or now["ms"]
+        await chat.messages.post(p.channel, p.username, p.text)
+
+    single_rate = await rate(single, n_rate, IN_FLIGHT)
+    await bare_load(bare, single_posts)
+    loaded = n_rate
+    print(f"raw XADD, {IN_FLIGHT} in flight:          {raw_inflight:9,.0f}/s")
+    print(f"raw XADD, pipelined by {BATCH}:       {raw_piped:9,.0f}/s")
+    print(
+        f"post (one script per message, {IN_FLIGHT} in flight): {single_rate:9,.0f}/s  "
+        f"= {single_rate / raw_inflight:.2f} × raw XADD in flight"
+    )
+
+    rows: list[tuple[int, float, float, float, dict[str, tuple[float, float]]]] = []
+    for point in curve:
+        todo = point - loaded
+        t = time.perf_counter()
+        done = 0
+        while done < todo:
+            chunk = [hist.next() for _ in range(min(10_000, todo - done))]
+            results = await chat.messages.post_many(chunk, batch=BATCH)
+            bad = [r.error for r in results if not r.id]
+            if bad:
+                raise SystemExit(f"bulk post failed: {bad[:3]}")
+            await bare_load(bare, chunk)
+            done += len(chunk)
+        load_s = time.perf_counter() - t
+        loaded = point
+        # memory: chatbridge's bytes per message vs the bare write's, same messages
+        mem = (await used_memory(redis) - base_mem) / point
+        bare_mem = (await used_memory(bare) - bare_base) / point
+        figs = await figures(chat, samples)
+        rows.append((point, mem, bare_mem, load_s, figs))
+        print(f"-- {point:,} messages loaded (memory {mem:,.0f} B/message vs bare {bare_mem:,.0f})", flush=True)
+
+    # bulk throughput measured on its own (the curve's load also ran the bare baseline)
+    extra = [hist.next() for _ in range(n_rate)]
+    t = time.perf_counter()
+    await chat.messages.post_many(extra, batch=BATCH)
+    bulk_rate = n_rate / (time.perf_counter() - t)
+    print(
+        f"bulk post (post_many.lua, {BATCH} per call):  {bulk_rate:9,.0f}/s  "
+        f"= {bulk_rate / raw_inflight:.2f} × raw XADD in flight, {bulk_rate / raw_piped:.2f} × raw XADD pipelined"
+    )
+
+    print()
+    print("| figure | " + " | ".join(f"{p:,}" for p, *_ in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    mems = " | ".join(f"{m / b:.2f} ({m:,.0f} B vs {b:,.0f} B)" for _, m, b, _, _ in rows)
+    print(f"| memory per message ÷ bare write | {mems} |")
+    print(f"| load time of this step (bulk + bare baseline) | {' | '.join(f'{r[3]:.0f} s' for r in rows)} |")
+    for name in rows[0][4]:
+        cells = [f"p50 {f[name][0]:.1f} / p99 {f[name][1]:.1f} ms" for *_, f in rows]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    print(f"where each byte goes at {loaded:,} messages (MEMORY USAGE by key family, sampled):")
+    for line in await breakdown(redis, loaded + n_rate):
+        print(line)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    if not 1_000 <= args.messages <= 5_000_000:
+        parser.error("--messages must be between 1,000 and 5,000,000")
+    if not 5 <= args.samples <= 5_000:
+        parser.error("--samples must be between 5 and 5,000")
+    asyncio.run(main(args.messages, args.samples))
