@@ -13,6 +13,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from bridge import __version__, config
 from bridge.core.ports import Invocation
 from bridge.errors import ConfigError, StoreError
@@ -73,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except StoreError as err:
         print(f"redis error: {err}", file=sys.stderr)
+        return EXIT_STORE
+    except (RedisConnectionError, RedisTimeoutError) as err:
+        # Redis went away after the command started (it was reachable when the runtime opened)
+        print(f"redis error: Redis became unavailable: {err}", file=sys.stderr)
         return EXIT_STORE
     except KeyboardInterrupt:
         return EXIT_OK

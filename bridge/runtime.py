@@ -11,11 +11,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef
+from bridge.errors import ConfigError, StoreError
 from bridge.store import keys
-from bridge.store.connection import RedisClient, connect
+from bridge.store.connection import RedisClient, connect, redacted
 from bridge.store.embedded import EmbeddedRedis
 
 log = logging.getLogger("bridge.runtime")
@@ -41,6 +45,18 @@ def _running_embedded(data_dir: Path) -> str | None:
     return str(info["url"])
 
 
+async def _reachable(url: str) -> None:
+    """One PING without retries, so a Redis that is down is one clear line (exit 3), not a series
+    of retry warnings and a traceback."""
+    probe = connect(url, retries=0)
+    try:
+        await probe.ping()
+    except (RedisConnectionError, RedisTimeoutError) as err:
+        raise StoreError(f"Redis is unavailable at {redacted(url)}: {err}") from None
+    finally:
+        await probe.aclose()
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIterator[Runtime]:
     """Yield a connected :class:`Runtime`. ``own_server`` (``chatbridge run``) starts the embedded
@@ -48,6 +64,12 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
     url = config.redis_url()
     embedded: EmbeddedRedis | None = None
     endpoint = config.redis.data_dir / ENDPOINT_FILE
+    if own_server:
+        # `chatbridge run` writes its sandbox and endpoint files there even with an external Redis
+        try:
+            config.redis.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"redis.data_dir: cannot create {config.redis.data_dir}: {err.strerror}") from None
     if url is None and not own_server:
         url = _running_embedded(config.redis.data_dir)
     if url is None:
@@ -60,6 +82,7 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
         url = embedded.start()
         if own_server and embedded.process is not None:
             endpoint.write_text(json.dumps({"url": url, "pid": embedded.process.pid}))
+    await _reachable(url)
     redis = connect(url)
     try:
         chat = await Chat.open(redis, config.core_settings())

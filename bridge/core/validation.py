@@ -11,6 +11,10 @@
   U+2066–U+2069) are removed; CRLF becomes LF. Arabic, Hebrew, zero-width joiners stay.
 - **Profile fields**: at most 100 characters, no control characters, no ``,`` or ``\\`` (they break
   TAG fields); hobbies are a comma-separated list of such words.
+- **Text that is not Unicode**: a lone surrogate (what Python makes of a byte that is not UTF-8 on
+  a command line, or a ``\\udXXX`` escape in a JSON payload) can never be written to Redis. A
+  command line containing one is refused (:func:`encodable`); message text arriving from a
+  platform has each one replaced by U+FFFD (:func:`message_text`), so the message still crosses.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BIDI_OVERRIDES = re.compile("[\u202a-\u202e\u2066-\u2069]")
 """Bidi embeddings, overrides and isolates: they reorder what follows them (a spoofing vector:
 ``\u202eexe.txt``). Ordinary Arabic/Hebrew text and the LRM/RLM marks need none of them."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELD_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f,\\{}|]")
 PROFILE_FIELDS = ("firstname", "lastname", "city", "country")
 
@@ -61,9 +66,24 @@ def channel(value: str) -> str:
     return name
 
 
+def encodable(value: str, what: str = "The command") -> str:
+    """``value`` unchanged, or :class:`InvalidInput` when it holds a character that is not Unicode
+    text (a lone surrogate: no UTF-8 encoding exists, so Redis could never store it)."""
+    bad = _SURROGATE.search(value)
+    if bad is not None:
+        before = _show(value[max(0, bad.start() - 20) : bad.start()])
+        where = f" after `{before}`" if before else " at its start"
+        raise InvalidInput(
+            f"{what} contains a byte that is not valid UTF-8 text{where}. "
+            "Check your terminal's encoding (UTF-8) and type it again."
+        )
+    return value
+
+
 def message_text(value: str, *, limit: int = MAX_MESSAGE_CHARS, allow_empty: bool = False) -> str:
     """Clean message text; ``allow_empty`` for a message that carries files and no words."""
-    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _SURROGATE.sub("\ufffd", value)
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _BIDI_OVERRIDES.sub("", text).strip()
     if not text and not allow_empty:
         raise InvalidInput("The message is empty.")
@@ -82,7 +102,7 @@ class TooLong(InvalidInput):
 
 
 def profile_field(field: str, value: str) -> str:
-    text = " ".join(value.split())
+    text = " ".join(encodable(value, f"`{field}`").split())
     if len(text) > MAX_FIELD_CHARS:
         raise InvalidInput(f"`{field}` can be at most {MAX_FIELD_CHARS} characters.")
     if _FIELD_FORBIDDEN.search(text):
@@ -113,5 +133,5 @@ def location(value: str) -> tuple[float, float]:
 
 
 def _show(value: str, limit: int = 40) -> str:
-    clean = _CONTROL.sub("", value).replace("`", "'")
+    clean = _SURROGATE.sub("\ufffd", _CONTROL.sub("", value)).replace("`", "'")
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -42,6 +43,15 @@ def connect(url: str, *, retries: int = 8, socket_timeout: float | None = 10.0) 
         health_check_interval=30,
     )
     return client
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def blocking_client(url: str) -> Redis:

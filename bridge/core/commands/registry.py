@@ -94,6 +94,7 @@ class CommandLayer:
         try:
             if len(line) > MAX_LINE:
                 raise InvalidInput(f"That command is too long ({len(line)} characters; the limit is {MAX_LINE}).")
+            validation.encodable(line)
             stripped = line.strip().removeprefix("/chat").strip()
             if not stripped:
                 return await self._dispatch(inv, "help", {})
@@ -106,6 +107,9 @@ class CommandLayer:
     async def execute_args(self, inv: Invocation, name: str, args: Mapping[str, ArgValue]) -> Reply:
         """Run a command with already separated arguments (Discord options)."""
         try:
+            for key, value in args.items():
+                if isinstance(value, str):
+                    validation.encodable(value, f"`{key[:30]}`")
             spec = self._lookup(name)
             clean = {a.name: convert(a, args.get(a.name)) for a in spec.args}
             for arg in spec.args:
