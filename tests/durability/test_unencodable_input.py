@@ -22,12 +22,12 @@ async def world(chat: Chat) -> Chat:
 
 async def test_top_for_a_channel_with_no_messages_is_an_answer(world: Chat) -> None:
     reply = await world.commands.execute(ADA, "top 5 empty")
-    assert reply.ok and reply.text == "No messages yet." and reply.data == []
+    assert reply.ok and reply.text == "No messages yet." and reply.data["rows"] == []
     posted = await world.commands.execute(ADA, "post empty soon gone")
-    assert (await world.commands.execute(ADA, "top 5 empty")).data == [{"username": "ada", "messages": 1}]
+    assert (await world.commands.execute(ADA, "top 5 empty")).data["rows"] == [{"username": "ada", "messages": 1}]
     assert (await world.commands.execute(ADA, f"delete {posted.data['id']}")).ok
-    assert (await world.commands.execute(ADA, "top 5 empty")).data == []
-    assert (await world.commands.execute(ADA, "top 5 tech")).data == [{"username": "ada", "messages": 1}]
+    assert (await world.commands.execute(ADA, "top 5 empty")).data["rows"] == []
+    assert (await world.commands.execute(ADA, "top 5 tech")).data["rows"] == [{"username": "ada", "messages": 1}]
 
 
 LINES = ["post tech caf\udce9", "search caf\udce9", "profile-set city caf\udce9", "caf\udce9", "users \ud800"]
