@@ -21,8 +21,11 @@ Rules:
   else the UTC time. ``<url|label>``, ``<url>`` and ``<mailto:...|label>``: links.
 * A plain ``@name`` typed without Slack's autocomplete is kept as a core mention: that is how a
   Slack user reaches someone who is only on Discord.
+* ``:name:`` (and ``:name::skin-tone-N:``) of a standard emoji becomes the Unicode emoji
+  (``bridge.formatting.emoji``); a custom emoji's ``:name:`` stays text.
 * A U+200B right before a marker stops it opening, right after stops it closing, before a
-  line-start ``&gt;`` stops the quote; those U+200B are then dropped. That is what
+  line-start ``&gt;`` stops the quote, right after a colon stops a shortcode; those U+200B are then
+  dropped. That is what
   ``core_to_slack`` writes to keep literal characters literal, so text round-trips.
 """
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import re
 
+from bridge.formatting.emoji import match_shortcode
 from bridge.formatting.parse_markdown import (
     CHANNEL_RE,
     USERNAME_RE,
@@ -58,8 +62,10 @@ from bridge.formatting.tree import (
 
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _ENTITY_RE = re.compile(r"&(?:amp|lt|gt);")
-_GUARD_RE = re.compile(ZWSP + r"(?=[*_~`])|(?<=[*_~`])" + ZWSP + "|(?m:^)" + ZWSP + r"(?=>)")
-_PLAIN_RE = re.compile(r"[^&<`*_~@\nhH]+")
+_GUARD_RE = re.compile(
+    ZWSP + r"(?=[*_~`])|(?<=[*_~`])" + ZWSP + "|(?m:^)" + ZWSP + r"(?=>)|(?<=:)" + ZWSP + r"(?=[a-z0-9_+'\-]+:)"
+)
+_PLAIN_RE = re.compile(r"[^&<`*_~@:\nhH]+")
 _TAG_RE = re.compile(r"<([^<>\n]*)>")
 _CODE_LINK_RE = re.compile(r"<((?:https?://|mailto:)[^<>|\n]*)(?:\|([^<>\n]*))?>")
 _QUOTE_RE = re.compile(r"(?:((?:&gt;|>){3}) ?|(?:&gt;|>) ?)(?=[^\S\n]*\S)")
@@ -75,7 +81,7 @@ _USES: dict[str, tuple[Use, ...]] = {
 }
 
 
-_OPEN_AFTER = frozenset("([{'\"‘“*_~")
+_OPEN_AFTER = frozenset("([{'\"‘“*_~:")
 _CLOSE_BEFORE = frozenset(".,;:!?)]}'\"’”-=*_~")
 
 
@@ -122,6 +128,7 @@ class SlackLexer(Lexer):
             "h": self._url,
             "H": self._url,
             "\n": self._newline,
+            ":": self._emoji,
         }
         for ch in _USES:
             self._handlers[ch] = self._delim
@@ -186,6 +193,10 @@ class SlackLexer(Lexer):
         if not (can_open or can_close):
             return self._emit(Text(ch), end)
         return self._emit(Delim(ch, 1, can_open, can_close, _USES[ch]), end)
+
+    def _emoji(self) -> bool:
+        found = match_shortcode(self.text, self.pos)
+        return found is not None and self._emit(Text(found[0]), found[1])
 
     def _backticks(self) -> bool:
         text, start = self.text, self.pos

@@ -21,6 +21,9 @@ Rules:
 * ``@name`` -> ``<@U…>`` when ``mention(name)`` returns an id, else plain ``@name`` (never parsed as a
   mention as long as the message is posted without ``link_names``); ``#name`` -> ``<#C…>`` likewise.
   Mass mentions get U+200B after ``@``.
+* Standard emoji -> the shortcode Slack uses (``👋🏼`` -> ``:wave::skin-tone-3:``, see
+  ``bridge.formatting.emoji``); a literal ``:name:`` of a standard emoji gets U+200B after its
+  first colon; a custom ``:name:`` passes, so Slack shows the workspace's emoji of that name.
 * ``> `` -> ``&gt; ``; ``>>> `` quotes every remaining line with ``&gt; ``.
 """
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from bridge.formatting.emoji import emoji_spans, is_shortcode_at
 from bridge.formatting.parse_mrkdwn import slack_flanking
 from bridge.formatting.render_markdown import Renderer
 from bridge.formatting.sanitize import ZWSP, neutralise_mass_mentions
@@ -74,17 +78,37 @@ class SlackRenderer(Renderer):
         self.quote_rest = False
 
     def escape(self, text: str, prev: str, nxt: str, line_start: bool) -> str:
+        # standard emoji become the shortcodes Slack uses; neighbours are read on that text
+        spans = {start: (end, code) for start, end, code in emoji_spans(text)}
+        pieces: list[str] = []
+        verbatim: list[bool] = []
+        i = 0
+        while i < len(text):
+            if i in spans:
+                end, code = spans[i]
+                pieces.extend(code)
+                verbatim.extend([True] * len(code))
+                i = end
+            else:
+                pieces.append(text[i])
+                verbatim.append(False)
+                i += 1
+        slack = "".join(pieces)
         out: list[str] = []
-        for i, ch in enumerate(text):
-            p = text[i - 1] if i else prev
-            n = text[i + 1] if i + 1 < len(text) else nxt
-            if ch in "*_~":
+        for i, ch in enumerate(slack):
+            p = slack[i - 1] if i else prev
+            n = slack[i + 1] if i + 1 < len(slack) else nxt
+            if verbatim[i]:
+                out.append(ch)
+            elif ch in "*_~":
                 can_open, can_close = slack_flanking(p, n)
                 out.append(ZWSP * can_open + ch + ZWSP * can_close)
             elif ch == ">" and (line_start if i == 0 else p == "\n"):
                 out.append(ZWSP + "&gt;")
             elif ch == "\n" and self.quote_rest:
                 out.append("\n" + _QUOTE)
+            elif ch == ":" and is_shortcode_at(slack, i):
+                out.append(":" + ZWSP)  # a literal ``:smile:`` stays text
             else:
                 out.append(escape_entities(ch))
         return neutralise_mass_mentions("".join(out))
@@ -98,6 +122,8 @@ class SlackRenderer(Renderer):
     def first_char(self, node: Node) -> str:
         if isinstance(node, Link | Mention | ChannelRef):
             return "<"
+        if isinstance(node, Text) and any(start == 0 for start, _, _ in emoji_spans(node.text[:16])):
+            return ":"
         if isinstance(node, LinePrefix):
             return "&"
         return super().first_char(node)

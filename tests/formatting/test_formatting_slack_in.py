@@ -96,7 +96,7 @@ CASES = [
     ("entities", "a &amp; b &lt;c&gt;", "a & b <c>"),
     ("entity-double-encoded", "&amp;lt;", "&lt;"),
     ("lone-ampersand", "R&D", "R&D"),
-    ("emoji-shortcodes", ":smile: :+1: :thumbsup::skin-tone-2:", ":smile: :+1: :thumbsup::skin-tone-2:"),
+    ("emoji-shortcodes", ":smile: :+1: :thumbsup::skin-tone-2: :partyparrot:", "😄 👍 👍🏻 :partyparrot:"),
     ("unicode-emoji", "👍🏽 👩‍💻", "👍🏽 👩‍💻"),
     ("cjk", "*日本語* テキスト", "**日本語** テキスト"),
     ("rtl", "_שלום_ مرحبا", "*שלום* مرحبا"),

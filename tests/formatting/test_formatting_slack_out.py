@@ -78,7 +78,7 @@ CASES = [
     ("entities-escaped", "a & b < c > d", "a &amp; b &lt; c &gt; d"),
     ("entity-lookalike-escaped", "&amp; &lt;", "&amp;amp; &amp;lt;"),
     # text
-    ("emoji", ":smile: 👍🏽", ":smile: 👍🏽"),
+    ("emoji", ":smile: 👍🏽 :partyparrot:", f":{Z}smile: :+1::skin-tone-4: :partyparrot:"),
     ("cjk-rtl", "**日本語** שלום مرحبا", "*日本語* שלום مرحبا"),
     ("bidi-override-removed", "a\u202eb", "ab"),
     ("empty", "", ""),
