@@ -5,7 +5,10 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``GET  /_emulator/channels/{channel}/messages``  stored messages (channel id or name)
 - ``GET  /_emulator/requests?since=N``             the REST request log
 - ``GET  /_emulator/posted?since=N``               what the bot/webhooks created, edited, deleted
-- ``POST /_emulator/messages``                     ``{user, channel, content, reply_to?}`` → message
+- ``POST /_emulator/messages``                     ``{user, channel, content, reply_to?, files?: [{name,
+  data_b64}], stickers?: [id]}`` → message (files are uploaded to the CDN as the person's attachments)
+- ``GET  /_emulator/files``                        attachment id → name, size, content_type, sha256 of the
+  bytes the emulator holds (only attachments still on the CDN)
 - ``PATCH /_emulator/messages/{channel}/{id}``     ``{content}`` → message
 - ``DELETE /_emulator/messages/{channel}/{id}``
 - ``POST /_emulator/interactions``                 ``{user, channel, command, options?, focused?}``
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..blobs import decode_files
 from . import api_errors as errors
 from . import payloads
 from .rest import reply
@@ -61,6 +65,7 @@ class ControlRoutes:
             web.get(f"{p}/requests", wrap(self.requests)),
             web.get(f"{p}/posted", wrap(self.posted)),
             web.post(f"{p}/messages", wrap(self.say)),
+            web.get(f"{p}/files", wrap(self.files)),
             web.patch(f"{p}/messages/{{channel}}/{{message_id}}", wrap(self.edit)),
             web.delete(f"{p}/messages/{{channel}}/{{message_id}}", wrap(self.delete)),
             web.post(f"{p}/interactions", wrap(self.interact)),
@@ -132,9 +137,28 @@ class ControlRoutes:
     async def say(self, request: web.Request) -> web.Response:
         body = await _json(request)
         message = await self.emu.say(
-            str(body["user"]), str(body["channel"]), str(body["content"]), reply_to=body.get("reply_to")
+            str(body["user"]),
+            str(body["channel"]),
+            str(body.get("content") or ""),
+            reply_to=body.get("reply_to"),
+            files=decode_files(body.get("files")),
+            stickers=[str(s) for s in body.get("stickers") or []],
         )
         return reply(message)
+
+    async def files(self, request: web.Request) -> web.Response:
+        cdn = self.emu.backend.cdn
+        return reply(
+            {
+                aid: {
+                    "name": f.attachment["filename"],
+                    "size": f.blob.size,
+                    "content_type": f.attachment["content_type"],
+                    "sha256": f.blob.sha256,
+                }
+                for aid, f in cdn.files.items()
+            }
+        )
 
     async def edit(self, request: web.Request) -> web.Response:
         body = await _json(request)

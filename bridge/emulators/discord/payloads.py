@@ -132,7 +132,7 @@ def guild_create(world: World) -> dict[str, Any]:
         "vanity_url_code": None,
         "description": None,
         "banner": None,
-        "premium_tier": 0,
+        "premium_tier": world.config.premium_tier,
         "preferred_locale": "en-US",
         "public_updates_channel_id": None,
         "nsfw_level": 0,

@@ -10,6 +10,7 @@ from aiohttp import web
 from . import api_errors as errors
 from . import appcommands, payloads
 from .service import Backend
+from .uploads import take_files
 
 JSON_BODY = web.RequestKey("json_body", object)
 """Where the middleware puts the parsed JSON body of a request."""
@@ -119,9 +120,10 @@ class BotRoutes:
         return reply(self.b.message(channel, request.match_info["message_id"]))
 
     async def create_message(self, request: web.Request) -> web.Response:
-        if request.content_type.startswith("multipart/"):
-            raise errors.APIError(400, 0, "The emulator does not accept attachments yet")
         channel = self.b.channel(request.match_info["channel_id"])
+        payload, files = await take_files(request, self.b, channel.id)
+        if payload is not None:
+            request[JSON_BODY] = payload
         body = body_of(request)
         message = await self.b.create_message(
             channel,
@@ -130,6 +132,7 @@ class BotRoutes:
             reference=body.get("message_reference"),
             allowed_mentions=body.get("allowed_mentions"),
             flags=int(body.get("flags") or 0),
+            extra={"attachments": files, "embeds": body.get("embeds")},
         )
         return reply(message)
 

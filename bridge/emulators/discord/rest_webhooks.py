@@ -12,10 +12,11 @@ from aiohttp import web
 
 from . import api_errors as errors
 from . import payloads
-from .rest import body_of, no_content, reply
+from .rest import JSON_BODY, body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Channel, Interaction, Webhook
 from .threads import FORUM, is_thread
+from .uploads import take_files
 
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7
 CALLBACK_AUTOCOMPLETE, CALLBACK_MODAL = 8, 9
@@ -64,6 +65,9 @@ class TokenRoutes:
         if self._is_app(request):
             return await self._followup(request)
         hook = self._hook(request)
+        payload, files = await take_files(request, self.b, hook.channel_id)
+        if payload is not None:
+            request[JSON_BODY] = payload
         body = body_of(request)
         username = body.get("username")
         if username is not None and (
@@ -71,7 +75,11 @@ class TokenRoutes:
         ):
             raise errors.invalid_form_body("username", "USERNAME_INVALID", "Username cannot contain 'discord'")
         author = payloads.webhook_author(hook, username)
-        common: dict[str, Any] = {"webhook": hook, "avatar_url": body.get("avatar_url")}
+        common: dict[str, Any] = {
+            "webhook": hook,
+            "avatar_url": body.get("avatar_url"),
+            "extra": {"attachments": files, "embeds": body.get("embeds")},
+        }
         if body.get("thread_name") is not None:
             if self.b.channel(hook.channel_id).type != FORUM:
                 raise errors.APIError(400, 220003, "Webhooks can only create threads in forum channels")

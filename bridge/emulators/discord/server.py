@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from . import api_errors as errors
-from . import appcommands, payloads
+from . import appcommands, payloads, rich
 from .control import ControlRoutes
 from .gateway import Gateway
 from .recorder import Notifier, RecordedRequest, Recorder
@@ -67,13 +67,14 @@ class DiscordEmulator:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware])
+        app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024 * 1024)
         for prefix in API_PREFIXES:
             app.add_routes(BotRoutes(self.backend).routes(prefix))
             app.add_routes(TokenRoutes(self.backend).routes(prefix))
             app.add_routes(ThreadRoutes(self.backend).routes(prefix))
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/", self.gateway.handle)])
         app.add_routes(ControlRoutes(self).routes())
+        app.add_routes(self.backend.cdn.routes())
         return app
 
     async def start(self) -> DiscordEmulator:
@@ -83,6 +84,7 @@ class DiscordEmulator:
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.gateway.url = self.gateway_url
+        self.backend.cdn.base_url = self.base_url
         return self
 
     async def stop(self) -> None:
@@ -90,6 +92,7 @@ class DiscordEmulator:
             await self.gateway.close_connections(code=1001)
             await self._runner.cleanup()
             self._runner = None
+        self.backend.blobs.close()
 
     async def __aenter__(self) -> DiscordEmulator:
         return await self.start()
@@ -252,18 +255,93 @@ class DiscordEmulator:
         return [m for c in self.world.channels.values() if c.recipient_ids == [uid] for m in c.messages.values()]
 
     # -- injecting what people do --------------------------------------------------------------
-    async def say(self, user: str, channel: str, content: str, *, reply_to: str | None = None) -> dict[str, Any]:
-        """A person posts ``content`` (optionally replying to message ``reply_to``)."""
+    async def say(
+        self,
+        user: str,
+        channel: str,
+        content: str,
+        *,
+        reply_to: str | None = None,
+        files: list[tuple[str, bytes]] | None = None,
+        stickers: list[str] | None = None,
+        embeds: list[dict[str, Any]] | None = None,
+        poll: dict[str, Any] | None = None,
+        flags: int = 0,
+    ) -> dict[str, Any]:
+        """A person posts ``content`` (optionally replying to message ``reply_to``), with ``files``
+        (name, bytes) uploaded to the CDN, ``stickers`` (ids from :meth:`add_sticker`), ``embeds``
+        (as a bot would send them) and a ``poll`` (:func:`rich.poll`)."""
         author = self.user(user)
+        chan = self.channel(channel)
         reference = {"message_id": reply_to} if reply_to else None
+        items = [self.backend.cdn.stickers[s][0] for s in stickers or []]
+        extra = {
+            "attachments": await rich.upload(self.backend, chan, files or []),
+            "sticker_items": items,
+            "embeds": embeds,
+            "poll": poll,
+        }
         return await self.backend.create_message(
-            self.channel(channel),
+            chan,
             author=payloads.user(author),
             content=content,
             reference=reference,
             msg_type=19 if reply_to else 0,
             source="user",
+            flags=flags,
+            extra=extra,
         )
+
+    async def forward(self, user: str, channel: str, message_id: str, *, to: str | None = None) -> dict[str, Any]:
+        """A person forwards message ``message_id`` of ``channel`` into ``to`` (default: the same)."""
+        source = self.channel(channel)
+        original = self.backend.message(source, message_id)
+        target = self.channel(to) if to else source
+        return await self.backend.create_message(
+            target,
+            author=payloads.user(self.user(user)),
+            content="",
+            source="user",
+            flags=rich.HAS_SNAPSHOT,
+            extra={"message_snapshots": [rich.snapshot(original)]},
+            reference_raw=rich.forward_reference(source, message_id),
+        )
+
+    async def voice_message(self, user: str, channel: str, audio: bytes, *, seconds: float) -> dict[str, Any]:
+        """A person records a voice message (one ``voice-message.ogg`` attachment)."""
+        chan = self.channel(channel)
+        [attachment] = await rich.upload(self.backend, chan, [("voice-message.ogg", audio)])
+        attachment |= {"content_type": "audio/ogg", "duration_secs": seconds, "waveform": "AAAA"}
+        return await self.backend.create_message(
+            chan,
+            author=payloads.user(self.user(user)),
+            content="",
+            source="user",
+            flags=rich.IS_VOICE_MESSAGE,
+            extra={"attachments": [attachment]},
+        )
+
+    async def bot_says(self, bot: str, channel: str, content: str, *, embeds: list[dict[str, Any]]) -> dict[str, Any]:
+        """Another app's bot posts a rich message (``embeds`` of type ``rich``)."""
+        author = rich.foreign_bot(self.backend, bot)
+        return await self.backend.create_message(
+            self.channel(channel),
+            author=payloads.user(author),
+            content=content,
+            source="user",
+            extra={"embeds": [{"type": "rich", **e} for e in embeds]},
+        )
+
+    async def add_sticker(self, name: str, image: bytes | None, *, format_type: int = 1) -> str:
+        """A guild sticker (1 PNG, 2 APNG, 3 LOTTIE, 4 GIF); returns its id for :meth:`say`."""
+        blob = await self.backend.blobs.put(image) if image is not None else None
+        sticker_id = self.world.ids.next()
+        self.backend.cdn.add_sticker(sticker_id, name, format_type, blob)
+        return sticker_id
+
+    def file_sha256(self, attachment_id: str) -> str | None:
+        """SHA-256 of the bytes the emulator holds for an attachment (None: gone from the CDN)."""
+        return self.backend.cdn.sha256(attachment_id)
 
     async def edit(self, channel: str, message_id: str, content: str) -> dict[str, Any]:
         """A person edits their message."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from ..blobs import BlobStore
 from . import api_errors as errors
 from . import payloads
+from .cdn import CDN
 from .gateway import Gateway, message_shape
 from .recorder import Notifier
 from .state import MAX_CONTENT, Channel, Interaction, Webhook, World, iso_now
@@ -38,6 +40,9 @@ class Backend:
         self.world = world
         self.gateway = gateway
         self.notifier = notifier
+        self.blobs = BlobStore()
+        self.cdn = CDN(self.blobs)
+        """Attachments and stickers (``cdn.py``); its base URL is set when the server starts."""
         self.posted: list[dict[str, Any]] = []
         """Log of every message created/edited/deleted through the API (bot, webhooks, interactions)."""
         self.threads = Threads(self, check_content)
@@ -81,8 +86,14 @@ class Backend:
         source: str = "api",
         allow_empty: bool = False,
         message_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+        reference_raw: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        text = check_content(content, allow_empty=allow_empty)
+        """``extra``: attachments, sticker_items, embeds, message_snapshots, poll (rich.py, uploads.py);
+        a message with any of them may have empty content (resources/message.mdx, Create Message:
+        "at least one of content, embeds, sticker_ids, components, files[n], or poll")."""
+        rich = {k: v for k, v in (extra or {}).items() if v}
+        text = check_content(content, allow_empty=allow_empty or bool(rich))
         if not flags & EPHEMERAL:
             await self.threads.admit(channel, str(author.get("id")))
         if reference is not None:
@@ -109,6 +120,9 @@ class Backend:
             msg_type=msg_type,
             application_id=application_id,
         )
+        message.update(rich)
+        if reference_raw is not None:  # a forward: the reference as built, no referenced_message
+            message["message_reference"] = reference_raw
         self.world.pings[message_id] = ping
         self.world.avatar_urls[message_id] = avatar_url
         if not flags & EPHEMERAL:
@@ -131,7 +145,7 @@ class Backend:
         source: str = "api",
     ) -> dict[str, Any]:
         message = self.message(channel, message_id)
-        text = check_content(content)
+        text = check_content(content, allow_empty=bool(message.get("attachments") or message.get("sticker_items")))
         self.threads.editable(channel)
         ping = self.world.compute_ping(text, allowed_mentions)
         self.world.pings[message_id] = ping
@@ -148,9 +162,10 @@ class Backend:
         return message
 
     async def delete_message(self, channel: Channel, message_id: str, *, source: str = "api") -> None:
-        self.message(channel, message_id)
+        message = self.message(channel, message_id)
         del channel.messages[message_id]
         self.threads.counted(channel, -1)
+        self.cdn.forget(message.get("attachments") or [])  # a deleted message's files leave the CDN
         event: dict[str, Any] = {"id": message_id, "channel_id": channel.id}
         if channel.guild_id is not None:
             event["guild_id"] = channel.guild_id

@@ -83,6 +83,8 @@ class EmulatorConfig:
     """What ``GET /gateway/bot`` recommends (``AutoShardedClient`` without a shard count uses it)."""
     guild_shard: int | None = None
     """Pick the guild id so that it lives on this shard (of ``recommended_shards``); None: any."""
+    premium_tier: int = 0
+    """The guild's boost tier (0-3): tier 2 raises the upload limit to 50 MiB, tier 3 to 100 MiB."""
 
 
 @dataclass

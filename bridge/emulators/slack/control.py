@@ -3,10 +3,13 @@
 All bodies and answers are JSON. Users and channels may be named by id or by name.
 
 - ``GET  /_emulator/state``                       team, users, channels, bot ids
-- ``POST /_emulator/messages``   {user, channel, text, thread_ts?, broadcast?}  a person posts
+- ``POST /_emulator/messages``   {user, channel, text, thread_ts?, broadcast?, files?: [{name, data_b64}]}
+  a person posts (with files: a ``file_share`` message)
 - ``POST /_emulator/messages/edit``   {channel, ts, text}                a person edits
 - ``POST /_emulator/messages/delete`` {channel, ts}                      a person deletes
-- ``GET  /_emulator/messages?channel=general``    messages of a channel as stored
+- ``GET  /_emulator/messages?channel=general``    messages of a channel as stored; each has
+  ``received_files``: name, size, content_type, sha256 of the bytes the emulator holds for the files
+  it shares (``files[]``) or shows (``image`` blocks' ``slack_file``)
 - ``GET  /_emulator/thread?channel=general&ts=…``  a thread: parent (or tombstone), then replies
 - ``POST /_emulator/commands``   {user, channel, text, command?}         a slash command
 - ``GET  /_emulator/commands/{id}``               its ack and responses
@@ -25,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bridge.emulators.blobs import decode_files
 from bridge.emulators.slack.config import RateLimit
 from bridge.emulators.slack.limits import Injected
 from bridge.emulators.slack.message_ops import EmulatorError
 from bridge.emulators.slack.payloads import channel_object, user_object
+from bridge.emulators.slack.state import SlackMessage
 
 if TYPE_CHECKING:
     from bridge.emulators.slack.server import SlackEmulator
@@ -64,6 +69,24 @@ def _thread_route(emu: SlackEmulator) -> Callable[[web.Request], Awaitable[Any]]
     return thread
 
 
+def received_files(emu: SlackEmulator, msg: SlackMessage) -> list[dict[str, Any]]:
+    """What the emulator holds for the files a message shares or shows (sha256 of the bytes)."""
+    ids = list(msg.files)
+    for block in msg.blocks or []:
+        ref = block.get("slack_file") if isinstance(block, dict) else None
+        if isinstance(ref, dict) and ref.get("id") and ref["id"] not in ids:
+            ids.append(str(ref["id"]))
+    out = []
+    for file_id in ids:
+        item = emu.files.files.get(file_id)
+        if item is None or item.blob is None or item.deleted:
+            continue
+        out.append(
+            {"name": item.name, "size": item.blob.size, "content_type": item.mimetype, "sha256": item.blob.sha256}
+        )
+    return out
+
+
 def add_routes(app: web.Application, emu: SlackEmulator) -> None:
     ws = emu.workspace
 
@@ -87,9 +110,10 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
         msg = emu.user_says(
             user=str(b["user"]),
             channel=str(b["channel"]),
-            text=str(b["text"]),
+            text=str(b.get("text") or ""),
             thread_ts=b.get("thread_ts"),
             broadcast=bool(b.get("broadcast", False)),
+            files=decode_files(b.get("files")),
         )
         return {"channel": msg.channel, "ts": msg.ts}
 
@@ -107,7 +131,12 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
         channel = request.query["channel"]
         deleted = request.query.get("include_deleted") in ("1", "true")
         msgs = emu.history(channel, include_deleted=deleted)
-        return {"messages": [{**m.to_api(), "channel": m.channel, "deleted": m.deleted} for m in msgs]}
+        return {
+            "messages": [
+                {**m.to_api(), "channel": m.channel, "deleted": m.deleted, "received_files": received_files(emu, m)}
+                for m in msgs
+            ]
+        }
 
     async def command(request: web.Request) -> dict[str, Any]:
         b = await _body(request)

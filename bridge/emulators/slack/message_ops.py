@@ -29,6 +29,7 @@ from bridge.emulators.slack.state import (
 if TYPE_CHECKING:
     from bridge.emulators.slack.config import EmulatorConfig
     from bridge.emulators.slack.events_http import HttpDeliverer
+    from bridge.emulators.slack.external_upload import FileStore, SlackFile
     from bridge.emulators.slack.socket_mode import SocketModeHub
     from bridge.emulators.slack.state import Workspace
 
@@ -44,6 +45,7 @@ class MessageOps:
     workspace: Workspace
     socket: SocketModeHub
     http: HttpDeliverer
+    files: FileStore
 
     def __init__(self) -> None:
         self.messages: dict[str, list[SlackMessage]] = {}
@@ -163,10 +165,18 @@ class MessageOps:
         return msg
 
     def user_says(
-        self, *, user: str, channel: str, text: str, thread_ts: str | None = None, broadcast: bool = False
+        self,
+        *,
+        user: str,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+        files: list[tuple[str, bytes]] | None = None,
     ) -> SlackMessage:
         """A person posts a message (a thread reply when ``thread_ts`` is given; also sent to the
-        channel when ``broadcast``). Slack's clients offer no reply to a reply (no nested threads)."""
+        channel when ``broadcast``), with ``files`` (name, bytes) uploaded from their Slack client:
+        then it is a ``file_share`` message. Slack's clients offer no reply to a reply (no nested threads)."""
         person = self._user(user)
         chan = self._channel(channel)
         if thread_ts and thread_rules.parent(self, chan.id, thread_ts) is None:
@@ -179,18 +189,49 @@ class MessageOps:
             thread_ts=thread_ts,
             subtype="thread_broadcast" if thread_ts and broadcast else None,
         )
+        if files:
+            items = []
+            for name, data in files:
+                item, _ = self.files.new(file_id=self.ids.next("F"), name=name, user=person.id, length=len(data))
+                item.blob = self.files.blobs.put_bytes(data)
+                item.complete = True
+                items.append(item)
+            self._attach(msg, items)
         self._log("post", msg)
         self._store(msg)
         return msg
 
-    def edit_message(self, *, channel: str, ts: str, text: str) -> SlackMessage:
-        """Anyone's message changes (a person's edit, or the app's ``chat.update``)."""
+    def _attach(self, msg: SlackMessage, items: list[SlackFile]) -> None:
+        msg.subtype = "file_share"
+        for item in items:
+            if msg.channel not in item.channels:
+                item.channels.append(msg.channel)
+            msg.files.append(item.id)
+            msg.file_objects.append(item.to_api(self))  # type: ignore[arg-type]
+
+    def share_files(self, channel: str, items: list[SlackFile], *, text: str, thread_ts: str | None) -> SlackMessage:
+        """``files.completeUploadExternal`` with a channel: the app's ``file_share`` message."""
+        ws = self.workspace
+        msg = SlackMessage(
+            channel=self._channel(channel).id, ts=self.clock.next(), text=text, user=ws.bot_user_id,
+            bot_id=ws.bot_id, app_id=ws.app_id, thread_ts=thread_ts,
+        )  # fmt: skip
+        self._attach(msg, items)
+        self._log("post", msg)
+        self._store(msg)
+        return msg
+
+    def edit_message(self, *, channel: str, ts: str, text: str, blocks: list[Any] | None = None) -> SlackMessage:
+        """Anyone's message changes (a person's edit, or the app's ``chat.update``; ``blocks`` given
+        replace the message's blocks, absent they are kept: see webapi.chat_update)."""
         chan = self._channel(channel)
         msg = self.find_message(chan.id, ts)
         if msg is None:
             raise EmulatorError(f"no message {ts} in {chan.name}")
         previous = msg.to_api()
         msg.text = text
+        if blocks is not None:
+            msg.blocks = blocks
         event_ts = self.clock.next()
         msg.edited = {"user": msg.user or self.workspace.bot_user_id, "ts": event_ts}
         self._log("update", msg)

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bridge.emulators.slack import control, webapi
+from bridge.emulators.slack import control, external_upload, webapi
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
 from bridge.emulators.slack.limits import Limiter
@@ -61,6 +61,7 @@ class SlackEmulator(MessageOps):
             retry_delays=self.config.http_retry_delays,
             on_change=self.notify,
         )
+        self.files = external_upload.FileStore()
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
@@ -68,12 +69,13 @@ class SlackEmulator(MessageOps):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def web_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_middleware], client_max_size=8 * 1024 * 1024)
+        app = web.Application(middlewares=[self._record_middleware], client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self.socket.handle)
         app.router.add_get("/link", self.socket.handle)
         app.router.add_post("/_respond/{run_id}", self._respond)
         control.add_routes(app, self)
+        external_upload.add_routes(app, self)
         return app
 
     async def start(self) -> None:
@@ -95,6 +97,7 @@ class SlackEmulator(MessageOps):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.files.close()
 
     async def __aenter__(self) -> SlackEmulator:
         await self.start()
@@ -180,8 +183,8 @@ class SlackEmulator(MessageOps):
     # -- HTTP handlers -------------------------------------------------------------------------
     @web.middleware
     async def _record_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(("/link", "/_emulator")):
-            return await handler(request)
+        if request.path.startswith(("/link", "/_emulator", "/upload/", "/files-pri/", "/signin")):
+            return await handler(request)  # file bytes stream through; they are not request records
         raw = await request.read()
         form: dict[str, str] = {}
         body: Any = None

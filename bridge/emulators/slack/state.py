@@ -64,6 +64,10 @@ class SlackMessage:
     latest_reply: str | None = None
     hidden: bool = False
     """Accepted but shown nowhere (a reply whose ``thread_ts`` matched no parent: see ``threads``)."""
+    files: list[str] = field(default_factory=list)
+    """Ids of the files shared in this message (``file_share``), see ``external_upload.py``."""
+    file_objects: list[dict[str, Any]] = field(default_factory=list)
+    """Their file objects as events and history show them (filled when the files are shared)."""
 
     def to_api(self) -> dict[str, Any]:
         """The message object as Slack shows it in events and API answers."""
@@ -94,6 +98,10 @@ class SlackMessage:
                 out["latest_reply"] = self.latest_reply
         if self.subtype == "tombstone":
             out["hidden"] = True
+        if self.file_objects:
+            out["files"] = [dict(f) for f in self.file_objects]
+            out["upload"] = True
+            out["display_as_bot"] = False
         return out
 
 

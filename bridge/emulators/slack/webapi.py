@@ -6,11 +6,13 @@ HTTP 429, a ``Retry-After`` header (whole seconds) and ``{"ok": false, "error": 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bridge.emulators.slack import external_upload
 from bridge.emulators.slack.payloads import channel_object, user_object
 from bridge.emulators.slack.state import RecordedRequest, SlackChannel
 from bridge.emulators.slack.threads import in_channel, is_tombstone, valid_ts
@@ -73,9 +75,33 @@ def apps_connections_open(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     return {"url": emu.socket.issue_url(emu.ws_url)}
 
 
+def _block_files(emu: SlackEmulator, blocks: Any) -> list[str]:
+    """Ids of the files ``image`` blocks show through ``slack_file: {"id"}``; an unknown, unfinished
+    or non-image file makes the blocks invalid (reference/block-kit/blocks/image-block: the file
+    must be an image the poster can access)."""
+    ids: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict) or block.get("type") != "image":
+            continue
+        ref = block.get("slack_file")
+        if ref is None:
+            if not block.get("image_url"):
+                raise ApiError("invalid_blocks")
+            continue
+        file_id = str(ref.get("id") or "") if isinstance(ref, dict) else ""
+        item = emu.files.files.get(file_id)
+        if item is None or item.deleted or not item.complete or not item.mimetype.startswith("image/"):
+            raise ApiError("invalid_blocks")
+        if not block.get("alt_text"):
+            raise ApiError("invalid_blocks")
+        ids.append(file_id)
+    return ids
+
+
 def chat_post_message(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     text = _text(emu, args)
+    _block_files(emu, _blocks(args))
     thread_ts = args.get("thread_ts") or None
     if thread_ts and not valid_ts(str(thread_ts)):
         raise ApiError("invalid_thread_ts")  # a ts that matches no parent is ok:true, shown nowhere (threads.py)
@@ -85,10 +111,21 @@ def chat_post_message(emu: SlackEmulator, args: Args) -> dict[str, Any]:
         username=args.get("username") or None,
         icon_url=args.get("icon_url") or None,
         thread_ts=str(thread_ts) if thread_ts else None,
-        blocks=args.get("blocks") if isinstance(args.get("blocks"), list) else None,
+        blocks=_blocks(args),
         reply_broadcast=_truthy(args.get("reply_broadcast")),
     )
     return {"channel": channel.id, "ts": msg.ts, "message": msg.to_api()}
+
+
+def _blocks(args: Args) -> list[Any] | None:
+    """``blocks`` as a list (slack_sdk sends it JSON-encoded in form posts, as a list in JSON posts)."""
+    raw = args.get("blocks")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ApiError("invalid_blocks") from None
+    return raw if isinstance(raw, list) else None
 
 
 def chat_update(emu: SlackEmulator, args: Args) -> dict[str, Any]:
@@ -100,7 +137,11 @@ def chat_update(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     if msg.bot_id != emu.workspace.bot_id:
         raise ApiError("cant_update_message")
     text = _text(emu, args)
-    emu.edit_message(channel=channel.id, ts=ts, text=text)
+    blocks = _blocks(args)
+    _block_files(emu, blocks)
+    # blocks given replace the old ones; absent, they are kept (an assumption only a live check can
+    # settle; the bridge always sends its blocks again, so it is right either way)
+    emu.edit_message(channel=channel.id, ts=ts, text=text, blocks=blocks)
     return {"channel": channel.id, "ts": ts, "text": text, "message": msg.to_api()}
 
 
@@ -201,7 +242,7 @@ def _token(req: RecordedRequest) -> str | None:
 def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
     """Answer one recorded Web API request."""
     name = req.api_method or ""
-    method = METHODS.get(name)
+    method = METHODS.get(name) or external_upload.METHODS.get(name)
     if method is None:
         return _json({"ok": False, "error": "unknown_method"}, status=404)
     token = _token(req)
@@ -211,6 +252,11 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
     if token != expected:
         wrong_kind = token in (emu.config.app_token, emu.config.bot_token)
         return _json({"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"})
+    needed = external_upload.NEEDED_SCOPES.get(name)
+    if needed and needed not in emu.config.scopes:
+        # the shape Slack answers with (python-slack-sdk's missing_scope responses): needed + provided
+        body = {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(emu.config.scopes)}
+        return _json(body)
     args = req.args
     failure = emu.limiter.check(name, str(args.get("channel") or "") or None)
     if failure is not None:
@@ -219,6 +265,6 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
         return _json({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
     try:
         result = method(emu, args)
-    except ApiError as err:
+    except (ApiError, external_upload.FileError) as err:
         return _json({"ok": False, "error": err.error})
     return _json({"ok": True, **result}, headers={"x-oauth-scopes": ",".join(emu.config.scopes)})
