@@ -29,8 +29,9 @@ VISIBLE_KINDS = ("message", "join", "leave")
 
 def mentioned_usernames(text: str) -> list[str]:
     """Usernames a core-markdown text mentions (``@name``), as the mirror renders them: code spans
-    and blocks, escaped ``\\@name`` and the reserved mass-mention words do not count."""
-    return core_mentions(text)
+    and blocks, escaped ``\\@name`` and the reserved mass-mention words do not count. Text without
+    an ``@`` mentions nobody (the parse is skipped: most messages, and the bulk path's cost)."""
+    return core_mentions(text) if "@" in text else []
 
 
 def check_id(value: str) -> str:
@@ -103,8 +104,9 @@ class Messages:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
 
-    def _post_args(self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None) -> list[str]:
-        """The POST_ARGS (18) arguments of one message for post.lua / post_many.lua (see _post.lua)."""
+    def _post_args(self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None) -> str:
+        """The POST_ARGS (18) fields of one message for post.lua / post_many.lua, joined by NUL into
+        one script argument (post_fields in _post.lua; validated text holds no NUL)."""
         o = opts or PostOptions()
         limit = self.ctx.settings.max_message_chars
         body = validation.message_text(text, limit=limit, allow_empty=bool(o.files))
@@ -115,11 +117,14 @@ class Messages:
             self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
             *self.ctx.log_args(channel), o.origin_message_id, attachments_to_json(o.files), has_tags(o.files),
         )  # fmt: skip
-        return [str(a) for a in args]
+        joined = "\0".join(str(a) for a in args)
+        if joined.count("\0") != len(args) - 1:
+            raise InvalidInput("A message field holds a NUL character.")  # never from validated input
+        return joined
 
     async def post(self, channel: str, username: str, text: str, opts: PostOptions | None = None) -> PostResult:
         args = self._post_args(channel, username, text, opts, None)
-        status, value = await self.ctx.scripts.post(keys=[], args=args)
+        status, value = await self.ctx.scripts.post(keys=[], args=[args])
         return _posted(status, str(value), channel, username)
 
     async def post_many(self, posts: Sequence[BulkPost], batch: int = BULK_BATCH) -> list[PostResult]:
@@ -134,7 +139,7 @@ class Messages:
             slots: list[int | PostResult] = []
             for p in chunk:
                 try:
-                    args += self._post_args(p.channel, p.username, p.text, p.opts, p.ts)
+                    args.append(self._post_args(p.channel, p.username, p.text, p.opts, p.ts))
                     slots.append(len(slots))
                 except InvalidInput as err:
                     slots.append(PostResult(id="", error=str(err)))

@@ -20,7 +20,7 @@ _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", 
 
 _PRELUDES = {
     "_prelude": ("post", "post_many", "edit", "delete", "join"),  # the global stream id allocator, room events
-    "_top": ("post", "post_many", "delete"),  # the maintained top-poster counters (move_user moves them)
+    "_top": ("delete",),  # lowering a top-poster count (posts count in _post.lua; move_user moves them)
     "_post": ("post", "post_many"),  # one message's writes (post = one, post_many = a batch)
     "_mirror_prelude": ("mirror_commit", "mirror_dead"),  # trimming the acknowledged outbox head
 }

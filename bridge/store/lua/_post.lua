@@ -10,7 +10,57 @@
 --       18 what the message has, for `has:` search (TAG: "file", "file,image"; "" = nothing)
 local POST_ARGS = 18
 
-local function post_message(A)
+-- What one call (one message, or a post_many batch) keeps in memory and writes once at its end:
+-- checks already made (channel and user exist, the index exists), the id allocator's state, the
+-- activity times (max per user), the top-poster counts and each author's post records. Every
+-- check of a message runs before any of its writes, so a message either is written whole or is
+-- refused; the end-of-call writes (flush_batch) are plain ZADD/ZINCRBY/SET that cannot fail.
+-- A message's POST_ARGS fields travel as ONE argument, joined by NUL ("\0": message text never holds
+-- one, validation drops C0 controls): the client encodes one argument per message instead of 18.
+local function post_fields(joined, n)
+  local A = {}
+  for field in string.gmatch(joined .. '\0', '([^%z]*)%z') do A[#A + 1] = field end
+  if #A ~= POST_ARGS then
+    return nil, redis.error_reply('post: message ' .. n .. ' has ' .. #A .. ' fields, not ' .. POST_ARGS)
+  end
+  return A
+end
+
+local function new_batch()
+  return {streams = {}, member = {}, active = {}, top = {}, posts = {}, index = nil}
+end
+
+local function is_member(batch, set, name)
+  local k = set .. '\0' .. name
+  local known = batch.member[k]
+  if known == nil then
+    known = redis.call('SISMEMBER', set, name) == 1
+    batch.member[k] = known
+  end
+  return known
+end
+
+local function later(t, key, score)
+  local cur = t[key]
+  if not cur or cur < score then t[key] = score end
+end
+
+local function flush_batch(batch)
+  flush_ids(batch)
+  for key, per in pairs(batch.active) do
+    local args = {}
+    for user, score in pairs(per) do args[#args + 1] = score; args[#args + 1] = user end
+    redis.call('ZADD', key, 'GT', unpack(args))
+  end
+  for key, per in pairs(batch.top) do
+    for user, n in pairs(per) do redis.call('ZINCRBY', key, n, user) end
+  end
+  for key, items in pairs(batch.posts) do
+    for i = 1, #items, 1000 do redis.call('ZADD', key, unpack(items, i, math.min(#items, i + 999))) end
+  end
+end
+
+local function post_message(A, batch)
   local channel, username, text, ts = A[1], A[2], A[3], A[4]
   local dedupe, ttl, pmsg = A[8], tonumber(A[9]), A[10]
 
@@ -24,17 +74,20 @@ local function post_message(A)
     local known = redis.call('GET', pmsg)
     if known and redis.call('EXISTS', 'message:' .. known) == 1 then return {'duplicate', known} end
   end
-  if redis.call('SISMEMBER', 'channels', channel) == 0 then return {'no_channel', channel} end
+  if not is_member(batch, 'channels', channel) then return {'no_channel', channel} end
   -- RediSearch 1.x keeps the index in the key idx:<name>; without it FT.ADDHASH would fail after the
   -- stream and hash writes, which a Lua error does not roll back.
-  if A[7] == '1' and redis.call('EXISTS', 'idx:idx:messages') == 0 then return {'no_index', 'idx:messages'} end
-  if redis.call('SISMEMBER', 'usernames', username) == 0 then return {'no_user', username} end
+  if A[7] == '1' then
+    if batch.index == nil then batch.index = redis.call('EXISTS', 'idx:idx:messages') == 1 end
+    if not batch.index then return {'no_index', 'idx:messages'} end
+  end
+  if not is_member(batch, 'usernames', username) then return {'no_user', username} end
 
   local fields = {'type', 'message', 'username', username}
   if A[5] ~= '' then
     table.insert(fields, 'origin'); table.insert(fields, A[13])
   end
-  local id = room_event(channel, 'message', fields, tonumber(A[11]), A[14], tonumber(A[15]))
+  local id = room_event(channel, 'message', fields, tonumber(A[11]), A[14], tonumber(A[15]), batch)
 
   local key = 'message:' .. id
   local hash = {'channel', channel, 'username', username, 'message', text, 'ts', ts}
@@ -60,12 +113,20 @@ local function post_message(A)
   end
 
   local score = tonumber(ts)
-  redis.call('ZADD', 'cb:posts:' .. username, score, id)
-  redis.call('ZADD', 'cb:active', score, username)
-  redis.call('ZADD', 'cb:active:' .. channel, score, username)
-  count_post(channel, username, 1)
+  local pk = 'cb:posts:' .. username
+  batch.posts[pk] = batch.posts[pk] or {}
+  table.insert(batch.posts[pk], score); table.insert(batch.posts[pk], id)
+  -- last activity only moves forward (imported history keeps the newer activity)
+  for _, akey in ipairs({'cb:active', 'cb:active:' .. channel}) do
+    batch.active[akey] = batch.active[akey] or {}
+    later(batch.active[akey], username, score)
+  end
+  for _, tkey in ipairs({'cb:top', 'cb:top:' .. channel}) do
+    batch.top[tkey] = batch.top[tkey] or {}
+    batch.top[tkey][username] = (batch.top[tkey][username] or 0) + 1
+  end
   for mentioned in string.gmatch(A[12], '%S+') do
-    if mentioned ~= username and redis.call('SISMEMBER', 'usernames', mentioned) == 1 then
+    if mentioned ~= username and is_member(batch, 'usernames', mentioned) then
       redis.call('ZADD', 'cb:mentions:' .. mentioned, score, id)
     end
   end

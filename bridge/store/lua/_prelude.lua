@@ -5,9 +5,18 @@
 -- HSET would overwrite the first message. So ids are allocated here, globally increasing across
 -- all channels (`cb:lastid`), from the server clock, and never below the stream's own last entry
 -- (entries written by other tools with XADD * stay valid).
-local function next_stream_id(stream)
-  local t = redis.call('TIME')
-  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--
+-- ``batch`` (post_many.lua; nil for one event) keeps the clock, the last id and the streams already
+-- checked in memory for the whole call; flush_ids(batch) writes cb:lastid once at its end.
+local function next_stream_id(stream, batch)
+  local ms
+  if batch and batch.ms then
+    ms = batch.ms
+  else
+    local t = redis.call('TIME')
+    ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if batch then batch.ms = ms end
+  end
   local seq = 0
   local function bump(id)
     if not id then return end
@@ -16,17 +25,27 @@ local function next_stream_id(stream)
     if lms > ms then ms, seq = lms, lseq + 1
     elseif lms == ms and lseq >= seq then seq = lseq + 1 end
   end
-  bump(redis.call('GET', 'cb:lastid'))
-  local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-  if top[1] then bump(top[1][1]) end
+  if batch and batch.lastid then bump(batch.lastid) else bump(redis.call('GET', 'cb:lastid')) end
+  if not (batch and batch.streams[stream]) then
+    local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+    if top[1] then bump(top[1][1]) end
+  end
   local id = string.format('%d-%d', ms, seq)
-  redis.call('SET', 'cb:lastid', id)
+  if batch then
+    batch.lastid = id; batch.streams[stream] = true
+  else
+    redis.call('SET', 'cb:lastid', id)
+  end
   return id
 end
 
+local function flush_ids(batch)
+  if batch.lastid then redis.call('SET', 'cb:lastid', batch.lastid) end
+end
+
 -- XADD to a channel stream with a globally unique id; maxlen 0 keeps every entry.
-local function xadd_channel(stream, maxlen, fields)
-  local id = next_stream_id(stream)
+local function xadd_channel(stream, maxlen, fields, batch)
+  local id = next_stream_id(stream, batch)
   if maxlen > 0 then
     return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, unpack(fields))
   end
@@ -35,8 +54,8 @@ end
 
 -- Append a room event: the channel stream entry (``fields`` start with type), then one entry in the
 -- partitioned mirror log the fan-out worker reads (log_key "" = none). Returns the stream id.
-local function room_event(channel, kind, fields, maxlen, log_key, log_maxlen)
-  local id = xadd_channel('channel:' .. channel, maxlen, fields)
+local function room_event(channel, kind, fields, maxlen, log_key, log_maxlen, batch)
+  local id = xadd_channel('channel:' .. channel, maxlen, fields, batch)
   if log_key ~= '' then
     redis.call('XADD', log_key, 'MAXLEN', '~', log_maxlen, '*', 'channel', channel, 'id', id, 'type', kind)
   end
