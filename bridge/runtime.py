@@ -4,12 +4,9 @@ process already runs on the same data dir, or a new embedded server."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,10 +17,10 @@ from bridge.core.ports import ChannelRef
 from bridge.errors import ConfigError, StoreError
 from bridge.store import keys
 from bridge.store.connection import RedisClient, connect, redacted
+from bridge.store.datadir import DataDirServer, open_server
 from bridge.store.embedded import EmbeddedRedis
 
 log = logging.getLogger("bridge.runtime")
-ENDPOINT_FILE = "chatbridge-redis.json"
 
 
 @dataclass
@@ -31,18 +28,8 @@ class Runtime:
     url: str
     redis: RedisClient
     chat: Chat
-    embedded: EmbeddedRedis | None
-
-
-def _running_embedded(data_dir: Path) -> str | None:
-    """The URL of an embedded server started by another chatbridge process, if it is alive."""
-    path = data_dir / ENDPOINT_FILE
-    try:
-        info = json.loads(path.read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return str(info["url"])
+    embedded: DataDirServer | None
+    """The data dir's embedded server (None with an external Redis)."""
 
 
 async def _reachable(url: str) -> None:
@@ -62,27 +49,26 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
     """Yield a connected :class:`Runtime`. ``own_server`` (``chatbridge run``) starts the embedded
     server and publishes its address; other commands reuse it or start a temporary one."""
     url = config.redis_url()
-    embedded: EmbeddedRedis | None = None
-    endpoint = config.redis.data_dir / ENDPOINT_FILE
+    embedded: DataDirServer | None = None
     if own_server:
         # `chatbridge run` writes its sandbox and endpoint files there even with an external Redis
         try:
             config.redis.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"redis.data_dir: cannot create {config.redis.data_dir}: {err.strerror}") from None
-    if url is None and not own_server:
-        url = _running_embedded(config.redis.data_dir)
     if url is None:
-        embedded = EmbeddedRedis(
-            data_dir=config.redis.data_dir,
-            appendonly=config.redis.appendonly,
-            appendfsync=config.redis.appendfsync,
-            module_path=config.redis.module_path,
-            server_binary=config.redis.server_binary,
+        embedded = open_server(
+            config.redis.data_dir,
+            lambda: EmbeddedRedis(
+                data_dir=config.redis.data_dir,
+                appendonly=config.redis.appendonly,
+                appendfsync=config.redis.appendfsync,
+                module_path=config.redis.module_path,
+                server_binary=config.redis.server_binary,
+            ),
+            role="run" if own_server else "command",
         )
-        url = embedded.start()
-        if own_server and embedded.process is not None:
-            endpoint.write_text(json.dumps({"url": url, "pid": embedded.process.pid}))
+        url = embedded.url
     await _reachable(url)
     redis = connect(url)
     try:
@@ -92,8 +78,6 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
     finally:
         await redis.aclose()
         if embedded is not None:
-            if own_server:
-                endpoint.unlink(missing_ok=True)
             embedded.stop()
 
 
