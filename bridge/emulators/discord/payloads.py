@@ -121,7 +121,7 @@ def guild_create(world: World) -> dict[str, Any]:
         "default_message_notifications": 1,
         "explicit_content_filter": 0,
         "roles": [role(r) for r in world.roles.values()],
-        "emojis": [],
+        "emojis": list(world.emojis),
         "stickers": [],
         "features": [],
         "mfa_level": 0,

@@ -26,6 +26,8 @@ from . import api_errors as errors
 from . import appcommands, payloads, rich
 from .control import ControlRoutes
 from .gateway import Gateway
+from .reactions import ReactionRoutes, Reactions
+from .reactions import control_routes as reaction_control_routes
 from .recorder import Notifier, RecordedRequest, Recorder
 from .rest import JSON_BODY, BotRoutes, reply
 from .rest_webhooks import TokenRoutes
@@ -62,6 +64,9 @@ class DiscordEmulator:
         self.gateway = Gateway(self.world, on_change=self.notifier.poke)
         self.recorder = Recorder(self.notifier)
         self.backend = Backend(self.world, self.gateway, self.notifier)
+        self.reactions = Reactions(self.backend, interval_s=self.config.reaction_interval_s)
+        for name in self.config.emojis:
+            self.reactions.add_emoji(name.removeprefix("a:"), animated=name.startswith("a:"))
         self.rate_limits: list[RateLimitRule] = []
         self._runner: web.AppRunner | None = None
 
@@ -72,9 +77,11 @@ class DiscordEmulator:
             app.add_routes(BotRoutes(self.backend).routes(prefix))
             app.add_routes(TokenRoutes(self.backend).routes(prefix))
             app.add_routes(ThreadRoutes(self.backend).routes(prefix))
+            app.add_routes(ReactionRoutes(self.backend, self.reactions).routes(prefix))
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/", self.gateway.handle)])
         app.add_routes(ControlRoutes(self).routes())
         app.add_routes(self.backend.cdn.routes())
+        app.add_routes(reaction_control_routes(self))
         return app
 
     async def start(self) -> DiscordEmulator:
@@ -383,6 +390,20 @@ class DiscordEmulator:
         channel = self.world.add_channel(name)
         await self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.world, channel))
         return channel
+
+    # -- reactions (bridge.emulators.discord.reactions) ------------------------------------------
+    async def react(self, user: str, channel: str, message_id: str, emoji: str, *, remove: bool = False) -> None:
+        """A person adds (or removes) a reaction: Unicode, a custom emoji's name or ``name:id``."""
+        ref = self.reactions.resolve(emoji)
+        uid, cid = self.user(user).id, self.channel(channel).id
+        if remove:
+            await self.reactions.remove(cid, message_id, ref, uid)
+        else:
+            await self.reactions.add(cid, message_id, ref, uid)
+
+    def reactions_of(self, message_id: str) -> list[dict[str, Any]]:
+        """``[{emoji, count, users}]`` on a message (``emoji``: Unicode or ``name:id``; user ids)."""
+        return self.reactions.of(message_id)
 
     # -- threads and forums (bridge.emulators.discord.threads) ----------------------------------
     async def create_forum(self, name: str) -> Channel:

@@ -85,6 +85,10 @@ class EmulatorConfig:
     """Pick the guild id so that it lives on this shard (of ``recommended_shards``); None: any."""
     premium_tier: int = 0
     """The guild's boost tier (0-3): tier 2 raises the upload limit to 50 MiB, tier 3 to 100 MiB."""
+    emojis: tuple[str, ...] = ("blobwave", "a:blobdance")
+    """The guild's custom emoji (``a:`` = animated); see ``reactions``."""
+    reaction_interval_s: float = 0.25
+    """The bot's reaction rate limit per channel (topics/rate-limits.mdx; 0 turns it off)."""
 
 
 @dataclass
@@ -187,6 +191,8 @@ class World:
         self.guild_commands: dict[str, list[dict[str, Any]]] = {}
         self.pings: dict[str, Ping] = {}
         self.avatar_urls: dict[str, str | None] = {}
+        self.emojis: list[dict[str, Any]] = []
+        """The guild's custom emoji as GUILD_CREATE lists them (filled by ``reactions.Reactions``)."""
         self.everyone_role = Role(self.guild_id, "@everyone", DEFAULT_PERMISSIONS)
         self.admin_role = Role(self.ids.next(), "Moderators", DEFAULT_PERMISSIONS | MANAGE_CHANNELS, 1)
         self.bot_role = Role(self.ids.next(), config.bot_name, BOT_PERMISSIONS, 2)

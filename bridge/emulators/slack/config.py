@@ -25,7 +25,8 @@ class EmulatorConfig:
     bot_token: str = "xoxb-emulator-bot-token"
     scopes: tuple[str, ...] = (
         "channels:history", "channels:read", "chat:write", "chat:write.customize", "commands",
-        "files:read", "files:write", "groups:history", "groups:read", "im:write", "users:read",
+        "emoji:read", "files:read", "files:write", "groups:history", "groups:read", "im:write",
+        "reactions:read", "reactions:write", "users:read",
     )  # fmt: skip
     """Scopes the emulated app was installed with (sent as ``x-oauth-scopes``, as Slack does)."""
     app_token: str = "xapp-emulator-app-token"

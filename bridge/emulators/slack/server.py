@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bridge.emulators.slack import control, external_upload, webapi
+from bridge.emulators.slack import control, external_upload, reactions, webapi
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
 from bridge.emulators.slack.limits import Limiter
@@ -76,6 +76,7 @@ class SlackEmulator(MessageOps):
         app.router.add_post("/_respond/{run_id}", self._respond)
         control.add_routes(app, self)
         external_upload.add_routes(app, self)
+        reactions.add_control_routes(app, self)
         return app
 
     async def start(self) -> None:
@@ -161,6 +162,10 @@ class SlackEmulator(MessageOps):
             return None
 
         return await self.wait_for(find, within=within, what=f"a {api_method or 'matching'} request")
+
+    def user_reacts(self, *, user: str, channel: str, ts: str, name: str, remove: bool = False) -> bool:
+        """A person adds (or removes) reaction ``name`` (see ``reactions``); False if nothing changed."""
+        return reactions.user_reacts(self, user=user, channel=channel, ts=ts, name=name, remove=remove)
 
     @property
     def last_seq(self) -> int:

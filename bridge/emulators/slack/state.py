@@ -68,6 +68,8 @@ class SlackMessage:
     """Ids of the files shared in this message (``file_share``), see ``external_upload.py``."""
     file_objects: list[dict[str, Any]] = field(default_factory=list)
     """Their file objects as events and history show them (filled when the files are shared)."""
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    """``[{"name", "users", "count"}]`` as Slack lists them (see ``reactions``)."""
 
     def to_api(self) -> dict[str, Any]:
         """The message object as Slack shows it in events and API answers."""
@@ -102,6 +104,8 @@ class SlackMessage:
             out["files"] = [dict(f) for f in self.file_objects]
             out["upload"] = True
             out["display_as_bot"] = False
+        if self.reactions:
+            out["reactions"] = [{**r, "users": list(r["users"])} for r in self.reactions]
         return out
 
 
@@ -233,6 +237,14 @@ class Workspace:
     bot_name: str = "chatbridge"
     users: dict[str, SlackUser] = field(default_factory=dict)
     channels: dict[str, SlackChannel] = field(default_factory=dict)
+    custom_emoji: dict[str, str] = field(
+        default_factory=lambda: {
+            "partyparrot": "https://emoji.slack-edge.invalid/T0EMULATOR/partyparrot/1.gif",
+            "blobwave": "https://emoji.slack-edge.invalid/T0EMULATOR/blobwave/1.png",
+            "parrot": "alias:partyparrot",
+        }
+    )
+    """The workspace's custom emoji as ``emoji.list`` returns them (image URL or ``alias:name``)."""
 
     @classmethod
     def default(cls) -> Workspace:
