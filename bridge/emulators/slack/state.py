@@ -104,6 +104,9 @@ class SlackMessage:
             out["files"] = [dict(f) for f in self.file_objects]
             out["upload"] = True
             out["display_as_bot"] = False
+        return self._with_reactions(out)
+
+    def _with_reactions(self, out: dict[str, Any]) -> dict[str, Any]:
         if self.reactions:
             out["reactions"] = [{**r, "users": list(r["users"])} for r in self.reactions]
         return out
