@@ -1,4 +1,7 @@
 # chatbridge: the bridge with an embedded redis-server + RediSearch (Debian's packages).
+# Alone it runs with the embedded Redis (AOF in the /data volume); with REDIS_URL set it uses that
+# Redis instead (docker-compose.yml: Redis 8 beside it). Config: /etc/chatbridge/config.yaml
+# (deploy/chatbridge.yaml; mount your own over it). Secrets only from the environment (--env-file).
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -9,6 +12,7 @@ WORKDIR /app
 COPY requirements.lock pyproject.toml README.md ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY bridge ./bridge
+COPY deploy/chatbridge.yaml /etc/chatbridge/config.yaml
 RUN pip install --no-cache-dir --no-deps . && useradd --create-home chatbridge \
  && mkdir -p /data && chown chatbridge /data
 USER chatbridge

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge import logs
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
@@ -60,6 +61,7 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
         general = emu.channel("general")
         running.sandbox["discord"] = {"url": emu.base_url, "guild": emu.guild_id, "general": general.id}
         await _sandbox_link(rt.chat, ChannelRef("discord", emu.guild_id, general.id))
+    logs.add_secret(token)
     adapter = DiscordAdapter(chat=rt.chat, config=DiscordConfig.load(settings))
     await adapter.start(token)
     running.closers.insert(0, adapter.close)
@@ -92,6 +94,8 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
     else:
         config = SlackConfig.model_validate(settings)
         secrets = SlackSecrets.from_env(config.mode)
+    for secret in (secrets.bot_token, secrets.app_token, secrets.signing_secret):
+        logs.add_secret(secret)
     adapter = SlackAdapter(chat=rt.chat, config=SlackConfig.model_validate(settings), secrets=secrets)
     await adapter.start()
     running.closers.insert(0, adapter.stop)

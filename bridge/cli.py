@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bridge import __version__, config
+from bridge import __version__, config, logs
 from bridge.core.ports import Invocation
 from bridge.errors import ConfigError, StoreError
 from bridge.runtime import open_runtime
@@ -28,7 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatbridge", description="Discord ⇄ Redis chat core ⇄ Slack.")
     parser.add_argument("--version", action="version", version=f"chatbridge {__version__}")
     parser.add_argument("-c", "--config", help="config file (default: ./config.yaml if present)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="-v: the bridge's logs at DEBUG; -vv: the libraries' too"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr as text (default) or one JSON object per line",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the bridge (embedded Redis, adapters, worker)")
@@ -60,11 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(verbose=args.verbose, fmt=args.log_format)
     try:
         cfg = config.load(args.config)
         if args.command == "check-config":

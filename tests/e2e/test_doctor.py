@@ -38,8 +38,8 @@ async def test_doctor_passes_on_a_well_set_up_bridge(
         code = await run_doctor(monkeypatch, redis_url, discord, slack)
     out = capsys.readouterr().out
     assert code == 0, out
-    assert f"[ok] RediSearch {generation.name}" in out and "[ok] Message Content intent enabled" in out
-    assert "[ok] Slack scopes" in out and "[!!]" not in out
+    assert f"[ok] RediSearch {generation.name}" in out and "[ok] the Message Content intent is enabled" in out
+    assert "[ok] the Slack app has every scope" in out and "[ok] AOF persistence is on" in out and "[!!]" not in out
 
 
 async def test_doctor_starts_the_configured_embedded_server(
@@ -68,9 +68,44 @@ async def test_doctor_names_what_is_missing(
     async with DiscordEmulator(no_intent) as discord, SlackEmulator(config=SlackEmulatorConfig(scopes=scopes)) as slack:
         code = await run_doctor(monkeypatch, redis_url, discord, slack, discord_token="not-the-token")
         bad_token = capsys.readouterr().out
-        assert code == 1 and "[!!] Discord token — Discord answered 401" in bad_token
+        assert code == 1
+        wrong = "[!!] Discord refused the bot token in DISCORD_TOKEN (HTTP 401)"
+        assert f"{wrong} — reset it in the Developer Portal" in bad_token
         code = await run_doctor(monkeypatch, redis_url, discord, slack)
     out = capsys.readouterr().out
     assert code == 1
-    assert "[!!] Message Content intent enabled — Developer Portal" in out
-    assert "[!!] Slack scopes — missing chat:write.customize" in out
+    assert "[!!] the Message Content intent is off for this bot" in out and "— enable it in the Developer Portal" in out
+    assert "[!!] the Slack app lacks the scope(s) chat:write.customize — add them" in out
+    for line in out.splitlines():  # a failed check says what is wrong and what to do
+        assert not line.startswith("[!!]") or (" — " in line and len(line.split(" — ")[1]) > 10), line
+
+
+async def test_doctor_says_aof_is_off_and_how_to_turn_it_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
+) -> None:
+    from bridge.store.connection import connect
+
+    redis = connect(redis_url)
+    await redis.config_set("appendonly", "no")
+    try:
+        async with DiscordEmulator() as discord, SlackEmulator() as slack:
+            code = await run_doctor(monkeypatch, redis_url, discord, slack)
+    finally:
+        await redis.config_set("appendonly", "yes")
+        await redis.aclose()
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[!!] AOF is off: a Redis restart loses what was written since the last snapshot — set appendonly yes" in out
+
+
+async def test_doctor_says_redis_is_unreachable_and_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2-pw@127.0.0.1:9/0")
+    for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code = await doctor(parse({}))
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[!!] Redis at redis://:***@127.0.0.1:9/0 is unreachable (" in out
+    assert "— start Redis, or point redis.url / REDIS_URL at a running one" in out and "hunter2" not in out

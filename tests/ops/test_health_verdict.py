@@ -46,4 +46,4 @@ def test_a_part_down_longer_than_the_grace_fails_and_is_named() -> None:
     parts = [PartHealth("redis", True, 0.0, "up"), PartHealth("discord", False, 50.0, "gateway disconnected")]
     result = verdict(parts, grace_s=10, now=100.0)
     assert not result.ok and result.status == 503
-    assert result.failing == ["discord: gateway disconnected for 50s"]
+    assert result.failing == ["discord: gateway disconnected (down 50s)"]

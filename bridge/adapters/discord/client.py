@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bridge import metrics
 from bridge.core.chat import Chat
 from bridge.errors import ConfigError
 from bridge.health import PartHealth, StateClock
@@ -34,6 +35,19 @@ from .outbound import DiscordDestination
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord")
+
+
+DISPATCH_KINDS = {
+    "MESSAGE_CREATE": "message",
+    "MESSAGE_UPDATE": "edit",
+    "MESSAGE_DELETE": "delete",
+    "MESSAGE_DELETE_BULK": "bulk_delete",
+    "MESSAGE_REACTION_ADD": "reaction",
+    "MESSAGE_REACTION_REMOVE": "reaction_removed",
+    "INTERACTION_CREATE": "command",
+    "THREAD_CREATE": "thread",
+}
+"""Gateway dispatch names (discord-api-docs topics/gateway-events.md) → the ``kind`` label."""
 
 
 def intents_for(config: DiscordConfig) -> discord.Intents:
@@ -93,6 +107,10 @@ class _BridgeEvents(_ClientBase):
 
     async def on_disconnect(self) -> None:
         self.adapter.gateway_state.set(False, "gateway disconnected, reconnecting")
+
+    async def on_socket_event_type(self, event_type: str) -> None:
+        """Every gateway dispatch, counted by kind (``chatbridge_inbound_events_total``)."""
+        metrics.inbound_event("discord", DISPATCH_KINDS.get(event_type, event_type.lower()))
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.inbound.on_message(message)

@@ -31,6 +31,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge import metrics
 from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
@@ -41,6 +42,23 @@ from bridge.errors import ConfigError
 from bridge.health import PartHealth, StateClock
 
 log = logging.getLogger("bridge.slack")
+
+
+MESSAGE_SUBTYPE_KINDS = {"message_changed": "edit", "message_deleted": "delete", "file_share": "file"}
+"""Message subtypes (api.slack.com/events/message) → the ``kind`` label; other subtypes keep their name."""
+
+
+def slack_kind(body: dict[str, Any]) -> str:
+    """``message``, ``edit``, ``delete``, ``file``, ``command``, ``reaction_added``, ... for a request body."""
+    if body.get("command"):
+        return "command"
+    event = body.get("event")
+    if isinstance(event, dict):
+        if event.get("type") == "message":
+            subtype = str(event.get("subtype") or "")
+            return MESSAGE_SUBTYPE_KINDS.get(subtype, subtype or "message")
+        return str(event.get("type") or "event")
+    return str(body.get("type") or "other")
 
 
 class SlackAdapter:
@@ -88,7 +106,7 @@ class SlackAdapter:
             client=self.client,
             signing_secret=secrets.signing_secret or "",
             process_before_response=True,
-            logger=self._log,
+            logger=self._log.getChild("sdk"),  # slack-bolt's and slack_sdk's own lines (INFO, see bridge.logs)
         )
         self.app.command(config.command)(self.commands.on_command)
         self.app.event("message")(self.rooms.on_message)
@@ -149,9 +167,10 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _seen(self, next_: Callable[[], Awaitable[None]]) -> None:
-        """Bolt middleware: Slack reached us (either mode)."""
+    async def _seen(self, body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:
+        """Bolt middleware: Slack reached us (either mode); counted by kind."""
         self.last_event_at = time.time()
+        metrics.inbound_event("slack", slack_kind(body))
         await next_()
 
     def health(self) -> PartHealth:
