@@ -17,6 +17,7 @@ from bridge.errors import BridgeError
 from bridge.logs import redact
 from bridge.runtime import open_runtime
 from bridge.store import keys
+from bridge.store.connection import connect
 from bridge.store.embedded import pypi_search_2x
 
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
@@ -55,6 +56,9 @@ async def doctor(cfg: Config) -> int:
 
 async def check_redis(cfg: Config, report: Report) -> None:
     where = cfg.redis_url() or f"the embedded server (data dir {cfg.redis.data_dir})"
+    if not await _reachable(cfg, report, where):
+        report_embedded_choices(cfg, report)
+        return
     try:
         async with open_runtime(cfg) as rt:
             info = await rt.redis.info("server")
@@ -94,6 +98,25 @@ async def check_redis(cfg: Config, report: Report) -> None:
             "start Redis, or point redis.url / REDIS_URL at a running one",
         )
     report_embedded_choices(cfg, report)
+
+
+async def _reachable(cfg: Config, report: Report, where: str) -> bool:
+    """A configured Redis answers one PING (no retries), else one clear problem line."""
+    url = cfg.redis_url()
+    if url is None:
+        return True
+    probe = connect(url, retries=0, socket_timeout=5.0)
+    try:
+        await probe.ping()
+    except (RedisError, OSError) as err:
+        report.problem(
+            f"Redis at {_safe(where)} is unreachable ({type(err).__name__}: {_safe(str(err))})",
+            "start Redis, or point redis.url / REDIS_URL at a running one",
+        )
+        return False
+    finally:
+        await probe.aclose()
+    return True
 
 
 def _safe(url: str) -> str:
