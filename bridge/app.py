@@ -159,6 +159,7 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
                 port=cfg.http.port,
                 grace_s=cfg.health.grace_s,
                 poll_s=cfg.health.poll_s,
+                stopping=stop,
             )
             await health.start()
             running.closers.insert(0, health.stop)

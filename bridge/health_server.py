@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -45,6 +46,7 @@ class HealthServer:
         grace_s: float = 30.0,
         poll_s: float = 1.0,
         probe_timeout_s: float = 2.0,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.rt = rt
         self.worker = worker
@@ -54,6 +56,8 @@ class HealthServer:
         self.grace_s = grace_s
         self.probe_timeout_s = probe_timeout_s
         self.poll_s = poll_s
+        self.stopping = stopping or asyncio.Event()
+        """Set when the bridge shuts down: parts stopping then is expected, not logged as down."""
         self._watcher: asyncio.Task[None] | None = None
         self._last: dict[str, bool] = {}
         self._redis = StateClock("redis")
@@ -123,7 +127,7 @@ class HealthServer:
             if part.name in self.adapters:
                 metrics.ADAPTER_CONNECTED.labels(platform=part.name).set(1 if part.ok else 0)
             before = self._last.get(part.name)
-            if before is None and part.ok:
+            if (before is None and part.ok) or self.stopping.is_set():
                 pass
             elif before is not part.ok:
                 if part.ok:
@@ -135,12 +139,13 @@ class HealthServer:
 
     async def _watch(self) -> None:
         """Check the parts every ``poll_s`` so ``since`` and the gauges are right between scrapes."""
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self.check()
             except Exception:
                 log.exception("health check failed")
-            await asyncio.sleep(self.poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.poll_s)
 
     # -- routes --------------------------------------------------------------------------------
     async def healthz(self, request: web.Request) -> web.Response:
