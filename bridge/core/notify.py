@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import RedisError
 
 from bridge.core.context import CoreContext
 from bridge.store import keys
@@ -76,13 +77,25 @@ class Notifier:
         self.block_ms = block_ms
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: a Redis outage of any length is waited out (logged, retried with backoff
+        up to 5 s), and the position kept in Redis means nothing is repeated or skipped after it."""
         backoff = 0.1
+        self.down_since: float | None = None
         while not stop.is_set():
             try:
                 await self.step()
+                if self.down_since is not None:
+                    log.info("notifier: Redis is back after %.1fs", time.monotonic() - self.down_since)
+                    self.down_since = None
                 backoff = 0.1
-            except (ConnectionError, TimeoutError, OSError) as err:
-                log.warning("notifier lost Redis (%s); retrying in %.1fs", err, backoff)
+            except (RedisError, OSError, TimeoutError) as err:
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
+                log.warning("notifier lost Redis (%s); retrying in %.1fs", err or type(err).__name__, backoff)
+                await _wait(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("notifier step failed; retrying in %.1fs", backoff)
                 await _wait(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -131,6 +144,8 @@ class Notifier:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    # builtins' TimeoutError (what asyncio raises), not redis-py's: catching the wrong one made the
+    # first backoff after a lost connection end the notifier
     try:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:

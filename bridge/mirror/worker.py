@@ -148,9 +148,9 @@ class Worker:
                     if failures:
                         self._state.set(True, "running")
                     failures = 0
-                except RedisError as err:
+                except (RedisError, OSError, TimeoutError) as err:  # an outage of any length is waited out
                     failures += 1
-                    self._state.set(False, f"cannot read the mirror log: {err}")
+                    self._state.set(False, f"cannot read the mirror log: {err or type(err).__name__}")
                     self.counters["redis_errors"] += 1
                     log.warning("mirror router: redis error (retrying): %s", err)
                     router.recover()

@@ -252,6 +252,7 @@ class DiscordAdapter:
             latency_ms=round(latency * 1000, 1) if math.isfinite(latency) else None,
             shards=len(sockets) if isinstance(client, discord.AutoShardedClient) else None,
             guilds=len(client.guilds),
+            **self.inbound.hold.info(),
         )
 
     def metrics(self) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Event keys are stable across gateway replays and restarts, so the core records each event once:
 ``discord:<message id>:create``, ``discord:<message id>:edit:<edited_timestamp>``,
 ``discord:<message id>:delete``. The bot's own messages, its webhooks' posts, system messages and
-messages outside the guild allow-list are ignored. A failed ingest (Redis briefly away) is
-retried a few times, then logged with context; it never reaches discord.py.
+messages outside the guild allow-list are ignored. While Redis is away an event is held in memory
+and retried until it is recorded, however long the outage (``bridge.adapters.outage``); it never
+reaches discord.py.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import discord
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bridge import metrics
+from bridge.adapters.outage import REDIS_AWAY, HoldFull, OutageHold
 from bridge.adapters.sender_notices import SenderNotices
 from bridge.core.chat import Chat
 from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
@@ -53,6 +53,8 @@ class Inbound:
         self._locks: dict[int, asyncio.Lock] = {}
         self.notices: SenderNotices | None = None
         """How the author of a message that did not cross is told (set by the adapter)."""
+        self.hold = OutageHold("discord")
+        """Gateway events waiting for Redis to come back (Discord does not redeliver)."""
 
     async def wait_handled(self, count: int, within: float = 5.0) -> list[IngestResult]:
         """Wait until ``count`` events have been handed to the core; return the recent results."""
@@ -86,16 +88,23 @@ class Inbound:
 
     # -- gateway events ------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
-        async with self._lock(message.channel.id):
-            await patiently(self._on_message, message, what=f"message {message.id}")
+        await self._held(message.channel.id, self._on_message, message, f"message {message.id}")
 
     async def on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        async with self._lock(payload.channel_id):
-            await patiently(self._on_raw_edit, payload, what=f"edit of {payload.message_id}")
+        await self._held(payload.channel_id, self._on_raw_edit, payload, f"edit of {payload.message_id}")
 
     async def on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        async with self._lock(payload.channel_id):
-            await patiently(self._on_raw_delete, payload, what=f"delete of {payload.message_id}")
+        await self._held(payload.channel_id, self._on_raw_delete, payload, f"delete of {payload.message_id}")
+
+    async def _held(self, channel_id: int, handle: Callable[[T], Awaitable[None]], event: T, what: str) -> None:
+        """Hold the event until it is recorded, however long Redis is away (Discord never
+        redelivers); past the hold's bound it is reported dropped (WARNING + metric)."""
+        try:
+            with self.hold.slot():
+                async with self._lock(channel_id):
+                    await patiently(handle, event, what=what, hold=self.hold)
+        except HoldFull as err:
+            metrics.inbound_dropped("discord", "redis_outage", "%s: Redis is unreachable and %s", what, err)
 
     async def _on_message(self, message: discord.Message) -> None:
         if await self._ignored(message):
@@ -249,33 +258,23 @@ class Inbound:
         )  # fmt: skip
 
 
-async def patiently(handle: Callable[[T], Awaitable[None]], event: T, *, what: str) -> None:
-    """Handle a gateway event, starting over while Redis is unreachable (the lookups before the
-    ingest need it too). Safe to repeat: the ingest is idempotent by event key. Discord never
-    redelivers, so this keeps trying for ``INGEST_PATIENCE_S``; the room's lock keeps its later
-    events waiting behind this one, in order."""
-    delay = 0.2
-    deadline = time.monotonic() + INGEST_PATIENCE_S
-    while True:
-        try:
-            await handle(event)
-            return
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            if time.monotonic() + delay > deadline:
-                log.exception("Redis unreachable for %.0fs; dropping %s", INGEST_PATIENCE_S, what)
-                return
-            log.warning("Redis unreachable while handling %s; retrying in %.1fs", what, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+async def patiently(
+    handle: Callable[[T], Awaitable[None]], event: T, *, what: str, hold: OutageHold | None = None
+) -> None:
+    """Handle a gateway event, starting over while Redis is unreachable, for as long as the outage
+    lasts (the lookups before the ingest need Redis too). Safe to repeat: the ingest is idempotent
+    by event key. The caller holds the room's lock, so its later events wait behind this one."""
+    await (hold or OutageHold("discord")).ride(lambda: handle(event), what=what)
 
 
 async def ingest_with_retry(
     ingest: Callable[[InboundEvent], Awaitable[IngestResult]], event: InboundEvent
 ) -> IngestResult | None:
-    """``ingest(event)``, retried with backoff (capped at 5 s) for up to ``INGEST_PATIENCE_S`` while
-    Redis is away: Discord never redelivers, so giving up early would lose the message. The
-    per-channel lock held by the caller keeps later messages of the room waiting behind it, in order.
-    None when it kept failing for that long."""
+    """``ingest(event)``, retried with backoff (capped at 5 s) for up to ``INGEST_PATIENCE_S`` when it
+    fails for another reason than Redis being away (that error goes to the caller's outage hold):
+    Discord never redelivers, so giving up early would lose the message. The per-channel lock held
+    by the caller keeps later messages of the room waiting behind it, in order. None when it kept
+    failing for that long (reported as dropped)."""
     delay = 0.2
     deadline = time.monotonic() + INGEST_PATIENCE_S
     attempt = 0
@@ -283,9 +282,15 @@ async def ingest_with_retry(
         attempt += 1
         try:
             result = await ingest(event)
+        except REDIS_AWAY:
+            raise  # Redis is away: the caller holds the event until it is back (patiently)
         except Exception:
             if time.monotonic() + delay > deadline:
                 log.exception("ingest failed for %s in %s; giving up", event.event_key, event.channel.key())
+                metrics.inbound_dropped(
+                    "discord", "ingest_failed", "%s in %s: failed for %.0fs", event.event_key, event.channel.key(),
+                    INGEST_PATIENCE_S,
+                )  # fmt: skip
                 return None
             log.warning("ingest failed for %s (attempt %d); retrying", event.event_key, attempt, exc_info=True)
             await asyncio.sleep(delay)

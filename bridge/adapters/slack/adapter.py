@@ -177,6 +177,7 @@ class SlackAdapter:
         """Socket Mode: the socket is open and not stale (slack_sdk's own ping/pong check); HTTP mode:
         the events endpoint is listening (``last_event_at`` says when Slack last reached it)."""
         info: dict[str, Any] = {"mode": self.config.mode, "team": self.team_id, "last_event_at": self.last_event_at}
+        info |= self.rooms.hold.info()
         if self._socket is not None:
             client = self._socket.client
             session = client.current_session

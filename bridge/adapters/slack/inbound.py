@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from bridge import metrics
+from bridge.adapters.outage import HoldFull, OutageHold
 from bridge.adapters.sender_notices import SenderNotices
 from bridge.adapters.slack import text as slack_text
 from bridge.adapters.slack.directory import ChatPort, Directory
@@ -61,6 +62,8 @@ class RoomTraffic:
         self.bot_id: str | None = None
         self.notices: SenderNotices | None = None
         """How a sender whose message did not cross is told (an ephemeral message; set by the adapter)."""
+        self.hold = OutageHold("slack")
+        """Events waiting (un-acked) for Redis to come back."""
 
     def _own(self, message: dict[str, Any]) -> bool:
         bot_id = message.get("bot_id")
@@ -76,12 +79,17 @@ class RoomTraffic:
     async def handle(self, body: dict[str, Any], event: dict[str, Any]) -> IngestResult | None:
         # one channel at a time, in arrival order: an edit never overtakes the message it changes
         lock = self._locks.setdefault(str(event.get("channel") or ""), asyncio.Lock())
-        async with lock:
-            inbound = await self.to_inbound(body, event)
-            if inbound is None:
-                self.counters["skipped"] += 1
-                return None
-            result = await self._chat.ingest(inbound)
+        try:
+            with self.hold.slot():
+                async with lock:  # while Redis is away the event waits here, un-acked (adapters.outage)
+                    what = f"event {body.get('event_id')}"
+                    recorded = await self.hold.ride(lambda: self._record(body, event), what=what)
+        except HoldFull as err:
+            raise RetryLater(str(err)) from err  # not acked: Slack delivers it again
+        if recorded is None:
+            self.counters["skipped"] += 1
+            return None
+        inbound, result = recorded
         if result.status == "ignored" and result.reason == "unknown message" and self._recent(inbound.message_id):
             self.counters["retry_later"] += 1
             # Slack may deliver an edit/delete before the message itself: have it delivered again
@@ -101,6 +109,12 @@ class RoomTraffic:
             metrics.inbound_dropped("slack", "ignored", "event %s: %s", body.get("event_id"), result.reason)
         self.counters[result.status] += 1
         return result
+
+    async def _record(self, body: dict[str, Any], event: dict[str, Any]) -> tuple[InboundEvent, IngestResult] | None:
+        inbound = await self.to_inbound(body, event)
+        if inbound is None:
+            return None
+        return inbound, await self._chat.ingest(inbound)
 
     async def _tell(self, inbound: InboundEvent, event: dict[str, Any], text: str, *, reason: str) -> None:
         user = inbound.author.user_id if inbound.author is not None else str(event.get("user") or "")
