@@ -8,13 +8,14 @@ validated names only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import ResponseError
 
 from bridge.core import validation
 from bridge.core.context import CoreContext
+from bridge.core.messages import Messages
 from bridge.core.models import Message
 from bridge.errors import InvalidInput
 from bridge.store import keys
@@ -24,6 +25,17 @@ _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _RELATIVE = re.compile(r"(\d{1,6})([mhdw])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 PAGE_SIZE = 10
+WINDOW_START_MS = 86_400_000
+"""The first time window of a message search: the last day."""
+WINDOW_GROWTH = 16.0
+"""How much a window may widen per round (at most; less when the matches seen say less is enough)."""
+WINDOW_ROUNDS = 4
+MISSING_CHECK_MS = 60_000
+MISSING_CHECK_MEMO = 10_000
+TIE_LIMIT = 10_000
+"""Most messages of one millisecond a page boundary reads to order them exactly."""
+WINDOW_LIMIT_MS = 2 * 365 * 86_400_000
+"""A window this wide is no better than the whole history: search everything instead."""
 HAS_VALUES = ("file", "image")
 
 
@@ -118,6 +130,20 @@ class SearchPage:
     page: int
     hits: list[Message]
     query: str
+    total_exact: bool = True
+    """False when the page came from a recent time window: ``total`` counts that window only."""
+    since_ms: int | None = None
+    """Start (exclusive) of the window the page came from; None for the whole history."""
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+def _id_order(message_id: str) -> tuple[int, int]:
+    """A stream id as numbers (``10-2`` before ``9-11`` as strings, not as ids)."""
+    ms, _, seq = message_id.partition("-")
+    return (int(ms) if ms.isdigit() else 0, int(seq) if seq.isdigit() else 0)
 
 
 @dataclass(frozen=True)
@@ -184,18 +210,78 @@ def parse_user_query(text: str) -> UserQuery:
 class Finder:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
+        self._checked: dict[str, int] = {}
+        """Query -> when (ms) this process last looked for its ts-less matches."""
 
     async def messages(self, text: str, page_size: int = PAGE_SIZE) -> SearchPage:
-        q = parse_message_query(text, self.ctx.now_ms())
+        """Newest first, without sorting every match: the query runs on a recent time window first
+        (``@ts:[(now-W +inf]``) and widens only while the window holds fewer matches than the page
+        needs, then on the whole history. Correct by construction: every match outside the window is
+        older than every match inside it (``ts`` <= the window's exclusive start), so when the window
+        holds ``offset + page_size`` matches, the page is exactly the page of the full answer. The
+        total is then a lower bound (``total_exact`` False, ``since_ms`` the window start).
+
+        The order is (ts, id) newest first, made exact here: RediSearch breaks ``ts`` ties by heap
+        position, so the same tie could land on two pages (or none) as the LIMIT changes."""
+        now = self.ctx.now_ms()
+        q = parse_message_query(text, now)
         query = q.to_redisearch()
         offset = (q.page - 1) * page_size
-        total, hits = await search_messages_by_time(
-            self.ctx.redis, self.ctx.module, query, "SORTBY", "ts", "DESC", "LIMIT", offset, page_size
-        )
-        found = [
-            Message.from_entry(f.get("channel", ""), keys.message_id_of(key), {"type": "message"}, f) for key, f in hits
-        ]
-        return SearchPage(total=total, page=q.page, hits=found, query=query)
+        need = offset + page_size
+        missing = self._missing_check(query, now)
+        anchor = min(now, q.before_ms) if q.before_ms is not None else now
+        span = WINDOW_START_MS
+        for _ in range(WINDOW_ROUNDS):
+            since = anchor - span
+            if q.after_ms is not None and q.after_ms >= since:
+                break  # the query's own after: is narrower than the window
+            windowed = replace(q, after_ms=since).to_redisearch()
+            total, ranked = await self._ranked(windowed, need, missing)
+            missing = None
+            if total >= need:
+                hits = await self._page(ranked, offset, page_size)
+                return SearchPage(total, q.page, hits, query, total_exact=False, since_ms=since)
+            # widen: to where the density seen so far says the page will be full (x2 margin)
+            grow = 2 * need / total if total else WINDOW_GROWTH
+            span = int(span * min(max(grow, 2.0), WINDOW_GROWTH))
+            if span >= WINDOW_LIMIT_MS:
+                break
+        total, ranked = await self._ranked(query, need, missing)
+        return SearchPage(total, q.page, await self._page(ranked, offset, page_size), query)
+
+    def _missing_check(self, query: str, now: int) -> str | None:
+        """The query whose ts-less matches the first round trip looks for, or None. Hashes other tools
+        indexed without ts (2.x by prefix, 1.x after their FT.ADDHASH) are in no time window; finding
+        them costs a pass over every match of the un-windowed query (O(history), the one part of a
+        search that grows with it), so one process does it for a query at most once a minute: a
+        hash another tool wrote sorts by its stream time within a minute of its first search."""
+        last = self._checked.get(query)
+        if last is not None and now - last < MISSING_CHECK_MS:
+            return None
+        if len(self._checked) >= MISSING_CHECK_MEMO:
+            self._checked.clear()
+        self._checked[query] = now
+        return query
+
+    async def _ranked(self, query: str, need: int, missing: str | None) -> tuple[int, list[tuple[int, str]]]:
+        """The first ``need`` matches by (ts, id), newest first, as (ts, message id), and the total.
+        Asks for one more than needed: when it ties with the last one, the whole tie (same ts) is
+        read, so the cut falls where the exact order puts it."""
+        redis, module = self.ctx.redis, self.ctx.module
+        args = ("SORTBY", "ts", "DESC", "RETURN", 1, "ts", "LIMIT", 0, need + 1)
+        total, hits = await search_messages_by_time(redis, module, query, *args, missing_of=missing)
+        rows = [(_int(f.get("ts")), keys.message_id_of(k)) for k, f in hits]
+        if len(rows) > need and rows[need - 1][0] == rows[need][0]:
+            tie = rows[need][0]
+            _, same = await search(
+                redis, keys.IDX_MESSAGES, f"{query} @ts:[{tie} {tie}]", "RETURN", 1, "ts", "LIMIT", 0, TIE_LIMIT
+            )
+            rows = [r for r in rows if r[0] != tie] + [(tie, keys.message_id_of(k)) for k, _ in same]
+        rows.sort(key=lambda r: (r[0], *_id_order(r[1])), reverse=True)
+        return total, rows[:need]
+
+    async def _page(self, ranked: list[tuple[int, str]], offset: int, size: int) -> list[Message]:
+        return await Messages(self.ctx).by_ids([mid for _, mid in ranked[offset : offset + size]])
 
     async def users(self, text: str, limit: int = 25) -> tuple[int, list[dict[str, str]]]:
         query = parse_user_query(text).to_redisearch()

@@ -243,13 +243,17 @@ async def search(
 
 
 async def search_messages_by_time(
-    redis: Redis, module: SearchModule, query: str, *args: str | int
+    redis: Redis, module: SearchModule, query: str, *args: str | int, missing_of: str | None = ""
 ) -> tuple[int, list[tuple[str, dict[str, str]]]]:
     """A message search sorted by ``ts`` (``SORTBY ts …`` in ``args``) that stays in time order when
     hashes written by other tools (the guide's loader, redis-cli) have no ``ts``: those matching the
     query get it from their stream id first (2.x indexes them at once; 1.x after FT.ADDHASH), in
-    the same round trip as the search when there are none."""
-    missing_query = f"({query}) -@ts:[-inf +inf]"
+    the same round trip as the search when there are none. ``missing_of``: the query whose ts-less
+    matches to look for ("" = ``query`` itself; None = skip the check, e.g. a time-window search
+    whose un-windowed query was checked already)."""
+    if missing_of is None:
+        return await search(redis, keys.IDX_MESSAGES, query, *args)
+    missing_query = f"({missing_of or query}) -@ts:[-inf +inf]"
     async with redis.pipeline(transaction=False) as pipe:
         pipe.execute_command("FT.SEARCH", keys.IDX_MESSAGES, missing_query, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH)
         pipe.execute_command("FT.SEARCH", keys.IDX_MESSAGES, query, *args)

@@ -193,11 +193,15 @@ async def notify(call: Call) -> Reply:
 
 async def search(call: Call) -> Reply:
     page = await call.chat.finder.messages(str(call.args["query"]))
-    title = f"**{page.total} result{'s' if page.total != 1 else ''}** (page {page.page})"
-    if page.total > page.page * 10:
+    # a page found in a recent time window counts that window only: "at least" that many
+    count = f"{page.total:,}" + ("" if page.total_exact else "+")
+    title = f"**{count} result{'s' if page.total != 1 else ''}** (page {page.page}, newest first)"
+    if page.total > page.page * 10 or not page.total_exact:
         title += " — `page:N` for more"
     data = {
         "total": page.total,
+        "total_exact": page.total_exact,
+        "since_ms": page.since_ms,
         "page": page.page,
         "query": page.query,
         "hits": [m.as_dict() for m in page.hits],
