@@ -1,29 +1,34 @@
-"""``chatbridge seed``: the guide's sample world (its data loader's users, channels and messages),
-written through the core so it is indexed and mirrored. Unlike the guide's loader it erases
-nothing: people and channels that exist are left as they are."""
+"""``chatbridge seed``: the guide's sample world, exactly what its data loader writes
+(github redis-developer/redis-chat-challenge, ``sample_data/users.json`` and
+``sample_data/messages.json``, MIT licence): the same six users with the same profiles, the
+channels its messages are in, and its six messages by the same authors in the same order. They are
+written through the core, so they are indexed and mirrored, and posted now (message ids come from
+chatbridge's global id allocator, not the loader's 2021 ids). Unlike the loader it erases nothing:
+people and channels that exist are left as they are."""
 
 from __future__ import annotations
 
 from bridge.core.chat import Chat
 from bridge.errors import Conflict
 
-USERS = (
+USERS = (  # username, firstname, lastname, city, country (sample_data/users.json, in its order)
     ("wasim", "Wasim", "Akram", "Lahore", "Pakistan"),
     ("simon", "Simon", "Prickett", "Nottingham", "England"),
-    ("antirez", "Salvatore", "Sanfilippo", "Catania", "Italy"),
-    ("yaz", "Yaz", "Khan", "London", "England"),
-    ("woz", "Steve", "Wozniak", "Los Gatos", "USA"),
+    ("antirez", "Salvatore", "Sanfilippo", "Palermo", "Italy"),
+    ("yaz", "Yasmin", "Khan", "Karachi", "Pakistan"),
+    ("woz", "Steve", "Wozniak", "Cupertino", "United States"),
     ("ada", "Ada", "Lovelace", "Ravenshead", "England"),
 )
-CHANNELS = ("general", "cricket", "random", "tech", "dance", "cycling")
-MESSAGES = (
+MESSAGES = (  # username, channel, message (sample_data/messages.json, in its order)
     ("wasim", "cricket", "Did you see the test match this weekend?"),
-    ("ada", "tech", "Has anyone tried the new analytical engine?"),
-    ("wasim", "tech", "Me too,"),
+    ("ada", "tech", "Really excited for the new Redis release!"),
+    ("wasim", "tech", "Me too."),
     ("woz", "random", "Warm and sunny here in California today, what's it like where you are?"),
-    ("yaz", "cricket", "What a finish, that last over was something else."),
+    ("yaz", "cricket", "Yes, some incredible batting there."),
     ("simon", "cricket", "Fantastic catch to win the game too."),
 )
+CHANNELS = tuple(dict.fromkeys(channel for _, channel, _ in MESSAGES))
+"""The loader adds each message's channel to ``channels``: cricket, tech, random."""
 
 
 async def seed(chat: Chat) -> dict[str, int]:

@@ -112,12 +112,12 @@ async def test_message_ids_never_collide_across_channels(chat: Chat) -> None:
 async def test_seed_loads_the_guides_sample_world_once(redis: RedisClient, chat: Chat) -> None:
     from bridge.core.seed import seed
 
-    assert await seed(chat) == {"users": 6, "channels": 6, "messages": 6}
+    assert await seed(chat) == {"users": 6, "channels": 3, "messages": 6}
     assert await seed(chat) == {"users": 0, "channels": 0, "messages": 0}
     res = await redis.execute_command("ft.search", "idx:messages", "@message:sunny")
     assert res[0] == 1 and res[2][res[2].index("username") + 1] == "woz"
     res = await redis.execute_command("ft.search", "idx:users", "@country:{England}", "limit", "0", "999999")
-    assert sorted(res[1::2]) == ["user:ada", "user:simon", "user:yaz"]
+    assert sorted(res[1::2]) == ["user:ada", "user:simon"]  # the guide's answer (yaz is in Karachi)
 
 
 async def test_an_index_made_by_the_guides_loader_is_rebuilt_without_stopwords(redis: RedisClient) -> None:

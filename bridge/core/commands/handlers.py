@@ -10,6 +10,7 @@ from bridge.core.finder import ago
 from bridge.core.ports import ChannelRef, Reply
 from bridge.errors import InvalidInput, UserError
 from bridge.store import keys
+from bridge.store.connection import RedisClient
 
 
 async def _channel(call: Call) -> str:
@@ -161,13 +162,38 @@ async def _unread_summary(call: Call, me: str) -> Reply:
         for name, last in zip(names, seen, strict=True):
             pipe.xrange(keys.channel(name), f"({last}" if last else "-", "+", count=100)
         ranges = await pipe.execute()
-    counts = {
-        name: sum(1 for _, e in entries if e.get("type", "message") == "message" and e.get("username") != me)
-        for name, entries in zip(names, ranges, strict=True)
-    }
+    counts = await _unread_counts(redis, names, ranges, me)
     rows = [f"#{n}: {c}{'+' if c >= 100 else ''} new" for n, c in counts.items() if c]
     text = "**Unread**\n" + "\n".join(rows) if rows else "You are all caught up."
     return Reply(text, data=counts)
+
+
+async def _unread_counts(
+    redis: RedisClient, names: list[str], ranges: list[list[tuple[str, dict[str, str]]]], me: str
+) -> dict[str, int]:
+    """New messages per channel, the reader's own left out. Entries written by other tools (the
+    guide's loader: only ``type``) name no author: it is read from the message hash, and a message
+    whose hash is gone (deleted) does not count."""
+    unknown = [
+        eid for entries in ranges for eid, e in entries if e.get("type", "message") == "message" and "username" not in e
+    ]
+    authors: dict[str, str | None] = {}
+    if unknown:
+        async with redis.pipeline(transaction=False) as pipe:
+            for eid in unknown:
+                pipe.hget(keys.message(eid), "username")
+            authors = dict(zip(unknown, await pipe.execute(), strict=True))
+    counts: dict[str, int] = {}
+    for name, entries in zip(names, ranges, strict=True):
+        n = 0
+        for eid, entry in entries:
+            if entry.get("type", "message") != "message":
+                continue
+            author = entry.get("username") or authors.get(eid)
+            if author is not None and author != me:
+                n += 1
+        counts[name] = n
+    return counts
 
 
 async def notify(call: Call) -> Reply:

@@ -90,7 +90,8 @@ local function post_message(A, batch)
   local id = room_event(channel, 'message', fields, tonumber(A[11]), A[14], tonumber(A[15]), batch)
 
   local key = 'message:' .. id
-  local hash = {'channel', channel, 'username', username, 'message', text, 'ts', ts}
+  -- the fields in the order of the guide's search output and its loader (username, channel, message)
+  local hash = {'username', username, 'channel', channel, 'message', text, 'ts', ts}
   if A[5] ~= '' then
     table.insert(hash, 'origin'); table.insert(hash, A[5])
   end

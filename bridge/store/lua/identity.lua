@@ -8,7 +8,7 @@ for i = 6, #ARGV do
   local name = ARGV[i]
   if redis.call('SISMEMBER', 'usernames', name) == 0 then
     local key = 'user:' .. name
-    redis.call('HSET', key, 'username', name, 'firstname', ARGV[4], 'auto', '1')
+    redis.call('HSET', key, unpack(user_fields({'firstname', ARGV[4], 'username', name, 'auto', '1'})))
     redis.call('SADD', 'usernames', name)
     if ARGV[5] == '1' then
       redis.call('FT.ADDHASH', 'idx:users', key, '1.0', 'REPLACE')

@@ -25,7 +25,7 @@ if mode == 'rename' then
     table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
   end
   table.insert(fields, 'username'); table.insert(fields, to)
-  redis.call('HSET', tokey, unpack(fields))
+  redis.call('HSET', tokey, unpack(user_fields(fields)))
   redis.call('SADD', 'usernames', to)
 end
 

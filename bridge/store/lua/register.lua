@@ -4,11 +4,12 @@
 local name = ARGV[1]
 if redis.call('SISMEMBER', 'usernames', name) == 1 then return 0 end
 local key = 'user:' .. name
-local fields = {'username', name}
+local given = {}
 for i = 3, #ARGV, 2 do
-  table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
+  table.insert(given, ARGV[i]); table.insert(given, ARGV[i + 1])
 end
-redis.call('HSET', key, unpack(fields))
+table.insert(given, 'username'); table.insert(given, name)
+redis.call('HSET', key, unpack(user_fields(given)))
 redis.call('SADD', 'usernames', name)
 if ARGV[2] == '1' then
   redis.call('FT.ADDHASH', 'idx:users', key, '1.0', 'REPLACE')
