@@ -239,6 +239,9 @@ def emoji_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, Slack shortcode with colons) for every standard emoji in ``text``."""
     out: list[tuple[int, int, str]] = []
     for found in emoji_lib.emoji_list(text):
+        start, end = found["match_start"], found["match_end"]
+        if text[start - 1 : start] == _ZWJ or text[end : end + 1] == _ZWJ:
+            continue  # part of a ZWJ sequence no shortcode names (👨‍👩): kept whole, as Unicode
         name = unicode_to_slack(found["emoji"])
         if name is not None:
             out.append((found["match_start"], found["match_end"], f":{name}:"))

@@ -157,6 +157,8 @@ DISCORD_TEXT = [
     ("code-untouched", "`👍`", "`👍`"),
     ("literal-shortcode-guarded", "\\:smile:", f":{Z}smile:"),
     ("in-italics", "*yay 🎉*", "_yay :tada:_"),
+    # a ZWJ sequence with no name of its own stays whole (two shortcodes around a joiner would show apart)
+    ("unnamed-zwj-sequence", "us 👨\u200d👩 🎉", "us 👨\u200d👩 :tada:"),
 ]
 
 
