@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge import logs
+from bridge.adapters.file_transfer import FileHub
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
@@ -41,6 +42,16 @@ class Running:
     sandbox: dict[str, Any] = field(default_factory=dict)
     emulators: dict[str, Any] = field(default_factory=dict)
     """The emulator objects of the sandbox sides (tests drive them directly)."""
+    files: FileHub = field(default_factory=FileHub)
+    """Shared by the adapters: each downloads its own platform's files for the others, and tells
+    its own senders when a file could not cross."""
+
+
+def configure_notices(running: Running, cfg: Config) -> None:
+    """Apply ``files.notices_per_user`` / ``files.notice_window_s`` to every adapter's notices."""
+    for notices in running.files.notices.values():
+        notices.gate.burst = cfg.files.notices_per_user
+        notices.gate.window_s = cfg.files.notice_window_s
 
 
 async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: bool) -> None:
@@ -62,7 +73,9 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
         running.sandbox["discord"] = {"url": emu.base_url, "guild": emu.guild_id, "general": general.id}
         await _sandbox_link(rt.chat, ChannelRef("discord", emu.guild_id, general.id))
     logs.add_secret(token)
-    adapter = DiscordAdapter(chat=rt.chat, config=DiscordConfig.load(settings))
+    running.files.max_bytes = cfg.files.max_bytes
+    adapter = DiscordAdapter(chat=rt.chat, config=DiscordConfig.load(settings), files=running.files)
+    configure_notices(running, cfg)
     await adapter.start(token)
     running.closers.insert(0, adapter.close)
     running.destinations["discord"] = adapter.destination
@@ -96,7 +109,11 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
         secrets = SlackSecrets.from_env(config.mode)
     for secret in (secrets.bot_token, secrets.app_token, secrets.signing_secret):
         logs.add_secret(secret)
-    adapter = SlackAdapter(chat=rt.chat, config=SlackConfig.model_validate(settings), secrets=secrets)
+    running.files.max_bytes = cfg.files.max_bytes
+    adapter = SlackAdapter(
+        chat=rt.chat, config=SlackConfig.model_validate(settings), secrets=secrets, files=running.files
+    )
+    configure_notices(running, cfg)
     await adapter.start()
     running.closers.insert(0, adapter.stop)
     running.destinations["slack"] = adapter.destination

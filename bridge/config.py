@@ -75,6 +75,18 @@ class CoreConfig(Strict):
     """Longest message recorded (Slack accepts 40,000); longer ones are refused and the sender told."""
 
 
+class FilesConfig(Strict):
+    """Files and images mirrored between platforms (downloaded, then uploaded as the sender)."""
+
+    max_bytes: int = Field(100 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
+    """The largest file the bridge moves (each platform's own limit applies below it: Discord 10 MiB
+    unboosted); a larger one crosses as a line with its name, size and a link, and its sender is told.
+    0: no file travels, every one becomes such a line."""
+    notices_per_user: int = Field(3, ge=0, le=100)
+    """How many "this did not cross" notices one person gets per ``notice_window_s`` at most."""
+    notice_window_s: float = Field(300.0, gt=0)
+
+
 class RoomConfig(Strict):
     channel: str
     links: list[str] = Field(default_factory=list)
@@ -145,6 +157,7 @@ class Config(Strict):
     discord: dict[str, Any] = Field(default_factory=dict)
     slack: dict[str, Any] = Field(default_factory=dict)
     worker: WorkerConfig = WorkerConfig()
+    files: FilesConfig = FilesConfig()
 
     @field_validator("admins")
     @classmethod

@@ -185,6 +185,8 @@ class OutboundMessage:
     """``platform:workspace:channel`` of the original ("" for core posts): whose sender to tell."""
     origin_id: str = ""
     """The platform id of the original message."""
+    username: str = ""
+    """The author's core username (to find them on the origin platform when they must be told)."""
 
 
 class Destination(Protocol):

@@ -383,4 +383,5 @@ class Lane:
             files=attachments_from_json(body.get("files")),
             origin_channel=body.get("origin_channel", ""),
             origin_id=body.get("origin_id", ""),
+            username=username,
         )

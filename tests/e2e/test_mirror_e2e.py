@@ -4,18 +4,18 @@ the local emulators, a real redis-server + RediSearch, the fan-out worker. Nothi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
+from e2e_kit import Bridge, running_bridge, until
 from generations import Generation
 
 from bridge.app import Running, start_discord, start_slack
 from bridge.config import Config
 from bridge.core.chat import Chat
-from bridge.core.ports import ChannelRef, Invocation
+from bridge.core.ports import Invocation
 from bridge.mirror.worker import Worker
 from bridge.runtime import Runtime
 from bridge.store.connection import connect
@@ -23,56 +23,10 @@ from bridge.store.connection import connect
 T = TypeVar("T")
 
 
-@dataclass
-class Bridge:
-    chat: Chat
-    running: Running
-    discord: Any
-    slack: Any
-
-    def dref(self, name: str) -> ChannelRef:
-        return ChannelRef("discord", self.discord.guild_id, self.discord.channel(name).id)
-
-    def sref(self, name: str) -> ChannelRef:
-        ws = self.slack.workspace
-        return ChannelRef("slack", ws.team_id, ws.channel(name).id)
-
-    def slack_texts(self, channel: str) -> list[str]:
-        return [m.text for m in self.slack.history(channel)]
-
-    def discord_texts(self, channel: str) -> list[str]:
-        return [m["content"] for m in self.discord.messages(channel)]
-
-
-async def until(probe: Callable[[], T], *, timeout: float = 10.0) -> T:
-    """Wait for ``probe()`` to return something truthy (polling under a deadline)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = probe()
-            if value:
-                return value
-            await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def bridge(chat: Chat, redis_url: str) -> AsyncIterator[Bridge]:
-    rt = Runtime(redis_url, chat.ctx.redis, chat, None)
-    running = Running()
-    cfg = Config()
-    stop = asyncio.Event()
-    task: asyncio.Task[None] | None = None
-    try:
-        await start_discord(rt, cfg, running, sandbox=True)
-        await start_slack(rt, cfg, running, sandbox=True)
-        worker = Worker(chat=chat, redis_url=redis_url, destinations=running.destinations, backoff_base_s=0.05)
-        task = asyncio.create_task(worker.run(stop))
-        yield Bridge(chat, running, running.emulators["discord"], running.emulators["slack"])
-    finally:
-        stop.set()
-        if task is not None:
-            await asyncio.wait_for(task, 15)
-        for close in running.closers:
-            await close()
+    async with running_bridge(chat, redis_url) as b:
+        yield b
 
 
 async def test_discord_to_slack_as_the_sender_with_formatting(bridge: Bridge) -> None:

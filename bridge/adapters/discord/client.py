@@ -21,6 +21,7 @@ import discord
 from discord import app_commands
 
 from bridge import metrics
+from bridge.adapters.file_transfer import FileHub
 from bridge.core.chat import Chat
 from bridge.errors import ConfigError
 from bridge.health import PartHealth, StateClock
@@ -28,6 +29,7 @@ from bridge.health import PartHealth, StateClock
 from .commands import build_group
 from .config import DiscordConfig
 from .endpoints import apply_endpoints
+from .files import DiscordFiles
 from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
 from .notices import discord_notices
@@ -198,7 +200,7 @@ def _last_ack(ws: Any) -> float | None:
 
 
 class DiscordAdapter:
-    def __init__(self, *, chat: Chat, config: DiscordConfig) -> None:
+    def __init__(self, *, chat: Chat, config: DiscordConfig, files: FileHub | None = None) -> None:
         self.chat = chat
         self.config = config
         self.client: BridgeClient | ShardedBridgeClient = (
@@ -208,8 +210,16 @@ class DiscordAdapter:
         self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self.notices = discord_notices(self.client)
         self.inbound.notices = self.notices
+        self.files = files or FileHub()
+        """Shared with the other adapters (``app.py``): their downloads and their senders' notices."""
+        if self.files.find_user is None:
+            self.files.find_user = chat.platform_user_id
+        self.file_source = DiscordFiles()
+        self.files.register("discord", self.file_source, self.notices)
         self.commands = CommandHandler(chat=chat, config=config)
-        self.destination = DiscordDestination(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
+        self.destination = DiscordDestination(
+            client=self.client, chat=chat, config=config, webhooks=self.webhooks, files=self.files
+        )
         self._task: asyncio.Task[None] | None = None
         self.gateway_state = StateClock("discord", detail="not connected yet")
 
@@ -297,6 +307,7 @@ class DiscordAdapter:
 
     async def close(self) -> None:
         await self.client.close()
+        await self.file_source.close()
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=10)
             if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:

@@ -24,18 +24,19 @@ import logging
 import aiohttp
 import discord
 
+from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, FileHub
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
-from bridge.formatting.sizes import file_line
 
 from .config import DiscordConfig
 from .endpoints import jump_url
+from .files import Plan, lines_for_edit, planned, upload_limit
 from .text import reply_header, split, to_discord, webhook_username
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.outbound")
-UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE = 10015, 10008
+UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE = 10015, 10008, 40005
 
 
 def to_delivery_error(err: BaseException, what: str) -> DeliveryError:
@@ -71,11 +72,21 @@ def _retry_after(err: discord.HTTPException) -> float:
 class DiscordDestination:
     platform: Platform = "discord"
 
-    def __init__(self, *, client: discord.Client, chat: Chat, config: DiscordConfig, webhooks: WebhookStore) -> None:
+    def __init__(
+        self,
+        *,
+        client: discord.Client,
+        chat: Chat,
+        config: DiscordConfig,
+        webhooks: WebhookStore,
+        files: FileHub | None = None,
+    ) -> None:
         self.client = client
         self.chat = chat
         self.config = config
         self.webhooks = webhooks
+        self.files = files or FileHub()
+        """Where attachments are downloaded from (the origin's source) and senders are told."""
         self.counters: collections.Counter[str] = collections.Counter()
         """sent/edited/deleted/dms (parts), rate_limited, failed, permanent: for /metrics."""
 
@@ -88,23 +99,58 @@ class DiscordDestination:
 
     # -- Destination ---------------------------------------------------------------------------
     async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
-        text, pingable = await self._render(channel, message)
+        limit = upload_limit(self.client, channel.workspace)
+        try:
+            async with planned(self.files, message.files, limit) as plan:
+                return await self._send_planned(channel, message, plan)
+        except DeliveryError:
+            raise
+        except Exception as err:  # a download failed half-way (network): the worker retries it all
+            raise self._failed(err, f"files for {channel.key()}") from err
+
+    async def _send_planned(self, channel: ChannelRef, message: OutboundMessage, plan: Plan) -> list[str]:
+        try:
+            sent = await self._send(channel, message, plan)
+        except discord.HTTPException as err:
+            if err.code != REQUEST_TOO_LARGE or not plan.uploads:
+                raise self._failed(err, f"send to {channel.key()}") from err
+            # the guild's limit was lower than it looked (boost lost): send the files as lines
+            plan.give_up_uploads("refused by Discord as too large")
+            try:
+                sent = await self._send(channel, message, plan)
+            except Exception as again:
+                raise self._failed(again, f"send to {channel.key()}") from again
+        except Exception as err:
+            raise self._failed(err, f"send to {channel.key()}") from err
+        self.counters["sent"] += len(sent)
+        for item in plan.uploads:
+            FILES_MOVED.labels(platform="discord", outcome="uploaded").inc()
+            FILE_BYTES.labels(platform="discord").observe(item.size)
+        if plan.untold:
+            FILES_MOVED.labels(platform="discord", outcome="not_uploaded").inc(len(plan.untold))
+            text = "Not every file of your message reached Discord:\n" + "\n".join(f"• {x}" for x in plan.untold)
+            await self.files.tell_sender(message, text, reason="files")
+        return sent
+
+    async def _send(self, channel: ChannelRef, message: OutboundMessage, plan: Plan) -> list[str]:
+        text, pingable = await self._render(channel, message, plan.lines)
         allowed = _allowed(pingable)
         sent: list[str] = []
         try:
-            for part in split(text):
-                sent.append(await self._post(channel, part, message, allowed))
-        except Exception as err:
+            for index, part in enumerate(split(text) if text else [""]):
+                files = plan.files() if index == 0 else []
+                sent.append(await self._post(channel, part, message, allowed, files))
+        except Exception:
             if sent:  # no half-delivered message: the worker's retry starts from a clean slate
                 await self._delete_quietly(channel, sent)
-            raise self._failed(err, f"send to {channel.key()}") from err
-        self.counters["sent"] += len(sent)
+            raise
         return sent
 
     async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
-        text, pingable = await self._render(channel, message)
+        lines = lines_for_edit(message.files, upload_limit(self.client, channel.workspace), self.files.max_bytes)
+        text, pingable = await self._render(channel, message, lines)
         allowed = _allowed(pingable)
-        parts = split(text)
+        parts = split(text) if text else [""]  # files only: the first part keeps them, with no text
         holding: list[str] = []
         try:
             hook = await self.webhooks.get(channel.channel_id)
@@ -152,8 +198,7 @@ class DiscordDestination:
             raise self._failed(err, f"DM to discord user {user.user_id}") from err
 
     # -- helpers -------------------------------------------------------------------------------
-    async def _render(self, channel: ChannelRef, message: OutboundMessage) -> tuple[str, list[str]]:
-        lines = [file_line(f.name, f.size, f.permalink or f.url) for f in message.files]
+    async def _render(self, channel: ChannelRef, message: OutboundMessage, lines: list[str]) -> tuple[str, list[str]]:
         body = "\n".join(x for x in (message.text, *lines) if x)
         text, pingable = to_discord(body, mentions=message.mentions)
         if message.reply_to:
@@ -175,7 +220,12 @@ class DiscordDestination:
         return reply_header(author, snippet, jump_url(channel.workspace, channel.channel_id, message_id))
 
     async def _post(
-        self, channel: ChannelRef, content: str, message: OutboundMessage, allowed: discord.AllowedMentions
+        self,
+        channel: ChannelRef,
+        content: str,
+        message: OutboundMessage,
+        allowed: discord.AllowedMentions,
+        files: list[discord.File] | None = None,
     ) -> str:
         username = webhook_username(message.author_name)
         avatar = message.avatar_url or discord.utils.MISSING
@@ -183,7 +233,12 @@ class DiscordDestination:
             hook = await self.webhooks.get(channel.channel_id)
             try:
                 sent = await hook.send(
-                    content, username=username, avatar_url=avatar, allowed_mentions=allowed, wait=True
+                    content,
+                    username=username,
+                    avatar_url=avatar,
+                    allowed_mentions=allowed,
+                    wait=True,
+                    files=files or discord.utils.MISSING,
                 )
                 return str(sent.id)
             except discord.NotFound as err:

@@ -32,9 +32,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge import metrics
+from bridge.adapters.file_transfer import FileHub
 from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
+from bridge.adapters.slack.files import SlackFiles
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
@@ -71,6 +73,7 @@ class SlackAdapter:
         config: SlackConfig,
         secrets: SlackSecrets,
         logger: logging.Logger | None = None,
+        files: FileHub | None = None,
     ) -> None:
         if config.mode == "socket" and not secrets.app_token:
             raise ConfigError("Slack Socket Mode needs the app-level token (SLACK_APP_TOKEN)")
@@ -90,11 +93,18 @@ class SlackAdapter:
                 token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
             ),
             max_chars=config.max_message_chars,
+            files=files,
         )
         self.directory = Directory(client=self.client, ttl=config.profile_cache_seconds)
         self.rooms = RoomTraffic(chat=chat, directory=self.directory)
         self.notices = slack_notices(self.client)
         self.rooms.notices = self.notices
+        self.files = self.destination.files
+        """Shared with the other adapters (``app.py``): their downloads and their senders' notices."""
+        if self.files.find_user is None and hasattr(chat, "platform_user_id"):
+            self.files.find_user = chat.platform_user_id
+        self.file_source = SlackFiles(secrets.bot_token)
+        self.files.register("slack", self.file_source, self.notices)
         self.commands = SlashCommands(
             chat=chat,
             config=config,
@@ -155,6 +165,8 @@ class SlackAdapter:
             await self._runner.cleanup()
             self._runner = None
         await self.drain()
+        await self.file_source.close()
+        await self.destination.close()
 
     async def drain(self) -> None:
         """Wait for the slash commands still running."""

@@ -13,9 +13,13 @@ workspace's history limit), or no ``url_private`` at all.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from bridge.core.ports import Attachment
+import aiohttp
+
+from bridge.adapters.file_transfer import FetchFailed
+from bridge.core.ports import Attachment, Platform
 from bridge.formatting.sizes import human_size
 
 HOSTED_MODES = frozenset({"hosted", "snippet", "post", "space", "docs", ""})
@@ -46,3 +50,32 @@ def slack_files(raw: Any) -> tuple[list[Attachment], list[str]]:
             sized = f" ({human_size(size)})" if size else ""
             lines.append(f"📎 {name}{sized}" + (f" — <{where}>" if where else ""))
     return files, lines
+
+
+class SlackFiles:
+    """The Slack :class:`~bridge.adapters.file_transfer.FileSource`: ``url_private_download`` with
+    ``Authorization: Bearer <bot token>`` (scope ``files:read``). Without a usable token Slack answers
+    its sign-in page (HTML) instead of the file; that, a 403/404, or a deleted file is final."""
+
+    platform: Platform = "slack"
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token or ""
+        self._session: aiohttp.ClientSession | None = None
+
+    async def chunks(self, file: Attachment) -> AsyncIterator[bytes]:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=60))
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with self._session.get(file.url, headers=headers) as resp:
+            if resp.status in (401, 403, 404, 410):
+                raise FetchFailed(f"Slack answered {resp.status} (the file was deleted or is not shared with the app)")
+            resp.raise_for_status()
+            if resp.content_type == "text/html" and not file.content_type.startswith("text/html"):
+                raise FetchFailed("Slack answered its sign-in page: the app needs the files:read scope")
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                yield chunk
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -22,12 +22,24 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, Fetched, FileHub, FileTooLarge, fetched_all
+from bridge.adapters.slack import file_upload
 from bridge.adapters.slack import text as slack_text
-from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
+from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
-from bridge.formatting.sizes import file_line
+from bridge.formatting.sizes import file_line, human_size
 
 log = logging.getLogger("bridge.slack")
+SLACK_FILE_LIMIT = 1024 * 1024 * 1024
+"""Slack's per-file limit (1 GB, Slack help "Upload files to Slack"); ``files.max_bytes`` caps lower."""
+
+
+def lines_for_edit(files: tuple[Attachment, ...], uploaded: int, cap: int) -> list[str]:
+    """The lines an edit keeps for files the send could not upload (an edit never uploads)."""
+    if uploaded >= len(files):
+        return []
+    return [file_line(f.name, f.size, f.permalink or f.url, "not uploaded") for f in files if f.size > cap]
+
 
 PERMANENT_ERRORS = frozenset(
     {
@@ -85,17 +97,21 @@ def delivery_error(action: str, err: Exception) -> DeliveryError:
 class SlackDestination:
     platform: Platform = "slack"
 
-    def __init__(self, *, client: AsyncWebClient, max_chars: int = 4000) -> None:
+    def __init__(self, *, client: AsyncWebClient, max_chars: int = 4000, files: FileHub | None = None) -> None:
         self._client = client
         self._max_chars = max_chars
         self._partial: dict[tuple[str, str], list[str]] = {}
+        self._uploads: dict[tuple[str, str], tuple[list[file_upload.Uploaded], list[str]]] = {}
+        """Files already uploaded for a message whose post failed (the retry reuses them)."""
+        self._session: aiohttp.ClientSession | None = None
+        self.files = files or FileHub()
         self.counters: collections.Counter[str] = collections.Counter()
         """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
 
-    def render(self, message: OutboundMessage) -> list[str]:
-        lines = [file_line(f.name, f.size, f.permalink or f.url) for f in message.files]
-        body = "\n".join(x for x in (message.text, *lines) if x)
-        return slack_text.split(slack_text.to_slack(body, mentions=message.mentions), self._max_chars)
+    def render(self, message: OutboundMessage, lines: list[str] | None = None, limit: int | None = None) -> list[str]:
+        body = "\n".join(x for x in (message.text, *(lines or [])) if x)
+        text = slack_text.to_slack(body, mentions=message.mentions)
+        return slack_text.split(text, limit or self._max_chars) if text else []
 
     async def _call(self, action: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, action)
@@ -112,7 +128,14 @@ class SlackDestination:
         data = resp.data
         return data if isinstance(data, dict) else {}
 
-    async def _post(self, channel: str, text: str, message: OutboundMessage, thread_ts: str | None) -> str:
+    async def _post(
+        self,
+        channel: str,
+        text: str,
+        message: OutboundMessage,
+        thread_ts: str | None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> str:
         args: dict[str, Any] = {
             "channel": channel,
             "text": text,
@@ -120,6 +143,8 @@ class SlackDestination:
             "unfurl_links": False,
             "unfurl_media": False,
         }
+        if blocks:
+            args["blocks"] = blocks
         if message.avatar_url:
             args["icon_url"] = message.avatar_url
         if thread_ts:
@@ -128,20 +153,107 @@ class SlackDestination:
         return str(data["ts"])
 
     async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
-        parts = self.render(message)
         key = (channel.key(), message.core_id)
+        uploaded, lines = await self._upload_all(key, message)
+        limit = min(self._max_chars, file_upload.SECTION_MAX) if uploaded else None
+        parts = self.render(message, lines, limit) or [""]
         done = self._partial.setdefault(key, [])
         thread_ts = message.reply_to[0] if message.reply_to else None
-        for part in parts[len(done) :]:
-            done.append(await self._post(channel.channel_id, part, message, thread_ts))
+        for index, part in enumerate(parts[len(done) :], start=len(done)):
+            blocks = file_upload.blocks_for(part, uploaded) if index == 0 and uploaded else None
+            fallback = part or " ".join(f"📎 {u.name}" for u in uploaded)
+            done.append(await self._post(channel.channel_id, fallback, message, thread_ts, blocks))
         del self._partial[key]
-        return done
+        self._uploads.pop(key, None)
+        return done + [u.id for u in uploaded]
+
+    async def _upload_all(
+        self, key: tuple[str, str], message: OutboundMessage
+    ) -> tuple[list[file_upload.Uploaded], list[str]]:
+        """Upload the message's files (once per message in this process: a retry after a failed post
+        reuses them); the ones that cannot travel become lines and their sender is told."""
+        if not message.files:
+            return [], []
+        if key in self._uploads:
+            return self._uploads[key]
+        uploaded: list[file_upload.Uploaded] = []
+        lines: list[str] = []
+        untold: list[str] = []
+        try:
+            async with fetched_all(self.files, list(message.files), SLACK_FILE_LIMIT) as got:
+                for file, item in zip(message.files, got, strict=True):
+                    if isinstance(item, Fetched):
+                        uploaded.append(await self._upload(item))
+                        continue
+                    why = f"over the {human_size(item.limit)} limit" if isinstance(item, FileTooLarge) else str(item)
+                    lines.append(file_line(file.name, file.size, file.permalink or file.url, why))
+                    untold.append(f"{file.name} ({human_size(file.size)}): {why}")
+        except DeliveryError:
+            await self._forget_files([u.id for u in uploaded])
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            await self._forget_files([u.id for u in uploaded])
+            raise DeliveryError(f"slack files for {key[0]}: {type(err).__name__}: {err}") from err
+        for done in uploaded:
+            FILES_MOVED.labels(platform="slack", outcome="uploaded").inc()
+            FILE_BYTES.labels(platform="slack").observe(done.size)
+        if untold:
+            FILES_MOVED.labels(platform="slack", outcome="not_uploaded").inc(len(untold))
+            text = "Not every file of your message reached Slack:\n" + "\n".join(f"• {x}" for x in untold)
+            await self.files.tell_sender(message, text, reason="files")
+        self._uploads[key] = (uploaded, lines)
+        return uploaded, lines
+
+    async def _upload(self, item: Fetched) -> file_upload.Uploaded:
+        step1 = await self._call("files_getUploadURLExternal", filename=item.name, length=item.size)
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=120))
+        await file_upload.post_bytes(self._session, str(step1["upload_url"]), item)
+        file_id = str(step1["file_id"])
+        await self._call("files_completeUploadExternal", files=[{"id": file_id, "title": item.name}])
+        permalink = ""
+        if not item.content_type.startswith("image/"):
+            info = await self._call("files_info", file=file_id)
+            permalink = str((info.get("file") or {}).get("permalink") or "")
+        return file_upload.Uploaded(file_id, item.name, item.size, item.content_type.startswith("image/"), permalink)
+
+    async def _described(self, file_ids: list[str]) -> list[file_upload.Uploaded]:
+        out = []
+        for file_id in file_ids:
+            info = (await self._call("files_info", file=file_id)).get("file") or {}
+            name = str(info.get("name") or file_id)
+            mimetype = str(info.get("mimetype") or "")
+            permalink = str(info.get("permalink") or "")
+            out.append(
+                file_upload.Uploaded(
+                    file_id, name, int(info.get("size") or 0), mimetype.startswith("image/"), permalink
+                )
+            )
+        return out
+
+    async def _forget_files(self, file_ids: list[str]) -> None:
+        for file_id in file_ids:
+            with contextlib.suppress(DeliveryError):
+                await self._call("files_delete", file=file_id)
 
     async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
-        parts = self.render(message)
+        file_ids = [i for i in ids if file_upload.is_file_id(i)]
+        ids = [i for i in ids if not file_upload.is_file_id(i)]
+        uploaded = await self._described(file_ids) if file_ids else []
+        lines = lines_for_edit(message.files, len(uploaded), self.files.max_bytes)
+        limit = min(self._max_chars, file_upload.SECTION_MAX) if uploaded else None
+        parts = self.render(message, lines, limit) or [""]
         kept: list[str] = []
-        for ts, part in zip(ids, parts, strict=False):
-            await self._call("chat_update", channel=channel.channel_id, ts=ts, text=part)
+        for index, (ts, part) in enumerate(zip(ids, parts, strict=False)):
+            blocks = file_upload.blocks_for(part, uploaded) if index == 0 and uploaded else None
+            args: dict[str, Any] = {
+                "channel": channel.channel_id,
+                "ts": ts,
+                "text": part or " ".join(f"📎 {u.name}" for u in uploaded),
+            }
+            if blocks:
+                args["blocks"] = blocks
+            await self._call("chat_update", **args)
             kept.append(ts)
         thread_ts = message.reply_to[0] if message.reply_to else None
         try:
@@ -155,16 +267,21 @@ class SlackDestination:
             raise
         if len(ids) > len(parts):
             await self.delete(channel, ids[len(parts) :])
-        return kept
+        return kept + file_ids
 
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
-        for ts in ids:
+        await self._forget_files([i for i in ids if file_upload.is_file_id(i)])
+        for ts in [i for i in ids if not file_upload.is_file_id(i)]:
             try:
                 await self._call("chat_delete", channel=channel.channel_id, ts=ts)
             except DeliveryError as err:
                 if "message_not_found" in str(err):
                     continue  # already gone: deleting is idempotent
                 raise
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def direct_message(self, user: PlatformUser, text: str) -> None:
         opened = await self._call("conversations_open", users=user.user_id)
