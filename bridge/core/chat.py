@@ -15,7 +15,7 @@ from bridge.core.users import Users
 from bridge.errors import NotFound, UserError
 from bridge.store import keys, search
 from bridge.store.connection import RedisClient as Redis
-from bridge.store.reindex import reindex
+from bridge.store.reindex import ensure_search
 from bridge.store.scripts import Scripts
 
 log = logging.getLogger("bridge.core")
@@ -51,16 +51,12 @@ class Chat:
     async def open(cls, redis: Redis, settings: CoreSettings | None = None) -> Chat:
         """Detect the search module, make sure both indexes exist, load the scripts."""
         module = await search.detect(redis)
-        done = await search.ensure_indexes(redis, module)
+        done = await ensure_search(redis, module)
         for line in done:
             log.info("search: %s", line)
         await redis.hset(keys.META, mapping={"schema": "1", "search_module": str(module.version)})
         await _adopt_top_counters(redis)
-        chat = cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
-        if module.explicit and any(line.startswith("rebuilt") for line in done):
-            log.warning("search: re-indexing existing hashes into the rebuilt index")
-            await reindex(redis, module, out=None)
-        return chat
+        return cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
 
     # --- identities -----------------------------------------------------------------------------------
     async def resolve_user(self, user: PlatformUser) -> str:

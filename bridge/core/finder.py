@@ -7,9 +7,13 @@ validated names only.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from redis.exceptions import ResponseError
 
@@ -19,7 +23,11 @@ from bridge.core.messages import Messages
 from bridge.core.models import Message
 from bridge.errors import InvalidInput
 from bridge.store import keys
-from bridge.store.search import escape_tag, plain_words, search, search_messages_by_time
+from bridge.store.reindex import ensure_search
+from bridge.store.search import escape_tag, indexes_intact, plain_words, search, search_messages_by_time
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _RELATIVE = re.compile(r"(\d{1,6})([mhdw])")
@@ -32,6 +40,8 @@ WINDOW_GROWTH = 16.0
 WINDOW_ROUNDS = 4
 MISSING_CHECK_MS = 60_000
 MISSING_CHECK_MEMO = 10_000
+INDEX_PROBE_S = 10.0
+"""How often a search first checks (one FT.EXPLAIN round trip) that the indexes were not replaced."""
 TIE_LIMIT = 10_000
 """Most messages of one millisecond a page boundary reads to order them exactly."""
 WINDOW_LIMIT_MS = 2 * 365 * 86_400_000
@@ -210,10 +220,39 @@ def parse_user_query(text: str) -> UserQuery:
 class Finder:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
+        self._probe_at = 0.0
+        """When (monotonic) the next search first checks that the indexes are still chatbridge's."""
         self._checked: dict[str, int] = {}
         """Query -> when (ms) this process last looked for its ts-less matches."""
 
+    async def _repairing(self, run: Callable[[], Awaitable[T]]) -> T:
+        """Run a search; if RediSearch refuses it because the indexes changed under this process
+        (another tool flushed the database, or dropped and re-created them with default stopwords
+        or without ``ts``, as the guide's loader does while the bridge runs), repair them and retry
+        once. An error the repair does not explain is raised as it was."""
+        if time.monotonic() >= self._probe_at:
+            # 1.x answers a query on a replaced index with 0 hits, not an error: look now and then
+            self._probe_at = time.monotonic() + INDEX_PROBE_S
+            if not await indexes_intact(self.ctx.redis):
+                done = await ensure_search(self.ctx.redis, self.ctx.module, after_error=True)
+                log.warning("search: the indexes changed under the bridge; %s", "; ".join(done))
+                self._checked.clear()
+        try:
+            return await run()
+        except ResponseError as err:
+            done = await ensure_search(self.ctx.redis, self.ctx.module, after_error=True)
+            if not done:
+                raise
+            log.warning("search refused (%s): the indexes changed under the bridge; %s", err, "; ".join(done))
+        self._checked.clear()  # new indexes: look for ts-less hashes again
+        return await run()
+
     async def messages(self, text: str, page_size: int = PAGE_SIZE) -> SearchPage:
+        """Messages matching ``text``, newest first (see :meth:`_messages`); indexes repaired once
+        if another tool replaced them."""
+        return await self._repairing(lambda: self._messages(text, page_size))
+
+    async def _messages(self, text: str, page_size: int) -> SearchPage:
         """Newest first, without sorting every match: the query runs on a recent time window first
         (``@ts:[(now-W +inf]``) and widens only while the window holds fewer matches than the page
         needs, then on the whole history. Correct by construction: every match outside the window is
@@ -285,7 +324,7 @@ class Finder:
 
     async def users(self, text: str, limit: int = 25) -> tuple[int, list[dict[str, str]]]:
         query = parse_user_query(text).to_redisearch()
-        total, hits = await search(self.ctx.redis, keys.IDX_USERS, query, "LIMIT", 0, limit)
+        total, hits = await self._repairing(lambda: search(self.ctx.redis, keys.IDX_USERS, query, "LIMIT", 0, limit))
         rows = [
             {k: v for k, v in fields.items() if not k.startswith("channel:") and k != "auto"}
             | {"username": fields.get("username") or key.removeprefix(keys.USER_PREFIX)}

@@ -21,7 +21,7 @@ from typing import TextIO
 from bridge.store import keys
 from bridge.store.connection import RedisClient as Redis
 from bridge.store.scripts import load_one, run
-from bridge.store.search import SearchModule
+from bridge.store.search import SearchModule, ensure_indexes
 
 BATCH = 500
 
@@ -34,6 +34,19 @@ class ReindexSummary:
     skipped: list[str] = field(default_factory=list)
     posters: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(channel, username) -> messages, for the top-poster counters."""
+
+
+async def ensure_search(redis: Redis, module: SearchModule, *, after_error: bool = False) -> list[str]:
+    """Make both indexes right (:func:`ensure_indexes`) and, on 1.x, index the hashes an index made
+    now does not know: after a rebuild, and after an error (another tool flushed the database or
+    replaced the indexes under a running bridge, as the guide's loader does). Returns what was done."""
+    done = await ensure_indexes(redis, module)
+    if module.explicit and any(
+        line.startswith("rebuilt") or (after_error and line.startswith("created")) for line in done
+    ):
+        await reindex(redis, module, out=None)
+        done.append("re-indexed the existing hashes")
+    return done
 
 
 async def reindex(redis: Redis, module: SearchModule, *, out: TextIO | None = sys.stderr) -> ReindexSummary:

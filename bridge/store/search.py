@@ -167,6 +167,16 @@ async def _stopwords_off(redis: Redis, module: SearchModule, name: str, info: di
     return module.explicit
 
 
+async def indexes_intact(redis: Redis) -> bool:
+    """One round trip: both indexes exist and a phrase starting with a stopword parses in each
+    (False once another tool dropped them or re-created them with default stopwords)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in INDEXES:
+            pipe.execute_command("FT.EXPLAIN", name, STOPWORD_PROBE)
+        answers = await pipe.execute(raise_on_error=False)
+    return not any(isinstance(answer, Exception) for answer in answers)
+
+
 async def wait_indexed(redis: Redis, name: str, limit_s: float = REBUILD_WAIT_S) -> bool:
     """Wait (bounded) until a 2.x index has scanned the existing hashes; False if still going."""
     try:

@@ -21,6 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bridge.core.chat import Chat
 from bridge.core.ports import Invocation
 from bridge.core.seed import seed
@@ -159,3 +161,33 @@ async def test_the_loaders_checks_pass_on_what_chatbridge_seed_wrote(redis: Redi
     assert sorted(england[1::2]) == ["user:ada", "user:simon"]
     summary = await chat.commands.execute(Invocation(platform="cli", username="wasim"), "unread")
     assert summary.data == {"cricket": 2, "random": 1, "tech": 1}
+
+
+async def test_the_loader_run_while_the_bridge_is_up_leaves_search_working(
+    redis: RedisClient, chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loader flushes the database and re-creates both indexes its way (default stopwords, no
+    ts) under a running bridge. 2.x then refuses the bridge's next search (`ts` is not in the
+    schema, a stopword phrase is a syntax error): the search repairs the indexes and retries. 1.x
+    answers 0 hits instead of an error: a search checks the indexes every INDEX_PROBE_S."""
+    ex = chat.commands.execute
+    await ex(CLI, "register ann")
+    await ex(CLI, "create news")
+    await ex(Invocation(platform="cli", username="ann"), "post news hello before the loader")
+    assert (await ex(CLI, "search hello")).data["total"] == 1  # also the first index check
+    await load_like_the_loader(redis)
+    await load_messages_like_the_loader(redis)
+
+    found = await ex(CLI, "search it")  # within INDEX_PROBE_S of the last check
+    if chat.ctx.module.explicit:
+        assert found.ok and found.data["total"] == 0  # 1.2: no error to repair on yet
+        chat.finder._probe_at = 0.0  # INDEX_PROBE_S later
+        found = await ex(CLI, "search it")
+    assert found.ok, found.text
+    assert [h["text"] for h in found.data["hits"]] == [MESSAGES[3]["message"]]  # "…what's it like…"
+    assert "the indexes changed under the bridge" in caplog.text
+    phrase = await ex(CLI, 'search "the test match"')
+    assert phrase.ok and phrase.data["total"] == 1, phrase.text
+    england = await ex(CLI, "users country:England")
+    assert [u["username"] for u in england.data["users"]] == ["ada", "simon"]
+    await verify_search(redis)
