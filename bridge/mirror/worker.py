@@ -46,6 +46,7 @@ from bridge.store.scripts import Scripts
 
 log = logging.getLogger("bridge.mirror.worker")
 
+STALLED = "no backlog refresh"
 COUNTERS = ("log_entries_routed", "jobs_enqueued", "unroutable", "no_adapter", "redis_errors")
 
 
@@ -223,6 +224,12 @@ class Worker:
         (the oldest entry still in any destination's outbox) and ``log_lag`` (mirror-log entries
         not yet routed), as of the last refresh (``refreshed_at``)."""
         now_ms = int(time.time() * 1000)
+        if self._running and self._refreshed_at is not None:
+            quiet = now_ms / 1000 - self._refreshed_at
+            if quiet > max(30.0, 6 * self.metrics_interval_s):
+                self._state.set(False, f"{STALLED} for {quiet:.0f}s (Redis too slow, or the worker stuck)")
+            elif self._state.detail.startswith(STALLED):
+                self._state.set(True, "running")
         ages = [now_ms - st.oldest_ms for st in self.stats.values() if st.oldest_ms and st.backlog]
         return self._state.snapshot(
             oldest_waiting_s=round(max(ages) / 1000, 3) if ages else 0.0,
