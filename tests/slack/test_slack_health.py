@@ -4,12 +4,13 @@ by kind: a real adapter against the emulator."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
-from conftest import EmulatorFactory
 from slack_kit import SlackBridge, adapter_for, running_bridge
 
 from bridge import metrics
 from bridge.core.chat import Chat
+from bridge.emulators.slack import SlackEmulator
 from bridge.health import PartHealth
 
 
@@ -35,7 +36,7 @@ async def test_health_follows_the_adapter_in_either_mode(bridge: SlackBridge, ch
 
 
 async def test_health_is_down_before_start_after_stop_and_while_the_socket_is_dropped(
-    emulator_factory: EmulatorFactory, chat: Chat
+    emulator_factory: Callable[..., Awaitable[SlackEmulator]], chat: Chat
 ) -> None:
     emu = await emulator_factory()
     first = adapter_for(chat, emu, "socket").health()
