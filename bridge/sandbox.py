@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import sys
 from collections.abc import Callable
@@ -70,13 +71,29 @@ def extra_key(name: str, *, discord: Reader | None = None, slack: Reader | None 
         readers["slack"] = slack
 
 
+def _received(m: dict[str, Any]) -> Any:
+    return m.get("received_files") or None
+
+
+extra_key("files", discord=_received, slack=_received)
+"""``files``: [{"name", "size", "content_type", "sha256"}] of the bytes the emulator holds for the
+message's files (both emulators' ``/_emulator`` message listings add ``received_files``)."""
+
+
 def add_parser(sub: Any) -> None:
     sb = sub.add_parser("sandbox", help="drive the local Discord/Slack emulators of `make run`")
     verbs = sb.add_subparsers(dest="verb", required=True)
     say = verbs.add_parser("say", help="an emulated person posts a message")
     say.add_argument("platform", choices=("discord", "slack"))
     say.add_argument("user", help="emulated user (Discord: alice, bob, carol; Slack: see `sandbox users`)")
-    say.add_argument("text", nargs="+")
+    say.add_argument("text", nargs="*", help="the message (optional with --file)")
+    say.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach this file (repeatable; uploaded as the person)",
+    )
     say.add_argument("--channel", default="general")
     say.add_argument("--json", action="store_true", help="print the posted message as one JSON object")
     log = verbs.add_parser("log", help="print a channel as the platform shows it")
@@ -170,12 +187,28 @@ async def _get(http: aiohttp.ClientSession, url: str, **params: str) -> Any:
         return answer
 
 
+def _files(paths: list[str]) -> list[dict[str, str]]:
+    """``--file`` arguments as the emulators' control routes take them (name + base64 bytes)."""
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise UserError(f"cannot read {raw}: {err.strerror or err}") from None
+        out.append({"name": path.name, "data_b64": base64.b64encode(data).decode("ascii")})
+    return out
+
+
 async def _say(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
     text = " ".join(args.text)
-    if args.platform == "discord":
-        body = {"user": args.user, "channel": args.channel, "content": text}
-    else:
-        body = {"user": args.user, "channel": args.channel, "text": text}
+    files = _files(args.file)
+    if not text and not files:
+        raise UserError("say what? give a text, a --file PATH, or both")
+    key = "content" if args.platform == "discord" else "text"
+    body: dict[str, Any] = {"user": args.user, "channel": args.channel, key: text}
+    if files:
+        body["files"] = files
     async with http.post(f"{base}/messages", json=body) as resp:
         answer = await resp.json(content_type=None)
     if resp.status >= 300:
@@ -276,7 +309,8 @@ def _line(view: dict[str, Any]) -> str:
     name = who.get("username") or who.get("id") or "?"
     tag = " [webhook]" if who.get("webhook_id") else " [bot]" if who.get("bot") and who.get("username") else ""
     edited = " (edited)" if view["edited"] else ""
-    return f"{view['id']} {name}{tag}: {view['text']}{edited}"
+    files = "".join(f" 📎 {f['name']} ({f['size']} bytes)" for f in view.get("files") or [])
+    return f"{view['id']} {name}{tag}: {view['text']}{files}{edited}"
 
 
 async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:

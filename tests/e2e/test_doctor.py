@@ -64,7 +64,7 @@ async def test_doctor_names_what_is_missing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
 ) -> None:
     no_intent = DiscordEmulatorConfig(message_content_enabled=False)
-    scopes = tuple(s for s in SlackEmulatorConfig().scopes if s != "chat:write.customize")
+    scopes = tuple(s for s in SlackEmulatorConfig().scopes if s not in ("chat:write.customize", "files:read"))
     async with DiscordEmulator(no_intent) as discord, SlackEmulator(config=SlackEmulatorConfig(scopes=scopes)) as slack:
         code = await run_doctor(monkeypatch, redis_url, discord, slack, discord_token="not-the-token")
         bad_token = capsys.readouterr().out
@@ -75,7 +75,7 @@ async def test_doctor_names_what_is_missing(
     out = capsys.readouterr().out
     assert code == 1
     assert "[!!] the Message Content intent is off for this bot" in out and "— enable it in the Developer Portal" in out
-    assert "[!!] the Slack app lacks the scope(s) chat:write.customize — add them" in out
+    assert "[!!] the Slack app lacks the scope(s) chat:write.customize, files:read — add them" in out
     for line in out.splitlines():  # a failed check says what is wrong and what to do
         assert not line.startswith("[!!]") or (" — " in line and len(line.split(" — ")[1]) > 10), line
 

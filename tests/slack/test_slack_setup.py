@@ -21,6 +21,8 @@ def test_manifest_socket_mode() -> None:
         "chat:write",
         "chat:write.customize",
         "commands",
+        "files:read",
+        "files:write",
         "groups:history",
         "groups:read",
         "im:write",

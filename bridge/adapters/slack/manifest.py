@@ -11,6 +11,10 @@ Bot scopes, and why each is needed:
 - ``channels:read`` / ``groups:read``: ``conversations.info`` on those channels.
 - ``users:read``: ``users.info`` for names, avatars and the admin flag.
 - ``im:write``: ``conversations.open`` for notification DMs.
+- ``files:read``: download the files people share (``url_private`` needs the bot token and this
+  scope) to mirror them to Discord.
+- ``files:write``: upload files mirrored from Discord (``files.getUploadURLExternal`` /
+  ``files.completeUploadExternal``) and delete them with their message.
 
 Socket Mode also needs an app-level token with ``connections:write`` (Basic Information → App-Level
 Tokens); manifests cannot create it.
@@ -29,6 +33,8 @@ BOT_SCOPES = (
     "chat:write",
     "chat:write.customize",
     "commands",
+    "files:read",
+    "files:write",
     "groups:history",
     "groups:read",
     "im:write",

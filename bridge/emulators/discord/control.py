@@ -120,12 +120,26 @@ class ControlRoutes:
 
     async def channel_messages(self, request: web.Request) -> web.Response:
         """The stored message objects; a webhook message also carries the ``avatar_url`` its execute
-        request set (Discord itself answers only the avatar hash)."""
+        request set (Discord itself answers only the avatar hash), and a message with attachments
+        ``received_files``: name, size, content_type, sha256 of the bytes the CDN holds for them."""
         rows = []
         for message in self.emu.messages(request.match_info["channel"]):
+            row = dict(message)
             avatar = self.emu.avatar_url(str(message["id"])) if message.get("webhook_id") else None
-            rows.append({**message, "avatar_url": avatar} if avatar else message)
+            if avatar:
+                row["avatar_url"] = avatar
+            if message.get("attachments"):
+                row["received_files"] = self._received(message["attachments"])
+            rows.append(row)
         return reply(rows)
+
+    def _received(self, attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        held = [self.emu.backend.cdn.files.get(str(a.get("id"))) for a in attachments]
+        return [
+            {"name": f.attachment["filename"], "size": f.blob.size, "content_type": f.attachment["content_type"],
+             "sha256": f.blob.sha256}
+            for f in held if f is not None
+        ]  # fmt: skip
 
     async def requests(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
