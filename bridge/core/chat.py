@@ -13,7 +13,7 @@ from bridge.core.notify import Subscriptions
 from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser
 from bridge.core.users import Users
 from bridge.errors import NotFound, UserError
-from bridge.store import keys, search
+from bridge.store import keys, migrate, search
 from bridge.store.connection import RedisClient as Redis
 from bridge.store.reindex import ensure_search
 from bridge.store.scripts import Scripts
@@ -54,7 +54,9 @@ class Chat:
         done = await ensure_search(redis, module)
         for line in done:
             log.info("search: %s", line)
-        await redis.hset(keys.META, mapping={"schema": "1", "search_module": str(module.version)})
+        for line in await migrate.upgrade(redis):
+            log.info("store: %s", line)
+        await redis.hset(keys.META, mapping={"search_module": str(module.version)})
         await _adopt_top_counters(redis)
         return cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
 

@@ -76,7 +76,9 @@ def profile_extra(username: str) -> str:
 
 
 def posts_of(username: str) -> str:
-    """Sorted set: message ids a user posted, scored by time (ms); used to move history on rename."""
+    """Stream: one entry per message a user posted, its entry id = the message id (the allocator's
+    ids only grow), one empty field; used to move history on rename and merge. (Schema 1 kept a
+    sorted set here: ~120 bytes a message; ``Chat.open`` converts it.)"""
     return f"cb:posts:{username}"
 
 

@@ -22,7 +22,7 @@ _PRELUDES = {
     "_prelude": ("post", "post_many", "edit", "delete", "join"),  # the global stream id allocator, room events
     "_top": ("delete",),  # lowering a top-poster count (posts count in _post.lua; move_user moves them)
     "_post": ("post", "post_many"),  # one message's writes (post = one, post_many = a batch)
-    "_mirror_prelude": ("mirror_commit", "mirror_dead"),  # trimming the acknowledged outbox head
+    "_mirror_prelude": ("mirror_commit", "mirror_dead", "mirror_route"),  # trimming an acknowledged stream head
     "_user": ("register", "identity", "move_user"),  # user hash fields in the guide's order
 }
 

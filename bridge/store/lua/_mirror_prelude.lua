@@ -1,4 +1,4 @@
--- Shared by the mirroring worker's commit and dead-letter scripts (prepended when they load).
+-- Shared by the mirroring worker's route, commit and dead-letter scripts (prepended when they load).
 
 -- Drop the acknowledged head of the outbox: everything before the oldest pending entry, or up to
 -- this entry when nothing is pending (entries are read in order, so all older ones are acked).

@@ -55,8 +55,10 @@ local function flush_batch(batch)
   for key, per in pairs(batch.top) do
     for user, n in pairs(per) do redis.call('ZINCRBY', key, n, user) end
   end
-  for key, items in pairs(batch.posts) do
-    for i = 1, #items, 1000 do redis.call('ZADD', key, unpack(items, i, math.min(#items, i + 999))) end
+  -- each author's post record: a stream entry whose id IS the message id (ids only grow), with one
+  -- empty field: a few bytes a message where a sorted set of ids costs ~120 once it is large
+  for key, ids in pairs(batch.posts) do
+    for _, id in ipairs(ids) do redis.call('XADD', key, id, 'm', '') end
   end
 end
 
@@ -116,7 +118,7 @@ local function post_message(A, batch)
   local score = tonumber(ts)
   local pk = 'cb:posts:' .. username
   batch.posts[pk] = batch.posts[pk] or {}
-  table.insert(batch.posts[pk], score); table.insert(batch.posts[pk], id)
+  table.insert(batch.posts[pk], id)
   -- last activity only moves forward (imported history keeps the newer activity)
   for _, akey in ipairs({'cb:active', 'cb:active:' .. channel}) do
     batch.active[akey] = batch.active[akey] or {}

@@ -54,9 +54,22 @@ end
 
 -- Append a room event: the channel stream entry (``fields`` start with type), then one entry in the
 -- partitioned mirror log the fan-out worker reads (log_key "" = none). Returns the stream id.
+-- A room without links (no `cb:links:<channel>`, what the router reads) gets no log entry: the
+-- router would route it nowhere, and on a big history that is ~50 bytes a message kept for nothing.
+local function room_linked(channel, batch)
+  if batch then
+    batch.linked = batch.linked or {}
+    if batch.linked[channel] == nil then
+      batch.linked[channel] = redis.call('EXISTS', 'cb:links:' .. channel) == 1
+    end
+    return batch.linked[channel]
+  end
+  return redis.call('EXISTS', 'cb:links:' .. channel) == 1
+end
+
 local function room_event(channel, kind, fields, maxlen, log_key, log_maxlen, batch)
   local id = xadd_channel('channel:' .. channel, maxlen, fields, batch)
-  if log_key ~= '' then
+  if log_key ~= '' and room_linked(channel, batch) then
     redis.call('XADD', log_key, 'MAXLEN', '~', log_maxlen, '*', 'channel', channel, 'id', id, 'type', kind)
   end
   return id

@@ -11,6 +11,6 @@ if c.explicit then
   redis.call('FT.DEL', 'idx:messages', key, 'DD')
 end
 redis.call('DEL', key)
-redis.call('ZREM', 'cb:posts:' .. owner, id)
+redis.call('XDEL', 'cb:posts:' .. owner, id)
 count_post(channel, owner, -1)
 return finish_change(c, channel, 'delete', {'type', 'delete', 'id', id, 'username', who})

@@ -1,7 +1,8 @@
 -- Mirroring worker, router stage: fan a batch of mirror-log entries out to the outboxes of their
 -- rooms' linked destinations (never the origin), and XACK them, atomically (routing happens once).
 -- Cost per entry: one XRANGE of the room entry, one SMEMBERS of that room's links, and per
--- destination one HGET + one XADD; it does not depend on how many rooms exist.
+-- destination one HGET + one XADD; it does not depend on how many rooms exist. Then the log's
+-- routed head is trimmed (trim_acked, _mirror_prelude.lua).
 -- ARGV: 1 log key, 2 group, 3 channel stream prefix, 4 room links prefix, 5 outbox prefix,
 --       6 outbox registry hash, 7 partition, 8 show join/leave (1/0), 9 message key prefix,
 --       10 mirror map key prefix, then 4 per entry: log entry id, channel, type, room entry id
@@ -82,6 +83,9 @@ for i = 11, #ARGV, 4 do
   end
   redis.call('XACK', log, group, logid)
 end
+-- every destination has what it needs in its outbox now: the routed head of the log goes
+-- (only up to the oldest entry still pending, so nothing unrouted is ever trimmed)
+if #ARGV >= 11 then trim_acked(log, group, ARGV[#ARGV - 3]) end
 table.insert(touched, '|')
 table.insert(touched, routed)
 table.insert(touched, jobs)

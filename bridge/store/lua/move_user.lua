@@ -29,14 +29,30 @@ if mode == 'rename' then
   redis.call('SADD', 'usernames', to)
 end
 
-local posts = redis.call('ZRANGE', 'cb:posts:' .. from, 0, -1, 'WITHSCORES')
-for i = 1, #posts, 2 do
-  local mkey = 'message:' .. posts[i]
+-- cb:posts:<user> is a stream whose entry ids are the message ids (see _post.lua); `from`'s entries
+-- interleave with `to`'s, so `to`'s stream is rebuilt in id order (XADD needs increasing ids)
+local moved = {}
+for _, e in ipairs(redis.call('XRANGE', 'cb:posts:' .. from, '-', '+')) do
+  local mkey = 'message:' .. e[1]
   if redis.call('EXISTS', mkey) == 1 then
     redis.call('HSET', mkey, 'username', to)
     if explicit then redis.call('FT.ADDHASH', 'idx:messages', mkey, '1.0', 'REPLACE') end
-    redis.call('ZADD', 'cb:posts:' .. to, posts[i + 1], posts[i])
+    table.insert(moved, e[1])
   end
+end
+if #moved > 0 then
+  local function id_less(a, b)
+    local am, as = string.match(a, '^(%d+)-(%d+)$')
+    local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+    am, bm = tonumber(am), tonumber(bm)
+    if am ~= bm then return am < bm end
+    return tonumber(as) < tonumber(bs)
+  end
+  local all = moved
+  for _, e in ipairs(redis.call('XRANGE', 'cb:posts:' .. to, '-', '+')) do table.insert(all, e[1]) end
+  table.sort(all, id_less)
+  redis.call('DEL', 'cb:posts:' .. to)
+  for _, id in ipairs(all) do redis.call('XADD', 'cb:posts:' .. to, id, 'm', '') end
 end
 redis.call('DEL', 'cb:posts:' .. from)
 
