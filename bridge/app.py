@@ -19,11 +19,11 @@ from typing import Any
 
 from bridge import logs
 from bridge.adapters.file_transfer import FileHub
+from bridge.adapters.linkstate import Supervised
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
 from bridge.core.ports import ChannelRef, Destination, PlatformUser, as_platform
-from bridge.health import HealthReporter
 from bridge.health_server import HealthServer
 from bridge.runtime import Runtime, open_runtime
 from bridge.store.connection import blocking_client
@@ -31,12 +31,14 @@ from bridge.store.connection import blocking_client
 log = logging.getLogger("bridge.app")
 SANDBOX_FILE = "chatbridge-sandbox.json"
 Closer = Callable[[], Awaitable[None]]
+STARTUP_WAIT_S = 30.0
+"""How long ``run`` waits for the adapters to connect before going on without the missing ones."""
 
 
 @dataclass
 class Running:
     destinations: dict[str, Destination] = field(default_factory=dict)
-    adapters: dict[str, HealthReporter] = field(default_factory=dict)
+    adapters: dict[str, Supervised] = field(default_factory=dict)
     """Each started adapter, by platform (their ``health()`` feeds ``/healthz``)."""
     closers: list[Closer] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
@@ -76,11 +78,12 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
     running.files.max_bytes = cfg.files.max_bytes
     adapter = DiscordAdapter(chat=rt.chat, config=DiscordConfig.load(settings), files=running.files)
     configure_notices(running, cfg)
-    await adapter.start(token)
+    adapter.launch(token)  # never raises: an unreachable Discord is retried in the background
     running.closers.insert(0, adapter.close)
     running.destinations["discord"] = adapter.destination
     running.adapters["discord"] = adapter
-    log.info("discord adapter ready%s", " (emulator)" if "discord" in running.sandbox else "")
+    if "discord" in running.sandbox:  # the local emulator answers at once: be connected before going on
+        await adapter.link.wait_up(STARTUP_WAIT_S)
 
 
 async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bool) -> None:
@@ -114,11 +117,27 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
         chat=rt.chat, config=SlackConfig.model_validate(settings), secrets=secrets, files=running.files
     )
     configure_notices(running, cfg)
-    await adapter.start()
+    adapter.launch()  # never raises: an unreachable Slack is retried in the background
     running.closers.insert(0, adapter.stop)
     running.destinations["slack"] = adapter.destination
     running.adapters["slack"] = adapter
-    log.info("slack adapter ready%s", " (emulator)" if "slack" in running.sandbox else "")
+    if "slack" in running.sandbox:
+        await adapter.link.wait_up(STARTUP_WAIT_S)
+
+
+async def wait_for_adapters(running: Running, timeout: float) -> None:  # noqa: ASYNC109 (a plain bound)
+    """Wait (at most ``timeout`` seconds, together) until each adapter has connected or failed once;
+    one that is not connected is named and keeps retrying in the background while the rest of the
+    bridge runs."""
+    links = {name: adapter.link for name, adapter in running.adapters.items()}
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(link.settled.wait() for link in links.values())), timeout)
+    for name, link in links.items():
+        where = " (emulator)" if name in running.sandbox else ""
+        if link.ok:
+            log.info("%s adapter ready%s", name, where)
+        else:
+            log.warning("%s is not connected yet (%s); the bridge runs and keeps retrying", name, link.detail)
 
 
 async def _sandbox_link(chat: Chat, ref: ChannelRef) -> None:
@@ -162,6 +181,7 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
         try:
             await start_discord(rt, cfg, running, sandbox=sandbox)
             await start_slack(rt, cfg, running, sandbox=sandbox)
+            await wait_for_adapters(running, STARTUP_WAIT_S)
             worker = _make_worker(rt, cfg, running)
             tasks.append(asyncio.create_task(worker.run(stop), name="mirror-worker"))
             blocking = blocking_client(rt.url)

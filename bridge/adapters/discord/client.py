@@ -22,9 +22,10 @@ from discord import app_commands
 
 from bridge import metrics
 from bridge.adapters.file_transfer import FileHub
+from bridge.adapters.linkstate import LinkState, Reconnect
 from bridge.core.chat import Chat
 from bridge.errors import ConfigError
-from bridge.health import PartHealth, StateClock
+from bridge.health import PartHealth
 
 from .commands import build_group
 from .config import DiscordConfig
@@ -34,6 +35,7 @@ from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
 from .notices import discord_notices
 from .outbound import DiscordDestination
+from .supervisor import supervise
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord")
@@ -101,14 +103,16 @@ class _BridgeEvents(_ClientBase):
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s (%s)", self.user, self.user.id if self.user else "?")
-        self.adapter.gateway_state.set(True, "gateway connected")
+        self.adapter.link.up(f"logged in as {self.user}")
+        self.adapter.reconnect.reset()
         self.ready_event.set()
 
-    async def on_resumed(self) -> None:
-        self.adapter.gateway_state.set(True, "gateway connected (resumed)")
-
     async def on_disconnect(self) -> None:
-        self.adapter.gateway_state.set(False, "gateway disconnected, reconnecting")
+        if not self.is_closed():
+            self.adapter.link.down("gateway disconnected; reconnecting")
+
+    async def on_resumed(self) -> None:
+        self.adapter.link.up("gateway session resumed")
 
     async def on_socket_event_type(self, event_type: str) -> None:
         """Every gateway dispatch, counted by kind (``chatbridge_inbound_events_total``)."""
@@ -203,9 +207,10 @@ class DiscordAdapter:
     def __init__(self, *, chat: Chat, config: DiscordConfig, files: FileHub | None = None) -> None:
         self.chat = chat
         self.config = config
-        self.client: BridgeClient | ShardedBridgeClient = (
-            BridgeClient(self) if config.shards is None else ShardedBridgeClient(self)
-        )
+        self.link = LinkState("discord")
+        """Connection state for /healthz (see :mod:`bridge.adapters.linkstate`)."""
+        self.reconnect = Reconnect(config.reconnect_min_s, config.reconnect_max_s, config.bad_token_retry_s)
+        self.client: BridgeClient | ShardedBridgeClient = self._new_client()
         self.webhooks = WebhookStore(client=self.client, chat=chat, name=config.webhook_name)
         self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self.notices = discord_notices(self.client)
@@ -221,7 +226,15 @@ class DiscordAdapter:
             client=self.client, chat=chat, config=config, webhooks=self.webhooks, files=self.files
         )
         self._task: asyncio.Task[None] | None = None
-        self.gateway_state = StateClock("discord", detail="not connected yet")
+        self._stopping = asyncio.Event()
+
+    def _new_client(self) -> BridgeClient | ShardedBridgeClient:
+        return BridgeClient(self) if self.config.shards is None else ShardedBridgeClient(self)
+
+    def renew_client(self) -> None:
+        """A fresh discord.py client for the next connection attempt (a closed one cannot log in)."""
+        self.client = self._new_client()
+        self.webhooks.client = self.inbound.client = self.destination.client = self.client
 
     async def setup_commands(self, tree: app_commands.CommandTree[Any]) -> None:
         """Register ``/chat`` and sync it (per allowed guild, else globally)."""
@@ -250,9 +263,10 @@ class DiscordAdapter:
         client = self.client
         sockets = _gateway_sockets(client)
         open_count = sum(1 for ws in sockets if ws is not None and ws.open)
-        state = self.gateway_state
+        state = self.link
         if client.is_closed():
-            state.set(False, "client closed")
+            if state.ok:  # else it keeps the supervisor's reason (unreachable, token refused, …)
+                state.set(False, "client closed")
         elif state.ok and (not sockets or open_count < len(sockets)):
             state.set(False, f"gateway disconnected ({open_count} of {len(sockets) or 1} socket(s) open), reconnecting")
         latency = client.latency
@@ -277,6 +291,13 @@ class DiscordAdapter:
             "inbound": {"handled": self.inbound.handled, **inbound},
             "outbound": dict(self.destination.counters),
         }
+
+    def launch(self, token: str) -> None:
+        """Connect in the background and stay connected: failures (unreachable, 5xx, refused
+        token) are reported in :attr:`link` and retried (:mod:`.supervisor`); never raises."""
+        apply_endpoints(api_base=self.config.api_base, gateway_url=self.config.gateway_url)
+        self._stopping.clear()
+        self._task = asyncio.create_task(supervise(self, token, self._stopping), name="discord-supervisor")
 
     async def start(self, token: str, *, ready_within: float = 60.0) -> None:
         """Log in and connect in the background; return when ready (raise if the client died)."""
@@ -306,6 +327,7 @@ class DiscordAdapter:
         await self._task
 
     async def close(self) -> None:
+        self._stopping.set()
         await self.client.close()
         await self.file_source.close()
         if self._task is not None:

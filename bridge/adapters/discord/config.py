@@ -16,6 +16,9 @@ Keys (all optional)::
       shards: auto                         # large bots: "auto" (Discord's recommendation) or a count;
                                            # absent = one gateway connection
       identify_delay: 5.0                  # seconds between shard IDENTIFYs (Discord's limit)
+      reconnect_min_s: 1.0                 # Discord unreachable: retry after 1 s, doubling (jittered)
+      reconnect_max_s: 300.0               #   up to 5 minutes between attempts
+      bad_token_retry_s: 600.0             # token refused / intent missing: one error line, retry slowly
 
 The token comes from the environment variable named by ``token_env`` (default ``DISCORD_TOKEN``).
 ``DISCORD_API_BASE`` / ``DISCORD_GATEWAY_URL`` in the environment override the two URLs (how a
@@ -52,6 +55,9 @@ class DiscordConfig(BaseModel):
     shards: int | Literal["auto"] | None = None
     identify_delay: float = Field(default=5.0, ge=0.0)
     max_ratelimit_timeout: float = Field(default=30.0, ge=30.0)
+    reconnect_min_s: float = Field(default=1.0, gt=0.0)
+    reconnect_max_s: float = Field(default=300.0, gt=0.0)
+    bad_token_retry_s: float = Field(default=600.0, gt=0.0)
 
     @field_validator("shards")
     @classmethod

@@ -11,7 +11,8 @@ ordered per webhook; only when it gives up does the 429 reach us and become
 ``DeliveryError(retry_after=...)``. On bot routes (DMs, reply lookups) ``max_ratelimit_timeout``
 (config, minimum 30 s) makes discord.py raise ``RateLimited`` for longer waits, which also becomes
 ``DeliveryError(retry_after=...)`` so the worker can reschedule instead of blocking.
-Other 4xx answers are permanent (``DeliveryError(permanent=True)``); 5xx and network errors are not.
+401 (token revoked) is an outage, not permanent; other 4xx answers are permanent
+(``DeliveryError(permanent=True)``); 5xx and network errors are not.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def to_delivery_error(err: BaseException, what: str) -> DeliveryError:
         if err.status == 429:
             return DeliveryError(detail, retry_after=_retry_after(err))
         if err.status >= 500 or err.status == 408:
+            return DeliveryError(detail)
+        if err.status == 401:  # the bot token was revoked: an outage of the whole side, held, not dropped
             return DeliveryError(detail)
         return DeliveryError(detail, permanent=True)
     if isinstance(err, aiohttp.ClientError | OSError | asyncio.TimeoutError | discord.GatewayNotFound):

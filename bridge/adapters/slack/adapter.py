@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge import metrics
 from bridge.adapters.file_transfer import FileHub
+from bridge.adapters.linkstate import LinkState, Reconnect
 from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
@@ -40,8 +41,9 @@ from bridge.adapters.slack.files import SlackFiles
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
+from bridge.adapters.slack.supervisor import supervise
 from bridge.errors import ConfigError
-from bridge.health import PartHealth, StateClock
+from bridge.health import PartHealth
 
 log = logging.getLogger("bridge.slack")
 
@@ -127,11 +129,21 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.team_id: str | None = None
-        self._state = StateClock("slack", detail="not started")
         self.last_event_at: float | None = None
         """Unix time of the last request Slack sent us (event, command), either mode."""
+        self.link = LinkState("slack")
+        """Connection state for /healthz (see :mod:`bridge.adapters.linkstate`)."""
+        self.reconnect = Reconnect(config.reconnect_min_s, config.reconnect_max_s, config.bad_token_retry_s)
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
+    def launch(self) -> None:
+        """Connect in the background and stay connected: failures (unreachable, 5xx, a refused
+        token) are reported in :attr:`link` and retried (:mod:`.supervisor`); never raises."""
+        self._stopping.clear()
+        self._supervisor = asyncio.create_task(supervise(self, self._stopping), name="slack-supervisor")
+
     async def start(self) -> None:
         """Check the bot token (``auth.test``), then connect (Socket Mode) or listen (HTTP)."""
         try:
@@ -142,11 +154,21 @@ class SlackAdapter:
         self.rooms.bot_user_id = auth.get("user_id")
         self.rooms.bot_id = auth.get("bot_id")
         if self.config.mode == "socket":
-            self._socket = AsyncSocketModeHandler(
+            socket = AsyncSocketModeHandler(
                 self.app, app_token=self._secrets.app_token, ping_interval=self.config.socket_ping_interval_s
             )
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
-            self._log.info("slack: Socket Mode connected as %s (team %s)", auth.get("user"), self.team_id)
+            try:  # first URL opened here so that a refused app token is an error, not an SDK retry loop
+                opened = await socket.client.web_client.apps_connections_open(app_token=self._secrets.app_token or "")
+            except SlackApiError as err:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+                raise ConfigError(f"Slack rejected the app token: {err.response.get('error')}") from err
+            except BaseException:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+                raise
+            socket.client.wss_uri = str(opened["url"])
+            self._socket = socket
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+            self._connected(f"Socket Mode connected as {auth.get('user')} (team {self.team_id})")
             return
         self._runner = web.AppRunner(
             self.app.web_app(path=self.config.http_path, port=self.config.http_port), handle_signals=False
@@ -155,15 +177,27 @@ class SlackAdapter:
         site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
         await site.start()
         self.http_port = int(self._runner.addresses[0][1])
-        self._log.info("slack: listening on %s:%s%s", self.config.http_host, self.http_port, self.config.http_path)
+        self._connected(f"listening on {self.config.http_host}:{self.http_port}{self.config.http_path}")
 
-    async def stop(self) -> None:
+    def _connected(self, detail: str) -> None:
+        self._log.info("slack: %s", detail)
+        self.link.up(detail)
+
+    async def disconnect(self) -> None:
+        """Close the socket / listener (the supervisor's cleanup after a failed attempt)."""
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+        await self.disconnect()
         await self.drain()
         await self.file_source.close()
         await self.destination.close()
@@ -197,15 +231,16 @@ class SlackAdapter:
             up = session is not None and not session.closed and not stale and not client.closed
             info["last_ping_pong_at"] = client.last_ping_pong_time
             if up:
-                self._state.set(True, "Socket Mode connected")
+                self.link.set(True, "Socket Mode connected")
             else:
-                self._state.set(False, "Socket Mode stale (no pong)" if stale else "Socket Mode disconnected")
+                self.link.set(False, "Socket Mode stale (no pong)" if stale else "Socket Mode disconnected")
         elif self._runner is not None:
             info["http_port"] = self.http_port
-            self._state.set(True, f"HTTP mode listening on :{self.http_port}{self.config.http_path}")
-        else:
-            self._state.set(False, "not started" if self.team_id is None else "stopped")
-        return self._state.snapshot(**info)
+            self.link.set(True, f"HTTP mode listening on :{self.http_port}{self.config.http_path}")
+        elif self._supervisor is None or self._stopping.is_set() or self.link.ok:
+            self.link.set(False, "not started" if self.team_id is None else "stopped")
+        # else: between attempts, the supervisor's reason (unreachable, token refused, …) stands
+        return self.link.snapshot(**info)
 
     def metrics(self) -> dict[str, Any]:
         """Connection state and counters (for the health/metrics endpoint)."""

@@ -36,6 +36,12 @@ class SlackConfig(BaseModel):
     socket_ping_interval_s: float = Field(default=10.0, gt=0, le=300)
     """Socket Mode: how often slack_sdk pings the socket and, after a drop, retries to reconnect
     (slack_sdk's ``ping_interval``; a socket silent for 4 intervals counts as stale)."""
+    reconnect_min_s: float = Field(default=1.0, gt=0.0)
+    """Slack unreachable at start: retry after about this long, doubling (jittered) …"""
+    reconnect_max_s: float = Field(default=300.0, gt=0.0)
+    """… up to this long between attempts."""
+    bad_token_retry_s: float = Field(default=600.0, gt=0.0)
+    """Slack refused a token: one error line, then a retry this slowly."""
 
     @field_validator("api_base_url")
     @classmethod

@@ -61,11 +61,6 @@ PERMANENT_ERRORS = frozenset(
         "user_not_found",
         "user_disabled",
         "cannot_dm_bot",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
         "missing_scope",
         "not_allowed_token_type",
         "invalid_blocks",
@@ -75,6 +70,12 @@ PERMANENT_ERRORS = frozenset(
         "duplicate_channel_not_found",
     }
 )
+
+
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+"""The bot token itself is refused: every call fails alike until an admin installs a new token, so
+these are an outage of the whole platform (the worker holds the backlog), never a reason to drop
+this one message."""
 
 
 def delivery_error(action: str, err: Exception) -> DeliveryError:

@@ -94,6 +94,8 @@ class Gateway:
         """An emulated outage: new gateway connections are refused (see :meth:`outage`)."""
         self.refused = 0
         self._on_change = on_change
+        self.token_ok: Callable[[object], bool] = self.token_matches
+        """Replaced by the server to revoke the token (``DiscordEmulator.revoke_token``)."""
 
     # -- dispatching -------------------------------------------------------------------------
     async def dispatch(self, event: str, data: dict[str, Any], *, shape: Filter | None = None) -> None:
@@ -106,6 +108,10 @@ class Gateway:
             if shaped is not None:
                 await session.dispatch(event, shaped)
         self._on_change()
+
+    def token_matches(self, token: object) -> bool:
+        """Whether IDENTIFY/RESUME carry the bot token (``token_ok`` by default)."""
+        return token == self.world.config.token
 
     def rewind(self, count: int) -> None:
         """On the next RESUME, also replay the last ``count`` dispatches the client already had
@@ -186,7 +192,7 @@ class Gateway:
         return session
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> Session | None:
-        if d.get("token") != self.world.config.token:
+        if not self.token_ok(d.get("token")):
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
         if int(d.get("intents", 0)) & INTENT_MESSAGE_CONTENT and not self.world.config.message_content_enabled:
@@ -220,7 +226,7 @@ class Gateway:
 
     async def _resume(self, conn: Connection, d: dict[str, Any]) -> Session | None:
         session = self.sessions.get(str(d.get("session_id")))
-        if session is None or d.get("token") != self.world.config.token:
+        if session is None or not self.token_ok(d.get("token")):
             await conn.send({"op": OP_INVALID_SESSION, "s": None, "t": None, "d": False})
             return None
         self.resumes += 1

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from bridge.emulators.network import NetworkFault, control_route
+
 from . import api_errors as errors
 from . import appcommands, payloads, rich
 from .control import ControlRoutes
@@ -62,17 +64,22 @@ class DiscordEmulator:
         self.notifier = Notifier()
         self.world = World(self.config)
         self.gateway = Gateway(self.world, on_change=self.notifier.poke)
+        self.gateway.token_ok = lambda token: token == self.token and self.network.mode != "revoked"
         self.recorder = Recorder(self.notifier)
         self.backend = Backend(self.world, self.gateway, self.notifier)
         self.reactions = Reactions(self.backend, interval_s=self.config.reaction_interval_s)
         for name in self.config.emojis:
             self.reactions.add_emoji(name.removeprefix("a:"), animated=name.startswith("a:"))
         self.rate_limits: list[RateLimitRule] = []
+        self.network = NetworkFault(host=host)
+        """Unreachable on demand: ``await emu.network.refuse()``, ``emu.network.fail(502)``, ``revoke_token()``."""
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024 * 1024)
+        app = web.Application(
+            middlewares=[self.network.middleware(), self._middleware], client_max_size=256 * 1024 * 1024
+        )
         for prefix in API_PREFIXES:
             app.add_routes(BotRoutes(self.backend).routes(prefix))
             app.add_routes(TokenRoutes(self.backend).routes(prefix))
@@ -82,6 +89,7 @@ class DiscordEmulator:
         app.add_routes(ControlRoutes(self).routes())
         app.add_routes(self.backend.cdn.routes())
         app.add_routes(reaction_control_routes(self))
+        app.add_routes([control_route(self.network, on_revoke=self.revoke_token)])
         return app
 
     async def start(self) -> DiscordEmulator:
@@ -90,6 +98,7 @@ class DiscordEmulator:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.network.attach(self._runner, self.port)
         self.gateway.url = self.gateway_url
         self.backend.cdn.base_url = self.base_url
         return self
@@ -172,7 +181,8 @@ class DiscordEmulator:
         return response
 
     async def _authorized(self, request: web.Request, rel: str, handler: Handler) -> web.StreamResponse:
-        if not _TOKEN_ROUTE.match(rel) and request.headers.get("Authorization") != f"Bot {self.token}":
+        revoked = self.network.mode == "revoked"
+        if not _TOKEN_ROUTE.match(rel) and (request.headers.get("Authorization") != f"Bot {self.token}" or revoked):
             raise errors.unauthorized()
         return await handler(request)
 
@@ -473,6 +483,15 @@ class DiscordEmulator:
         """Drop every gateway connection and refuse reconnects (``refuse=False`` allows them again);
         returns how many sockets were closed. See :meth:`Gateway.outage`."""
         return await self.gateway.outage(refuse)
+
+    async def revoke_token(self) -> None:
+        """The bot token is reset (Developer Portal, or Discord's own token reset): bot routes answer
+        401 and the gateway closes every session with 4004 Authentication failed and refuses
+        IDENTIFY/RESUME with it (discord-api-docs topics/opcodes-and-status-codes.mdx, gateway close
+        event codes). Webhook and interaction token routes keep working: they carry their own token.
+        ``await emu.network.restore()`` installs the token again."""
+        self.network.revoke()
+        await self.gateway.close_connections(code=4004)
 
     def rewind_gateway(self, count: int) -> None:
         """Make the next RESUME replay ``count`` dispatches the client already received, too."""

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bridge.emulators.network import NetworkFault, control_route
 from bridge.emulators.slack import control, external_upload, reactions, webapi
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
@@ -62,6 +63,8 @@ class SlackEmulator(MessageOps):
             on_change=self.notify,
         )
         self.files = external_upload.FileStore()
+        self.network = NetworkFault(host=self.config.host)
+        """Unreachable on demand: ``await emu.network.refuse()``, ``emu.network.fail(503)``, ``revoke()``."""
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
@@ -69,7 +72,9 @@ class SlackEmulator(MessageOps):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def web_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_middleware], client_max_size=256 * 1024 * 1024)
+        app = web.Application(
+            middlewares=[self.network.middleware(), self._record_middleware], client_max_size=256 * 1024 * 1024
+        )
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self.socket.handle)
         app.router.add_get("/link", self.socket.handle)
@@ -77,6 +82,7 @@ class SlackEmulator(MessageOps):
         control.add_routes(app, self)
         external_upload.add_routes(app, self)
         reactions.add_control_routes(app, self)
+        app.add_routes([control_route(self.network, on_revoke=self.socket.close)])
         return app
 
     async def start(self) -> None:
@@ -85,6 +91,7 @@ class SlackEmulator(MessageOps):
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        self.network.attach(self._runner, self.port)
         log.info("slack emulator listening on %s", self.url)
 
     async def stop(self) -> None:

@@ -249,6 +249,9 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
     expected = emu.config.app_token if name in APP_TOKEN_METHODS else emu.config.bot_token
     if not token:
         return _json({"ok": False, "error": "not_authed"})
+    if emu.network.mode == "revoked" and token == expected:
+        # a revoked token answers token_revoked (https://api.slack.com/methods/auth.test: errors)
+        return _json({"ok": False, "error": "token_revoked"})
     if token != expected:
         wrong_kind = token in (emu.config.app_token, emu.config.bot_token)
         return _json({"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"})

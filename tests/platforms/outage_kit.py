@@ -1,0 +1,98 @@
+"""Both real adapters against both emulators, the worker, and ways to wait (for the outage tests)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bridge.app import Running, start_discord, start_slack
+from bridge.config import Config
+from bridge.core.chat import Chat
+from bridge.mirror.worker import Worker
+from bridge.runtime import Runtime
+from bridge.store import keys
+
+T = TypeVar("T")
+FAST_RECONNECT = {"reconnect_min_s": 0.05, "reconnect_max_s": 0.3, "bad_token_retry_s": 0.3}
+
+
+@dataclass
+class Both:
+    chat: Chat
+    running: Running
+    worker: Worker
+
+    @property
+    def discord(self) -> Any:
+        return self.running.emulators["discord"]
+
+    @property
+    def slack(self) -> Any:
+        return self.running.emulators["slack"]
+
+    def adapter(self, platform: str) -> Any:
+        return self.running.adapters[platform]
+
+    def discord_texts(self, channel: str = "general") -> list[str]:
+        return [m["content"] for m in self.discord.messages(channel)]
+
+    def slack_texts(self, channel: str = "general") -> list[str]:
+        return [m.text for m in self.slack.history(channel)]
+
+    async def dead_letters(self) -> int:
+        return int(await self.chat.ctx.redis.xlen(keys.DEAD_LETTERS))
+
+
+async def until(probe: Callable[[], T], *, timeout: float = 15.0, what: str = "condition") -> T:
+    """Wait for ``probe()`` to return something truthy (polling under a deadline)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = probe()
+                if value:
+                    return value
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+@asynccontextmanager
+async def both_sides(chat: Chat, redis_url: str, **worker: Any) -> AsyncIterator[Both]:
+    rt = Runtime(redis_url, chat.ctx.redis, chat, None)
+    running = Running()
+    cfg = Config(discord=dict(FAST_RECONNECT), slack=dict(FAST_RECONNECT))
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await start_discord(rt, cfg, running, sandbox=True)
+        await start_slack(rt, cfg, running, sandbox=True)
+        options: dict[str, Any] = {"backoff_base_s": 0.05, "backoff_cap_s": 0.5, **worker}
+        w = Worker(chat=chat, redis_url=redis_url, destinations=running.destinations, **options)
+        task = asyncio.create_task(w.run(stop))
+        yield Both(chat, running, w)
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 15)
+        for close in running.closers:
+            await close()
+
+
+async def until_async(probe: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition") -> Any:
+    """Like :func:`until` for a coroutine probe."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = await probe()
+                if value:
+                    return value
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+async def core_texts(chat: Chat, channel: str = "general") -> list[str]:
+    return [m.text for m in await chat.messages.history(channel, 100) if m.kind == "message"]
