@@ -103,16 +103,16 @@ class _BridgeEvents(_ClientBase):
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s (%s)", self.user, self.user.id if self.user else "?")
-        self.adapter.link.up(f"logged in as {self.user}")
+        self.adapter.link.up("gateway connected")
         self.adapter.reconnect.reset()
         self.ready_event.set()
 
     async def on_disconnect(self) -> None:
         if not self.is_closed():
-            self.adapter.link.down("gateway disconnected; reconnecting")
+            self.adapter.link.down("gateway disconnected, reconnecting")
 
     async def on_resumed(self) -> None:
-        self.adapter.link.up("gateway session resumed")
+        self.adapter.link.up("gateway connected (resumed)")
 
     async def on_socket_event_type(self, event_type: str) -> None:
         """Every gateway dispatch, counted by kind (``chatbridge_inbound_events_total``)."""
@@ -207,7 +207,7 @@ class DiscordAdapter:
     def __init__(self, *, chat: Chat, config: DiscordConfig, files: FileHub | None = None) -> None:
         self.chat = chat
         self.config = config
-        self.link = LinkState("discord")
+        self.link = LinkState("discord", detail="not connected yet")
         """Connection state for /healthz (see :mod:`bridge.adapters.linkstate`)."""
         self.reconnect = Reconnect(config.reconnect_min_s, config.reconnect_max_s, config.bad_token_retry_s)
         self.client: BridgeClient | ShardedBridgeClient = self._new_client()

@@ -131,7 +131,7 @@ class SlackAdapter:
         self.team_id: str | None = None
         self.last_event_at: float | None = None
         """Unix time of the last request Slack sent us (event, command), either mode."""
-        self.link = LinkState("slack")
+        self.link = LinkState("slack", detail="not started")
         """Connection state for /healthz (see :mod:`bridge.adapters.linkstate`)."""
         self.reconnect = Reconnect(config.reconnect_min_s, config.reconnect_max_s, config.bad_token_retry_s)
         self._supervisor: asyncio.Task[None] | None = None
