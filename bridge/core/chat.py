@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bridge.core.channels import Channels
 from bridge.core.commands.registry import CommandLayer
 from bridge.core.context import CoreContext, CoreSettings
 from bridge.core.finder import Finder
-from bridge.core.messages import Messages, PostOptions
+from bridge.core.messages import Messages, NoThread, PostOptions
 from bridge.core.notify import Subscriptions
 from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser
 from bridge.core.users import Users
@@ -100,6 +101,40 @@ class Chat:
     async def set_state(self, platform: str, name: str, mapping: dict[str, str]) -> None:
         await self.ctx.redis.hset(keys.adapter_state(platform, name), mapping=mapping)
 
+    async def _thread_root(self, event: InboundEvent) -> str:
+        """The core id of the root of the thread an inbound message is in ("" for none). A root the
+        bridge never saw (posted before the link) cannot be proven: the reply is then recorded in
+        the channel (and mirrored there), never guessed into another thread."""
+        if not event.thread or event.thread == event.message_id:
+            return ""
+        ref = event.channel
+        root = await self.ctx.redis.get(
+            keys.platform_message(ref.platform, ref.workspace, ref.channel_id, event.thread)
+        )
+        if root is None:
+            log.info(
+                "%s: thread root %s was never bridged; %s goes to the channel",
+                ref.key(),
+                event.thread,
+                event.message_id,
+            )
+        return str(root or "")
+
+    async def thread_home(self, dest: ChannelRef, root_id: str) -> str | None:
+        """Where the thread of ``root_id`` lives on ``dest`` (see :class:`ThreadHomes`)."""
+        found = await self.ctx.redis.get(keys.thread_home(dest.key(), root_id))
+        return str(found) if found else None
+
+    async def set_thread_home(self, dest: ChannelRef, root_id: str, where: str) -> None:
+        await self.ctx.redis.set(keys.thread_home(dest.key(), root_id), where)
+
+    async def thread_root_of(self, ref: ChannelRef, platform_id: str) -> str | None:
+        """The core id of the message a platform id stands for (origin or mirrored copy), if any."""
+        found = await self.ctx.redis.get(
+            keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
+        )
+        return str(found) if found else None
+
     async def ingest(self, event: InboundEvent) -> IngestResult:
         """Record a platform message, edit or delete in the linked core channel, exactly once per
         ``event_key``. Unlinked channels are ignored; bad input is reported, never half-written."""
@@ -117,6 +152,7 @@ class Chat:
                 if event.reply_to:
                     parent_key = keys.platform_message(ref.platform, ref.workspace, ref.channel_id, event.reply_to)
                     reply_core = await self.ctx.redis.get(parent_key) or ""
+                thread_core = await self._thread_root(event)
                 opts = PostOptions(
                     origin=ref.platform,
                     origin_channel=ref.key(),
@@ -125,9 +161,14 @@ class Chat:
                     platform_key=pkey,
                     origin_message_id=event.message_id,
                     files=event.attachments,
+                    thread=thread_core,
+                    broadcast=event.broadcast,
                 )
                 try:
                     result = await self.messages.post(channel, username, event.text, opts)
+                except NoThread:
+                    log.warning("%s: thread %s of %s is gone; recorded in the channel", ref.key(), thread_core, pkey)
+                    result = await self.messages.post(channel, username, event.text, replace(opts, thread=""))
                 except NotFound:
                     # the author registered (was renamed) between resolve and post: resolve again, once
                     username = await self.users.resolve(event.author)

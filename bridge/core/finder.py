@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 
 from bridge.core import validation
 from bridge.core.context import CoreContext
-from bridge.core.messages import Messages
+from bridge.core.messages import Messages, check_id
 from bridge.core.models import Message
 from bridge.errors import InvalidInput
 from bridge.store import keys
@@ -60,6 +60,8 @@ class MessageQuery:
     before_ms: int | None = None
     has: list[str] = field(default_factory=list)
     """``has:file`` / ``has:image``: messages carrying an attachment / an image."""
+    thread: str = ""
+    """``thread:<message id>``: only the messages of that thread (its root and replies)."""
     page: int = 1
 
     def to_redisearch(self) -> str:
@@ -75,6 +77,8 @@ class MessageQuery:
             parts.append("@username:{" + "|".join(escape_tag(a) for a in self.authors) + "}")
         for what in self.has:
             parts.append("@has:{" + escape_tag(what) + "}")
+        if self.thread:
+            parts.append("@thread:{" + escape_tag(self.thread) + "}")
         if self.after_ms is not None or self.before_ms is not None:
             low = f"({self.after_ms}" if self.after_ms is not None else "-inf"
             high = f"({self.before_ms}" if self.before_ms is not None else "+inf"
@@ -107,8 +111,10 @@ def parse_message_query(text: str, now_ms: int) -> MessageQuery:
             continue
         op, sep, value = token.partition(":")
         op = op.lower()
-        if sep and value and op in ("in", "from", "before", "after", "page", "has"):
-            if op == "has":
+        if sep and value and op in ("in", "from", "before", "after", "page", "has", "thread"):
+            if op == "thread":
+                q.thread = check_id(value)
+            elif op == "has":
                 if value.lower() not in HAS_VALUES:
                     raise InvalidInput("`has:` takes `file` or `image`.")
                 q.has.append(value.lower())
@@ -127,7 +133,8 @@ def parse_message_query(text: str, now_ms: int) -> MessageQuery:
             continue
         q.prefix = token.endswith("*")
         q.words += plain_words(token)
-    if not (q.words or any(q.phrases) or q.channels or q.authors or q.after_ms or q.before_ms or q.has):
+    filters = (q.channels, q.authors, q.after_ms, q.before_ms, q.has, q.thread)
+    if not (q.words or any(q.phrases) or any(filters)):
         raise InvalidInput(
             "Search for some words, or filter with `in:channel`, `from:user`, `has:file`, `before:` or `after:`."
         )
@@ -264,6 +271,8 @@ class Finder:
         position, so the same tie could land on two pages (or none) as the LIMIT changes."""
         now = self.ctx.now_ms()
         q = parse_message_query(text, now)
+        if q.thread:  # any message of a thread names it: the tag holds the root's id
+            q.thread = await self.ctx.redis.hget(keys.message(q.thread), "thread") or q.thread
         query = q.to_redisearch()
         offset = (q.page - 1) * page_size
         need = offset + page_size

@@ -54,6 +54,10 @@ class PostOptions:
     """The platform's id of the original message (kept in the hash as ``origin_id``)."""
     files: tuple[Attachment, ...] = ()
     """Attachments (kept in the hash as ``files`` JSON and ``has`` tags; the text may then be empty)."""
+    thread: str = ""
+    """Core id of the thread root this message replies in (a reply's id: its root's thread)."""
+    broadcast: bool = False
+    """A thread reply that is also shown in the channel."""
 
 
 def has_tags(files: tuple[Attachment, ...]) -> str:
@@ -61,6 +65,10 @@ def has_tags(files: tuple[Attachment, ...]) -> str:
     if not files:
         return ""
     return "file,image" if any(f.is_image for f in files) else "file"
+
+
+class NoThread(NotFound):
+    """The thread a reply names is not a thread of that channel."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,8 @@ def _posted(status: str, value: str, channel: str, username: str) -> PostResult:
         raise NotFound(f"There is no user `{username}`; `register` first.")
     if status == "no_index":
         raise StoreError("The search index idx:messages is missing; restart chatbridge to recreate it.")
+    if status == "bad_thread":
+        raise NoThread(f"There is no thread `{value}` in `#{channel}`.")
     return PostResult(id=value)
 
 
@@ -105,7 +115,7 @@ class Messages:
         self.ctx = ctx
 
     def _post_args(self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None) -> str:
-        """The POST_ARGS (18) fields of one message for post.lua / post_many.lua, joined by NUL into
+        """The POST_ARGS (20) fields of one message for post.lua / post_many.lua, joined by NUL into
         one script argument (post_fields in _post.lua; validated text holds no NUL)."""
         o = opts or PostOptions()
         limit = self.ctx.settings.max_message_chars
@@ -116,6 +126,7 @@ class Messages:
             self.ctx.index_flag, dedupe, self.ctx.settings.dedupe_ttl_s, o.platform_key,
             self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
             *self.ctx.log_args(channel), o.origin_message_id, attachments_to_json(o.files), has_tags(o.files),
+            check_id(o.thread) if o.thread else "", "1" if o.broadcast and o.thread else "",
         )  # fmt: skip
         joined = "\0".join(str(a) for a in args)
         if joined.count("\0") != len(args) - 1:
@@ -155,6 +166,22 @@ class Messages:
                 except (NotFound, StoreError) as err:
                     results.append(PostResult(id="", error=str(err)))
         return results
+
+    async def thread(self, message_id: str, limit: int = 200) -> tuple[Message | None, list[Message], int]:
+        """A thread: its root (None when deleted), its first ``limit`` replies oldest first, and how
+        many replies it has. A reply's id gives its root's thread. One HGET, one ZRANGE + ZCARD, one
+        pipeline of hashes."""
+        mid = check_id(message_id)
+        root_id = await self.ctx.redis.hget(keys.message(mid), "thread") or mid
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(keys.thread_replies(root_id), 0, max(0, limit - 1))
+            pipe.zcard(keys.thread_replies(root_id))
+            pipe.hgetall(keys.message(root_id))
+            ids, total, root_body = await pipe.execute()
+        if not root_body and not total:
+            raise NotFound(f"There is no message `{mid}`.")
+        root = Message.from_entry(root_body.get("channel", ""), root_id, {"type": "message"}, root_body)
+        return (root if root_body else None), await self.by_ids([str(i) for i in ids]), int(total)
 
     async def edit(
         self,

@@ -26,6 +26,17 @@ class Message:
     """For ``edit`` / ``delete`` events: the id of the message they change."""
     files: list[dict[str, Any]] = field(default_factory=list)
     """Attachments: name, size, content_type, url, origin, permalink (``files`` JSON of the hash)."""
+    thread: str = ""
+    """The id of the thread root this message is in (a root with replies has its own id here)."""
+    replies: int = 0
+    """How many replies a thread root has."""
+    broadcast: bool = False
+    """A thread reply also shown in the channel (Slack's "also send to channel")."""
+
+    @property
+    def in_thread(self) -> bool:
+        """A reply in a thread (not its root)."""
+        return bool(self.thread) and self.thread != self.id
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +59,9 @@ class Message:
             edited_ts=int(body.get("edited_ts") or 0),
             target=entry.get("id", ""),
             files=[f.as_json() for f in attachments_from_json(body.get("files"))],
+            thread=body.get("thread", ""),
+            replies=int(body.get("replies") or 0) if (body.get("replies") or "0").lstrip("-").isdigit() else 0,
+            broadcast=body.get("broadcast") == "1",
         )
 
 

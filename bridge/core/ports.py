@@ -67,6 +67,9 @@ class Invocation:
     is_admin: bool = False
     channel: ChannelRef | None = None
     channel_name: str | None = None
+    thread_of: ChannelRef | None = None
+    """When the command was typed in a thread: the channel that thread belongs to (a thread is
+    mirrored with its channel; it is not linked on its own)."""
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,15 @@ class InboundEvent:
     author: PlatformUser | None = None
     text: str = ""
     reply_to: str | None = None
-    """Platform message id this message replies to (Discord reply, Slack ``thread_ts``)."""
+    """Platform message id this message replies to (a Discord reply)."""
     attachments: tuple[Attachment, ...] = ()
     """Files and images of a new message (its text may then be empty)."""
+    thread: str | None = None
+    """Platform message id of the root of the thread this message is in, on the same channel (Slack
+    ``thread_ts``; on Discord the thread's id, which is its starter message's id or, for a thread
+    without one, the id of the root the adapter recorded for it)."""
+    broadcast: bool = False
+    """A thread reply also sent to the channel (Slack ``thread_broadcast``)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,17 @@ class OutboundMessage:
     """Platform ids (on this destination) of the message this one replies to, if it was mirrored."""
     mentions: Mapping[str, str] = field(default_factory=dict)
     """Core username -> platform user id on this destination, for people linked on both sides."""
+    thread: list[str] = field(default_factory=list)
+    """Platform ids (on this destination) of the copy of the thread root this message replies in;
+    [] when it is in no thread, or when the root's copy here cannot be proven (``thread_root`` set):
+    then it must not be posted as a thread reply (Slack would accept a wrong ``thread_ts`` with
+    ``ok: true`` and show the message nowhere)."""
+    thread_root: str = ""
+    """Core id of that thread root ("" for a message in no thread)."""
+    thread_title: str = ""
+    """The root's text (core markdown), to name a thread started for it."""
+    broadcast: bool = False
+    """A thread reply also shown in the channel."""
     files: tuple[Attachment, ...] = ()
     """Attachments of the message: the destination downloads them from their origin and uploads them."""
     origin_channel: str = ""
@@ -187,6 +207,15 @@ class OutboundMessage:
     """The platform id of the original message."""
     username: str = ""
     """The author's core username (to find them on the origin platform when they must be told)."""
+
+
+class ThreadHomes(Protocol):
+    """Where a core thread lives on a destination (a Discord thread id, a Slack root ts), kept by the
+    adapters so that a thread outlives its root's copy (:class:`bridge.core.chat.Chat` has it)."""
+
+    async def thread_home(self, dest: ChannelRef, root_id: str) -> str | None: ...
+
+    async def set_thread_home(self, dest: ChannelRef, root_id: str, where: str) -> None: ...
 
 
 class Destination(Protocol):

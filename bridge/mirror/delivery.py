@@ -185,7 +185,7 @@ class Lane:
             if user:
                 job["user"] = user
             body = {"username": username, "message": text, "reply_to": reply_to, "channel": msg_channel}
-            body.update(zip(("files", "origin_channel", "origin_id"), more, strict=False))
+            body.update(zip(("files", "origin_channel", "origin_id", "thread", "broadcast"), more, strict=False))
             pre = Prefetched(done == "1", body if has == "1" else {}, linked=channel == linked_to)
             jobs.append(Job(eid, job, pre))
         return jobs
@@ -372,6 +372,8 @@ class Lane:
                 mentions[mentioned] = pid
         parent = body.get("reply_to", "")
         reply = await self.idmap.reply_ids(parent, self.ref) if parent else []
+        root = body.get("thread", "")
+        root = "" if root == core else root  # a thread root is posted as itself
         return OutboundMessage(
             core_id=core,
             channel=body.get("channel") or job.get("channel", ""),
@@ -384,4 +386,8 @@ class Lane:
             origin_channel=body.get("origin_channel", ""),
             origin_id=body.get("origin_id", ""),
             username=username,
+            thread=await self.idmap.here(root, self.ref) if root else [],
+            thread_root=root,
+            thread_title=str(await self.redis.hget(keys.message(root), "message") or "") if root else "",
+            broadcast=bool(root) and body.get("broadcast") == "1",
         )

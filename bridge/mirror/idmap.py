@@ -140,10 +140,15 @@ class IdMap:
         parent itself when it was written on that very channel (``origin_channel``/``origin_id``)."""
         if dest.platform == "slack":
             parent = await self._thread_root(parent)
-        found = await self.ids(parent, dest)
+        return await self.here(parent, dest)
+
+    async def here(self, core_id: str, dest: ChannelRef) -> list[str]:
+        """Where a core message is on one destination: its mirrored copy there, or the original when
+        it was written on that very channel ([] when neither can be proven)."""
+        found = await self.ids(core_id, dest)
         if found:
             return found
-        origin, origin_id = await self.redis.hmget(keys.message(parent), "origin_channel", "origin_id")
+        origin, origin_id = await self.redis.hmget(keys.message(core_id), "origin_channel", "origin_id")
         return [str(origin_id)] if origin == dest.key() and origin_id else []
 
     async def _thread_root(self, core_id: str, *, depth: int = 20) -> str:
@@ -151,7 +156,9 @@ class IdMap:
         goes in the root's thread (``thread_ts`` must be the root's ts)."""
         current = core_id
         for _ in range(depth):
-            parent = await self.redis.hget(keys.message(current), "reply_to")
+            thread, parent = await self.redis.hmget(keys.message(current), "thread", "reply_to")
+            if thread:  # in a thread (or its root): that thread
+                return str(thread)
             if not parent:
                 break
             current = str(parent)

@@ -75,6 +75,27 @@ def profile_extra(username: str) -> str:
     return f"cb:profile:{username}"
 
 
+def thread_replies(root_id: str) -> str:
+    """Sorted set: ids of the replies in the thread of message ``root_id``, scored by time (ms).
+
+    A message in a thread has ``thread`` = the root's id in its hash (a root with replies has its own
+    id there, and ``replies`` = how many); the set outlives a deleted root, as the thread does."""
+    return f"cb:thread:{root_id}"
+
+
+def discord_thread_of(guild_id: str, message_id: str) -> str:
+    """String: the id of the Discord thread a message the bridge posted lives in (webhook edits and
+    deletes of it need that ``thread_id``)."""
+    return f"cb:dthread:{guild_id}:{message_id}"
+
+
+def thread_home(destination: str, root_id: str) -> str:
+    """String: where the thread of core message ``root_id`` lives on one destination (the Discord
+    thread id, the Slack root ts), written by the adapter when it posts in that thread, so that the
+    thread outlives its root's copy (deleted roots keep their threads on both platforms)."""
+    return f"cb:threadhome:{destination}:{root_id}"
+
+
 def posts_of(username: str) -> str:
     """Stream: one entry per message a user posted, its entry id = the message id (the allocator's
     ids only grow), one empty field; used to move history on rename and merge. (Schema 1 kept a

@@ -42,6 +42,7 @@ MESSAGES_SCHEMA: tuple[tuple[str, ...], ...] = (
     ("ts", "NUMERIC", "SORTABLE"),
     ("origin", "TAG"),
     ("has", "TAG"),
+    ("thread", "TAG"),
 )
 INDEXES = {
     keys.IDX_USERS: (keys.USER_PREFIX, USERS_SCHEMA),

@@ -62,12 +62,15 @@ async def test_edit_delete_and_reply_follow_both_ways(bridge: Bridge) -> None:
     await bridge.discord.edit("general", original["id"], "second version")
     await until(lambda: any("second version" in m.text for m in bridge.slack.history("general")))
     reply = bridge.slack.user_says(user="bob", channel="general", text="replying in thread", thread_ts=mirrored.ts)
+    # a Slack thread reply starts a Discord thread on the original, named from it, and goes there
+    thread = await until(lambda: bridge.discord.thread_of(original["id"]))
     answer = await until(
-        lambda: next((m for m in bridge.discord.messages("general") if "replying in thread" in m["content"]), None)
+        lambda: next((m for m in bridge.discord.messages(thread.id) if "replying in thread" in m["content"]), None)
     )
-    assert "replying to" in answer["content"] and "second version" in answer["content"], answer["content"]
+    assert thread.name == "second version" and answer["author"]["username"] == "bob"
+    assert answer["content"] == "replying in thread" and answer["channel_id"] == thread.id
     bridge.slack.user_deletes(channel="general", ts=reply.ts)
-    await until(lambda: not any("replying in thread" in t for t in bridge.discord_texts("general")))
+    await until(lambda: not bridge.discord.messages(thread.id))
     await bridge.discord.delete("general", original["id"])
     await until(lambda: not any("version" in t for t in bridge.slack_texts("general")))
 
@@ -185,12 +188,18 @@ async def test_a_deleted_slack_thread_root_tombstone_deletes_the_discord_copy(br
 async def test_a_discord_reply_to_a_slack_thread_reply_lands_in_the_roots_thread(bridge: Bridge) -> None:
     root = bridge.slack.user_says(user="bob", channel="general", text="thread root")
     reply = bridge.slack.user_says(user="carol", channel="general", text="first reply", thread_ts=root.ts)
-    copy = await until(
-        lambda: next((m for m in bridge.discord.messages("general") if "first reply" in m["content"]), None)
+    root_copy = await until(
+        lambda: next((m for m in bridge.discord.messages("general") if m["content"] == "thread root"), None)
     )
-    await bridge.discord.say("alice", "general", "answer from discord", reply_to=copy["id"])
+    thread = await until(lambda: bridge.discord.thread_of(root_copy["id"]))
+    copy = await until(
+        lambda: next((m for m in bridge.discord.messages(thread.id) if "first reply" in m["content"]), None)
+    )
+    # a Discord reply (message_reference) to the copy of a reply, inside the thread
+    await bridge.discord.say("alice", thread.id, "answer from discord", reply_to=copy["id"])
     answer = await until(lambda: next((m for m in bridge.slack.history("general") if "answer from" in m.text), None))
     assert answer.thread_ts == root.ts != reply.ts
+    assert answer.username == "Alice A."
 
 
 async def test_a_moderator_deleting_one_part_of_a_split_copy_deletes_every_part(bridge: Bridge) -> None:

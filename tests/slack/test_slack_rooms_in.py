@@ -34,7 +34,7 @@ async def test_message_edit_delete_and_thread(bridge: SlackBridge) -> None:
     await bridge.settled()
     first, second = await bridge.core_messages("cricket")
     assert first.text == "what a *match* today" and first.edited_ts
-    assert second.text == "agreed" and second.reply_to == first.id
+    assert second.text == "agreed" and second.thread == first.id and not second.reply_to
     bridge.emu.user_deletes(channel="cricket", ts=reply.ts)
     await bridge.settled()
     assert [m.text for m in await bridge.core_messages("cricket")] == ["what a *match* today"]

@@ -11,6 +11,7 @@ reaches discord.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,16 +24,25 @@ from bridge.adapters.outage import REDIS_AWAY, HoldFull, OutageHold
 from bridge.adapters.sender_notices import SenderNotices
 from bridge.core.chat import Chat
 from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
+from bridge.formatting.thread_text import thread_root_text
 
 from .config import DiscordConfig
 from .content import describe_empty, extras, media_base
 from .text import to_core
+from .thread_places import Threads
 from .webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 USER_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 INGEST_PATIENCE_S = 600.0
 T = TypeVar("T")
+
+
+def _room_id(channel: object) -> int:
+    """A thread's parent channel id (a thread is part of its channel's room), else the channel's id."""
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return int(getattr(channel, "id", 0))
 
 
 def platform_user(guild_id: str, user: discord.abc.User) -> PlatformUser:
@@ -51,6 +61,7 @@ class Inbound:
         """Events handed to the core so far (ignored ones not counted)."""
         self._changed = asyncio.Event()
         self._locks: dict[int, asyncio.Lock] = {}
+        self.threads = Threads(client=client, chat=chat)
         self.notices: SenderNotices | None = None
         """How the author of a message that did not cross is told (set by the adapter)."""
         self.hold = OutageHold("discord")
@@ -77,8 +88,8 @@ class Inbound:
             return True
         if message.application_id is not None and message.application_id == self.client.application_id:
             return True
-        if message.webhook_id is not None:
-            return await self.webhooks.is_own(str(message.channel.id), str(message.webhook_id))
+        if message.webhook_id is not None:  # a webhook posts in its channel's threads too
+            return await self.webhooks.is_own(str(_room_id(message.channel)), str(message.webhook_id))
         return message.type not in USER_MESSAGE_TYPES
 
     def _lock(self, channel_id: int) -> asyncio.Lock:
@@ -87,14 +98,18 @@ class Inbound:
         return self._locks.setdefault(channel_id, asyncio.Lock())
 
     # -- gateway events ------------------------------------------------------------------------
+    # A thread's events take its parent channel's lock: a thread and the channel it hangs off are one
+    # room, ingested in gateway order (a reply never overtakes the message its thread starts on).
     async def on_message(self, message: discord.Message) -> None:
-        await self._held(message.channel.id, self._on_message, message, f"message {message.id}")
+        await self._held(_room_id(message.channel), self._on_message, message, f"message {message.id}")
 
     async def on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        await self._held(payload.channel_id, self._on_raw_edit, payload, f"edit of {payload.message_id}")
+        room = self._room_of(payload.channel_id)
+        await self._held(room, self._on_raw_edit, payload, f"edit of {payload.message_id}")
 
     async def on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self._held(payload.channel_id, self._on_raw_delete, payload, f"delete of {payload.message_id}")
+        room = self._room_of(payload.channel_id)
+        await self._held(room, self._on_raw_delete, payload, f"delete of {payload.message_id}")
 
     async def _held(self, channel_id: int, handle: Callable[[T], Awaitable[None]], event: T, what: str) -> None:
         """Hold the event until it is recorded, however long Redis is away (Discord never
@@ -106,13 +121,20 @@ class Inbound:
         except HoldFull as err:
             metrics.inbound_dropped("discord", "redis_outage", "%s: Redis is unreachable and %s", what, err)
 
+    def _room_of(self, channel_id: int) -> int:
+        """The channel whose lock an event in ``channel_id`` takes (a cached thread's parent)."""
+        return _room_id(self.client.get_channel(channel_id)) if self.client.get_channel(channel_id) else channel_id
+
     async def _on_message(self, message: discord.Message) -> None:
         if await self._ignored(message):
             return
         assert message.guild is not None
-        ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
+        thread = message.channel if isinstance(message.channel, discord.Thread) else None
+        ref = ChannelRef("discord", str(message.guild.id), str(_room_id(message.channel)))
         if not await self._linked(ref):
             return
+        if thread is not None:
+            self.threads.learn(thread)
         reply_to = None
         ref_to = message.reference
         if (
@@ -132,6 +154,12 @@ class Inbound:
                 self._note(IngestResult("ignored", reason="no message content intent"))
                 return
             text = describe_empty(message)
+        thread_root: str | None = None
+        if thread is not None and message.id == thread.id:  # a forum post's first message: the root
+            text = thread_root_text(thread.name, text)
+        elif thread is not None:
+            thread_root = str(thread.id)
+            await self._ensure_root(ref, thread, message)
         event = InboundEvent(
             kind="message",
             channel=ref,
@@ -141,8 +169,29 @@ class Inbound:
             text=text,
             reply_to=reply_to,
             attachments=tuple(files),
+            thread=thread_root,
         )
         await self._ingest(event, message)
+
+    async def _ensure_root(self, ref: ChannelRef, thread: discord.Thread, message: discord.Message) -> None:
+        """A thread whose root the core does not know (started from nothing, or on a message from
+        before the link) gets one: ``🧵 <name>`` posted as the thread's creator, with the thread's id
+        as its platform id, so every message of the thread goes in the same core thread."""
+        if await self.chat.thread_root_of(ref, str(thread.id)) is not None:
+            return
+        owner = thread.owner or message.author
+        if thread.owner is None and thread.owner_id:
+            with contextlib.suppress(discord.HTTPException):
+                owner = await thread.guild.fetch_member(thread.owner_id)
+        root = InboundEvent(
+            kind="message",
+            channel=ref,
+            message_id=str(thread.id),
+            event_key=f"discord:{thread.id}:thread",
+            author=platform_user(ref.workspace, owner),
+            text=thread_root_text(thread.name),
+        )
+        await self._ingest(root)
 
     async def _on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
@@ -150,10 +199,14 @@ class Inbound:
         if not edited or await self._ignored(message):
             return  # no edited_timestamp: an embed unfurl or pin, not a person's edit
         assert message.guild is not None
-        ref = ChannelRef("discord", str(message.guild.id), str(message.channel.id))
+        parent = await self.threads.parent_of(payload.channel_id)
+        ref = ChannelRef("discord", str(message.guild.id), str(parent or payload.channel_id))
         if not await self._linked(ref):
             return
         text, _ = await self.content_of(message)
+        if parent is not None and message.id == payload.channel_id:  # a forum post's first message
+            thread = await self.threads.channel(payload.channel_id)
+            text = thread_root_text(getattr(thread, "name", "") or "", text)
         event = InboundEvent(
             kind="edit",
             channel=ref,
@@ -167,7 +220,8 @@ class Inbound:
     async def _on_raw_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if not self.guild_allowed(payload.guild_id) or self.webhooks.deleted_by_us(str(payload.message_id)):
             return  # the echo of a delete the bridge made itself
-        ref = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
+        parent = await self.threads.parent_of(payload.channel_id)
+        ref = ChannelRef("discord", str(payload.guild_id), str(parent or payload.channel_id))
         event = InboundEvent(
             kind="delete",
             channel=ref,

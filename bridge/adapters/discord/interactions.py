@@ -38,12 +38,15 @@ def invocation(interaction: discord.Interaction, config: DiscordConfig) -> Invoc
         roles = {role.id for role in interaction.user.roles}
         is_admin = perms.manage_channels or perms.administrator or bool(roles & set(config.admin_role_ids))
     channel = ChannelRef("discord", workspace, str(interaction.channel_id)) if interaction.channel_id else None
+    where = interaction.channel
+    parent = ChannelRef("discord", workspace, str(where.parent_id)) if isinstance(where, discord.Thread) else None
     return Invocation(
         "discord",
         user=platform_user(workspace, interaction.user),
         is_admin=is_admin,
         channel=channel,
         channel_name=getattr(interaction.channel, "name", None),
+        thread_of=parent,
     )
 
 

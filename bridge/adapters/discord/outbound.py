@@ -29,15 +29,18 @@ from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, FileHub
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
+from bridge.formatting.thread_text import orphan_header
 
 from .config import DiscordConfig
 from .endpoints import jump_url
 from .files import Plan, lines_for_edit, planned, upload_limit
 from .text import reply_header, split, to_discord, webhook_username
+from .thread_places import THREAD_ARCHIVED, Placement, Threads
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.outbound")
 UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE = 10015, 10008, 40005
+MISSING = discord.utils.MISSING
 
 
 def to_delivery_error(err: BaseException, what: str) -> DeliveryError:
@@ -90,6 +93,8 @@ class DiscordDestination:
         self.webhooks = webhooks
         self.files = files or FileHub()
         """Where attachments are downloaded from (the origin's source) and senders are told."""
+        self.threads = Threads(client=client, chat=chat)
+        """Where thread replies and forum posts go (``thread_places``)."""
         self.counters: collections.Counter[str] = collections.Counter()
         """sent/edited/deleted/dms (parts), rate_limited, failed, permanent: for /metrics."""
 
@@ -136,33 +141,58 @@ class DiscordDestination:
         return sent
 
     async def _send(self, channel: ChannelRef, message: OutboundMessage, plan: Plan) -> list[str]:
-        text, pingable = await self._render(channel, message, plan.lines)
+        return await self._send_at(channel, message, plan, await self.threads.place(channel, message))
+
+    async def _send_at(self, channel: ChannelRef, message: OutboundMessage, plan: Plan, place: Placement) -> list[str]:
+        """Post every part where ``place`` says (a broadcast reply also in the channel); a reply into
+        a locked thread goes to the channel instead, saying which thread it belongs to."""
+        text, pingable = await self._render(channel, message, plan.lines, place)
         allowed = _allowed(pingable)
         sent: list[str] = []
         try:
             for index, part in enumerate(split(text) if text else [""]):
                 files = plan.files() if index == 0 else []
-                sent.append(await self._post(channel, part, message, allowed, files))
-        except Exception:
+                sent.append(await self._post(channel, part, message, allowed, files, place))
+                if place.new_post is not None:  # the forum post it started: the other parts go in it
+                    place = Placement(thread=int(sent[0]), also_channel=False)
+                if place.thread is not None:
+                    await self.threads.remember(channel, sent[-1], place.thread)
+            if place.also_channel:
+                for part in split(text) if text else [""]:
+                    sent.append(await self._post(channel, part, message, allowed, None, Placement()))
+        except Exception as err:
             if sent:  # no half-delivered message: the worker's retry starts from a clean slate
                 await self._delete_quietly(channel, sent)
-            raise
+            locked = isinstance(err, discord.HTTPException) and err.code == THREAD_ARCHIVED
+            if not locked or place.thread is None:
+                raise
+            if sent or await self.threads.is_forum(int(channel.channel_id)):  # a forum takes no channel posts
+                raise DeliveryError(f"the thread {place.thread} is locked", permanent=True) from err
+            log.warning("%s: thread %s is locked; %s goes to the channel", channel.key(), place.thread, message.core_id)
+            return await self._send_at(channel, message, plan, Placement(header=True))
+        if message.thread_root and place.thread is not None:
+            await self.chat.set_thread_home(channel, message.thread_root, str(place.thread))
         return sent
 
     async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
         lines = lines_for_edit(message.files, upload_limit(self.client, channel.workspace), self.files.max_bytes)
-        text, pingable = await self._render(channel, message, lines)
-        allowed = _allowed(pingable)
-        parts = split(text) if text else [""]  # files only: the first part keeps them, with no text
         holding: list[str] = []
         try:
+            place = await self.threads.place(channel, message)
+            text, pingable = await self._render(channel, message, lines, place)
+            allowed = _allowed(pingable)
+            parts = split(text) if text else [""]  # files only: the first part keeps them, with no text
             hook = await self.webhooks.get(channel.channel_id)
             for index, part in enumerate(parts):
                 if index < len(ids):
-                    await hook.edit_message(int(ids[index]), content=part, allowed_mentions=allowed)
+                    await self._edit_one(channel, hook, ids[index], part, allowed)
                     holding.append(ids[index])
-                else:
-                    holding.append(await self._post(channel, part, message, allowed))
+                else:  # a longer text: the new parts go where the first one is
+                    where = await self.threads.thread_of(channel, ids[0]) if ids else None
+                    spot = Placement(thread=where) if where else Placement(thread=place.thread)
+                    holding.append(await self._post(channel, part, message, allowed, None, spot))
+                    if spot.thread is not None:
+                        await self.threads.remember(channel, holding[-1], spot.thread)
         except Exception as err:
             added = holding[len(ids) :]
             if added:  # parts posted by this attempt: removed, so the retry does not post them twice
@@ -173,17 +203,34 @@ class DiscordDestination:
         self.counters["edited"] += 1
         return holding
 
+    async def _edit_one(
+        self, channel: ChannelRef, hook: discord.Webhook, message_id: str, part: str, allowed: discord.AllowedMentions
+    ) -> None:
+        """Edit one posted part where it lives; in an archived thread, unarchive it first (50083)."""
+        thread = await self.threads.thread_of(channel, message_id)
+        where = discord.Object(thread) if thread else MISSING
+        try:
+            await hook.edit_message(int(message_id), content=part, allowed_mentions=allowed, thread=where)
+        except discord.HTTPException as err:
+            if err.code != THREAD_ARCHIVED or thread is None:
+                raise
+            await self.threads.unarchive(thread)  # a locked one answers 403 unless the bot may manage threads
+            await hook.edit_message(int(message_id), content=part, allowed_mentions=allowed, thread=where)
+
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
         try:
             hook = await self.webhooks.get(channel.channel_id)
             for message_id in ids:
                 self.webhooks.deleting(message_id)
+                thread = await self.threads.thread_of(channel, message_id)
                 try:
-                    await hook.delete_message(int(message_id))
+                    await hook.delete_message(int(message_id), thread=discord.Object(thread) if thread else MISSING)
                 except discord.NotFound as err:
                     if err.code == UNKNOWN_WEBHOOK:  # webhook gone: moderators' delete as the bot
-                        await self._bot_delete(channel, message_id)
+                        await self._bot_delete(channel, message_id, thread)
                     # UNKNOWN_MESSAGE: already deleted; deleting is idempotent
+                if thread is not None:
+                    await self.threads.forget(channel, message_id)
         except Exception as err:
             raise self._failed(err, f"delete in {channel.key()}") from err
         self.counters["deleted"] += len(ids)
@@ -201,26 +248,33 @@ class DiscordDestination:
             raise self._failed(err, f"DM to discord user {user.user_id}") from err
 
     # -- helpers -------------------------------------------------------------------------------
-    async def _render(self, channel: ChannelRef, message: OutboundMessage, lines: list[str]) -> tuple[str, list[str]]:
+    async def _render(
+        self, channel: ChannelRef, message: OutboundMessage, lines: list[str], place: Placement | None = None
+    ) -> tuple[str, list[str]]:
         body = "\n".join(x for x in (message.text, *lines) if x)
+        if place is not None and place.header:  # not in its thread: say which thread it belongs to
+            body = f"{orphan_header(message.thread_title)}\n{body}"
         text, pingable = to_discord(body, mentions=message.mentions)
         if message.reply_to:
-            header = await self._reply_header(channel, message.reply_to[0])
+            header = await self._reply_header(channel, message.reply_to[0], place)
             text = f"{header}\n{text}"
         return text, pingable
 
-    async def _reply_header(self, channel: ChannelRef, message_id: str) -> str:
+    async def _reply_header(self, channel: ChannelRef, message_id: str, place: Placement | None = None) -> str:
         author: str | None = None
         snippet: str | None = None
+        # the replied message may be in a thread: one the bridge posted into, or the reply's own
+        where = await self.threads.thread_of(channel, message_id) or (place.thread if place else None)
+        where = where or int(channel.channel_id)
         try:
-            data = await self.client.http.get_message(int(channel.channel_id), int(message_id))
+            data = await self.client.http.get_message(where, int(message_id))
             author = data["author"].get("global_name") or data["author"]["username"]
             snippet = data.get("content") or None
         except discord.NotFound:
             snippet = "(deleted message)"
         except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, KeyError) as err:
             log.warning("reply lookup failed for %s in %s: %s", message_id, channel.key(), err)
-        return reply_header(author, snippet, jump_url(channel.workspace, channel.channel_id, message_id))
+        return reply_header(author, snippet, jump_url(channel.workspace, str(where), message_id))
 
     async def _post(
         self,
@@ -229,9 +283,13 @@ class DiscordDestination:
         message: OutboundMessage,
         allowed: discord.AllowedMentions,
         files: list[discord.File] | None = None,
+        place: Placement | None = None,
     ) -> str:
         username = webhook_username(message.author_name)
         avatar = message.avatar_url or discord.utils.MISSING
+        where = place or Placement()
+        # into a thread (``thread_id``), or a new forum post (``thread_name``), or the channel
+        thread = discord.Object(where.thread) if where.thread is not None and where.new_post is None else MISSING
         for attempt in (1, 2):
             hook = await self.webhooks.get(channel.channel_id)
             try:
@@ -242,6 +300,8 @@ class DiscordDestination:
                     allowed_mentions=allowed,
                     wait=True,
                     files=files or discord.utils.MISSING,
+                    thread=thread,
+                    thread_name=where.new_post if where.new_post is not None else MISSING,
                 )
                 return str(sent.id)
             except discord.NotFound as err:
@@ -251,9 +311,9 @@ class DiscordDestination:
                 await self.webhooks.forget(channel.channel_id)
         raise AssertionError("unreachable")
 
-    async def _bot_delete(self, channel: ChannelRef, message_id: str) -> None:
+    async def _bot_delete(self, channel: ChannelRef, message_id: str, thread: int | None = None) -> None:
         with contextlib.suppress(discord.NotFound):
-            await self.client.http.delete_message(int(channel.channel_id), int(message_id))
+            await self.client.http.delete_message(thread or int(channel.channel_id), int(message_id))
 
     async def _delete_quietly(self, channel: ChannelRef, ids: list[str]) -> None:
         try:

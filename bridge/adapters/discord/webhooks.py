@@ -97,8 +97,8 @@ class WebhookStore:
         channel = self.client.get_channel(int(channel_id))
         if channel is None:
             channel = await self.client.fetch_channel(int(channel_id))
-        if not isinstance(channel, discord.TextChannel):
-            raise DeliveryError(f"Discord channel {channel_id} is not a text channel", permanent=True)
+        if not isinstance(channel, discord.TextChannel | discord.ForumChannel):  # threads post through these
+            raise DeliveryError(f"Discord channel {channel_id} is not a text or forum channel", permanent=True)
         me = self.client.user
         for hook in await channel.webhooks():
             if hook.token and hook.name == self.name and me is not None and hook.user and hook.user.id == me.id:

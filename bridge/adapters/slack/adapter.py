@@ -96,6 +96,7 @@ class SlackAdapter:
             ),
             max_chars=config.max_message_chars,
             files=files,
+            homes=chat,
         )
         self.directory = Directory(client=self.client, ttl=config.profile_cache_seconds)
         self.rooms = RoomTraffic(chat=chat, directory=self.directory)

@@ -36,6 +36,10 @@ class ChatPort(Protocol):
 
     async def channel_for(self, ref: ChannelRef) -> str | None: ...
 
+    async def thread_home(self, dest: ChannelRef, root_id: str) -> str | None: ...
+
+    async def set_thread_home(self, dest: ChannelRef, root_id: str, where: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class SlackPerson:

@@ -170,10 +170,13 @@ class RoomTraffic:
         text = await convert_text(self._chat, team=team, text=str(event.get("text") or ""), directory=self._directory)
         ts = str(event.get("ts"))
         thread_ts = event.get("thread_ts")
-        reply_to = str(thread_ts) if thread_ts and thread_ts != ts else None
+        thread = str(thread_ts) if thread_ts and thread_ts != ts else None  # Slack has one level of threads
         files, lines = slack_files(event.get("files"))
         text = "\n".join([text, *lines]) if text and lines else text or "\n".join(lines)
-        return InboundEvent("message", ref, ts, key, author, text, reply_to, tuple(files))
+        broadcast = subtype == "thread_broadcast"
+        return InboundEvent(
+            "message", ref, ts, key, author, text, attachments=tuple(files), thread=thread, broadcast=broadcast
+        )
 
     async def _author(self, team: str, message: dict[str, Any]) -> PlatformUser | None:
         user = message.get("user")

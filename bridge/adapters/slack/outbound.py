@@ -25,9 +25,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, Fetched, FileHub, FileTooLarge, fetched_all
 from bridge.adapters.slack import file_upload
 from bridge.adapters.slack import text as slack_text
-from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser
+from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser, ThreadHomes
 from bridge.errors import DeliveryError
 from bridge.formatting.sizes import file_line, human_size
+from bridge.formatting.thread_text import orphan_header
 
 log = logging.getLogger("bridge.slack")
 SLACK_FILE_LIMIT = 1024 * 1024 * 1024
@@ -98,8 +99,17 @@ def delivery_error(action: str, err: Exception) -> DeliveryError:
 class SlackDestination:
     platform: Platform = "slack"
 
-    def __init__(self, *, client: AsyncWebClient, max_chars: int = 4000, files: FileHub | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        max_chars: int = 4000,
+        files: FileHub | None = None,
+        homes: ThreadHomes | None = None,
+    ) -> None:
         self._client = client
+        self._homes = homes
+        """Where each thread lives here (``keys.thread_home``), so a thread outlives its root's copy."""
         self._max_chars = max_chars
         self._partial: dict[tuple[str, str], list[str]] = {}
         self._uploads: dict[tuple[str, str], tuple[list[file_upload.Uploaded], list[str]]] = {}
@@ -109,8 +119,19 @@ class SlackDestination:
         self.counters: collections.Counter[str] = collections.Counter()
         """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
 
-    def render(self, message: OutboundMessage, lines: list[str] | None = None, limit: int | None = None) -> list[str]:
+    def render(
+        self,
+        message: OutboundMessage,
+        lines: list[str] | None = None,
+        limit: int | None = None,
+        *,
+        header: bool | None = None,
+    ) -> list[str]:
         body = "\n".join(x for x in (message.text, *(lines or [])) if x)
+        if header is None:
+            header = bool(message.thread_root and not message.thread)
+        if header:  # its thread's root is not here: say which it was
+            body = f"{orphan_header(message.thread_title)}\n{body}"
         text = slack_text.to_slack(body, mentions=message.mentions)
         return slack_text.split(text, limit or self._max_chars) if text else []
 
@@ -128,6 +149,37 @@ class SlackDestination:
         self.counters[action] += 1
         data = resp.data
         return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def placement(message: OutboundMessage) -> tuple[str | None, bool]:
+        """Where a message goes on Slack: ``(thread_ts, also in the channel)``.
+
+        - a thread reply: in the thread of its root's copy (``thread_ts`` = that copy's ts, always a
+          root's: Slack has no nested threads); a broadcast one also in the channel;
+        - a thread reply whose root's copy here cannot be proven: in the channel, its first line
+          naming the thread (a guessed ``thread_ts`` would be accepted and shown nowhere);
+        - a Discord reply in a channel: in the thread of the replied message's copy (the id map gives
+          its thread's root) and also in the channel ("also send to channel"), where Discord shows it.
+        """
+        if message.thread:
+            return message.thread[0], message.broadcast
+        if message.thread_root:
+            return None, False
+        if message.reply_to:
+            return message.reply_to[0], True
+        return None, False
+
+    async def _where(self, channel: ChannelRef, message: OutboundMessage) -> tuple[str | None, bool]:
+        """``(thread_ts, header)``: :meth:`placement`, and for a thread whose root's copy is gone (a
+        tombstone keeps the thread) the thread it had here."""
+        thread_ts = self.placement(message)[0]
+        if message.thread_root and not thread_ts and self._homes is not None:
+            thread_ts = await self._homes.thread_home(channel, message.thread_root)
+        return thread_ts, bool(message.thread_root and not thread_ts)
+
+    async def _home(self, channel: ChannelRef, message: OutboundMessage, thread_ts: str | None) -> None:
+        if message.thread_root and thread_ts and self._homes is not None:
+            await self._homes.set_thread_home(channel, message.thread_root, thread_ts)
 
     async def _post(
         self,
@@ -150,6 +202,8 @@ class SlackDestination:
             args["icon_url"] = message.avatar_url
         if thread_ts:
             args["thread_ts"] = thread_ts
+            if message.broadcast or (not message.thread_root and message.reply_to):
+                args["reply_broadcast"] = True
         data = await self._call("chat_postMessage", **args)
         return str(data["ts"])
 
@@ -157,15 +211,16 @@ class SlackDestination:
         key = (channel.key(), message.core_id)
         uploaded, lines = await self._upload_all(key, message)
         limit = min(self._max_chars, file_upload.SECTION_MAX) if uploaded else None
-        parts = self.render(message, lines, limit) or [""]
+        thread_ts, header = await self._where(channel, message)
+        parts = self.render(message, lines, limit, header=header) or [""]
         done = self._partial.setdefault(key, [])
-        thread_ts = message.reply_to[0] if message.reply_to else None
         for index, part in enumerate(parts[len(done) :], start=len(done)):
             blocks = file_upload.blocks_for(part, uploaded) if index == 0 and uploaded else None
             fallback = part or " ".join(f"📎 {u.name}" for u in uploaded)
             done.append(await self._post(channel.channel_id, fallback, message, thread_ts, blocks))
         del self._partial[key]
         self._uploads.pop(key, None)
+        await self._home(channel, message, thread_ts)
         return done + [u.id for u in uploaded]
 
     async def _upload_all(
@@ -243,7 +298,8 @@ class SlackDestination:
         uploaded = await self._described(file_ids) if file_ids else []
         lines = lines_for_edit(message.files, len(uploaded), self.files.max_bytes)
         limit = min(self._max_chars, file_upload.SECTION_MAX) if uploaded else None
-        parts = self.render(message, lines, limit) or [""]
+        thread_ts, header = await self._where(channel, message)
+        parts = self.render(message, lines, limit, header=header) or [""]
         kept: list[str] = []
         for index, (ts, part) in enumerate(zip(ids, parts, strict=False)):
             blocks = file_upload.blocks_for(part, uploaded) if index == 0 and uploaded else None
@@ -256,7 +312,6 @@ class SlackDestination:
                 args["blocks"] = blocks
             await self._call("chat_update", **args)
             kept.append(ts)
-        thread_ts = message.reply_to[0] if message.reply_to else None
         try:
             for part in parts[len(ids) :]:
                 kept.append(await self._post(channel.channel_id, part, message, thread_ts))

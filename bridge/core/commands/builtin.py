@@ -100,6 +100,7 @@ def builtin_commands() -> list[CommandSpec]:
                 "search from:simon in:cricket",
                 "search sunny after:7d",
                 "search has:image in:cricket",
+                "search thread:1631566566616-0 scores",
             ),
         ),
         CommandSpec(
@@ -152,6 +153,16 @@ def builtin_commands() -> list[CommandSpec]:
             "Edit one of your messages.",
             (ArgSpec("id", "word", True, "message id"), ArgSpec("text", "text", True, "")),
             h.edit,
+        ),
+        CommandSpec(
+            "thread",
+            "Show a thread: its first message and the replies (any message id of the thread).",
+            (
+                ArgSpec("id", "word", True, "message id"),
+                ArgSpec("count", "int", False, "replies to show (1–200, default 50)", min=1, max=200),
+            ),
+            h.thread,
+            examples=("thread 1631566566616-0",),
         ),
         CommandSpec("delete", "Delete one of your messages.", (ArgSpec("id", "word", True, "message id"),), h.delete),
     ]

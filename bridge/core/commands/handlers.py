@@ -18,8 +18,8 @@ async def _channel(call: Call) -> str:
     name = call.text("channel")
     if name:
         return await call.chat.channels.require(name)
-    if call.inv.channel is not None:
-        linked = await call.chat.channel_for(call.inv.channel)
+    for here in (call.inv.channel, call.inv.thread_of):
+        linked = await call.chat.channel_for(here) if here is not None else None
         if linked:
             return linked
     raise InvalidInput("Which channel? Give its name (this room is not linked to one).")
@@ -97,6 +97,12 @@ def _target(call: Call) -> ChannelRef:
 
 
 async def link(call: Call) -> Reply:
+    if call.inv.thread_of is not None and not call.text("target"):
+        # the bridge posts into threads through their channel: a thread is never a room of its own
+        raise InvalidInput(
+            "This is a thread: run `link` in the channel it belongs to. Threads of a linked channel are "
+            "mirrored with it (each thread to a thread on the other side)."
+        )
     ref = _target(call)
     name = str(call.args["channel"])
     added = await call.chat.channels.link(name, ref)
@@ -320,6 +326,27 @@ async def link_account(call: Call) -> Reply:
         raise InvalidInput("Redeem the code from Discord or Slack, as the account you want to link.")
     name = await call.chat.users.finish_link(code, call.inv.user)
     return Reply(f"Linked: this {call.inv.user.platform} account is now **{name}**.", data={"username": name})
+
+
+async def thread(call: Call) -> Reply:
+    root, replies, total = await call.chat.messages.thread(str(call.args["id"]), call.number("count", 50))
+    root_id = root.id if root else (replies[0].thread if replies else str(call.args["id"]))
+    channel = root.channel if root else (replies[0].channel if replies else "")
+    if root is not None:
+        head = f"**Thread** in #{channel} — {total} repl{'y' if total == 1 else 'ies'}\n{render.message_line(root)}"
+    else:
+        head = f"**Thread** in #{channel} — {total} repl{'y' if total == 1 else 'ies'} (its first message was deleted)"
+    more = f"\n…{total - len(replies)} more: `thread {root_id} {min(200, total)}`." if total > len(replies) else ""
+    lines = "\n".join("  ↳ " + render.message_line(m) for m in replies)
+    text = head + ("\n" + lines if lines else "\nNo replies yet.") + more
+    data = {
+        "root": root.as_dict() if root else None,
+        "id": root_id,
+        "channel": channel,
+        "replies": [m.as_dict() for m in replies],
+        "total": total,
+    }
+    return Reply(text, data=data)
 
 
 async def edit(call: Call) -> Reply:

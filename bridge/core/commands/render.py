@@ -20,9 +20,12 @@ def message_line(m: Message, *, with_channel: bool = False) -> str:
     text = text.replace("\n", " ⏎ ")
     edited = " (edited)" if m.edited_ts else ""
     reply = " ↪" if m.reply_to else ""
+    if m.in_thread:
+        reply += " 🧵"
+    replies = f" · 💬 {m.replies} repl{'y' if m.replies == 1 else 'ies'} (`thread {m.id}`)" if m.replies > 0 else ""
     files = "".join(f" 📎 {f['name']} ({human_size(int(f.get('size') or 0))})" for f in m.files)
     sep = " " if text and files else ""
-    return f"**{m.username}**{where} · {when}{reply}: {text}{sep}{files.strip()}{edited}"
+    return f"**{m.username}**{where} · {when}{reply}: {text}{sep}{files.strip()}{edited}{replies}"
 
 
 def message_list(title: str, items: list[Message], *, with_channel: bool = False, empty: str = "Nothing yet.") -> str:

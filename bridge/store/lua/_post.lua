@@ -7,8 +7,10 @@
 --       11 maxlen (0 = keep all), 12 mentioned usernames (space separated), 13 origin channel key,
 --       14/15 mirror log key and MAXLEN, 16 platform message id of the original ("" = none),
 --       17 attachments as JSON ("" = none; names, sizes, types and origin urls, never bytes),
---       18 what the message has, for `has:` search (TAG: "file", "file,image"; "" = nothing)
-local POST_ARGS = 18
+--       18 what the message has, for `has:` search (TAG: "file", "file,image"; "" = nothing),
+--       19 the id of the thread root this message is a reply in ("" = none; a reply's id means its
+--          root: there are no nested threads), 20 "1" when the reply is also shown in the channel
+local POST_ARGS = 20
 
 -- What one call (one message, or a post_many batch) keeps in memory and writes once at its end:
 -- checks already made (channel and user exist, the index exists), the id allocator's state, the
@@ -84,6 +86,16 @@ local function post_message(A, batch)
     if not batch.index then return {'no_index', 'idx:messages'} end
   end
   if not is_member(batch, 'usernames', username) then return {'no_user', username} end
+  local thread = A[19]
+  if thread ~= '' then
+    local up = redis.call('HGET', 'message:' .. thread, 'thread')
+    if up and up ~= '' then thread = up end
+    -- the root is a message of this channel, or was one (a deleted root keeps its thread)
+    local root_channel = redis.call('HGET', 'message:' .. thread, 'channel')
+    if root_channel ~= channel and not (not root_channel and redis.call('EXISTS', 'cb:thread:' .. thread) == 1) then
+      return {'bad_thread', thread}
+    end
+  end
 
   local fields = {'type', 'message', 'username', username}
   if A[5] ~= '' then
@@ -109,6 +121,10 @@ local function post_message(A, batch)
     table.insert(hash, 'files'); table.insert(hash, A[17])
     table.insert(hash, 'has'); table.insert(hash, A[18])
   end
+  if thread ~= '' then
+    table.insert(hash, 'thread'); table.insert(hash, thread)
+    if A[20] == '1' then table.insert(hash, 'broadcast'); table.insert(hash, '1') end
+  end
   redis.call('HSET', key, unpack(hash))
 
   if A[7] == '1' then
@@ -116,6 +132,15 @@ local function post_message(A, batch)
   end
 
   local score = tonumber(ts)
+  if thread ~= '' then
+    redis.call('ZADD', 'cb:thread:' .. thread, score, id)
+    local root = 'message:' .. thread
+    if redis.call('EXISTS', root) == 1 then
+      redis.call('HSET', root, 'thread', thread)
+      redis.call('HINCRBY', root, 'replies', 1)
+      if A[7] == '1' then redis.call('FT.ADDHASH', 'idx:messages', root, '1.0', 'REPLACE') end
+    end
+  end
   local pk = 'cb:posts:' .. username
   batch.posts[pk] = batch.posts[pk] or {}
   table.insert(batch.posts[pk], id)

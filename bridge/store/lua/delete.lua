@@ -7,6 +7,11 @@ local err, channel, owner = check_change(c, id, who)
 if err then return err end
 
 local key = 'message:' .. id
+local thread = redis.call('HGET', key, 'thread')
+if thread and thread ~= '' and thread ~= id then  -- a reply leaves its thread (a root's thread stays)
+  redis.call('ZREM', 'cb:thread:' .. thread, id)
+  if redis.call('EXISTS', 'message:' .. thread) == 1 then redis.call('HINCRBY', 'message:' .. thread, 'replies', -1) end
+end
 if c.explicit then
   redis.call('FT.DEL', 'idx:messages', key, 'DD')
 end
