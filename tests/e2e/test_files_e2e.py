@@ -109,9 +109,13 @@ async def test_replies_with_files_stay_in_the_thread(bridge: Bridge) -> None:
     bridge.slack.user_says(
         user="bob", channel="general", text="reply with file", thread_ts=root.ts, files=[("r.png", data)]
     )
-    answer = await until(lambda: discord_msg(bridge, "reply with file"))
-    assert "root message" in answer["content"] and discord_files(bridge, answer) == [("r.png", sha(data))]
     d_root = next(m for m in bridge.discord.messages("general") if m["content"] == "root message")
+    # a Slack thread reply goes into the Discord thread on the root (threads issue), files and all
+    thread = await until(lambda: bridge.discord.thread_of(d_root["id"]))
+    answer = await until(
+        lambda: next((m for m in bridge.discord.messages(thread.id) if "reply with file" in m["content"]), None)
+    )
+    assert discord_files(bridge, answer) == [("r.png", sha(data))]
     await bridge.discord.say("carol", "general", "discord reply", reply_to=d_root["id"], files=[("d.png", data)])
     reply = await until(lambda: slack_msg(bridge, "discord reply"))
     assert reply.thread_ts == root.ts and slack_files(bridge, reply) == [("d.png", sha(data))]
