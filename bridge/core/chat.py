@@ -11,7 +11,8 @@ from bridge.core.context import CoreContext, CoreSettings
 from bridge.core.finder import Finder
 from bridge.core.messages import Messages, NoThread, PostOptions
 from bridge.core.notify import Subscriptions
-from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser
+from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser, ReactionEvent
+from bridge.core.reactions import Reactions
 from bridge.core.users import Users
 from bridge.errors import NotFound, UserError
 from bridge.store import keys, migrate, search
@@ -44,6 +45,7 @@ class Chat:
         self.users = Users(ctx)
         self.channels = Channels(ctx)
         self.messages = Messages(ctx)
+        self.reactions = Reactions(ctx, self.channels, self.users)
         self.finder = Finder(ctx)
         self.subscriptions = Subscriptions(ctx)
         self.commands = CommandLayer(self, builtin_commands())
@@ -134,6 +136,10 @@ class Chat:
             keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
         )
         return str(found) if found else None
+
+    async def react(self, event: ReactionEvent) -> IngestResult:
+        """Record a reaction added or removed on a platform message (see ``bridge.core.reactions``)."""
+        return await self.reactions.record(event)
 
     async def ingest(self, event: InboundEvent) -> IngestResult:
         """Record a platform message, edit or delete in the linked core channel, exactly once per

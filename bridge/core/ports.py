@@ -166,6 +166,23 @@ class InboundEvent:
 
 
 @dataclass(frozen=True)
+class ReactionEvent:
+    """A person adding or removing a reaction on a platform message.
+
+    ``emoji`` is in core form (``bridge.formatting.emoji``: Unicode, or ``:name:`` for a custom
+    emoji); ``at`` is the platform's event time (seconds) when it has one, else the time it was
+    received: of two events about the same person's reaction, the later one wins.
+    """
+
+    kind: Literal["add", "remove"]
+    channel: ChannelRef
+    message_id: str
+    emoji: str
+    user: PlatformUser
+    at: float
+
+
+@dataclass(frozen=True)
 class IngestResult:
     status: Literal["recorded", "duplicate", "ignored"]
     core_id: str | None = None
@@ -240,4 +257,9 @@ class Destination(Protocol):
 
     async def direct_message(self, user: PlatformUser, text: str) -> None:
         """Send a notification as a DM to a platform user."""
+        ...
+
+    async def react(self, channel: ChannelRef, message_id: str, emoji: str, *, add: bool) -> bool:
+        """Add (or remove) the bot's reaction ``emoji`` (core form) on a message; already in that state
+        counts as done. False when this platform has no such emoji (nothing can be applied)."""
         ...

@@ -154,33 +154,40 @@ def _flag_char(name: str) -> str | None:
     return normalize("".join(chr(_FLAG_A + ord(ch) - ord("a")) for ch in code))
 
 
-def _base_name(base: str) -> str | None:
+def _base_name(base: str) -> tuple[str, bool] | None:
+    """Slack's name for an emoji without skin tones, and whether it is sure (Slack's own names and
+    the GitHub-style aliases are; a CLDR name is Slack's only for some emoji)."""
     if base in SLACK_NAMES:
-        return SLACK_NAMES[base]
+        return SLACK_NAMES[base], True
     flag = _flag_name(base)
     if flag is not None:
-        return flag
+        return flag, True
     data = emoji_lib.EMOJI_DATA.get(base)
     if data is None:
         return None
     aliases: list[str] = data.get("alias", [])
     if aliases:
-        return aliases[0].strip(":")
+        return aliases[0].strip(":"), True
     name = str(data["en"]).strip(":")
     if _ZWJ in base and ("\u2640" in base or "\u2642" in base):
-        return name.replace("_", "-")  # Slack's gendered sequences: man-shrugging, woman-raising-hand
-    return name
+        return name.replace("_", "-"), True  # Slack's gendered sequences: man-shrugging, woman-raising-hand
+    return name, False
 
 
-def unicode_to_slack(char: str) -> str | None:
-    """A standard emoji -> its Slack reaction name (``👋🏼`` -> ``wave::skin-tone-3``), else None."""
+def unicode_to_slack(char: str, *, sure: bool = False) -> str | None:
+    """A standard emoji -> its Slack reaction name (``👋🏼`` -> ``wave::skin-tone-3``), else None.
+    ``sure``: None also when the name is only the emoji's CLDR name, which Slack may spell otherwise
+    (text keeps such emoji as Unicode, which Slack shows as well)."""
     full = normalize(char)
     if full is None:
         return None
     base, tones = _split_tones(full)
-    name = _base_name(base)
-    if name is None:  # a toned sequence with no untoned form (🧑🏿‍❤️‍🧑🏻): its own CLDR name
-        return str(emoji_lib.EMOJI_DATA[full]["en"]).strip(":")
+    found = _base_name(base)
+    if found is None:  # a toned sequence with no untoned form (🧑🏿‍❤️‍🧑🏻): its own CLDR name
+        return None if sure else str(emoji_lib.EMOJI_DATA[full]["en"]).strip(":")
+    name, certain = found
+    if sure and not certain:
+        return None
     if not tones:
         return name
     distinct = list(dict.fromkeys(tones))
@@ -236,15 +243,16 @@ def match_shortcode(text: str, pos: int) -> tuple[str, int] | None:
 
 
 def emoji_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, Slack shortcode with colons) for every standard emoji in ``text``."""
+    """(start, end, Slack shortcode with colons) for every standard emoji in ``text`` (not the parts
+    of a zero-width-joined run that is no emoji itself)."""
     out: list[tuple[int, int, str]] = []
     for found in emoji_lib.emoji_list(text):
         start, end = found["match_start"], found["match_end"]
         if text[start - 1 : start] == _ZWJ or text[end : end + 1] == _ZWJ:
             continue  # part of a ZWJ sequence no shortcode names (👨‍👩): kept whole, as Unicode
-        name = unicode_to_slack(found["emoji"])
+        name = unicode_to_slack(found["emoji"], sure=True)
         if name is not None:
-            out.append((found["match_start"], found["match_end"], f":{name}:"))
+            out.append((start, end, f":{name}:"))
     return out
 
 

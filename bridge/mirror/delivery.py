@@ -34,6 +34,7 @@ from bridge.errors import DeliveryError
 from bridge.mirror import dlq
 from bridge.mirror.idmap import Commit, IdMap, ScriptBatcher
 from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff
+from bridge.mirror.reaction_sync import reconcile
 from bridge.mirror.router import claim_all
 from bridge.store import keys
 from bridge.store.connection import RedisClient
@@ -336,6 +337,11 @@ class Lane:
                 return self._skipped(skip, "never_mirrored")
             await self.destination.delete(self.ref, old)
             return self._done(kind, Commit(eid, idem, core, [], tuple(old)))
+        if kind == "reaction":
+            done = await reconcile(
+                redis=self.redis, idmap=self.idmap, destination=self.destination, ref=self.ref, core_id=core
+            )
+            return self._skipped(skip, done.skipped) if done.skipped else self._done(kind, skip)
         if kind in JOIN_LEAVE_TEXT and self.config.show_join_leave:
             name, _ = await self.authors.get(job.get("user", ""))
             text = JOIN_LEAVE_TEXT[kind].format(name=name)

@@ -163,6 +163,19 @@ def platform_message(platform: str, workspace: str, channel_id: str, message_id:
     return f"cb:pmsg:{platform}:{workspace}:{channel_id}:{message_id}"
 
 
+def reactions(core_id: str) -> str:
+    """Hash: ``<emoji>\t<platform:workspace:channel>\t<platform user id>`` -> ``+<time>\t<username>``
+    while that person's reaction stands, ``-<time>`` once removed (the time of the last event,
+    so an older event arriving late changes nothing). Emoji in core form (``bridge.formatting.emoji``)."""
+    return f"cb:reactions:{core_id}"
+
+
+def reactions_applied(core_id: str) -> str:
+    """Hash: ``<destination channel key>\t<emoji>`` -> ``1`` where the bot's reaction stands on that
+    copy of the message, ``0`` where the destination has no such emoji (nothing to apply)."""
+    return f"cb:reactions-applied:{core_id}"
+
+
 def mirror_map(core_id: str) -> str:
     """Hash: destination channel key -> JSON list of platform message ids of a core message."""
     return f"cb:mirror:{core_id}"

@@ -13,7 +13,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-_NAMES = ("post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen", "top_rebuild")
+_NAMES = (
+    "post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen", "top_rebuild", "react",
+)  # fmt: skip
 # Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
 
@@ -49,6 +51,7 @@ class Scripts:
     join: AsyncScript
     seen: AsyncScript
     top_rebuild: AsyncScript
+    react: AsyncScript
     mirror_route: AsyncScript
     mirror_take: AsyncScript
     mirror_commit: AsyncScript

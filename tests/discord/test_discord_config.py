@@ -82,7 +82,7 @@ async def test_emulator_runs_as_a_process() -> None:
 def test_invite_url() -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from bridge.adapters.discord.invite import ATTACH_FILES, MANAGE_WEBHOOKS, invite_url
+    from bridge.adapters.discord.invite import ADD_REACTIONS, ATTACH_FILES, MANAGE_WEBHOOKS, invite_url
 
     url = invite_url(DiscordConfig.load({"application_id": 123456789012345678}, environ={}))
     parts = urlsplit(url)
@@ -91,6 +91,7 @@ def test_invite_url() -> None:
     assert query["client_id"] == ["123456789012345678"] and query["scope"] == ["bot applications.commands"]
     assert int(query["permissions"][0]) & MANAGE_WEBHOOKS
     assert int(query["permissions"][0]) & ATTACH_FILES == 1 << 15  # files mirrored from Slack
+    assert int(query["permissions"][0]) & ADD_REACTIONS  # the bot mirrors other people's reactions
     assert "client_id=42" in invite_url(DiscordConfig.load({}, environ={}), 42)
     with pytest.raises(ConfigError, match="application_id"):
         invite_url(DiscordConfig.load({}, environ={}))

@@ -151,6 +151,7 @@ def test_slack_text_shortcodes_become_unicode_on_discord(name: str, slack: str, 
     assert core_to_discord(core, mention=_none, channel=_none) == discord
 
 
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
 DISCORD_TEXT = [
     ("unicode", "hi 👋🏼 👍", "hi :wave::skin-tone-3: :+1:"),
     ("custom", "look <:blob:123> <a:dance:456>", "look :blob: :dance:"),
@@ -159,6 +160,8 @@ DISCORD_TEXT = [
     ("in-italics", "*yay 🎉*", "_yay :tada:_"),
     # a ZWJ sequence with no name of its own stays whole (two shortcodes around a joiner would show apart)
     ("unnamed-zwj-sequence", "us 👨\u200d👩 🎉", "us 👨\u200d👩 :tada:"),
+    ("zwj-run-that-is-no-emoji", "a \U0001f468\u200d\U0001f469 b", "a \U0001f468\u200d\U0001f469 b"),
+    ("cldr-named-emoji-stays-unicode", FAMILY, FAMILY),
 ]
 
 

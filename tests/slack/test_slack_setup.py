@@ -21,14 +21,19 @@ def test_manifest_socket_mode() -> None:
         "chat:write",
         "chat:write.customize",
         "commands",
+        "emoji:read",
         "files:read",
         "files:write",
         "groups:history",
         "groups:read",
         "im:write",
+        "reactions:read",
+        "reactions:write",
         "users:read",
     ]
-    assert m["settings"]["event_subscriptions"] == {"bot_events": ["message.channels", "message.groups"]}
+    assert m["settings"]["event_subscriptions"] == {
+        "bot_events": ["message.channels", "message.groups", "reaction_added", "reaction_removed"]
+    }
     [command] = m["features"]["slash_commands"]
     assert command["command"] == "/chat" and command["should_escape"] is True and "url" not in command
     assert yaml.safe_load(render_manifest(m)) == m

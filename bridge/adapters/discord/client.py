@@ -25,6 +25,7 @@ from bridge.adapters.file_transfer import FileHub
 from bridge.adapters.linkstate import LinkState, Reconnect
 from bridge.core.chat import Chat
 from bridge.errors import ConfigError
+from bridge.formatting.emoji import from_discord_reaction
 from bridge.health import PartHealth
 
 from .commands import build_group
@@ -35,6 +36,7 @@ from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
 from .notices import discord_notices
 from .outbound import DiscordDestination
+from .reactions_relay import DiscordReactions
 from .supervisor import supervise
 from .webhooks import WebhookStore
 
@@ -59,6 +61,8 @@ def intents_for(config: DiscordConfig) -> discord.Intents:
     intents.guilds = True
     intents.guild_messages = True
     intents.dm_messages = True
+    intents.guild_reactions = True  # MESSAGE_REACTION_* (bridge.adapters.discord.reactions_relay)
+    intents.emojis_and_stickers = True  # the guild's custom emoji (mirrored Slack custom reactions)
     intents.message_content = config.message_content
     return intents
 
@@ -134,6 +138,20 @@ class _BridgeEvents(_ClientBase):
                 {"id": str(message_id), "channel_id": str(payload.channel_id), "guild_id": str(payload.guild_id)}
             )
             await self.adapter.inbound.on_raw_delete(single)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.adapter.reactions.on_raw(payload, "add")
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.adapter.reactions.on_raw(payload, "remove")
+
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        await self.adapter.reactions.on_clear(payload.channel_id, payload.guild_id, payload.message_id, None)
+
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
+        emoji = from_discord_reaction(payload.emoji.name, str(payload.emoji.id) if payload.emoji.id else None)
+        if emoji is not None:
+            await self.adapter.reactions.on_clear(payload.channel_id, payload.guild_id, payload.message_id, emoji)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("Discord event %s failed (args=%r)", event_method, args[:1])
@@ -225,6 +243,10 @@ class DiscordAdapter:
         self.destination = DiscordDestination(
             client=self.client, chat=chat, config=config, webhooks=self.webhooks, files=self.files
         )
+        self.reactions = DiscordReactions(
+            client=self.client, chat=chat, inbound=self.inbound, interval_s=config.reaction_interval_s
+        )
+        self.destination.reactions = self.reactions
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 

@@ -2,9 +2,11 @@
 
 Scopes: ``bot`` and ``applications.commands`` (the ``/chat`` group). Permissions (integer in the
 URL): View Channels, Send Messages, Manage Messages (remove mirrored posts when a webhook is gone),
-Embed Links, Attach Files, Read Message History, Manage Webhooks (post as each person), Use
-Application Commands. Intents are not part of the URL: enable the privileged **Message Content**
-intent in the Developer Portal (Bot tab) or mirrored messages arrive empty.
+Embed Links, Attach Files, Read Message History, Add Reactions (mirror other people's reactions),
+Manage Webhooks (post as each person), Use Application Commands. Intents are not part of the URL:
+enable the privileged **Message Content** intent in the Developer Portal (Bot tab) or mirrored
+messages arrive empty; the reaction intent (GUILD_MESSAGE_REACTIONS) is not privileged and the bot
+always asks for it when it connects.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bridge.errors import ConfigError
 
 from .config import DiscordConfig
 
+ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 MANAGE_MESSAGES = 1 << 13
@@ -25,7 +28,8 @@ READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_WEBHOOKS = 1 << 29
 USE_APPLICATION_COMMANDS = 1 << 31
 PERMISSIONS = (
-    VIEW_CHANNEL
+    ADD_REACTIONS
+    | VIEW_CHANNEL
     | SEND_MESSAGES
     | MANAGE_MESSAGES
     | EMBED_LINKS

@@ -21,6 +21,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -30,6 +31,9 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
 from bridge.formatting.thread_text import orphan_header
+
+if TYPE_CHECKING:
+    from .reactions_relay import DiscordReactions
 
 from .config import DiscordConfig
 from .endpoints import jump_url
@@ -97,6 +101,8 @@ class DiscordDestination:
         """Where thread replies and forum posts go (``thread_places``)."""
         self.counters: collections.Counter[str] = collections.Counter()
         """sent/edited/deleted/dms (parts), rate_limited, failed, permanent: for /metrics."""
+        self.reactions: DiscordReactions | None = None
+        """The bot's reactions (set by the adapter; see ``reactions``)."""
 
     def _failed(self, err: BaseException, what: str) -> DeliveryError:
         error = to_delivery_error(err, what)
@@ -234,6 +240,13 @@ class DiscordDestination:
         except Exception as err:
             raise self._failed(err, f"delete in {channel.key()}") from err
         self.counters["deleted"] += len(ids)
+
+    async def react(self, channel: ChannelRef, message_id: str, emoji: str, *, add: bool) -> bool:
+        if self.reactions is None:
+            return False
+        done = await self.reactions.react(channel, message_id, emoji, add=add)
+        self.counters["reactions" if done else "reactions_unavailable"] += 1
+        return done
 
     async def direct_message(self, user: PlatformUser, text: str) -> None:
         try:

@@ -41,6 +41,7 @@ from bridge.adapters.slack.files import SlackFiles
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
+from bridge.adapters.slack.reactions_relay import SlackReactions
 from bridge.adapters.slack.supervisor import supervise
 from bridge.errors import ConfigError
 from bridge.health import PartHealth
@@ -100,6 +101,15 @@ class SlackAdapter:
         )
         self.directory = Directory(client=self.client, ttl=config.profile_cache_seconds)
         self.rooms = RoomTraffic(chat=chat, directory=self.directory)
+        self.reactions = SlackReactions(
+            chat=chat,
+            directory=self.directory,
+            rooms=self.rooms,
+            client=AsyncWebClient(
+                token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
+            ),
+        )
+        self.destination.reactions = self.reactions
         self.notices = slack_notices(self.client)
         self.rooms.notices = self.notices
         self.files = self.destination.files
@@ -123,6 +133,8 @@ class SlackAdapter:
         )
         self.app.command(config.command)(self.commands.on_command)
         self.app.event("message")(self.rooms.on_message)
+        self.app.event("reaction_added")(self.reactions.on_reaction)
+        self.app.event("reaction_removed")(self.reactions.on_reaction)
         self.app.error(self._on_error)
         self.app.use(self._seen)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -152,7 +164,7 @@ class SlackAdapter:
         except SlackApiError as err:
             raise ConfigError(f"Slack rejected the bot token: {err.response.get('error')}") from err
         self.team_id = str(auth.get("team_id") or "")
-        self.rooms.bot_user_id = auth.get("user_id")
+        self.rooms.bot_user_id = auth.get("user_id")  # also how reactions skip the bot's own
         self.rooms.bot_id = auth.get("bot_id")
         if self.config.mode == "socket":
             socket = AsyncSocketModeHandler(

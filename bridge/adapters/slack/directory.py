@@ -15,7 +15,15 @@ from typing import Protocol
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser, Reply
+from bridge.core.ports import (
+    ChannelRef,
+    InboundEvent,
+    IngestResult,
+    Invocation,
+    PlatformUser,
+    ReactionEvent,
+    Reply,
+)
 
 log = logging.getLogger("bridge.slack")
 
@@ -29,6 +37,8 @@ class ChatPort(Protocol):
     def commands(self) -> CommandsPort: ...
 
     async def ingest(self, event: InboundEvent) -> IngestResult: ...
+
+    async def react(self, event: ReactionEvent) -> IngestResult: ...
 
     async def resolve_user(self, user: PlatformUser) -> str: ...
 

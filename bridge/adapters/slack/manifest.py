@@ -15,6 +15,10 @@ Bot scopes, and why each is needed:
   scope) to mirror them to Discord.
 - ``files:write``: upload files mirrored from Discord (``files.getUploadURLExternal`` /
   ``files.completeUploadExternal``) and delete them with their message.
+- ``reactions:read``: ``reaction_added`` / ``reaction_removed`` events (mirrored to the other side).
+- ``reactions:write``: ``reactions.add`` / ``reactions.remove``: the bot mirrors other people's reactions.
+- ``emoji:read``: ``emoji.list``, to know which custom emoji the workspace has (Discord custom emoji
+  of the same name are shown and mirrored as them).
 
 Socket Mode also needs an app-level token with ``connections:write`` (Basic Information → App-Level
 Tokens); manifests cannot create it.
@@ -33,14 +37,17 @@ BOT_SCOPES = (
     "chat:write",
     "chat:write.customize",
     "commands",
+    "emoji:read",
     "files:read",
     "files:write",
     "groups:history",
     "groups:read",
     "im:write",
+    "reactions:read",
+    "reactions:write",
     "users:read",
 )
-BOT_EVENTS = ("message.channels", "message.groups")
+BOT_EVENTS = ("message.channels", "message.groups", "reaction_added", "reaction_removed")
 
 
 def slack_manifest(

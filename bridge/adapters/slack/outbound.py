@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,6 +29,9 @@ from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform,
 from bridge.errors import DeliveryError
 from bridge.formatting.sizes import file_line, human_size
 from bridge.formatting.thread_text import orphan_header
+
+if TYPE_CHECKING:
+    from bridge.adapters.slack.reactions_relay import SlackReactions
 
 log = logging.getLogger("bridge.slack")
 SLACK_FILE_LIMIT = 1024 * 1024 * 1024
@@ -118,6 +121,8 @@ class SlackDestination:
         self.files = files or FileHub()
         self.counters: collections.Counter[str] = collections.Counter()
         """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
+        self.reactions: SlackReactions | None = None
+        """The bot's reactions (set by the adapter; see ``reactions``)."""
 
     def render(
         self,
@@ -338,6 +343,13 @@ class SlackDestination:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+    async def react(self, channel: ChannelRef, message_id: str, emoji: str, *, add: bool) -> bool:
+        if self.reactions is None:
+            return False
+        done = await self.reactions.react(channel, message_id, emoji, add=add)
+        self.counters["reactions" if done else "reactions_unavailable"] += 1
+        return done
 
     async def direct_message(self, user: PlatformUser, text: str) -> None:
         opened = await self._call("conversations_open", users=user.user_id)

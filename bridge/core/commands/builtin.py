@@ -165,4 +165,11 @@ def builtin_commands() -> list[CommandSpec]:
             examples=("thread 1631566566616-0",),
         ),
         CommandSpec("delete", "Delete one of your messages.", (ArgSpec("id", "word", True, "message id"),), h.delete),
+        CommandSpec(
+            "reactions",
+            "Who reacted to a message with what, on each platform.",
+            (ArgSpec("id", "word", True, "message id"),),
+            h.reactions,
+            examples=("reactions 1631566566616-0",),
+        ),
     ]

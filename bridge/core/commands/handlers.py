@@ -363,3 +363,19 @@ async def delete(call: Call) -> Reply:
     mid = str(call.args["id"])
     await call.chat.messages.delete(mid, me, admin=admin)
     return Reply(f"Deleted `{mid}`.", data={"id": mid})
+
+
+async def reactions(call: Call) -> Reply:
+    from bridge.core.messages import check_id
+
+    mid = check_id(str(call.args["id"]))
+    message = await call.chat.messages.get(mid)
+    summary = await call.chat.reactions.of(mid)
+    data = [{"emoji": e.emoji, "count": e.count, "by": e.by_platform} for e in summary]
+    if not summary:
+        return Reply(f"No reactions on `{mid}` yet.", data={"id": mid, "channel": message.channel, "reactions": []})
+    lines = [f"Reactions on `{mid}` in #{message.channel}:"]
+    for e in summary:
+        who = " · ".join(f"{platform}: {', '.join(names)}" for platform, names in e.by_platform.items())
+        lines.append(f"{e.emoji} {e.count} — {who}")
+    return Reply("\n".join(lines), data={"id": mid, "channel": message.channel, "reactions": data})

@@ -25,7 +25,7 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``PATCH /_emulator/threads/{id}``                ``{archived?, locked?, name?}``
 - ``DELETE /_emulator/threads/{id}``
 - ``POST /_emulator/threads/sync``                 ``{channels}`` → the THREAD_LIST_SYNC sent
-- ``POST /_emulator/reactions``, ``GET /_emulator/reactions?channel=``: see ``reactions.control_routes``
+- ``POST /_emulator/reactions``, ``GET /_emulator/reactions?channel=``: see ``reaction_routes.control_routes``
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from . import api_errors as errors
 from . import appcommands, payloads, rich
 from .control import ControlRoutes
 from .gateway import Gateway
-from .reactions import ReactionRoutes, Reactions
-from .reactions import control_routes as reaction_control_routes
+from .reaction_routes import ReactionRoutes, Reactions
+from .reaction_routes import control_routes as reaction_control_routes
 from .recorder import Notifier, RecordedRequest, Recorder
 from .rest import JSON_BODY, BotRoutes, reply
 from .rest_webhooks import TokenRoutes
@@ -401,7 +401,7 @@ class DiscordEmulator:
         await self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.world, channel))
         return channel
 
-    # -- reactions (bridge.emulators.discord.reactions) ------------------------------------------
+    # -- reactions (bridge.emulators.discord.reaction_routes) ---------------------------------------
     async def react(self, user: str, channel: str, message_id: str, emoji: str, *, remove: bool = False) -> None:
         """A person adds (or removes) a reaction: Unicode, a custom emoji's name or ``name:id``."""
         ref = self.reactions.resolve(emoji)

@@ -86,7 +86,7 @@ class EmulatorConfig:
     premium_tier: int = 0
     """The guild's boost tier (0-3): tier 2 raises the upload limit to 50 MiB, tier 3 to 100 MiB."""
     emojis: tuple[str, ...] = ("blobwave", "a:blobdance")
-    """The guild's custom emoji (``a:`` = animated); see ``reactions``."""
+    """The guild's custom emoji (``a:`` = animated); see ``reaction_routes``."""
     reaction_interval_s: float = 0.25
     """The bot's reaction rate limit per channel (topics/rate-limits.mdx; 0 turns it off)."""
 
@@ -192,7 +192,7 @@ class World:
         self.pings: dict[str, Ping] = {}
         self.avatar_urls: dict[str, str | None] = {}
         self.emojis: list[dict[str, Any]] = []
-        """The guild's custom emoji as GUILD_CREATE lists them (filled by ``reactions.Reactions``)."""
+        """The guild's custom emoji as GUILD_CREATE lists them (filled by ``reaction_routes.Reactions``)."""
         self.everyone_role = Role(self.guild_id, "@everyone", DEFAULT_PERMISSIONS)
         self.admin_role = Role(self.ids.next(), "Moderators", DEFAULT_PERMISSIONS | MANAGE_CHANNELS, 1)
         self.bot_role = Role(self.ids.next(), config.bot_name, BOT_PERMISSIONS, 2)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bridge.emulators.network import NetworkFault, control_route
-from bridge.emulators.slack import control, external_upload, reactions, webapi
+from bridge.emulators.slack import control, external_upload, reaction_routes, webapi
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
 from bridge.emulators.slack.limits import Limiter
@@ -81,7 +81,7 @@ class SlackEmulator(MessageOps):
         app.router.add_post("/_respond/{run_id}", self._respond)
         control.add_routes(app, self)
         external_upload.add_routes(app, self)
-        reactions.add_control_routes(app, self)
+        reaction_routes.add_control_routes(app, self)
         app.add_routes([control_route(self.network, on_revoke=self.socket.close)])
         return app
 
@@ -171,8 +171,8 @@ class SlackEmulator(MessageOps):
         return await self.wait_for(find, within=within, what=f"a {api_method or 'matching'} request")
 
     def user_reacts(self, *, user: str, channel: str, ts: str, name: str, remove: bool = False) -> bool:
-        """A person adds (or removes) reaction ``name`` (see ``reactions``); False if nothing changed."""
-        return reactions.user_reacts(self, user=user, channel=channel, ts=ts, name=name, remove=remove)
+        """A person adds (or removes) reaction ``name`` (see ``reaction_routes``); False if nothing changed."""
+        return reaction_routes.user_reacts(self, user=user, channel=channel, ts=ts, name=name, remove=remove)
 
     @property
     def last_seq(self) -> int:

@@ -69,7 +69,7 @@ class SlackMessage:
     file_objects: list[dict[str, Any]] = field(default_factory=list)
     """Their file objects as events and history show them (filled when the files are shared)."""
     reactions: list[dict[str, Any]] = field(default_factory=list)
-    """``[{"name", "users", "count"}]`` as Slack lists them (see ``reactions``)."""
+    """``[{"name", "users", "count"}]`` as Slack lists them (see ``reaction_routes``)."""
 
     def to_api(self) -> dict[str, Any]:
         """The message object as Slack shows it in events and API answers."""

@@ -7,7 +7,8 @@
 --       6 outbox registry hash, 7 partition, 8 show join/leave (1/0), 9 message key prefix,
 --       10 mirror map key prefix, then 4 per entry: log entry id, channel, type, room entry id
 --       (type 'wake': channel = destination key; only acked and reported; type 'gone': a pending
---       entry trimmed from the log, only acked).
+--       entry trimmed from the log, only acked; type 'reaction': room entry id = the message whose
+--       reactions changed, routed to every link, see bridge/core/reactions.py).
 -- Returns a flat list: destination keys that got a job (or a wake), then '|', then counts
 -- {routed entries, jobs, unroutable}.
 local log, group = ARGV[1], ARGV[2]
@@ -29,11 +30,22 @@ for i = 11, #ARGV, 4 do
   elseif (kind == 'join' or kind == 'leave') and not show_jl then
     routed = routed + 1
   else
-    local origin, target, user, known = '', entry, '', false
-    local rec = redis.call('XRANGE', chprefix .. channel, entry, entry)
-    if rec[1] then
+    local origin, target, user, known, jobentry = '', entry, '', false, entry
+    local rec = {}
+    if kind == 'reaction' then
+      -- not a room stream entry: `entry` is the message; every copy reconciles its reactions (none
+      -- is an echo), and each event is its own job (idempotency key = the log entry id)
+      jobentry = logid
+      if redis.call('EXISTS', mprefix .. entry) == 0 then kind = 'gone' end
+    else
+      rec = redis.call('XRANGE', chprefix .. channel, entry, entry)
+    end
+    if kind == 'gone' then
+      routed = routed + 1
+      kind = nil
+    elseif rec[1] or kind == 'reaction' then
       known = true
-      local f = rec[1][2]
+      local f = (rec[1] or {{}, {}})[2]
       for j = 1, #f, 2 do
         if f[j] == 'origin' then origin = f[j + 1]
         elseif f[j] == 'id' then target = f[j + 1]
@@ -44,7 +56,7 @@ for i = 11, #ARGV, 4 do
     -- from its hash (skipping every channel of the origin platform, so nothing echoes); an edit or
     -- delete no longer says which message it changes, and a join/leave is not worth guessing.
     local skip_platform = nil
-    if not known then
+    if kind and not known then
       if kind == 'message' and redis.call('EXISTS', mprefix .. entry) == 1 then
         skip_platform = (redis.call('HGET', mprefix .. entry, 'origin') or '') .. ':'
       else
@@ -71,9 +83,9 @@ for i = 11, #ARGV, 4 do
             redis.pcall('XGROUP', 'CREATE', ob, group, '0', 'MKSTREAM')
           end
           if user ~= '' then
-            redis.call('XADD', ob, '*', 'core', target, 'channel', channel, 'type', kind, 'entry', entry, 'user', user)
+            redis.call('XADD', ob, '*', 'core', target, 'channel', channel, 'type', kind, 'entry', jobentry, 'user', user)
           else
-            redis.call('XADD', ob, '*', 'core', target, 'channel', channel, 'type', kind, 'entry', entry)
+            redis.call('XADD', ob, '*', 'core', target, 'channel', channel, 'type', kind, 'entry', jobentry)
           end
           jobs = jobs + 1
           touch(dest)

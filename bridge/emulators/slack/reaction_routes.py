@@ -109,24 +109,22 @@ def react(emu: SlackEmulator, msg: SlackMessage, user_id: str, name: str, *, rem
     return True
 
 
-def reactions_add(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+def _bot_reacts(emu: SlackEmulator, args: Args, *, remove: bool) -> dict[str, Any]:
     msg = _message(emu, args)
     name = str(args.get("name") or "").strip(":")
     if not valid_name(emu, name):
         raise ApiError("invalid_name")
-    if not react(emu, msg, emu.workspace.bot_user_id, name, remove=False):
-        raise ApiError("already_reacted")
+    if not react(emu, msg, emu.workspace.bot_user_id, name, remove=remove):
+        raise ApiError("no_reaction" if remove else "already_reacted")
     return {}
+
+
+def reactions_add(emu: SlackEmulator, args: Args) -> dict[str, Any]:
+    return _bot_reacts(emu, args, remove=False)
 
 
 def reactions_remove(emu: SlackEmulator, args: Args) -> dict[str, Any]:
-    msg = _message(emu, args)
-    name = str(args.get("name") or "").strip(":")
-    if not valid_name(emu, name):
-        raise ApiError("invalid_name")
-    if not react(emu, msg, emu.workspace.bot_user_id, name, remove=True):
-        raise ApiError("no_reaction")
-    return {}
+    return _bot_reacts(emu, args, remove=True)
 
 
 def reactions_get(emu: SlackEmulator, args: Args) -> dict[str, Any]:
