@@ -23,9 +23,10 @@ from bridge.adapters.linkstate import Supervised
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
-from bridge.core.ports import ChannelRef, Destination, PlatformUser, as_platform
+from bridge.core.ports import ChannelRef, Destination, OutboundMessage, PlatformUser, as_platform
 from bridge.health_server import HealthServer
 from bridge.runtime import Runtime, open_runtime
+from bridge.store import keys
 from bridge.store.connection import blocking_client
 
 log = logging.getLogger("bridge.app")
@@ -245,7 +246,33 @@ def _make_worker(rt: Runtime, cfg: Config, running: Running) -> Any:
         max_attempts=opts.max_attempts,
         outage_hold_s=opts.outage_hold_s,
         call_timeout_s=opts.call_timeout_s,
+        on_dead=dead_letter_notice(rt.chat, running),
     )
+
+
+def dead_letter_notice(chat: Chat, running: Running) -> Callable[[ChannelRef, dict[str, str], str], Awaitable[None]]:
+    """After a message was dead-lettered for a destination: tell its sender on the origin platform
+    (the operator sees it in ``chatbridge dlq list`` and the WARNING log already)."""
+
+    async def tell(destination: ChannelRef, job: dict[str, str], error: str) -> None:
+        core = job.get("core", "")
+        body = await chat.ctx.redis.hgetall(keys.message(core)) if core else {}
+        if not body.get("origin_channel") or not body.get("origin_id"):
+            return
+        where = f"#{body.get('channel') or job.get('channel', '')} on {destination.platform.capitalize()}"
+        message = OutboundMessage(
+            core_id=core,
+            channel=body.get("channel", ""),
+            text=body.get("message", ""),
+            author_name=body.get("username", ""),
+            origin_channel=body["origin_channel"],
+            origin_id=body["origin_id"],
+            username=body.get("username", ""),
+        )
+        text = f"Your message could not be delivered to {where}: {error[:300]}"
+        await running.files.tell_sender(message, text, reason=f"dead:{destination.key()}")
+
+    return tell
 
 
 def _announce_sandbox(cfg: Config, rt: Runtime, running: Running, http_port: int) -> None:

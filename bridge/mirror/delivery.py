@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -41,6 +42,9 @@ from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
 
 log = logging.getLogger("bridge.mirror.delivery")
+
+DeadHook = Callable[[ChannelRef, dict[str, str], str], Awaitable[None]]
+"""``on_dead(destination, job, error)`` after a job went to the dead-letter stream."""
 
 JOIN_LEAVE_TEXT = {"join": "_{name} joined_", "leave": "_{name} left_"}
 
@@ -109,6 +113,7 @@ class Lane:
         halt: asyncio.Event,
         health: PlatformHealth | None = None,
         takes: ScriptBatcher | None = None,
+        on_dead: DeadHook | None = None,
     ) -> None:
         self.ref = ref
         self.key = ref.key()
@@ -125,6 +130,8 @@ class Lane:
         self.halt = halt
         self.health = health or PlatformHealth()
         self.takes = takes or ScriptBatcher(redis, scripts.mirror_take)
+        self.on_dead = on_dead
+        """Called after a job is dead-lettered (``app.py`` tells the message's sender); never fatal."""
         self.wake = asyncio.Event()
         self._recent: deque[str] = deque(maxlen=64)
         """Entries this lane delivered lately: a repeated job in the same batch is not sent twice."""
@@ -311,6 +318,11 @@ class Lane:
         self.stats.dead_lettered += 1
         self._count("dead_lettered", reason)
         self.stats.head_ms = 0
+        if self.on_dead is not None and job.get("type") == "message":
+            try:
+                await self.on_dead(self.ref, job, error)
+            except Exception:
+                log.warning("%s: the dead-letter hook failed for %s", self.key, job.get("entry"), exc_info=True)
 
     async def _apply(self, eid: str, job: dict[str, str], idem: str, body: dict[str, str] | None) -> Commit:
         """Make the platform call for one job; returns what to record. Jobs with nothing to do (the

@@ -36,7 +36,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Destination
 from bridge.core.users import Users
 from bridge.health import PartHealth, StateClock
-from bridge.mirror.delivery import DeliveryConfig, Lane, entry_ms
+from bridge.mirror.delivery import DeadHook, DeliveryConfig, Lane, entry_ms
 from bridge.mirror.idmap import IdMap, ScriptBatcher
 from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff, log_partition_stats
 from bridge.mirror.router import Router, RouteResult, ensure_group, owned_partitions
@@ -73,6 +73,7 @@ class Worker:
         shutdown_grace_s: float = 10.0,
         redis_connections: int = 32,
         display_cache_s: float = 30.0,
+        on_dead: DeadHook | None = None,
     ) -> None:
         settings = chat.ctx.settings
         self.chat = chat
@@ -100,6 +101,7 @@ class Worker:
         self.shutdown_grace_s = shutdown_grace_s
         self.redis_connections = redis_connections
         self.display_cache_s = display_cache_s
+        self.on_dead = on_dead
         self._users_view: Users | None = None
         self._authors_cache: Authors | None = None
         self._batchers: dict[str, ScriptBatcher] = {}
@@ -406,6 +408,7 @@ class Worker:
             halt=self._halt,
             health=self._health.setdefault(ref.platform, PlatformHealth()),
             takes=self._batcher(redis, router, "take"),
+            on_dead=self.on_dead,
         )
         recover = self._recover.pop(dest, None) is not None
         task = asyncio.create_task(self._lane_main(lane, idle_exit, recover), name=f"mirror-lane:{dest}")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bridge.app import Running, start_discord, start_slack
+from bridge.app import Running, dead_letter_notice, start_discord, start_slack
 from bridge.config import Config
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef
@@ -61,6 +61,7 @@ async def running_bridge(chat: Chat, redis_url: str, cfg: Config | None = None, 
         await start_discord(rt, config, running, sandbox=True)
         await start_slack(rt, config, running, sandbox=True)
         worker.setdefault("backoff_base_s", 0.05)
+        worker.setdefault("on_dead", dead_letter_notice(chat, running))
         w = Worker(chat=chat, redis_url=redis_url, destinations=running.destinations, **worker)
         task = asyncio.create_task(w.run(stop))
         yield Bridge(chat, running, running.emulators["discord"], running.emulators["slack"])

@@ -215,3 +215,17 @@ async def test_an_outage_during_the_upload_loses_and_doubles_nothing(bridge: Bri
         else 0
     )
     assert pending == 0
+
+
+async def test_a_dead_lettered_message_is_told_to_its_sender(bridge: Bridge) -> None:
+    bridge.slack.limiter.inject("chat.postMessage", Injected(error="is_archived", count=1))
+    sent = await bridge.discord.say("alice", "general", "into an archived channel")
+    dms = await until(lambda: bridge.discord.dm_messages("alice"))
+    assert "could not be delivered to #general on Slack" in dms[0]["content"] and "is_archived" in dms[0]["content"]
+    assert sent["id"] in dms[0]["content"]  # the jump link to their message
+    assert [r["emoji"] for r in bridge.discord.reactions_of(sent["id"])] == [
+        "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"
+    ]
+    await bridge.discord.say("alice", "general", "the next one")
+    await until(lambda: slack_msg(bridge, "the next one"))
+    assert len(bridge.discord.dm_messages("alice")) == 1  # one notice, nothing else dead
