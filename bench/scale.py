@@ -224,7 +224,7 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
     print(f"search module: {chat.ctx.module.label}")
 
     # --- throughput: raw XADD from this client beside the single-post and bulk paths ---------------
-    n_rate = min(20_000, max(2_000, messages // 50))
+    n_rate = min(2_000, messages // 5)
     raw_inflight = await rate(lambda i: redis.xadd("bench:raw", {"type": "message"}), n_rate, IN_FLIGHT)
     raw_piped = await pipelined_xadd(redis, "bench:raw", n_rate)
     await redis.delete("bench:raw")
@@ -267,10 +267,10 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
                 raise SystemExit(f"bulk post failed: {bad[:3]}")
             await bare_load(bare, chunk)
             done += len(chunk)
-        loaded = point
+        loaded = max(loaded, point)
         # memory: chatbridge's bytes per message vs the bare write's, same messages
-        mem = (await used_memory(redis) - base_mem) / point
-        bare_mem = (await used_memory(bare) - bare_base) / point
+        mem = (await used_memory(redis) - base_mem) / loaded
+        bare_mem = (await used_memory(bare) - bare_base) / loaded
         now["ms"] = hist.end_ms  # searches run "now", at the end of the loaded history
         figs = await figures(chat, samples)
         # throughput at this size: raw XADD in flight, then single posts, same client, back to back

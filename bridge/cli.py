@@ -11,13 +11,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bridge import __version__, config, logs
 from bridge.core.ports import Invocation
-from bridge.errors import ConfigError, StoreError
+from bridge.errors import ConfigError, StoreError, UserError
 from bridge.runtime import open_runtime
 
 EXIT_OK, EXIT_REPLY_ERROR, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("line", nargs="+", help="the command line")
 
     sub.add_parser("reindex", help="index user:* and message:* hashes written by other tools")
+    arch = sub.add_parser("archive", help="export history older than the retention to JSON Lines, drop it from Redis")
+    arch.add_argument("--days", type=int, help="keep the last N days (default: retention.days)")
+    arch.add_argument("--keep", type=int, help="keep the newest N entries per channel (retention.messages_per_channel)")
+    arch.add_argument("--dir", help="archive directory (default: retention.archive_dir)")
+    imp = sub.add_parser("import", help="bring archived JSON Lines back (files or directories)")
+    imp.add_argument("paths", nargs="+", help="*.jsonl files, or directories holding them")
     sub.add_parser("seed", help="add the Redis chat guide's sample users, channels and messages")
     sub.add_parser("doctor", help="check Redis, the search module, tokens and scopes")
     sub.add_parser("check-config", help="validate the config file and exit")
@@ -88,6 +95,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+async def _archive(args: argparse.Namespace, cfg: config.Config) -> int:
+    from bridge.core.archive import Archive, RetentionPolicy
+
+    ret = cfg.retention
+    directory = Path(getattr(args, "dir", None) or ret.archive_dir)
+    async with open_runtime(cfg) as rt:
+        arch = Archive(rt.chat.ctx, directory)
+        if args.command == "import":
+            summary = await arch.import_files([Path(p) for p in args.paths])
+            for line in summary.failed[:20]:
+                print(f"refused {line}", file=sys.stderr)
+            return EXIT_REPLY_ERROR if summary.failed else EXIT_OK
+        try:
+            days = args.days if args.days is not None else ret.days
+            keep = args.keep if args.keep is not None else ret.messages_per_channel
+            policy = RetentionPolicy(days=days, messages_per_channel=keep)
+        except UserError as err:
+            print(f"archive: {err} (--days / --keep, or retention: in the config)", file=sys.stderr)
+            return EXIT_USAGE
+        await arch.export(policy)
+    return EXIT_OK
+
+
 async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
     if args.command == "exec":
         return await _exec(args, cfg)
@@ -99,6 +129,8 @@ async def _dispatch(args: argparse.Namespace, cfg: config.Config) -> int:
         for line in summary.skipped[:20]:
             print(f"skipped {line}", file=sys.stderr)
         return EXIT_OK
+    if args.command in ("archive", "import"):
+        return await _archive(args, cfg)
     if args.command == "seed":
         from bridge.core.seed import seed
 

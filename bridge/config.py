@@ -87,6 +87,17 @@ class FilesConfig(Strict):
     notice_window_s: float = Field(300.0, gt=0)
 
 
+class RetentionConfig(Strict):
+    """What ``chatbridge archive`` keeps in Redis; older history goes to JSON Lines files."""
+
+    days: int | None = Field(None, ge=1)
+    """Keep what arrived in the last ``days`` days (unset: no limit by age)."""
+    messages_per_channel: int | None = Field(None, ge=1)
+    """Keep the newest ``messages_per_channel`` entries of each channel (unset: no limit by count)."""
+    archive_dir: str = ".chatbridge/archive"
+    """Where the files go: ``<archive_dir>/<channel>/<YYYY-MM>.jsonl``."""
+
+
 class RoomConfig(Strict):
     channel: str
     links: list[str] = Field(default_factory=list)
@@ -158,6 +169,7 @@ class Config(Strict):
     slack: dict[str, Any] = Field(default_factory=dict)
     worker: WorkerConfig = WorkerConfig()
     files: FilesConfig = FilesConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("admins")
     @classmethod

@@ -151,6 +151,8 @@ class SearchPage:
     """False when the page came from a recent time window: ``total`` counts that window only."""
     since_ms: int | None = None
     """Start (exclusive) of the window the page came from; None for the whole history."""
+    archived_before: int | None = None
+    """The whole history was searched, but what came before this time (ms) is in the archive."""
 
 
 def _int(value: str | None) -> int:
@@ -295,7 +297,17 @@ class Finder:
             if span >= WINDOW_LIMIT_MS:
                 break
         total, ranked = await self._ranked(query, need, missing)
-        return SearchPage(total, q.page, await self._page(ranked, offset, page_size), query)
+        hits = await self._page(ranked, offset, page_size)
+        return SearchPage(total, q.page, hits, query, archived_before=await self._archived_before(q))
+
+    async def _archived_before(self, q: MessageQuery) -> int | None:
+        """When the whole history was searched: the newest retention boundary of the channels asked
+        about (every channel without ``in:``), if any history went to the archive."""
+        archived: dict[str, str] = await self.ctx.redis.hgetall(keys.ARCHIVED)
+        wanted = [int(v) for ch, v in archived.items() if v.isdigit() and (not q.channels or ch in q.channels)]
+        if not wanted or (q.after_ms is not None and q.after_ms >= max(wanted)):
+            return None
+        return max(wanted)
 
     def _missing_check(self, query: str, now: int) -> str | None:
         """The query whose ts-less matches the first round trip looks for, or None. Hashes other tools

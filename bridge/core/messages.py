@@ -89,6 +89,9 @@ class BulkPost:
     text: str
     ts: int | None = None
     opts: PostOptions | None = None
+    mirror: bool = True
+    """False for history the rooms' platforms have already seen (an import, a backfill): no mirror-log
+    entry, so it is never posted to them again."""
 
 
 BULK_BATCH = 200
@@ -114,7 +117,9 @@ class Messages:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
 
-    def _post_args(self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None) -> str:
+    def _post_args(
+        self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None, mirror: bool = True
+    ) -> str:
         """The POST_ARGS (20) fields of one message for post.lua / post_many.lua, joined by NUL into
         one script argument (post_fields in _post.lua; validated text holds no NUL)."""
         o = opts or PostOptions()
@@ -125,7 +130,8 @@ class Messages:
             channel, username, body, self.ctx.now_ms() if ts is None else ts, o.origin, o.reply_to,
             self.ctx.index_flag, dedupe, self.ctx.settings.dedupe_ttl_s, o.platform_key,
             self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
-            *self.ctx.log_args(channel), o.origin_message_id, attachments_to_json(o.files), has_tags(o.files),
+            *(self.ctx.log_args(channel) if mirror else ("", 0)), o.origin_message_id,
+            attachments_to_json(o.files), has_tags(o.files),
             check_id(o.thread) if o.thread else "", "1" if o.broadcast and o.thread else "",
         )  # fmt: skip
         joined = "\0".join(str(a) for a in args)
@@ -150,7 +156,7 @@ class Messages:
             slots: list[int | PostResult] = []
             for p in chunk:
                 try:
-                    args.append(self._post_args(p.channel, p.username, p.text, p.opts, p.ts))
+                    args.append(self._post_args(p.channel, p.username, p.text, p.opts, p.ts, p.mirror))
                     slots.append(len(slots))
                 except InvalidInput as err:
                     slots.append(PostResult(id="", error=str(err)))

@@ -113,6 +113,9 @@ def top_in(channel_name: str) -> str:
     return f"{TOP}:{channel_name}"
 
 
+ARCHIVED = "cb:archived"
+"""Hash: channel -> ms before which its history was exported and removed from Redis (retention)."""
+
 META_TOP = "top"
 """Field of :data:`META`: ``counters`` once :data:`TOP` counts every message in Redis (set on an empty
 database or by a reindex); absent, ``top`` counts with FT.AGGREGATE."""

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 _NAMES = (
-    "post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen", "top_rebuild", "react",
+    "post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen",
+    "top_rebuild", "react", "archive",
 )  # fmt: skip
 # Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
@@ -22,7 +23,7 @@ _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", 
 
 _PRELUDES = {
     "_prelude": ("post", "post_many", "edit", "delete", "join"),  # the global stream id allocator, room events
-    "_top": ("delete",),  # lowering a top-poster count (posts count in _post.lua; move_user moves them)
+    "_top": ("delete", "archive"),  # lowering a top-poster count (posts count in _post.lua; move_user moves them)
     "_post": ("post", "post_many"),  # one message's writes (post = one, post_many = a batch)
     "_mirror_prelude": ("mirror_commit", "mirror_dead", "mirror_route"),  # trimming an acknowledged stream head
     "_user": ("register", "identity", "move_user"),  # user hash fields in the guide's order
@@ -52,6 +53,7 @@ class Scripts:
     seen: AsyncScript
     top_rebuild: AsyncScript
     react: AsyncScript
+    archive: AsyncScript
     mirror_route: AsyncScript
     mirror_take: AsyncScript
     mirror_commit: AsyncScript

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from bridge.core.commands import render
 from bridge.core.commands.registry import Call
-from bridge.core.finder import ago
+from bridge.core.finder import ago, fmt_time
 from bridge.core.ports import ChannelRef, Reply
 from bridge.errors import InvalidInput, UserError
 from bridge.store import keys
@@ -230,7 +230,12 @@ async def search(call: Call) -> Reply:
     title = f"**{count} result{'s' if page.total != 1 else ''}** (page {page.page}, newest first)"
     if page.total > page.page * 10 or not page.total_exact:
         title += " — `page:N` for more"
+    footer = ""
+    if page.archived_before is not None:
+        when = fmt_time(page.archived_before)
+        footer = f"\n_History before {when} is archived (not searched); `chatbridge import` brings it back._"
     data = {
+        "archived_before": page.archived_before,
         "total": page.total,
         "total_exact": page.total_exact,
         "since_ms": page.since_ms,
@@ -238,7 +243,8 @@ async def search(call: Call) -> Reply:
         "query": page.query,
         "hits": [m.as_dict() for m in page.hits],
     }
-    return Reply(render.message_list(title, page.hits, with_channel=True, empty="No messages match."), data=data)
+    text = render.message_list(title, page.hits, with_channel=True, empty="No messages match.")
+    return Reply(text + footer, data=data)
 
 
 async def users(call: Call) -> Reply:

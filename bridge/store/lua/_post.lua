@@ -60,7 +60,9 @@ local function flush_batch(batch)
   -- each author's post record: a stream entry whose id IS the message id (ids only grow), with one
   -- empty field: a few bytes a message where a sorted set of ids costs ~120 once it is large
   for key, ids in pairs(batch.posts) do
-    for _, id in ipairs(ids) do redis.call('XADD', key, id, 'm', '') end
+    -- (pcall: the allocator's ids only grow, so this cannot fail; if another tool ever broke that,
+    -- the flush must still not stop halfway through a batch that is already written)
+    for _, id in ipairs(ids) do redis.pcall('XADD', key, id, 'm', '') end
   end
 end
 
