@@ -148,10 +148,17 @@ async def test_custom_emoji_both_ways(bridge: Bridge, caplog: pytest.LogCaptureF
 
 
 async def test_reaction_inside_a_thread(bridge: Bridge) -> None:
-    root, _ = await slack_to_discord(bridge, "thread root")
-    reply, d_reply = await slack_to_discord(bridge, "in the thread", thread_ts=root.ts)
+    """A Slack thread reply is mirrored into a Discord thread on the root's copy; reactions both ways
+    on the reply follow it there."""
+    root, d_root = await slack_to_discord(bridge, "thread root")
+    reply = bridge.slack.user_says(user="bob", channel="general", text="in the thread", thread_ts=root.ts)
+    thread = await until(lambda: bridge.discord.thread_of(d_root["id"]))
+    d_reply = await until(lambda: next((m for m in thread.messages.values() if "in the thread" in m["content"]), None))
     bridge.slack.user_reacts(user="carol", channel="general", ts=reply.ts, name="eyes")
     await until(lambda: discord_reactions(bridge, d_reply["id"]) == [("👀", [bridge.discord.bot_user_id])])
+    await bridge.discord.react("alice", thread.id, d_reply["id"], "✅")
+    bot = bridge.slack.workspace.bot_user_id
+    await until(lambda: ("white_check_mark", [bot]) in slack_reactions(bridge, "general", reply.ts))
 
 
 async def test_reactions_before_the_link_and_on_unknown_copies_are_ignored(

@@ -160,6 +160,8 @@ class Inbound:
         elif thread is not None:
             thread_root = str(thread.id)
             await self._ensure_root(ref, thread, message)
+        if thread is not None:  # where the original lives, for what acts on it later (reactions)
+            await self.threads.remember(ref, str(message.id), thread.id)
         event = InboundEvent(
             kind="message",
             channel=ref,

@@ -244,7 +244,9 @@ class DiscordDestination:
     async def react(self, channel: ChannelRef, message_id: str, emoji: str, *, add: bool) -> bool:
         if self.reactions is None:
             return False
-        done = await self.reactions.react(channel, message_id, emoji, add=add)
+        thread = await self.threads.thread_of(channel, message_id)  # a copy (or original) in a thread
+        where = ChannelRef(channel.platform, channel.workspace, str(thread)) if thread else channel
+        done = await self.reactions.react(where, message_id, emoji, add=add)
         self.counters["reactions" if done else "reactions_unavailable"] += 1
         return done
 

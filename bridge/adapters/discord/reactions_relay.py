@@ -25,7 +25,7 @@ from bridge import metrics
 from bridge.core.ports import ChannelRef, PlatformUser, ReactionEvent
 from bridge.formatting.emoji import DiscordCustom, from_discord_reaction, to_discord_reaction
 
-from .inbound import patiently, platform_user
+from .inbound import platform_user
 from .outbound import UNKNOWN_MESSAGE, to_delivery_error
 
 if TYPE_CHECKING:
@@ -47,12 +47,9 @@ class DiscordReactions:
 
     # -- in ------------------------------------------------------------------------------------------
     async def on_raw(self, payload: discord.RawReactionActionEvent, kind: str) -> None:
-        async with self.inbound._lock(payload.channel_id):
-            await patiently(
-                lambda p: self._record(p, "add" if kind == "add" else "remove"),
-                payload,
-                what=f"reaction {kind} on {payload.message_id}",
-            )
+        room = self.inbound._room_of(payload.channel_id)
+        what = f"reaction {kind} on {payload.message_id}"
+        await self.inbound._held(room, lambda p: self._record(p, kind), payload, what)
 
     async def _record(self, payload: discord.RawReactionActionEvent, kind: str) -> None:
         me = self.client.user
@@ -66,7 +63,11 @@ class DiscordReactions:
             )
             return
         assert payload.guild_id is not None
-        ref = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
+        # a thread is part of its parent channel's room (messages in it are recorded under the parent)
+        room = await self.inbound.threads.parent_of(payload.channel_id) or payload.channel_id
+        ref = ChannelRef("discord", str(payload.guild_id), str(room))
+        if room != payload.channel_id:
+            await self.inbound.threads.remember(ref, str(payload.message_id), payload.channel_id)
         user = await self._user(str(payload.guild_id), payload.user_id, payload.member)
         event = ReactionEvent(
             kind="add" if kind == "add" else "remove",
@@ -95,7 +96,8 @@ class DiscordReactions:
         are removed in the core too (the copies then lose the bot's mirror of them)."""
         if guild_id is None or not self.inbound.guild_allowed(guild_id):
             return
-        ref = ChannelRef("discord", str(guild_id), str(channel_id))
+        room = await self.inbound.threads.parent_of(channel_id) or channel_id
+        ref = ChannelRef("discord", str(guild_id), str(room))
         core_id = await self.chat.reactions.core_id_of(ref, str(message_id))
         if core_id is None:
             log.debug("reactions cleared on %s in %s: a message the bridge does not know", message_id, ref.key())
