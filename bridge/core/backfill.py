@@ -1,0 +1,116 @@
+"""Backfill: a platform channel's earlier messages recorded in its linked core channel, so history
+and search cover what was said before the link (or during an outage the gateway could not replay).
+
+Adapters fetch (Discord channel history, Slack ``conversations.history`` with replies) and hand the
+messages over as :class:`HistoryMessage` (an :class:`InboundEvent` plus its original time); this
+module is platform-neutral. Guarantees:
+
+- attributed: each author is resolved as a live message's would be (auto users included);
+- in order: oldest first, with their original ``ts``; replies and thread replies point at their
+  parents when those were recorded (before, or earlier in the same backfill);
+- deduplicated by platform id: a message whose ``cb:pmsg:*`` is known (recorded live, or by an
+  earlier backfill) writes nothing, so a backfill is safe to repeat and to overlap live traffic;
+- never mirrored: the platform channel saw them when they were new, and a room's other channels
+  get no flood of old messages (no mirror-log entry, see ``BulkPost.mirror``);
+- progress reported per batch for large N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bridge.core.chat import Chat
+from bridge.core.messages import BULK_BATCH, BulkPost, PostOptions
+from bridge.core.ports import ChannelRef, InboundEvent
+from bridge.errors import NotFound, UserError
+from bridge.store import keys
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    event: InboundEvent
+    """``kind`` message; ``event_key`` is not used (history is deduplicated by platform id)."""
+    ts_ms: int
+    """When it was posted on the platform."""
+
+
+@dataclass
+class BackfillResult:
+    recorded: int = 0
+    duplicates: int = 0
+    refused: list[str] = field(default_factory=list)
+    """``<platform message id>: <why>`` for messages that could not be recorded."""
+
+
+async def backfill(
+    chat: Chat,
+    ref: ChannelRef,
+    history: Sequence[HistoryMessage],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> BackfillResult:
+    channel = await chat.channels.route(ref)
+    if channel is None:
+        raise NotFound(f"{ref.key()} is not linked to a chatbridge channel; `link` it first.")
+    result = BackfillResult()
+    items = sorted((h for h in history if h.event.kind == "message"), key=lambda h: (h.ts_ms, h.event.message_id))
+    authors: dict[tuple[str, str, str], str] = {}
+    pending: list[tuple[str, BulkPost]] = []
+    in_batch: set[str] = set()
+
+    async def flush() -> None:
+        posted = await chat.messages.post_many([p for _, p in pending])
+        for (pid, _), r in zip(pending, posted, strict=True):
+            if r.error:
+                result.refused.append(f"{pid}: {r.error}")
+            elif r.duplicate:
+                result.duplicates += 1
+            else:
+                result.recorded += 1
+        pending.clear()
+        in_batch.clear()
+        if progress is not None:
+            progress(result.recorded + result.duplicates + len(result.refused), len(items))
+
+    for item in items:
+        ev = item.event
+        if ev.author is None:
+            result.refused.append(f"{ev.message_id}: no author")
+            continue
+        # a reply to a message waiting in this batch needs that message's core id first
+        if (ev.reply_to and ev.reply_to in in_batch) or (ev.thread and ev.thread in in_batch):
+            await flush()
+        who = (ev.author.platform, ev.author.workspace, ev.author.user_id)
+        if who not in authors:
+            try:
+                authors[who] = await chat.users.resolve(ev.author)
+            except UserError as err:
+                result.refused.append(f"{ev.message_id}: {err}")
+                continue
+        opts = PostOptions(
+            origin=ref.platform,
+            origin_channel=ref.key(),
+            platform_key=keys.platform_message(ref.platform, ref.workspace, ref.channel_id, ev.message_id),
+            origin_message_id=ev.message_id,
+            reply_to=await _core_id(chat, ref, ev.reply_to),
+            files=ev.attachments,
+            thread=await _core_id(chat, ref, ev.thread if ev.thread != ev.message_id else None),
+            broadcast=ev.broadcast,
+        )
+        pending.append((ev.message_id, BulkPost(channel, authors[who], ev.text, item.ts_ms, opts, mirror=False)))
+        in_batch.add(ev.message_id)
+        if len(pending) >= BULK_BATCH:
+            await flush()
+    if pending:
+        await flush()
+    return result
+
+
+async def _core_id(chat: Chat, ref: ChannelRef, platform_id: str | None) -> str:
+    if not platform_id:
+        return ""
+    found: str | None = await chat.ctx.redis.get(
+        keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
+    )
+    return found or ""
