@@ -140,6 +140,10 @@ class RoomTraffic:
         if subtype == "message_changed":
             message = event.get("message") or {}
             previous = event.get("previous_message") or {}
+            # Slack's own captured payloads carry no ``message.ts`` at times (bolt-python
+            # tests/scenario_tests_async/test_message_changed.py): the edited message is the one
+            # ``previous_message.ts`` names, never the event's own ts
+            message = {**message, "ts": message.get("ts") or previous.get("ts")}
             if message.get("subtype") == "tombstone":
                 # a deleted thread root that has replies: Slack keeps a tombstone instead of sending
                 # message_deleted ("This message was deleted."); it is a delete for the bridge

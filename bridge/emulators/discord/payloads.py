@@ -22,6 +22,9 @@ def user(u: User) -> dict[str, Any]:
         "avatar": u.avatar,
         "bot": u.bot,
         "public_flags": 0,
+        # required by discord-api-spec UserResponse (discord.py reads neither)
+        "flags": 0,
+        "primary_guild": None,
     }
 
 
@@ -45,6 +48,18 @@ def app_info(world: World) -> dict[str, Any]:
         # GATEWAY_MESSAGE_CONTENT_LIMITED: the portal's Message Content toggle for a bot in < 100 guilds
         "flags": (1 << 19) if world.config.message_content_enabled else 0,
         "rpc_origins": [],
+        # the rest of discord-api-spec PrivateApplicationResponse's required fields
+        "type": None,
+        "flags_new": str((1 << 19) if world.config.message_content_enabled else 0),
+        "redirect_uris": [],
+        "interactions_endpoint_url": None,
+        "role_connections_verification_url": None,
+        "approximate_guild_count": 1,
+        "approximate_user_install_count": 0,
+        "approximate_user_authorization_count": 0,
+        "explicit_content_filter": 0,
+        "team": None,
+        "eligible_oauth2_scopes": ["bot", "applications.commands"],
     }
 
 
@@ -230,6 +245,9 @@ def webhook_author(w: Webhook, username: str | None) -> dict[str, Any]:
         "global_name": None,
         "avatar": None,
         "bot": True,
+        "public_flags": 0,
+        "flags": 0,
+        "primary_guild": None,
     }
 
 

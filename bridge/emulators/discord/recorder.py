@@ -23,6 +23,8 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int = 0
     at: float = field(default_factory=time.time)
+    answer: Any = None
+    """The JSON body the emulator answered (for the contract tests)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

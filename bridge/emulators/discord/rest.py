@@ -205,6 +205,9 @@ class BotRoutes:
                 "version": self.world.ids.next(),
                 "type": command.get("type", 1),
                 "default_member_permissions": command.get("default_member_permissions"),
+                # null in the request means the default: installable in guilds (0), discord-api-docs
+                # interactions/application-commands.mdx "integration_types"
+                "integration_types": command.get("integration_types") or [0],
             }
             if guild_id is not None:
                 entry["guild_id"] = guild_id

@@ -177,6 +177,8 @@ class DiscordEmulator:
         except web.HTTPException as err:
             response = reply({"message": f"{err.status}: {err.reason}", "code": 0}, err.status)
         record.status = response.status
+        if isinstance(response, web.Response) and isinstance(response.body, bytes) and response.body[:1] in b"[{":
+            record.answer = json.loads(response.body)
         self.recorder.add(record)
         return response
 

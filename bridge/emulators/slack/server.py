@@ -227,7 +227,10 @@ class SlackEmulator(MessageOps):
             self.notify()
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
-        return webapi.call(self, request[RECORDED])
+        response = webapi.call(self, request[RECORDED])
+        if isinstance(response.body, bytes) and response.content_type == "application/json":
+            request[RECORDED].answer = json.loads(response.body)
+        return response
 
     async def _respond(self, request: web.Request) -> web.StreamResponse:
         run = self.commands.get(request.match_info["run_id"])

@@ -125,6 +125,8 @@ class RecordedRequest:
     json: Any
     headers: dict[str, str]
     at: float
+    answer: Any = None
+    """The JSON the emulator answered (Web API calls), for the contract tests."""
 
     @property
     def args(self) -> dict[str, Any]:

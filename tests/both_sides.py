@@ -1,4 +1,5 @@
-"""Both real adapters against both emulators, the worker, and ways to wait (for the outage tests)."""
+"""Both real adapters against both emulators and the worker, in one process, and ways to wait (the
+outage tests in tests/platforms, the contract tests in tests/contract)."""
 
 from __future__ import annotations
 
