@@ -20,8 +20,8 @@ from bridge.core.chat import Chat
 async def traffic(chat: Chat, redis_url: str) -> AsyncIterator[Both]:
     async with both_sides(chat, redis_url) as b:
         first = await b.discord.say("alice", "general", "hello from **Discord**")
-        slack_copy = await until(lambda: next((m for m in b.slack.history("general") if "hello" in m.text), None))
-        b.slack.user_says(user="bob", channel="general", text="hi from _Slack_", thread_ts=slack_copy.ts)
+        await until(lambda: any("hello" in m.text for m in b.slack.history("general")), what="Discord → Slack")
+        b.slack.user_says(user="bob", channel="general", text="hi from _Slack_")
         await until(lambda: any("hi from" in t for t in b.discord_texts()), what="Slack → Discord")
         await b.discord.edit("general", first["id"], "hello again from Discord")
         await until(lambda: any("hello again" in m.text for m in b.slack.history("general")), what="the edit")
