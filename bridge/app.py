@@ -278,6 +278,9 @@ def dead_letter_notice(chat: Chat, running: Running) -> Callable[[ChannelRef, di
 def _announce_sandbox(cfg: Config, rt: Runtime, running: Running, http_port: int) -> None:
     info = {**running.sandbox, "redis": rt.url, "http": f"http://{cfg.http.host}:{http_port}"}
     (cfg.redis.data_dir / SANDBOX_FILE).write_text(json.dumps(info))
+    if logs.is_json():
+        log.info("sandbox is up (local Discord and Slack emulators, #general linked on both): %s", json.dumps(info))
+        return
     print(
         "\n  chatbridge sandbox is up: local Discord and Slack emulators, #general linked on both.\n"
         "  In another terminal:\n"

@@ -31,6 +31,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MASK = "***"
 
 _secrets: set[str] = set()
+_format: LogFormat = "text"
 _PATTERNS = (
     (re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+"), r"\1-" + MASK),
     (re.compile(r"(/webhooks/\d+/)[A-Za-z0-9_.-]+"), r"\g<1>" + MASK),
@@ -47,6 +48,12 @@ def add_secret(value: str | None) -> None:
     masking them would garble ordinary words)."""
     if value and len(value) >= 6:
         _secrets.add(value)
+
+
+def is_json() -> bool:
+    """True when the logs are JSON lines (then nothing else should be printed to stderr/stdout
+    beside them that a log shipper would have to skip)."""
+    return _format == "json"
 
 
 def redact(text: str) -> str:
@@ -119,6 +126,8 @@ class LibraryNoise(logging.Filter):
 
 def configure(*, verbose: int = 0, fmt: LogFormat = "text", stream: object = None) -> None:
     """Install the one handler on the root logger (replacing earlier ones)."""
+    global _format
+    _format = fmt
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
     handler.addFilter(LibraryNoise())

@@ -227,9 +227,11 @@ class Worker:
         not yet routed), as of the last refresh (``refreshed_at``)."""
         now_ms = int(time.time() * 1000)
         if self._running and self._refreshed_at is not None:
-            quiet = now_ms / 1000 - self._refreshed_at
+            # quiet since the last refresh, or since the worker came back (a Redis outage it rode out)
+            quiet = now_ms / 1000 - max(self._refreshed_at, self._state.since if self._state.ok else 0.0)
             if quiet > max(30.0, 6 * self.metrics_interval_s):
-                self._state.set(False, f"{STALLED} for {quiet:.0f}s (Redis too slow, or the worker stuck)")
+                if self._state.ok:  # a worker already down says why (e.g. it cannot read the mirror log)
+                    self._state.set(False, f"{STALLED} for {quiet:.0f}s (Redis too slow, or the worker stuck)")
             elif self._state.detail.startswith(STALLED):
                 self._state.set(True, "running")
         ages = [now_ms - st.oldest_ms for st in self.stats.values() if st.oldest_ms and st.backlog]

@@ -25,6 +25,7 @@ def captured() -> Iterator[io.StringIO]:
     root.setLevel(saved[1])
     logging.getLogger("bridge").setLevel(saved[2])
     logging.captureWarnings(False)
+    logs._format = "text"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ async def test_worker_health_running_stalled_and_stopped(chat: Chat, redis_url: 
                 await asyncio.sleep(0.01)  # the worker's first refresh (its own loop, 50 ms)
         health = worker.health()
         assert health.ok and health.detail == "running" and health.info["backlog"] == 0
-        worker._refreshed_at = time.time() - 120  # as if the refresh had not come back for two minutes
+        # as if the worker had run for two minutes and its refresh had not come back since
+        worker._state.since = worker._refreshed_at = time.time() - 120
         stalled = worker.health()
         assert not stalled.ok and stalled.detail.startswith("no backlog refresh for 1")
         async with asyncio.timeout(10):
