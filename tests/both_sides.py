@@ -64,7 +64,7 @@ async def until(probe: Callable[[], T], *, timeout: float = 15.0, what: str = "c
 async def both_sides(chat: Chat, redis_url: str, **worker: Any) -> AsyncIterator[Both]:
     rt = Runtime(redis_url, chat.ctx.redis, chat, None)
     running = Running()
-    cfg = Config(discord=dict(FAST_RECONNECT), slack=dict(FAST_RECONNECT))
+    cfg = Config(discord={**FAST_RECONNECT, "admin_fix_retry_s": 0.3}, slack=dict(FAST_RECONNECT))
     stop = asyncio.Event()
     task: asyncio.Task[None] | None = None
     try:

@@ -229,7 +229,9 @@ class DiscordAdapter:
         """Connection state for /healthz (see :mod:`bridge.adapters.linkstate`)."""
         self.reconnect = Reconnect(config.reconnect_min_s, config.reconnect_max_s, config.bad_token_retry_s)
         self.client: BridgeClient | ShardedBridgeClient = self._new_client()
-        self.webhooks = WebhookStore(client=self.client, chat=chat, name=config.webhook_name)
+        self.webhooks = WebhookStore(
+            client=self.client, chat=chat, name=config.webhook_name, hold_s=config.admin_fix_retry_s
+        )
         self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self.notices = discord_notices(self.client)
         self.inbound.notices = self.notices

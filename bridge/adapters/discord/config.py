@@ -19,6 +19,7 @@ Keys (all optional)::
       reconnect_min_s: 1.0                 # Discord unreachable: retry after 1 s, doubling (jittered)
       reconnect_max_s: 300.0               #   up to 5 minutes between attempts
       bad_token_retry_s: 600.0             # token refused / intent missing: one error line, retry slowly
+      admin_fix_retry_s: 300.0             # a room waiting for an admin (channel has 15 webhooks): retry
       reaction_interval_s: 0.25            # the bot's reactions per channel at most this often
 
 The token comes from the environment variable named by ``token_env`` (default ``DISCORD_TOKEN``).
@@ -59,6 +60,7 @@ class DiscordConfig(BaseModel):
     reconnect_min_s: float = Field(default=1.0, gt=0.0)
     reconnect_max_s: float = Field(default=300.0, gt=0.0)
     bad_token_retry_s: float = Field(default=600.0, gt=0.0)
+    admin_fix_retry_s: float = Field(default=300.0, gt=0.0)
     reaction_interval_s: float = Field(default=0.25, ge=0.0, le=10.0)
     """Pause between two of the bot's reaction calls in one channel (Discord: ~1 per 0.25 s)."""
 

@@ -43,7 +43,7 @@ from .thread_places import THREAD_ARCHIVED, Placement, Threads
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.outbound")
-UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE = 10015, 10008, 40005
+UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE, INVALID_FORM = 10015, 10008, 40005, 50035
 MISSING = discord.utils.MISSING
 
 
@@ -99,6 +99,8 @@ class DiscordDestination:
         """Where attachments are downloaded from (the origin's source) and senders are told."""
         self.threads = Threads(client=client, chat=chat)
         """Where thread replies and forum posts go (``thread_places``)."""
+        self.visible_names = False
+        """Set once Discord refused a name with a zero-width-space rewrite (see ``webhook_username``)."""
         self.counters: collections.Counter[str] = collections.Counter()
         """sent/edited/deleted/dms (parts), rate_limited, failed, permanent: for /metrics."""
         self.reactions: DiscordReactions | None = None
@@ -300,7 +302,7 @@ class DiscordDestination:
         files: list[discord.File] | None = None,
         place: Placement | None = None,
     ) -> str:
-        username = webhook_username(message.author_name)
+        username = webhook_username(message.author_name, visible=self.visible_names)
         avatar = message.avatar_url or discord.utils.MISSING
         where = place or Placement()
         # into a thread (``thread_id``), or a new forum post (``thread_name``), or the channel
@@ -324,6 +326,14 @@ class DiscordDestination:
                     raise
                 log.warning("webhook for %s was deleted; creating a new one", channel.key())
                 await self.webhooks.forget(channel.channel_id)
+            except discord.HTTPException as err:
+                refused = err.status == 400 and err.code == INVALID_FORM and "In username" in err.text
+                if not refused or self.visible_names or attempt == 2:
+                    raise
+                # Discord's name check saw through the zero-width space: the visible form from now on
+                log.warning("Discord refused webhook name %r; using visible name rewrites", username)
+                self.visible_names = True
+                username = webhook_username(message.author_name, visible=True)
         raise AssertionError("unreachable")
 
     async def _bot_delete(self, channel: ChannelRef, message_id: str, thread: int | None = None) -> None:

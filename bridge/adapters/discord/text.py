@@ -46,11 +46,17 @@ def split(text: str) -> list[str]:
     return formatting.split_message(text, MAX_MESSAGE) or [EMPTY]
 
 
-def webhook_username(name: str) -> str:
-    """A display name Discord accepts for a webhook post (1-80 chars, no 'discord'/'clyde')."""
+def webhook_username(name: str, *, visible: bool = False) -> str:
+    """A display name Discord accepts for a webhook post (1-80 chars, no 'discord'/'clyde',
+    resources/webhook.mdx). The forbidden words are split after their third letter: by a zero-width
+    space (the name looks unchanged) or, with ``visible``, by a hyphen ("Dis-cord"). Whether
+    Discord's check ignores the zero-width space is undocumented; the adapter tries the invisible
+    form and falls back to the visible one when Discord refuses it (``DiscordDestination._post``).
+    Both are deterministic: the same name always gives the same result."""
     clean = " ".join(formatting.sanitize_text(name).split()) or "unknown"
+    joint = "-" if visible else formatting.ZWSP
     for word in ("discord", "clyde"):
-        clean = re.sub(word, lambda m: m.group(0)[:3] + formatting.ZWSP + m.group(0)[3:], clean, flags=re.IGNORECASE)
+        clean = re.sub(word, lambda m: m.group(0)[:3] + joint + m.group(0)[3:], clean, flags=re.IGNORECASE)
     return clean[:MAX_USERNAME]
 
 

@@ -17,6 +17,10 @@ from bridge.core.chat import Chat
 from bridge.errors import DeliveryError
 
 log = logging.getLogger("bridge.discord.webhooks")
+MAX_WEBHOOKS = 30007
+"""topics/opcodes-and-status-codes.mdx: 30007 "Maximum number of webhooks reached (15)"."""
+HOLD_S = 300.0
+"""How long a room waits before trying again when a fix needs an admin (not counted as an attempt)."""
 
 
 def state_name(channel_id: str) -> str:
@@ -24,8 +28,9 @@ def state_name(channel_id: str) -> str:
 
 
 class WebhookStore:
-    def __init__(self, *, client: discord.Client, chat: Chat, name: str) -> None:
+    def __init__(self, *, client: discord.Client, chat: Chat, name: str, hold_s: float = HOLD_S) -> None:
         self.client = client
+        self.hold_s = hold_s
         self.chat = chat
         self.name = name
         self._cache: dict[str, tuple[str, str]] = {}
@@ -104,7 +109,18 @@ class WebhookStore:
             if hook.token and hook.name == self.name and me is not None and hook.user and hook.user.id == me.id:
                 log.info("adopting existing webhook %s in channel %s", hook.id, channel_id)
                 return str(hook.id), hook.token
-        hook = await channel.create_webhook(name=self.name, reason="chatbridge: mirrored room")
+        try:
+            hook = await channel.create_webhook(name=self.name, reason="chatbridge: mirrored room")
+        except discord.HTTPException as err:
+            if err.code != MAX_WEBHOOKS:
+                raise
+            # the room waits (not dead-lettered) until an admin frees a slot; retried every HOLD_S
+            problem = (
+                f"Discord channel #{channel.name} ({channel_id}) already has 15 webhooks, Discord's limit "
+                "(code 30007): delete one (Channel settings → Integrations → Webhooks); mirrored messages wait"
+            )
+            log.error("%s", problem)
+            raise DeliveryError(problem, retry_after=self.hold_s) from err
         if hook.token is None:
             raise DeliveryError(f"Discord returned a webhook without token for {channel_id}", permanent=True)
         log.info("created webhook %s in channel %s", hook.id, channel_id)

@@ -8,12 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from . import api_errors as errors
-from . import appcommands, payloads
+from . import appcommands, payloads, webhook_names
 from .service import Backend
 from .uploads import take_files
 
 JSON_BODY = web.RequestKey("json_body", object)
 """Where the middleware puts the parsed JSON body of a request."""
+
+MAX_WEBHOOKS = 15
+"""Webhooks per channel (topics/opcodes-and-status-codes.mdx: 30007 "Maximum number of webhooks reached (15)")."""
 
 
 def reply(obj: Any, status: int = 200) -> web.Response:
@@ -163,8 +166,11 @@ class BotRoutes:
         if channel.type not in (0, 5, 15):  # text, announcement, forum (resources/webhook.mdx)
             raise errors.APIError(400, 50024, "Cannot execute action on this channel type")
         name = body_of(request).get("name")
-        if not isinstance(name, str) or not 1 <= len(name) <= 80 or "discord" in name.lower():
-            raise errors.invalid_form_body("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length.")
+        webhook_names.check("name", name, strict_invisible=self.world.config.webhook_names_strict)
+        assert isinstance(name, str)
+        if sum(1 for w in self.world.webhooks.values() if w.channel_id == channel.id) >= MAX_WEBHOOKS:
+            # topics/opcodes-and-status-codes.mdx: 30007 "Maximum number of webhooks reached (15)"
+            raise errors.APIError(400, 30007, "Maximum number of webhooks reached (15)")
         hook = self.world.new_webhook(channel, name, self.world.bot.id)
         self.b.notifier.poke()
         return reply(payloads.webhook(self.world, hook))

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from . import api_errors as errors
-from . import payloads
+from . import payloads, webhook_names
 from .rest import JSON_BODY, body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Channel, Interaction, Webhook
@@ -70,10 +70,8 @@ class TokenRoutes:
             request[JSON_BODY] = payload
         body = body_of(request)
         username = body.get("username")
-        if username is not None and (
-            not isinstance(username, str) or not 1 <= len(username) <= 80 or "discord" in username.lower()
-        ):
-            raise errors.invalid_form_body("username", "USERNAME_INVALID", "Username cannot contain 'discord'")
+        if username is not None:
+            webhook_names.check("username", username, strict_invisible=self.world.config.webhook_names_strict)
         author = payloads.webhook_author(hook, username)
         common: dict[str, Any] = {
             "webhook": hook,

@@ -77,6 +77,9 @@ class EmulatorConfig:
     token: str = "emulator-bot-token"
     """The bot token the emulator accepts (``Authorization: Bot <token>``)."""
     heartbeat_interval_ms: int = 41250
+    webhook_names_strict: bool = False
+    """Refuse "dis\u200bcord" too (invisible characters ignored by the name check): undocumented
+    either way (see ``webhook_names``); the bridge must work with both."""
     message_content_enabled: bool = True
     """Whether the app may use the privileged MESSAGE_CONTENT intent (else IDENTIFY → close 4014)."""
     recommended_shards: int = 1

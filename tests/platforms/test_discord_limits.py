@@ -1,0 +1,74 @@
+"""Discord's webhook rules as the emulator enforces them (resources/webhook.mdx,
+topics/opcodes-and-status-codes.mdx) and how the adapter copes."""
+
+from __future__ import annotations
+
+import pytest
+from both_sides import both_sides, until
+
+from bridge.adapters.discord.text import webhook_username
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef, Invocation
+from bridge.formatting import ZWSP
+
+
+def test_webhook_names_are_rewritten_deterministically() -> None:
+    for name in ("Discord Dan", "clyde", "CLYDE the DISCORDIAN", "ok name"):
+        assert webhook_username(name) == webhook_username(name)
+        for visible in (False, True):
+            folded = webhook_username(name, visible=visible).lower()
+            assert "discord" not in folded and "clyde" not in folded
+    assert webhook_username("Discord Dan") == f"Dis{ZWSP}cord Dan"
+    assert webhook_username("Discord Dan", visible=True) == "Dis-cord Dan"
+    assert webhook_username("x" * 100) == "x" * 80
+    assert webhook_username("   ") == "unknown"
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["zwsp-accepted", "zwsp-refused"])
+async def test_forbidden_names_cross_either_way_discord_checks_them(chat: Chat, redis_url: str, strict: bool) -> None:
+    async with both_sides(chat, redis_url) as b:
+        b.discord.world.config.webhook_names_strict = strict
+        cli = Invocation(platform="cli")
+        assert (await b.chat.commands.execute(cli, "register discordclyde Dee Cee")).ok
+        for n in range(2):
+            posted = await b.chat.commands.execute(
+                Invocation(platform="cli", username="discordclyde"), f"post general post {n} by a fan"
+            )
+            assert posted.ok, posted.text
+        got = await until(
+            lambda: (
+                [m for m in b.discord.messages("general") if "by a fan" in m["content"]] or None
+                if len([m for m in b.discord.messages("general") if "by a fan" in m["content"]]) == 2
+                else None
+            ),
+            what="both posts on Discord",
+        )
+        names = {m["author"]["username"] for m in got}
+        assert len(names) == 1, names  # deterministic: one rewrite for one person
+        (name,) = names
+        assert "discord" not in name.lower() and "clyde" not in name.lower()
+        assert name.replace(ZWSP, "").replace("-", "") == "discordclyde"
+        refused = [r for r in b.discord.requests if r.status == 400 and "/webhooks/" in r.path]
+        assert len(refused) == (1 if strict else 0)  # refused once, then the visible form from then on
+        assert await b.dead_letters() == 0
+
+
+async def test_a_channel_with_15_webhooks_holds_its_room_until_an_admin_frees_one(chat: Chat, redis_url: str) -> None:
+    async with both_sides(chat, redis_url) as b:
+        random = b.discord.channel("random")
+        others = [b.discord.world.new_webhook(random, f"other integration {i}", b.discord.user("alice").id)
+                  for i in range(15)]  # fmt: skip
+        await b.chat.channels.link("general", ChannelRef("discord", b.discord.guild_id, random.id))
+        b.slack.user_says(user="bob", channel="general", text="waiting for a webhook slot")
+        await until(lambda: "waiting for" in " ".join(b.discord_texts("general")), what="the free channel")
+        lane = f"discord:{b.discord.guild_id}:{random.id}"
+        stats = await until(
+            lambda: (s := b.worker.stats.get(lane)) and s.last_error and "15 webhooks" in s.last_error and s,
+            what="the full channel reported",
+        )
+        assert stats.dead_lettered == 0
+        assert "30007" in stats.last_error
+        del b.discord.world.webhooks[others[0].id]  # the admin deletes one
+        await until(lambda: "waiting for a webhook slot" in b.discord_texts("random"), what="the held message")
+        assert await b.dead_letters() == 0
+        assert len([w for w in b.discord.world.webhooks.values() if w.channel_id == random.id]) == 15
