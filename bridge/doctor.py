@@ -168,6 +168,37 @@ async def check_discord(cfg: Config, report: Report) -> None:
         "enable it in the Developer Portal (Bot → Privileged Gateway Intents → Message Content Intent), "
         "or set discord.message_content: false",
     )
+    await _check_thread_permissions(base, headers, dcfg.guild_ids, report)
+
+
+async def _check_thread_permissions(
+    base: str, headers: dict[str, str], guild_ids: tuple[int, ...], report: Report
+) -> None:
+    """Threads need Create Public Threads, Send Messages in Threads and Manage Threads in each guild."""
+    from bridge.adapters.discord.invite import missing_thread_permissions
+
+    try:
+        timeout = aiohttp.ClientTimeout(total=15)
+        async with (
+            aiohttp.ClientSession(headers=headers, timeout=timeout) as http,
+            http.get(f"{base}/users/@me/guilds") as resp,
+        ):
+            guilds = await resp.json(content_type=None) if resp.status == 200 else []
+    except (aiohttp.ClientError, TimeoutError) as err:
+        report.problem(f"could not list the bot's Discord servers ({type(err).__name__})", "check the network")
+        return
+    wanted = {str(g) for g in guild_ids}
+    for guild in guilds if isinstance(guilds, list) else []:
+        if wanted and str(guild.get("id")) not in wanted:
+            continue
+        missing = missing_thread_permissions(int(guild.get("permissions") or 0))
+        name = f"{guild.get('name')} ({guild.get('id')})"
+        report.check(
+            not missing,
+            f"the bot may start, post in and manage threads in {name}",
+            f"the bot lacks {', '.join(missing)} in {name}: Slack threads cannot become Discord threads there",
+            "re-invite it with the URL from `chatbridge discord-invite`, or grant them to its role",
+        )
 
 
 async def check_slack(cfg: Config, report: Report) -> None:

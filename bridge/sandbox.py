@@ -4,6 +4,9 @@
 stores it (what people there would see), ``slash`` runs a ``/chat`` command as a person and prints
 the bridge's answer. The emulators' addresses come from ``chatbridge-sandbox.json`` in the data dir.
 
+``say --thread <platform message id>`` posts a reply in the thread of that message (Discord: in the
+thread started on it, starting one if needed); ``log --thread <id>`` lists that thread in order.
+
 For scripts, ``say --json`` prints the posted message as one JSON object
 (``{"platform", "channel", "id", "user", "text"}``) and ``log --json`` prints one JSON object per
 message, oldest first, as the platform stores it::
@@ -80,6 +83,17 @@ extra_key("files", discord=_received, slack=_received)
 message's files (both emulators' ``/_emulator`` message listings add ``received_files``)."""
 
 
+def _slack_thread(m: dict[str, Any]) -> Any:
+    ts, thread_ts = m.get("ts"), m.get("thread_ts")
+    return {"thread_ts": thread_ts} if thread_ts and thread_ts != ts else None
+
+
+extra_key("thread", discord=lambda m: m.get("in_thread"), slack=_slack_thread)
+"""``thread``: on Slack ``{"thread_ts"}`` of a reply (absent for a root and a plain message); on
+Discord ``{"id", "parent_id", "name"}`` of the thread channel the message is in (absent in the
+channel itself; the Discord emulator's listings add ``in_thread``)."""
+
+
 def add_parser(sub: Any) -> None:
     sb = sub.add_parser("sandbox", help="drive the local Discord/Slack emulators of `make run`")
     verbs = sb.add_subparsers(dest="verb", required=True)
@@ -95,11 +109,17 @@ def add_parser(sub: Any) -> None:
         help="attach this file (repeatable; uploaded as the person)",
     )
     say.add_argument("--channel", default="general")
+    say.add_argument(
+        "--thread",
+        metavar="ID",
+        help="reply in the thread of this platform message (Discord: started on it if needed)",
+    )
     say.add_argument("--json", action="store_true", help="print the posted message as one JSON object")
     log = verbs.add_parser("log", help="print a channel as the platform shows it")
     log.add_argument("platform", choices=("discord", "slack"))
     log.add_argument("--channel", default="general")
     log.add_argument("-n", type=int, default=20)
+    log.add_argument("--thread", metavar="ID", help="only the thread of this platform message, in order")
     log.add_argument("--json", action="store_true", help="one JSON object per message, oldest first")
     slash = verbs.add_parser("slash", help="run a /chat command as an emulated person")
     slash.add_argument("platform", choices=("discord", "slack"))
@@ -207,6 +227,8 @@ async def _say(http: aiohttp.ClientSession, base: str, args: argparse.Namespace)
         raise UserError("say what? give a text, a --file PATH, or both")
     key = "content" if args.platform == "discord" else "text"
     body: dict[str, Any] = {"user": args.user, "channel": args.channel, key: text}
+    if args.thread:
+        body["thread" if args.platform == "discord" else "thread_ts"] = args.thread
     if files:
         body["files"] = files
     async with http.post(f"{base}/messages", json=body) as resp:
@@ -226,8 +248,15 @@ async def _say(http: aiohttp.ClientSession, base: str, args: argparse.Namespace)
 
 async def _log(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
     if args.platform == "discord":
-        data = await _get(http, f"{base}/channels/{args.channel}/messages")
+        if args.thread:
+            data = await _get(http, f"{base}/threads/{args.thread}/messages")
+        else:
+            data = await _get(http, f"{base}/channels/{args.channel}/messages", threads="1")
         rows = data if isinstance(data, list) else data.get("messages", [])
+    elif args.thread:
+        state = await _get(http, f"{base}/state")
+        chan = next((c["id"] for c in state["channels"] if args.channel in (c["name"], c["id"])), args.channel)
+        rows = (await _get(http, f"{base}/thread", channel=chan, ts=args.thread))["messages"]
     else:
         state = await _get(http, f"{base}/state")
         chan = next((c["id"] for c in state["channels"] if args.channel in (c["name"], c["id"])), args.channel)
@@ -310,7 +339,9 @@ def _line(view: dict[str, Any]) -> str:
     tag = " [webhook]" if who.get("webhook_id") else " [bot]" if who.get("bot") and who.get("username") else ""
     edited = " (edited)" if view["edited"] else ""
     files = "".join(f" 📎 {f['name']} ({f['size']} bytes)" for f in view.get("files") or [])
-    return f"{view['id']} {name}{tag}: {view['text']}{files}{edited}"
+    thread = view.get("thread") or {}
+    where = f" (in thread {thread.get('name') or thread.get('thread_ts')})" if thread else ""
+    return f"{view['id']} {name}{tag}{where}: {view['text']}{files}{edited}"
 
 
 async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:

@@ -20,6 +20,12 @@ Bot scopes, and why each is needed:
 - ``emoji:read``: ``emoji.list``, to know which custom emoji the workspace has (Discord custom emoji
   of the same name are shown and mirrored as them).
 
+Threads need nothing beyond these: thread replies and ``thread_broadcast`` arrive as ``message``
+events (``message.channels`` / ``message.groups``) carrying ``thread_ts``, a deleted parent's
+tombstone as ``message_changed``; ``chat:write`` posts into a thread (``thread_ts``) and also to the
+channel (``reply_broadcast``); ``channels:history`` / ``groups:history`` read a thread
+(``conversations.replies``). ``doctor`` checks every scope above.
+
 Socket Mode also needs an app-level token with ``connections:write`` (Basic Information → App-Level
 Tokens); manifests cannot create it.
 """

@@ -2,7 +2,11 @@
 emulator and read what was posted. All bodies and answers are JSON.
 
 - ``GET  /_emulator/state``                        guild, channels, users, bot, application
-- ``GET  /_emulator/channels/{channel}/messages``  stored messages (channel id or name)
+- ``GET  /_emulator/channels/{channel}/messages``  stored messages (channel id or name; ``?threads=1``:
+  with its threads' messages, in order); a message in a thread has ``in_thread`` {id, parent_id, name}
+- ``GET  /_emulator/threads/{id}/messages``        a thread: its starter message, then its messages
+- ``POST /_emulator/messages`` with ``thread``: a message or thread id: posted in that thread (started on
+  the message if needed)
 - ``GET  /_emulator/requests?since=N``             the REST request log
 - ``GET  /_emulator/posted?since=N``               what the bot/webhooks created, edited, deleted
 - ``POST /_emulator/messages``                     ``{user, channel, content, reply_to?, files?: [{name,
@@ -78,6 +82,7 @@ class ControlRoutes:
             web.delete(f"{p}/outage", wrap(self.outage_end)),
             web.post(f"{p}/forums", wrap(self.create_forum)),
             web.post(f"{p}/threads/sync", wrap(self.thread_sync)),
+            web.get(f"{p}/threads/{{thread}}/messages", wrap(self.thread_messages)),
             web.post(f"{p}/threads", wrap(self.start_thread)),
             web.post(f"{p}/forum_posts", wrap(self.forum_post)),
             web.patch(f"{p}/threads/{{thread}}", wrap(self.update_thread)),
@@ -122,16 +127,38 @@ class ControlRoutes:
         """The stored message objects; a webhook message also carries the ``avatar_url`` its execute
         request set (Discord itself answers only the avatar hash), and a message with attachments
         ``received_files``: name, size, content_type, sha256 of the bytes the CDN holds for them."""
+        channel = self.emu.channel(request.match_info["channel"])
+        stored = list(channel.messages.values())
+        if request.query.get("threads") in ("1", "true"):  # with the messages of its threads, in order
+            for thread in self.emu.backend.threads.of(channel):
+                stored += thread.messages.values()
+            stored.sort(key=lambda m: int(m["id"]))
+        return reply(self._rows(stored))
+
+    async def thread_messages(self, request: web.Request) -> web.Response:
+        """A thread's messages in order: the message it was started on (in the parent), then its own."""
+        thread = self.emu.channel(request.match_info["thread"])
+        if thread.thread is None:
+            raise errors.unknown_channel()
+        parent = self.emu.world.channels.get(thread.parent_id or "")
+        starter = parent.messages.get(thread.id) if parent is not None else None
+        stored = ([starter] if starter is not None else []) + list(thread.messages.values())
+        return reply(self._rows(stored))
+
+    def _rows(self, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows = []
-        for message in self.emu.messages(request.match_info["channel"]):
+        for message in stored:
             row = dict(message)
+            where = self.emu.world.channels.get(str(message["channel_id"]))
+            if where is not None and where.thread is not None:  # the thread channel it is in
+                row["in_thread"] = {"id": where.id, "parent_id": where.parent_id, "name": where.name}
             avatar = self.emu.avatar_url(str(message["id"])) if message.get("webhook_id") else None
             if avatar:
                 row["avatar_url"] = avatar
             if message.get("attachments"):
                 row["received_files"] = self._received(message["attachments"])
             rows.append(row)
-        return reply(rows)
+        return rows
 
     def _received(self, attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         held = [self.emu.backend.cdn.files.get(str(a.get("id"))) for a in attachments]
@@ -151,9 +178,12 @@ class ControlRoutes:
 
     async def say(self, request: web.Request) -> web.Response:
         body = await _json(request)
+        channel = str(body.get("channel") or "general")
+        if body.get("thread"):  # in the thread of that message (started on it if needed)
+            channel = (await self.emu.thread_for(str(body["user"]), str(body["thread"]))).id
         message = await self.emu.say(
             str(body["user"]),
-            str(body["channel"]),
+            channel,
             str(body.get("content") or ""),
             reply_to=body.get("reply_to"),
             files=decode_files(body.get("files")),

@@ -50,6 +50,7 @@ class BotRoutes:
             web.get(f"{p}/gateway", self.get_gateway),
             web.get(f"{p}/gateway/bot", self.get_gateway_bot),
             web.post(f"{p}/users/@me/channels", self.create_dm),
+            web.get(f"{p}/users/@me/guilds", self.my_guilds),
             web.get(f"{p}/users/{{user_id}}", self.get_user),
             web.get(f"{p}/channels/{{channel_id}}", self.get_channel),
             web.get(f"{p}/channels/{{channel_id}}/messages", self.list_messages),
@@ -83,6 +84,20 @@ class BotRoutes:
         return reply({"url": self.b.gateway.url, "shards": shards, "session_start_limit": limit})
 
     # -- users ---------------------------------------------------------------------------------
+    async def my_guilds(self, request: web.Request) -> web.Response:
+        """``GET /users/@me/guilds`` (resources/user.mdx): partial guilds with the bot's permissions."""
+        world = self.world
+        guild: dict[str, Any] = {
+            "id": world.guild_id,
+            "name": world.guild_name,
+            "icon": None,
+            "banner": None,
+            "owner": world.owner_id == world.bot.id,
+            "permissions": str(world.permissions_of(world.bot.id)),
+            "features": [],
+        }
+        return reply([guild])
+
     async def get_user(self, request: web.Request) -> web.Response:
         user = self.world.users.get(request.match_info["user_id"])
         if user is None:

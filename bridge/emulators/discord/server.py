@@ -473,6 +473,24 @@ class DiscordEmulator:
         """Send ``THREAD_LIST_SYNC`` for the active threads of ``channels`` (ids or names)."""
         return await self.backend.threads.list_sync([self.channel(c).id for c in channels])
 
+    async def thread_for(self, user: str, ref: str) -> Channel:
+        """Where a reply "in the thread of ``ref``" goes: ``ref`` is a thread, or a message in one,
+        or a channel message, whose thread is started now (named from its text) when it has none."""
+        found = self.world.channels.get(ref)
+        if found is not None and found.thread is not None:
+            return found
+        located = self.world.find_message(ref)
+        if located is None:
+            raise KeyError(f"no message or thread {ref}")
+        channel, message = located
+        if channel.thread is not None:
+            return channel
+        existing = self.thread_of(ref)
+        if existing is not None:
+            return existing
+        first = next((line for line in str(message.get("content") or "").splitlines() if line.strip()), "")
+        return await self.start_thread(user, channel.id, first[:100] or "thread", message_id=ref)
+
     def thread_of(self, message_id: str) -> Channel | None:
         """The thread started on a message (it has the message's id), if there is one."""
         found = self.world.channels.get(message_id)

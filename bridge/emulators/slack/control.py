@@ -10,7 +10,8 @@ All bodies and answers are JSON. Users and channels may be named by id or by nam
 - ``GET  /_emulator/messages?channel=general``    messages of a channel as stored; each has
   ``received_files``: name, size, content_type, sha256 of the bytes the emulator holds for the files
   it shares (``files[]``) or shows (``image`` blocks' ``slack_file``)
-- ``GET  /_emulator/thread?channel=general&ts=…``  a thread: parent (or tombstone), then replies
+- ``GET  /_emulator/thread?channel=general&ts=…``  a thread: parent (or tombstone), then replies (a reply's
+  ts names its thread, here and in ``POST /_emulator/messages``)
 - ``POST /_emulator/commands``   {user, channel, text, command?}         a slash command
 - ``GET  /_emulator/commands/{id}``               its ack and responses
 - ``GET  /_emulator/log?after=0``                 what became visible (posts, edits, responses...)
@@ -61,10 +62,25 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def _root_ts(emu: SlackEmulator, channel: str, ts: Any) -> str | None:
+    """The thread a control call means by ``ts``: a reply's ts means its parent's thread (a person
+    answering "in the thread of" a reply answers in that thread: Slack has no nested threads)."""
+    if not ts:
+        return None
+    chan = emu.workspace.channel(channel)
+    msg = emu.find_message(chan.id, str(ts)) if chan is not None else None
+    if msg is not None and msg.thread_ts and msg.thread_ts != msg.ts:
+        return msg.thread_ts
+    return str(ts)
+
+
 def _thread_route(emu: SlackEmulator) -> Callable[[web.Request], Awaitable[Any]]:
     async def thread(request: web.Request) -> dict[str, Any]:
-        msgs = emu.thread(request.query["channel"], request.query["ts"])
-        return {"messages": [{**m.to_api(), "channel": m.channel} for m in msgs]}
+        channel = request.query["channel"]
+        msgs = emu.thread(channel, _root_ts(emu, channel, request.query["ts"]) or "")
+        return {
+            "messages": [{**m.to_api(), "channel": m.channel, "received_files": received_files(emu, m)} for m in msgs]
+        }
 
     return thread
 
@@ -111,7 +127,7 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
             user=str(b["user"]),
             channel=str(b["channel"]),
             text=str(b.get("text") or ""),
-            thread_ts=b.get("thread_ts"),
+            thread_ts=_root_ts(emu, str(b["channel"]), b.get("thread_ts")),
             broadcast=bool(b.get("broadcast", False)),
             files=decode_files(b.get("files")),
         )
