@@ -96,6 +96,17 @@ class Chat:
     async def channel_for(self, ref: ChannelRef) -> str | None:
         return await self.channels.route(ref)
 
+    async def mapped(self, ref: ChannelRef, platform_ids: list[str]) -> set[str]:
+        """The ids among ``platform_ids`` (messages in ``ref``) that the core already knows: recorded
+        inbound, or recorded as a mirrored copy. One pipeline."""
+        if not platform_ids:
+            return set()
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            for pid in platform_ids:
+                pipe.exists(keys.platform_message(ref.platform, ref.workspace, ref.channel_id, pid))
+            found = await pipe.execute()
+        return {pid for pid, hit in zip(platform_ids, found, strict=True) if hit}
+
     async def get_state(self, platform: str, name: str) -> dict[str, str]:
         data: dict[str, str] = await self.ctx.redis.hgetall(keys.adapter_state(platform, name))
         return data

@@ -224,6 +224,10 @@ class OutboundMessage:
     """The platform id of the original message."""
     username: str = ""
     """The author's core username (to find them on the origin platform when they must be told)."""
+    reconcile_since_ms: int = 0
+    """Non-zero when an earlier attempt may have reached the platform (a crash or a timeout after
+    the call, before the delivery was recorded): unix ms of that first attempt. The destination
+    then looks for the parts already shown since then and sends only what is provably absent."""
 
 
 class ThreadHomes(Protocol):

@@ -23,7 +23,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
 
@@ -229,6 +229,7 @@ class Lane:
             self.stats.duplicates += 1
             self._count("dropped", "duplicate")
             await self.idmap.commit(self.ref, Commit(eid))
+            await self._forget_intent(entry)  # recorded, then the process died before this
             return
         if pre is not None and not pre.linked:
             self.stats.skipped += 1
@@ -286,8 +287,17 @@ class Lane:
             if await self._pause(delay, "down" if outage else "backoff"):
                 return
         await self._commit(change)
+        await self._forget_intent(entry)
         self._recent.append(entry)
         self.stats.head_ms = 0
+
+    async def _forget_intent(self, entry: str) -> None:
+        """The delivery is recorded: its intent goes (if Redis fails now, the next attempt at this
+        entry finds it delivered and removes the intent then)."""
+        try:
+            await self.redis.hdel(keys.intents(self.key), entry)
+        except RedisError as err:
+            log.warning("%s: could not remove the intent of %s: %s", self.key, entry, err)
 
     async def _commit(self, change: Commit) -> None:
         """Record a done job; Redis errors are retried here (the platform call is never repeated)."""
@@ -332,16 +342,19 @@ class Lane:
         skip = Commit(eid, idem)
         if body is None and kind in ("message", "edit"):
             body = await self.redis.hgetall(keys.message(core))
+        entry = _entry_of(job) or eid
         if kind == "message":
             if not body:
                 return self._skipped(skip, "message_gone")
-            ids = await self.destination.send(self.ref, await self._outbound(core, body, job))
+            out = await self._outbound(core, body, job)
+            ids = await self.destination.send(self.ref, await self._intent(entry, out))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
         if kind == "edit":
             old = await self.idmap.ids(core, self.ref)
             if not old or not body:
                 return self._skipped(skip, "never_mirrored" if not old else "message_gone")
-            ids = await self.destination.edit(self.ref, old, await self._outbound(core, body, job))
+            out = await self._outbound(core, body, job)
+            ids = await self.destination.edit(self.ref, old, await self._intent(entry, out))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids] or old, tuple(old)))
         if kind == "delete":
             old = await self.idmap.ids(core, self.ref)
@@ -357,10 +370,25 @@ class Lane:
         if kind in JOIN_LEAVE_TEXT and self.config.show_join_leave:
             name, _ = await self.authors.get(job.get("user", ""))
             text = JOIN_LEAVE_TEXT[kind].format(name=name)
-            msg = OutboundMessage(core_id=core, channel=job.get("channel", ""), text=text, author_name="chatbridge")
-            ids = await self.destination.send(self.ref, msg)
+            msg = OutboundMessage(core_id=entry, channel=job.get("channel", ""), text=text, author_name="chatbridge")
+            ids = await self.destination.send(self.ref, await self._intent(entry, msg))
             return self._done(kind, Commit(eid, idem, core, [str(i) for i in ids]))
         return self._skipped(skip, "join_leave_hidden" if kind in JOIN_LEAVE_TEXT else "unknown_type")
+
+    async def _intent(self, entry: str, message: OutboundMessage) -> OutboundMessage:
+        """Record the intent (entry, this destination) before the platform call, in one round trip
+        with reading an earlier one back. An earlier intent means an attempt may have reached the
+        platform unrecorded (the process died, or the call timed out): the message then asks the
+        destination to reconcile with what it shows since that attempt before resending."""
+        key = keys.intents(self.key)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(key, entry, str(int(time.time() * 1000)))
+            pipe.hget(key, entry)
+            created, first = await pipe.execute()
+        if created:
+            return message
+        self.stats.reconciled += 1
+        return replace(message, reconcile_since_ms=int(first or 0) or 1)
 
     def _skipped(self, change: Commit, reason: str) -> Commit:
         self.stats.skipped += 1

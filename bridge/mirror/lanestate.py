@@ -35,6 +35,8 @@ class LaneStats:
     dead_lettered: int = 0
     skipped: int = 0
     duplicates: int = 0
+    reconciled: int = 0
+    """Platform calls made after an earlier attempt may have landed unrecorded (reconciled first)."""
     state: str = "idle"
     head_ms: int = 0
     """Time (ms) encoded in the outbox id of the job in progress (0 when idle): its age is the lag."""
@@ -52,6 +54,7 @@ class LaneStats:
             "rate_limited": self.rate_limited,
             "dead_lettered": self.dead_lettered,
             "skipped": self.skipped,
+            "reconciled": self.reconciled,
             "duplicates": self.duplicates,
             "state": self.state,
             "lag_s": round(max(0, now_ms - self.head_ms) / 1000, 3) if self.head_ms else 0.0,

@@ -220,6 +220,13 @@ def delivered(core_id: str, destination: str) -> str:
     return f"cb:delivered:{core_id}:{destination}"
 
 
+def intents(destination: str) -> str:
+    """Hash: entry -> unix ms of the first platform call for it on this destination (the intent,
+    written before the call, removed after the commit). An intent left behind means a call may have
+    reached the platform without being recorded: the next attempt reconciles before resending."""
+    return f"cb:intent:{destination}"
+
+
 DEAD_LETTERS = "cb:dlq"
 """Stream: entries that kept failing, with destination and last error."""
 

@@ -35,6 +35,7 @@ from bridge.formatting.thread_text import orphan_header
 if TYPE_CHECKING:
     from .reactions_relay import DiscordReactions
 
+from . import reconcile
 from .config import DiscordConfig
 from .endpoints import jump_url
 from .files import Plan, lines_for_edit, planned, upload_limit
@@ -156,17 +157,21 @@ class DiscordDestination:
         a locked thread goes to the channel instead, saying which thread it belongs to."""
         text, pingable = await self._render(channel, message, plan.lines, place)
         allowed = _allowed(pingable)
+        parts = split(text) if text else [""]
         sent: list[str] = []
         try:
-            for index, part in enumerate(split(text) if text else [""]):
+            plain = place.thread is None and place.new_post is None and not place.also_channel
+            if message.reconcile_since_ms and plain:  # an attempt may have landed: look before resending
+                sent = await self._landed(channel, message, parts)
+            for index in range(len(sent), len(parts)):
                 files = plan.files() if index == 0 else []
-                sent.append(await self._post(channel, part, message, allowed, files, place))
+                sent.append(await self._post(channel, parts[index], message, allowed, files, place))
                 if place.new_post is not None:  # the forum post it started: the other parts go in it
                     place = Placement(thread=int(sent[0]), also_channel=False)
                 if place.thread is not None:
                     await self.threads.remember(channel, sent[-1], place.thread)
             if place.also_channel:
-                for part in split(text) if text else [""]:
+                for part in parts:
                     sent.append(await self._post(channel, part, message, allowed, None, Placement()))
         except Exception as err:
             if sent:  # no half-delivered message: the worker's retry starts from a clean slate
@@ -191,12 +196,21 @@ class DiscordDestination:
             allowed = _allowed(pingable)
             parts = split(text) if text else [""]  # files only: the first part keeps them, with no text
             hook = await self.webhooks.get(channel.channel_id)
+            extra = parts[len(ids) :]
+            where = await self.threads.thread_of(channel, ids[0]) if ids and extra else None
+            in_channel = where is None and place.thread is None  # reconcile looks in the channel only
+            landed = (
+                await self._landed(channel, message, extra)
+                if message.reconcile_since_ms and extra and in_channel
+                else []
+            )
             for index, part in enumerate(parts):
                 if index < len(ids):
                     await self._edit_one(channel, hook, ids[index], part, allowed)
                     holding.append(ids[index])
+                elif index - len(ids) < len(landed):  # posted by an attempt that died
+                    holding.append(landed[index - len(ids)])
                 else:  # a longer text: the new parts go where the first one is
-                    where = await self.threads.thread_of(channel, ids[0]) if ids else None
                     spot = Placement(thread=where) if where else Placement(thread=place.thread)
                     holding.append(await self._post(channel, part, message, allowed, None, spot))
                     if spot.thread is not None:
@@ -335,6 +349,13 @@ class DiscordDestination:
                 self.visible_names = True
                 username = webhook_username(message.author_name, visible=True)
         raise AssertionError("unreachable")
+
+    async def _landed(self, channel: ChannelRef, message: OutboundMessage, parts: list[str]) -> list[str]:
+        self.counters["reconciled"] += 1
+        return await reconcile.posted_parts(
+            self.client, self.chat, self.webhooks, channel,
+            parts=parts, username=webhook_username(message.author_name), since_ms=message.reconcile_since_ms,
+        )  # fmt: skip
 
     async def _bot_delete(self, channel: ChannelRef, message_id: str, thread: int | None = None) -> None:
         with contextlib.suppress(discord.NotFound):

@@ -8,7 +8,9 @@ Failures become :class:`DeliveryError`: HTTP 429 with ``retry_after`` from ``Ret
 retrying cannot fix with ``permanent=True``. The client used here has no rate-limit retry handler on
 purpose: the mirroring worker decides when to retry, so one slow channel never blocks the others.
 If a split message fails half-way, the parts already posted are remembered, and the retry posts only
-the rest (in this process).
+the rest (in this process). Across a crash, each part carries metadata (core entry + part) and a
+delivery the worker marks as possibly landed is first looked up in the channel's (or thread's)
+history (``reconcile.py``): only the parts provably absent are posted.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, Fetched, FileHub, FileTooLarge, fetched_all
-from bridge.adapters.slack import file_upload
+from bridge.adapters.slack import file_upload, reconcile
 from bridge.adapters.slack import text as slack_text
 from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser, ThreadHomes
 from bridge.errors import DeliveryError
@@ -193,6 +195,7 @@ class SlackDestination:
         message: OutboundMessage,
         thread_ts: str | None,
         blocks: list[dict[str, Any]] | None = None,
+        part: int = 0,
     ) -> str:
         args: dict[str, Any] = {
             "channel": channel,
@@ -200,6 +203,7 @@ class SlackDestination:
             "username": message.author_name[:80] or "someone",
             "unfurl_links": False,
             "unfurl_media": False,
+            "metadata": reconcile.part_metadata(message.core_id, part),
         }
         if blocks:
             args["blocks"] = blocks
@@ -219,10 +223,12 @@ class SlackDestination:
         thread_ts, header = await self._where(channel, message)
         parts = self.render(message, lines, limit, header=header) or [""]
         done = self._partial.setdefault(key, [])
+        if message.reconcile_since_ms and not done:  # an attempt may have landed: look before resending
+            done += reconcile.leading(await self._posted(channel, message, thread_ts))[: len(parts)]
         for index, part in enumerate(parts[len(done) :], start=len(done)):
             blocks = file_upload.blocks_for(part, uploaded) if index == 0 and uploaded else None
             fallback = part or " ".join(f"📎 {u.name}" for u in uploaded)
-            done.append(await self._post(channel.channel_id, fallback, message, thread_ts, blocks))
+            done.append(await self._post(channel.channel_id, fallback, message, thread_ts, blocks, index))
         del self._partial[key]
         self._uploads.pop(key, None)
         await self._home(channel, message, thread_ts)
@@ -317,9 +323,13 @@ class SlackDestination:
                 args["blocks"] = blocks
             await self._call("chat_update", **args)
             kept.append(ts)
+        landed = await self._posted(channel, message, thread_ts) if message.reconcile_since_ms else {}
         try:
-            for part in parts[len(ids) :]:
-                kept.append(await self._post(channel.channel_id, part, message, thread_ts))
+            for index in range(len(ids), len(parts)):
+                if landed.get(index) and landed[index] not in ids:  # posted by an attempt that died
+                    kept.append(landed[index])
+                    continue
+                kept.append(await self._post(channel.channel_id, parts[index], message, thread_ts, None, index))
         except DeliveryError:
             added = kept[len(ids) :]
             if added:  # parts this attempt posted: removed again so the retry cannot post them twice
@@ -329,6 +339,12 @@ class SlackDestination:
         if len(ids) > len(parts):
             await self.delete(channel, ids[len(parts) :])
         return kept + file_ids
+
+    async def _posted(self, channel: ChannelRef, message: OutboundMessage, thread_ts: str | None) -> dict[int, str]:
+        self.counters["reconciled"] += 1
+        return await reconcile.posted_parts(
+            self._call, channel.channel_id, message.core_id, thread_ts=thread_ts, since_ms=message.reconcile_since_ms
+        )
 
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
         await self._forget_files([i for i in ids if file_upload.is_file_id(i)])

@@ -174,6 +174,12 @@ class SocketModeHub:
             try:
                 await ws.send_str(json.dumps(env.to_wire()))
             except ConnectionError:
+                # the app's end died without a close frame (a SIGKILLed process): aiohttp raises at
+                # once, so forget that socket here, or this loop spins without ever yielding
+                self._connections.pop(cid, None)
+                if not self.connected:
+                    self._connected.clear()
+                await asyncio.sleep(0)
                 continue
             env.sent_on = cid
             self._on_change()

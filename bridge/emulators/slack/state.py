@@ -70,6 +70,9 @@ class SlackMessage:
     """Their file objects as events and history show them (filled when the files are shared)."""
     reactions: list[dict[str, Any]] = field(default_factory=list)
     """``[{"name", "users", "count"}]`` as Slack lists them (see ``reaction_routes``)."""
+    metadata: dict[str, Any] | None = None
+    """Message metadata (``{"event_type", "event_payload"}``) posted with ``chat.postMessage``;
+    listed by conversations.history/replies only with ``include_all_metadata`` (see webapi)."""
 
     def to_api(self) -> dict[str, Any]:
         """The message object as Slack shows it in events and API answers."""
@@ -107,6 +110,8 @@ class SlackMessage:
         return self._with_reactions(out)
 
     def _with_reactions(self, out: dict[str, Any]) -> dict[str, Any]:
+        if self.metadata is not None:
+            out["metadata"] = dict(self.metadata)
         if self.reactions:
             out["reactions"] = [{**r, "users": list(r["users"])} for r in self.reactions]
         return out

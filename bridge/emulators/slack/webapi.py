@@ -114,7 +114,35 @@ def chat_post_message(emu: SlackEmulator, args: Args) -> dict[str, Any]:
         blocks=_blocks(args),
         reply_broadcast=_truthy(args.get("reply_broadcast")),
     )
+    msg.metadata = _metadata(args)
     return {"channel": channel.id, "ts": msg.ts, "message": msg.to_api()}
+
+
+def _metadata(args: Args) -> dict[str, Any] | None:
+    """``metadata`` of chat.postMessage: a JSON object (or its JSON text in a form post) with a
+    string ``event_type`` and an object ``event_payload`` (docs.slack.dev/messaging/message-metadata:
+    "metadata": {"event_type": "...", "event_payload": {...}}); anything else is ``invalid_metadata_format``."""
+    raw = args.get("metadata")
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ApiError("invalid_metadata_format") from None
+    if not (
+        isinstance(raw, dict) and isinstance(raw.get("event_type"), str) and isinstance(raw.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    return {"event_type": raw["event_type"], "event_payload": raw["event_payload"]}
+
+
+def _listed(message: dict[str, Any], args: Args) -> dict[str, Any]:
+    """conversations.history/replies leave message metadata out unless ``include_all_metadata`` is
+    true ("Return all metadata associated with this message", the method's argument)."""
+    if not _truthy(args.get("include_all_metadata")):
+        message.pop("metadata", None)
+    return message
 
 
 def _blocks(args: Args) -> list[Any] | None:
@@ -191,14 +219,14 @@ def conversations_open(emu: SlackEmulator, args: Args) -> dict[str, Any]:
 def conversations_history(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     limit = int(args.get("limit") or 100)
-    msgs = [m.to_api() for m in reversed(emu.history(channel.id)) if in_channel(m)]
+    msgs = [_listed(m.to_api(), args) for m in reversed(emu.history(channel.id)) if in_channel(m)]
     return {"messages": msgs[:limit], "has_more": len(msgs) > limit}
 
 
 def conversations_replies(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     ts = str(args.get("ts") or "")
-    msgs = [m.to_api() for m in emu.thread(channel.id, ts)]
+    msgs = [_listed(m.to_api(), args) for m in emu.thread(channel.id, ts)]
     if not msgs:
         raise ApiError("thread_not_found")
     return {"messages": msgs, "has_more": False}
