@@ -133,6 +133,8 @@ class Lane:
         self.on_dead = on_dead
         """Called after a job is dead-lettered (``app.py`` tells the message's sender); never fatal."""
         self.wake = asyncio.Event()
+        self._refused: set[str] = set()
+        """Entries whose last platform call in this process was refused with a 429."""
         self._recent: deque[str] = deque(maxlen=64)
         """Entries this lane delivered lately: a repeated job in the same batch is not sent twice."""
 
@@ -254,6 +256,7 @@ class Lane:
                     await self._dead(eid, job, f"permanent: {err}", attempts + 1, reason="permanent")
                     return
                 if err.retry_after is not None:
+                    self._refused.add(entry)  # a 429 is a definite no: the retry need not look first
                     self.stats.rate_limited += 1
                     self._count("rate_limited", "retry_after")
                     self.stats.last_error = f"429: {err}"
@@ -386,6 +389,9 @@ class Lane:
             pipe.hget(key, entry)
             created, first = await pipe.execute()
         if created:
+            return message
+        if entry in self._refused:  # this process's last attempt was refused (429): nothing landed
+            self._refused.discard(entry)  # (parts of it that did are kept by the adapter in memory)
             return message
         self.stats.reconciled += 1
         return replace(message, reconcile_since_ms=int(first or 0) or 1)
