@@ -82,6 +82,12 @@ ALLOWED: tuple[Allowed, ...] = (
         "truncate-authed-users); the 2021 wrapper schema still requires it",
     ),
     Allowed(
+        r"^slack request chat\.update$",
+        r"unknown argument '(username|icon_url)'",
+        "sent on purpose: whether chat.update keeps a custom username/icon is undocumented, so the "
+        "adapter sends the persona again (issue 12 item 12; bridge/adapters/slack/outbound.py)",
+    ),
+    Allowed(
         r"^slack request auth\.test$",
         r"unknown argument 'team_id'",
         "slack-bolt calls auth.test with team_id (org-wide installs); the 2021 parameter list predates it",

@@ -200,15 +200,13 @@ class SlackDestination:
         args: dict[str, Any] = {
             "channel": channel,
             "text": text,
-            "username": message.author_name[:80] or "someone",
+            **self._persona(message),
             "unfurl_links": False,
             "unfurl_media": False,
             "metadata": reconcile.part_metadata(message.core_id, part),
         }
         if blocks:
             args["blocks"] = blocks
-        if message.avatar_url:
-            args["icon_url"] = message.avatar_url
         if thread_ts:
             args["thread_ts"] = thread_ts
             if message.broadcast or (not message.thread_root and message.reply_to):
@@ -298,6 +296,14 @@ class SlackDestination:
             )
         return out
 
+    @staticmethod
+    def _persona(message: OutboundMessage) -> dict[str, str]:
+        """``username`` (+ ``icon_url``): the post shows as its author (scope chat:write.customize)."""
+        persona = {"username": message.author_name[:80] or "someone"}
+        if message.avatar_url:
+            persona["icon_url"] = message.avatar_url
+        return persona
+
     async def _forget_files(self, file_ids: list[str]) -> None:
         for file_id in file_ids:
             with contextlib.suppress(DeliveryError):
@@ -318,6 +324,10 @@ class SlackDestination:
                 "channel": channel.channel_id,
                 "ts": ts,
                 "text": part or " ".join(f"📎 {u.name}" for u in uploaded),
+                # not documented for chat.update: whether Slack keeps a post's custom username/icon
+                # on update is unknown, so the persona is sent again (correct either way; Slack
+                # ignores arguments a method does not take)
+                **self._persona(message),
             }
             if blocks:
                 args["blocks"] = blocks

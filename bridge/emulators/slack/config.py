@@ -22,6 +22,9 @@ class RateLimit:
 class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
+    update_keeps_persona: bool = True
+    """Whether ``chat.update`` keeps a post's custom username/icon when the call does not send them
+    again (undocumented; see webapi.chat_update)."""
     bot_token: str = "xoxb-emulator-bot-token"
     scopes: tuple[str, ...] = (
         "channels:history", "channels:read", "chat:write", "chat:write.customize", "commands",

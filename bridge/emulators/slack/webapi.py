@@ -169,6 +169,15 @@ def chat_update(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     _block_files(emu, blocks)
     # blocks given replace the old ones; absent, they are kept (an assumption only a live check can
     # settle; the bridge always sends its blocks again, so it is right either way)
+    # Does chat.update keep a custom username/icon? The docs do not say (chat.update lists neither
+    # argument). ``update_keeps_persona`` picks the answer: kept, or reset to the app's own name
+    # unless the call sends them again; an update that sends them sets them either way.
+    if not emu.config.update_keeps_persona:
+        msg.username, msg.icon_url = None, None
+    if args.get("username"):
+        msg.username = str(args["username"])
+    if args.get("icon_url"):
+        msg.icon_url = str(args["icon_url"])
     emu.edit_message(channel=channel.id, ts=ts, text=text, blocks=blocks)
     return {"channel": channel.id, "ts": ts, "text": text, "message": msg.to_api()}
 
