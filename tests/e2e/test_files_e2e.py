@@ -229,3 +229,23 @@ async def test_a_dead_lettered_message_is_told_to_its_sender(bridge: Bridge) -> 
     await bridge.discord.say("alice", "general", "the next one")
     await until(lambda: slack_msg(bridge, "the next one"))
     assert len(bridge.discord.dm_messages("alice")) == 1  # one notice, nothing else dead
+
+
+async def test_refused_uploads_still_let_the_text_cross(bridge: Bridge) -> None:
+    # Discord: the bridge believes the guild is boosted (tier 2, 50 MiB), Discord says 40005
+    adapter = bridge.running.adapters["discord"]
+    guild = adapter.client.get_guild(int(bridge.discord.guild_id))
+    guild.premium_tier = 2
+    big = os.urandom(11 * MIB)
+    bridge.slack.user_says(user="bob", channel="general", text="boost gone", files=[("eleven.bin", big)])
+    msg = await until(lambda: discord_msg(bridge, "boost gone"), timeout=20)
+    assert msg["attachments"] == [] and "📎 eleven.bin (11.0 MiB, refused by Discord as too large)" in msg["content"]
+    await until(lambda: [e for e in bridge.slack.ephemeral if "eleven.bin" in e.text])
+
+    # Slack: the app lost files:write; the text crosses with a line for the file
+    bridge.slack.config.scopes = tuple(s for s in bridge.slack.config.scopes if s != "files:write")
+    await bridge.discord.say("alice", "general", "no scope", files=[("n.png", os.urandom(500))])
+    copy = await until(lambda: slack_msg(bridge, "no scope"), timeout=20)
+    assert "n.png" in copy.text and "missing_scope" in copy.text and not copy.blocks
+    dms = await until(lambda: bridge.discord.dm_messages("alice"))
+    assert "n.png" in dms[0]["content"] and "Slack" in dms[0]["content"]

@@ -129,10 +129,12 @@ class DiscordDestination:
         try:
             sent = await self._send(channel, message, plan)
         except discord.HTTPException as err:
-            if err.code != REQUEST_TOO_LARGE or not plan.uploads:
+            refusal = _file_refusal(err)
+            if refusal is None or not plan.uploads:
                 raise self._failed(err, f"send to {channel.key()}") from err
-            # the guild's limit was lower than it looked (boost lost): send the files as lines
-            plan.give_up_uploads("refused by Discord as too large")
+            # the guild's limit was lower than it looked (a boost lost since the last GUILD_UPDATE):
+            # the text still crosses, the files as lines, and the sender is told
+            plan.give_up_uploads(refusal)
             try:
                 sent = await self._send(channel, message, plan)
             except Exception as again:
@@ -366,6 +368,13 @@ class DiscordDestination:
             await self.delete(channel, ids)
         except DeliveryError as err:
             log.warning("could not remove partial parts %s in %s: %s", ids, channel.key(), err)
+
+
+def _file_refusal(err: discord.HTTPException) -> str | None:
+    """Why Discord refused a post because of its files (None: not because of them)."""
+    if err.code == REQUEST_TOO_LARGE or err.status == 413:
+        return "refused by Discord as too large"
+    return None
 
 
 def _allowed(user_ids: list[str]) -> discord.AllowedMentions:

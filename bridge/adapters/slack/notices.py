@@ -1,6 +1,7 @@
 """Telling a Slack sender that their message (or a file of it) did not cross: an ephemeral message
 (``chat.postEphemeral``, only they see it, in the channel where they posted; docs.slack.dev
-reference/methods/chat.postEphemeral), in the thread when the message was a reply."""
+reference/methods/chat.postEphemeral). It is shown in the channel, not inside a thread the message
+may have been posted in (the notice names the message's fate; Slack keeps ephemerals until reload)."""
 
 from __future__ import annotations
 

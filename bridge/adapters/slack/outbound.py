@@ -248,8 +248,16 @@ class SlackDestination:
             async with fetched_all(self.files, list(message.files), SLACK_FILE_LIMIT) as got:
                 for file, item in zip(message.files, got, strict=True):
                     if isinstance(item, Fetched):
-                        uploaded.append(await self._upload(item))
-                        continue
+                        try:
+                            uploaded.append(await self._upload(item))
+                            continue
+                        except DeliveryError as err:
+                            if not err.permanent:
+                                raise  # transient: the worker retries the whole message
+                            why = f"refused by Slack ({err})"  # e.g. missing_scope: the text still crosses
+                            lines.append(file_line(file.name, file.size, file.permalink or file.url, why))
+                            untold.append(f"{file.name} ({human_size(file.size)}): {why}")
+                            continue
                     why = f"over the {human_size(item.limit)} limit" if isinstance(item, FileTooLarge) else str(item)
                     lines.append(file_line(file.name, file.size, file.permalink or file.url, why))
                     untold.append(f"{file.name} ({human_size(file.size)}): {why}")
