@@ -205,6 +205,7 @@ class Chat:
                         admin=True,
                         dedupe_key=event.event_key,
                         origin_channel=ref.key(),
+                        files=event.attachments if event.replace_files else None,
                     )
                 else:
                     result = await self.messages.delete(

@@ -198,12 +198,19 @@ class Messages:
         admin: bool = False,
         dedupe_key: str = "",
         origin_channel: str = "",
+        files: tuple[Attachment, ...] | None = None,
     ) -> PostResult:
+        """``files``: the attachments the message has after the edit (None: unchanged)."""
         body = validation.message_text(text, limit=self.ctx.settings.max_message_chars, allow_empty=True)
-        if not body and not await self.ctx.redis.hexists(keys.message(check_id(message_id)), "files"):
+        if files is not None:
+            has_files = bool(files)
+        else:
+            has_files = bool(await self.ctx.redis.hexists(keys.message(check_id(message_id)), "files"))
+        if not body and not has_files:
             raise InvalidInput("The message is empty.")  # words may go only where files stay
         head = (body, self.ctx.now_ms(), username)
-        return await self._change(self.ctx.scripts.edit, message_id, head, admin, dedupe_key, origin_channel)
+        tail = ("1", attachments_to_json(files), has_tags(files)) if files is not None else ("0", "", "")
+        return await self._change(self.ctx.scripts.edit, message_id, head, admin, dedupe_key, origin_channel, tail)
 
     async def delete(
         self,
@@ -217,7 +224,14 @@ class Messages:
         return await self._change(self.ctx.scripts.delete, message_id, (username,), admin, dedupe_key, origin_channel)
 
     async def _change(
-        self, script: AsyncScript, message_id: str, head: tuple[object, ...], admin: bool, dedupe: str, origin: str
+        self,
+        script: AsyncScript,
+        message_id: str,
+        head: tuple[object, ...],
+        admin: bool,
+        dedupe: str,
+        origin: str,
+        tail: tuple[object, ...] = (),
     ) -> PostResult:
         """Run edit.lua / delete.lua: both take the id, their own leading arguments, then the same tail
         (admin flag, index mode, dedupe key + TTL, stream MAXLEN, origin channel, mirror log)."""
@@ -232,6 +246,7 @@ class Messages:
             self.ctx.settings.stream_maxlen,
             origin,
             *await self._log_args_of(message_id),
+            *tail,
         )
         return self._changed(status, str(value), message_id)
 

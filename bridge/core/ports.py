@@ -157,6 +157,8 @@ class InboundEvent:
     """Platform message id this message replies to (a Discord reply)."""
     attachments: tuple[Attachment, ...] = ()
     """Files and images of a new message (its text may then be empty)."""
+    replace_files: bool = False
+    """An edit whose ``attachments`` are all the message has now (Discord's MESSAGE_UPDATE lists them)."""
     thread: str | None = None
     """Platform message id of the root of the thread this message is in, on the same channel (Slack
     ``thread_ts``; on Discord the thread's id, which is its starter message's id or, for a thread

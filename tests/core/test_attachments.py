@@ -74,3 +74,19 @@ async def test_no_text_and_no_files_is_refused_with_nothing_written(chat: Chat, 
     emptied = await chat.ingest(InboundEvent("edit", REF, "3.2", "slack:T1:e3", BOB, ""))
     assert emptied.refused  # only files may stand without words
     assert (await chat.ctx.redis.hget(keys.message(str(plain.core_id)), "message")) == "words"
+
+
+async def test_an_edit_that_lists_the_files_replaces_them(chat: Chat) -> None:
+    await _room(chat)
+    posted = await chat.ingest(_event("4.1", "both", PNG, PDF))
+    key = keys.message(str(posted.core_id))
+    only_pdf = InboundEvent("edit", REF, "4.1", "slack:T1:e4", BOB, "pdf only", attachments=(PDF,), replace_files=True)
+    assert (await chat.ingest(only_pdf)).status == "recorded"
+    assert json.loads(await chat.ctx.redis.hget(key, "files") or "[]") == [PDF.as_json()]
+    assert await chat.ctx.redis.hget(key, "has") == "file"
+    none_left = InboundEvent("edit", REF, "4.1", "slack:T1:e5", BOB, "", replace_files=True)
+    assert (await chat.ingest(none_left)).refused  # no words and no files: refused, files kept
+    assert await chat.ctx.redis.hget(key, "has") == "file"
+    words = InboundEvent("edit", REF, "4.1", "slack:T1:e6", BOB, "words only", replace_files=True)
+    assert (await chat.ingest(words)).status == "recorded"
+    assert not await chat.ctx.redis.hexists(key, "files") and not await chat.ctx.redis.hexists(key, "has")

@@ -5,6 +5,7 @@ for byte (sha256 of what the destination emulator holds against what was sent)."
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from e2e_kit import Bridge, running_bridge, until
 
 from bridge.core.chat import Chat
+from bridge.core.ports import Invocation
 from bridge.emulators.slack.limits import Injected
 from bridge.store import keys
 
@@ -249,3 +251,23 @@ async def test_refused_uploads_still_let_the_text_cross(bridge: Bridge) -> None:
     assert "n.png" in copy.text and "missing_scope" in copy.text and not copy.blocks
     dms = await until(lambda: bridge.discord.dm_messages("alice"))
     assert "n.png" in dms[0]["content"] and "Slack" in dms[0]["content"]
+
+
+async def test_removing_an_attachment_in_an_edit_removes_it_from_the_copy(bridge: Bridge) -> None:
+    a, b = os.urandom(1500), os.urandom(2500)
+    original = await bridge.discord.say("alice", "general", "two pics", files=[("a.png", a), ("b.png", b)])
+    copy = await until(lambda: slack_msg(bridge, "two pics"))
+    assert sorted(slack_files(bridge, copy)) == sorted([("a.png", sha(a)), ("b.png", sha(b))])
+    keep = [original["attachments"][1]["id"]]
+    await bridge.discord.edit("general", original["id"], "one pic left", keep_files=keep)
+    edited = await until(lambda: slack_msg(bridge, "one pic left"))
+    assert slack_files(bridge, edited) == [("b.png", sha(b))]
+    await until(lambda: [f.deleted for f in bridge.slack.files.files.values() if f.name == "a.png"] == [True])
+    [core] = [m for m in await bridge.chat.messages.history("general", 5) if m.text == "one pic left"]
+    assert [f["name"] for f in core.files] == ["b.png"]
+    await bridge.discord.edit("general", original["id"], "no pics", keep_files=[])
+    await until(lambda: slack_msg(bridge, "no pics") and not slack_msg(bridge, "no pics").blocks)
+    body = await bridge.chat.ctx.redis.hgetall(keys.message(core.id))
+    assert "files" not in body and "has" not in body  # has:file no longer finds it
+    reply = await bridge.chat.commands.execute(Invocation(platform="cli", is_admin=True), "search has:file")
+    assert core.id not in json.dumps(reply.data)

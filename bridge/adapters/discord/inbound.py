@@ -205,7 +205,7 @@ class Inbound:
         ref = ChannelRef("discord", str(message.guild.id), str(parent or payload.channel_id))
         if not await self._linked(ref):
             return
-        text, _ = await self.content_of(message)
+        text, files = await self.content_of(message)
         if parent is not None and message.id == payload.channel_id:  # a forum post's first message
             thread = await self.threads.channel(payload.channel_id)
             text = thread_root_text(getattr(thread, "name", "") or "", text)
@@ -216,6 +216,8 @@ class Inbound:
             event_key=f"discord:{message.id}:edit:{edited}",
             author=platform_user(ref.workspace, message.author),
             text=text,
+            attachments=tuple(files),
+            replace_files=True,  # MESSAGE_UPDATE carries the whole message: a removed attachment is gone
         )
         await self._ingest(event, message)
 

@@ -21,14 +21,14 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 
 from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, FileHub
 from bridge.core.chat import Chat
-from bridge.core.ports import ChannelRef, OutboundMessage, Platform, PlatformUser
+from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser
 from bridge.errors import DeliveryError
 from bridge.formatting.thread_text import orphan_header
 
@@ -208,7 +208,8 @@ class DiscordDestination:
             )
             for index, part in enumerate(parts):
                 if index < len(ids):
-                    await self._edit_one(channel, hook, ids[index], part, allowed)
+                    files = message.files if index == 0 else None  # the first part holds the files
+                    await self._edit_one(channel, hook, ids[index], part, allowed, files)
                     holding.append(ids[index])
                 elif index - len(ids) < len(landed):  # posted by an attempt that died
                     holding.append(landed[index - len(ids)])
@@ -228,18 +229,36 @@ class DiscordDestination:
         return holding
 
     async def _edit_one(
-        self, channel: ChannelRef, hook: discord.Webhook, message_id: str, part: str, allowed: discord.AllowedMentions
+        self,
+        channel: ChannelRef,
+        hook: discord.Webhook,
+        message_id: str,
+        part: str,
+        allowed: discord.AllowedMentions,
+        files: tuple[Attachment, ...] | None = None,
     ) -> None:
-        """Edit one posted part where it lives; in an archived thread, unarchive it first (50083)."""
+        """Edit one posted part where it lives; in an archived thread, unarchive it first (50083).
+        ``files``: the original's attachments now; the copy's attachments no longer among them (by
+        name) are removed (Edit Message keeps only the ``attachments`` listed)."""
         thread = await self.threads.thread_of(channel, message_id)
         where = discord.Object(thread) if thread else MISSING
+        keep: Any = MISSING
+        if files is not None:
+            copy = await hook.fetch_message(int(message_id), thread=where)
+            kept = kept_attachments(copy.attachments, files)
+            if len(kept) < len(copy.attachments):
+                keep = kept
         try:
-            await hook.edit_message(int(message_id), content=part, allowed_mentions=allowed, thread=where)
+            await hook.edit_message(
+                int(message_id), content=part, allowed_mentions=allowed, thread=where, attachments=keep
+            )
         except discord.HTTPException as err:
             if err.code != THREAD_ARCHIVED or thread is None:
                 raise
             await self.threads.unarchive(thread)  # a locked one answers 403 unless the bot may manage threads
-            await hook.edit_message(int(message_id), content=part, allowed_mentions=allowed, thread=where)
+            await hook.edit_message(
+                int(message_id), content=part, allowed_mentions=allowed, thread=where, attachments=keep
+            )
 
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
         try:
@@ -368,6 +387,17 @@ class DiscordDestination:
             await self.delete(channel, ids)
         except DeliveryError as err:
             log.warning("could not remove partial parts %s in %s: %s", ids, channel.key(), err)
+
+
+def kept_attachments(current: list[discord.Attachment], files: tuple[Attachment, ...]) -> list[discord.Attachment]:
+    """The copy's attachments whose file is still on the original (matched by name, each once)."""
+    names = collections.Counter(f.name for f in files)
+    kept = []
+    for attachment in current:
+        if names[attachment.filename] > 0:
+            names[attachment.filename] -= 1
+            kept.append(attachment)
+    return kept
 
 
 def _file_refusal(err: discord.HTTPException) -> str | None:

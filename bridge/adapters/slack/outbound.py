@@ -321,6 +321,16 @@ class SlackDestination:
         file_ids = [i for i in ids if file_upload.is_file_id(i)]
         ids = [i for i in ids if not file_upload.is_file_id(i)]
         uploaded = await self._described(file_ids) if file_ids else []
+        names = collections.Counter(f.name for f in message.files)
+        kept_files, removed = [], []
+        for item in uploaded:  # a file removed from the original (a Discord edit) leaves the copy too
+            if names[item.name] > 0:
+                names[item.name] -= 1
+                kept_files.append(item)
+            else:
+                removed.append(item.id)
+        had_files = bool(file_ids)
+        uploaded, file_ids = kept_files, [i.id for i in kept_files]
         lines = lines_for_edit(message.files, len(uploaded), self.files.max_bytes)
         limit = min(self._max_chars, file_upload.SECTION_MAX) if uploaded else None
         thread_ts, header = await self._where(channel, message)
@@ -328,6 +338,8 @@ class SlackDestination:
         kept: list[str] = []
         for index, (ts, part) in enumerate(zip(ids, parts, strict=False)):
             blocks = file_upload.blocks_for(part, uploaded) if index == 0 and uploaded else None
+            if index == 0 and had_files and not uploaded:
+                blocks = []  # chat.update: an empty array removes the previous blocks (absent keeps them)
             args: dict[str, Any] = {
                 "channel": channel.channel_id,
                 "ts": ts,
@@ -337,7 +349,7 @@ class SlackDestination:
                 # ignores arguments a method does not take)
                 **self._persona(message),
             }
-            if blocks:
+            if blocks is not None:
                 args["blocks"] = blocks
             await self._call("chat_update", **args)
             kept.append(ts)
@@ -356,6 +368,7 @@ class SlackDestination:
             raise
         if len(ids) > len(parts):
             await self.delete(channel, ids[len(parts) :])
+        await self._forget_files(removed)
         return kept + file_ids
 
     async def _posted(self, channel: ChannelRef, message: OutboundMessage, thread_ts: str | None) -> dict[int, str]:

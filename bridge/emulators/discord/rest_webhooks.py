@@ -138,8 +138,13 @@ class TokenRoutes:
             message["flags"] = int(message.get("flags", 0)) & ~LOADING
             self.b.notifier.poke()
             return reply(message)
+        keep = body.get("attachments")
         edited = await self.b.edit_message(
-            channel, message["id"], content=content, allowed_mentions=body.get("allowed_mentions")
+            channel,
+            message["id"],
+            content=content,
+            allowed_mentions=body.get("allowed_mentions"),
+            keep_attachments=keep if isinstance(keep, list) else None,
         )
         return reply(edited)
 

@@ -362,9 +362,14 @@ class DiscordEmulator:
         """SHA-256 of the bytes the emulator holds for an attachment (None: gone from the CDN)."""
         return self.backend.cdn.sha256(attachment_id)
 
-    async def edit(self, channel: str, message_id: str, content: str) -> dict[str, Any]:
-        """A person edits their message."""
-        return await self.backend.edit_message(self.channel(channel), message_id, content=content, source="user")
+    async def edit(
+        self, channel: str, message_id: str, content: str, *, keep_files: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A person edits their message (``keep_files``: the attachment ids left; the others removed)."""
+        keep = [{"id": i} for i in keep_files] if keep_files is not None else None
+        return await self.backend.edit_message(
+            self.channel(channel), message_id, content=content, source="user", keep_attachments=keep
+        )
 
     async def delete(self, channel: str, message_id: str) -> None:
         """A person (or a moderator) deletes a message."""

@@ -143,8 +143,16 @@ class Backend:
         content: Any,
         allowed_mentions: dict[str, Any] | None = None,
         source: str = "api",
+        keep_attachments: list[Any] | None = None,
     ) -> dict[str, Any]:
+        """``keep_attachments``: the ``attachments`` of an Edit Message body, the ones to keep; any
+        previously uploaded attachment not listed is removed (resources/message.mdx, Edit Message)."""
         message = self.message(channel, message_id)
+        if keep_attachments is not None:
+            keep = {str(a.get("id")) for a in keep_attachments if isinstance(a, dict)}
+            gone = [a for a in message.get("attachments") or [] if str(a.get("id")) not in keep]
+            message["attachments"] = [a for a in message.get("attachments") or [] if str(a.get("id")) in keep]
+            self.cdn.forget(gone)
         text = check_content(content, allow_empty=bool(message.get("attachments") or message.get("sticker_items")))
         self.threads.editable(channel)
         ping = self.world.compute_ping(text, allowed_mentions)

@@ -167,8 +167,8 @@ def chat_update(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     text = _text(emu, args)
     blocks = _blocks(args)
     _block_files(emu, blocks)
-    # blocks given replace the old ones; absent, they are kept (an assumption only a live check can
-    # settle; the bridge always sends its blocks again, so it is right either way)
+    # docs.slack.dev reference/methods/chat.update, `blocks`: given, they replace the old ones; absent,
+    # the previous blocks are kept; an empty array removes them
     # Does chat.update keep a custom username/icon? The docs do not say (chat.update lists neither
     # argument). ``update_keeps_persona`` picks the answer: kept, or reset to the app's own name
     # unless the call sends them again; an update that sends them sets them either way.
