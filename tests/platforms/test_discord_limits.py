@@ -72,3 +72,37 @@ async def test_a_channel_with_15_webhooks_holds_its_room_until_an_admin_frees_on
         await until(lambda: "waiting for a webhook slot" in b.discord_texts("random"), what="the held message")
         assert await b.dead_letters() == 0
         assert len([w for w in b.discord.world.webhooks.values() if w.channel_id == random.id]) == 15
+
+
+async def test_an_interaction_answered_after_3_s_is_unknown_and_a_token_expires(chat: Chat, redis_url: str) -> None:
+    async with both_sides(chat, redis_url) as b:
+        emu = b.discord
+        emu.world.config.interaction_initial_s = 0.0  # every answer is late
+        since = len(emu.requests)
+        inter = await emu.slash("alice", "general", "chat channels")
+        late = await emu.wait_for_request("POST", rf"/interactions/{inter.id}/[^/]+/callback", since=since)
+        assert late.status == 404 and late.answer["code"] == 10062
+        assert not inter.callbacks
+
+        emu.world.config.interaction_initial_s = 3.0
+        emu.world.config.interaction_token_s = 0.0  # the token has expired by the first followup
+        b.adapter("discord").config.__dict__["defer_after"] = 0.0  # defer at once, answer by followup
+        since = len(emu.requests)
+        inter = await emu.slash("alice", "general", "chat channels")
+        followup = await emu.wait_until(
+            lambda: next((r for r in emu.requests[since:] if r.path.startswith("/webhooks/") and r.status), None)
+        )
+        assert followup.status == 401 and followup.answer["code"] == 50027, followup
+
+
+def test_the_defer_budget_counts_from_the_snowflake() -> None:
+    from datetime import timedelta
+
+    import discord
+
+    from bridge.adapters.discord.interactions import interaction_age
+
+    class Seen:
+        created_at = discord.utils.utcnow() - timedelta(seconds=2.5)
+
+    assert 2.4 < interaction_age(Seen()) < 3.5  # type: ignore[arg-type]

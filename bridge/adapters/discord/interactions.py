@@ -1,12 +1,13 @@
 """Running a ``/chat`` subcommand: build the :class:`Invocation`, call the core, answer in Discord.
 
-The core is called in a task. If it answers within ``defer_after`` seconds (well inside Discord's
-3 s window) the reply goes out as the interaction response, ephemeral unless ``Reply.ephemeral`` is
-False. Otherwise the interaction is deferred (ephemeral "thinking…") and the reply follows as a
-followup; a public reply after a deferral is posted as a separate followup and the thinking message
-says where it went. Long replies are split into several messages. Nothing here can raise into
-discord.py: failures are logged with the command, user, guild and channel, and the person gets a
-short apology when Discord still accepts one.
+The core is called in a task. If it answers within ``defer_after`` seconds of the interaction's
+creation (its snowflake timestamp, where Discord's 3 s deadline counts from) the reply goes out as
+the interaction response, ephemeral unless ``Reply.ephemeral`` is False. Otherwise the interaction
+is deferred (ephemeral "thinking…") and the reply follows as a followup; a public reply after a
+deferral is posted as a separate followup and the thinking message says where it went. Long replies
+are split into several messages. Nothing here can raise into discord.py: failures are logged with
+the command, user, guild and channel, and the person gets a short apology when Discord still
+accepts one.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class CommandHandler:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
             deferred = True  # defer_after 0: always defer
-            if self.config.defer_after > 0:
-                done, _ = await asyncio.wait({task}, timeout=self.config.defer_after)
+            budget = self.config.defer_after - interaction_age(interaction)
+            if budget > 0:
+                done, _ = await asyncio.wait({task}, timeout=budget)
                 deferred = task not in done
             if deferred:
                 await interaction.response.defer(ephemeral=True, thinking=True)
@@ -122,3 +124,10 @@ class CommandHandler:
                 await interaction.response.send_message(APOLOGY, ephemeral=True)
         except Exception as err:  # the interaction may have expired; the log above has the details
             log.warning("could not apologise for interaction %s: %s", interaction.id, err)
+
+
+def interaction_age(interaction: discord.Interaction) -> float:
+    """Seconds since Discord created the interaction (its snowflake's timestamp): the 3 s for the
+    initial response run from then, not from when the handler started (the gateway, the event loop
+    and discord.py's parsing have already used some of them)."""
+    return max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from . import api_errors as errors
-from . import payloads, webhook_names
+from . import interaction_deadlines, payloads, webhook_names
 from .rest import JSON_BODY, body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Channel, Interaction, Webhook
@@ -156,10 +156,14 @@ class TokenRoutes:
         return no_content()
 
     # -- interactions --------------------------------------------------------------------------
-    def _interaction(self, request: web.Request) -> Interaction:
+    def _interaction(self, request: web.Request, *, initial: bool = False) -> Interaction:
         inter = self.b.interaction_by_token(request.match_info["token"])
         if "interaction_id" in request.match_info and request.match_info["interaction_id"] != inter.id:
             raise errors.unknown_interaction()
+        if initial:  # the callback: 3 s from creation
+            interaction_deadlines.check_initial(inter.id, self.world.config.interaction_initial_s)
+        else:  # followups and edits: the token's 15 minutes
+            interaction_deadlines.check_token(inter.id, self.world.config.interaction_token_s)
         return inter
 
     def _interaction_message(self, request: web.Request) -> dict[str, Any]:
@@ -190,7 +194,7 @@ class TokenRoutes:
         )
 
     async def callback(self, request: web.Request) -> web.Response:
-        inter = self._interaction(request)
+        inter = self._interaction(request, initial=True)
         if inter.acknowledged:
             raise errors.already_acknowledged()
         body = body_of(request)

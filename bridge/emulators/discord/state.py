@@ -77,6 +77,10 @@ class EmulatorConfig:
     token: str = "emulator-bot-token"
     """The bot token the emulator accepts (``Authorization: Bot <token>``)."""
     heartbeat_interval_ms: int = 41250
+    interaction_initial_s: float = 3.0
+    """The initial response deadline of an interaction (``interaction_deadlines``)."""
+    interaction_token_s: float = 15 * 60.0
+    """How long an interaction token works for followups and edits."""
     webhook_names_strict: bool = False
     """Refuse "dis\u200bcord" too (invisible characters ignored by the name check): undocumented
     either way (see ``webhook_names``); the bridge must work with both."""
