@@ -2,7 +2,8 @@
 
 ``say`` makes an emulated person post in a channel, ``log`` prints a channel as that platform
 stores it (what people there would see), ``slash`` runs a ``/chat`` command as a person and prints
-the bridge's answer. The emulators' addresses come from ``chatbridge-sandbox.json`` in the data dir.
+the bridge's answer, ``react`` makes a person add (``--remove``: remove) a reaction on a message.
+The emulators' addresses come from ``chatbridge-sandbox.json`` in the data dir.
 
 ``say --thread <platform message id>`` posts a reply in the thread of that message (Discord: in the
 thread started on it, starting one if needed); ``log --thread <id>`` lists that thread in order.
@@ -53,6 +54,7 @@ from bridge.app import SANDBOX_FILE
 from bridge.core.commands.builtin import builtin_commands
 from bridge.core.commands.registry import parse_args
 from bridge.errors import ConfigError, UserError
+from bridge.formatting.emoji import slack_to_unicode, unicode_to_slack
 
 EXIT_NOT_RUNNING = 4
 Reader = Callable[[dict[str, Any]], Any]
@@ -93,6 +95,15 @@ extra_key("thread", discord=lambda m: m.get("in_thread"), slack=_slack_thread)
 Discord ``{"id", "parent_id", "name"}`` of the thread channel the message is in (absent in the
 channel itself; the Discord emulator's listings add ``in_thread``)."""
 
+def _reacted(m: dict[str, Any]) -> Any:
+    return m.get("reacted_by") or None
+
+
+extra_key("reactions", discord=_reacted, slack=_reacted)
+"""``reactions``: [{"emoji", "count", "users"}] in the platform's own form (Slack: the shortcode name
+without colons, ``wave::skin-tone-3``; Discord: the Unicode character, or ``name:id`` of a custom
+emoji), users by name (both emulators' ``/_emulator`` message listings add ``reacted_by``)."""
+
 
 def add_parser(sub: Any) -> None:
     sb = sub.add_parser("sandbox", help="drive the local Discord/Slack emulators of `make run`")
@@ -126,6 +137,14 @@ def add_parser(sub: Any) -> None:
     slash.add_argument("user")
     slash.add_argument("line", nargs="+")
     slash.add_argument("--channel", default="general")
+    react = verbs.add_parser("react", help="an emulated person adds (or removes) a reaction")
+    react.add_argument("platform", choices=("discord", "slack"))
+    react.add_argument("user")
+    react.add_argument("message_id", help="the platform's message id (Discord id, Slack ts)")
+    react.add_argument("emoji", help="Unicode (👍) or a :shortcode: (:+1:, :wave::skin-tone-3:, a custom :name:)")
+    react.add_argument("--remove", action="store_true", help="remove the reaction instead")
+    react.add_argument("--channel", default="general", help="Slack: the channel the message is in")
+    react.add_argument("--json", action="store_true", help="print the message's reactions as JSON")
     users = verbs.add_parser("users", help="list the emulated people and channels")
     users.add_argument("platform", choices=("discord", "slack"))
 
@@ -196,7 +215,48 @@ async def _verb(http: aiohttp.ClientSession, base: str, args: argparse.Namespace
         return await _say(http, base, args)
     if args.verb == "log":
         return await _log(http, base, args)
+    if args.verb == "react":
+        return await _react(http, base, args)
     return await _slash(http, base, args)
+
+
+def platform_emoji(platform: str, text: str) -> str:
+    """What the emulated person reacts with, in the platform's form: Discord takes the Unicode
+    character (a ``:shortcode:`` of a standard emoji is converted; any other name is a custom emoji
+    of the guild), Slack the shortcode name (Unicode is converted)."""
+    raw = text.strip()
+    if not raw:
+        raise UserError("react with what? give an emoji (👍) or a :shortcode:")
+    name = raw[1:-1] if len(raw) > 2 and raw.startswith(":") and raw.endswith(":") else None
+    if platform == "discord":
+        return (slack_to_unicode(name) or name) if name is not None else raw
+    if name is not None:
+        return name
+    found = unicode_to_slack(raw)
+    if found is None:
+        raise UserError(f"{raw!r} is no emoji Slack knows; give a :shortcode:")
+    return found
+
+
+async def _react(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:
+    emoji = platform_emoji(args.platform, args.emoji)
+    if args.platform == "discord":
+        body: dict[str, Any] = {"user": args.user, "message_id": args.message_id, "emoji": emoji}
+    else:
+        body = {"user": args.user, "channel": args.channel, "ts": args.message_id, "name": emoji}
+    body["remove"] = bool(args.remove)
+    async with http.post(f"{base}/reactions", json=body) as resp:
+        answer = await resp.json(content_type=None)
+    if resp.status >= 300:
+        print(f"the emulator refused it: {json.dumps(answer)}", file=sys.stderr)
+        return 1
+    reactions = answer if isinstance(answer, list) else answer.get("reactions", [])
+    if args.json:
+        print(json.dumps({"platform": args.platform, "id": args.message_id, "reactions": reactions}))
+    else:
+        done = "removed" if args.remove else "added"
+        print(f"{args.user} {done} {emoji} on {args.message_id} ({args.platform})")
+    return 0
 
 
 async def _get(http: aiohttp.ClientSession, url: str, **params: str) -> Any:
@@ -341,7 +401,8 @@ def _line(view: dict[str, Any]) -> str:
     files = "".join(f" 📎 {f['name']} ({f['size']} bytes)" for f in view.get("files") or [])
     thread = view.get("thread") or {}
     where = f" (in thread {thread.get('name') or thread.get('thread_ts')})" if thread else ""
-    return f"{view['id']} {name}{tag}{where}: {view['text']}{files}{edited}"
+    reactions = "".join(f" [{r['emoji']} {r['count']}]" for r in view.get("reactions") or [])
+    return f"{view['id']} {name}{tag}{where}: {view['text']}{files}{edited}{reactions}"
 
 
 async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespace) -> int:

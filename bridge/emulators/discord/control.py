@@ -157,6 +157,8 @@ class ControlRoutes:
                 row["avatar_url"] = avatar
             if message.get("attachments"):
                 row["received_files"] = self._received(message["attachments"])
+            if message.get("reactions"):  # who reacted (Discord's message object has only counts)
+                row["reacted_by"] = self.emu.reactions.of_names(str(message["id"]))
             rows.append(row)
         return rows
 

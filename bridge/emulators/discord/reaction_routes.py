@@ -150,6 +150,13 @@ class Reactions:
             return []
         return [{"emoji": ref.key, "count": len(users), "users": list(users)} for ref, users in found.by_emoji.values()]
 
+    def of_names(self, message_id: str) -> list[dict[str, Any]]:
+        """:meth:`of` with usernames instead of user ids (the sandbox's view)."""
+        out = self.of(message_id)
+        for entry in out:
+            entry["users"] = [self.world.users[u].username for u in entry["users"] if u in self.world.users]
+        return out
+
     def _summary(self, message_id: str) -> list[dict[str, Any]]:
         found = self.messages.get(message_id)
         out = []
@@ -357,11 +364,7 @@ def control_routes(emulator: DiscordEmulator) -> list[web.RouteDef]:
     ``GET /_emulator/reactions?channel=`` → ``{message_id: [{emoji, count, users}]}`` (usernames)."""
     from .control import ControlRoutes, _json
 
-    def named(message_id: str) -> list[dict[str, Any]]:
-        out = emulator.reactions_of(message_id)
-        for entry in out:
-            entry["users"] = [emulator.world.users[u].username for u in entry["users"] if u in emulator.world.users]
-        return out
+    named = emulator.reactions.of_names
 
     async def react(request: web.Request) -> web.Response:
         body = await _json(request)

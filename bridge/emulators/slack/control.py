@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bridge.emulators.blobs import decode_files
+from bridge.emulators.slack import reaction_routes
 from bridge.emulators.slack.config import RateLimit
 from bridge.emulators.slack.limits import Injected
 from bridge.emulators.slack.message_ops import EmulatorError
@@ -149,7 +150,13 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
         msgs = emu.history(channel, include_deleted=deleted)
         return {
             "messages": [
-                {**m.to_api(), "channel": m.channel, "deleted": m.deleted, "received_files": received_files(emu, m)}
+                {
+                    **m.to_api(),
+                    "channel": m.channel,
+                    "deleted": m.deleted,
+                    "received_files": received_files(emu, m),
+                    **({"reacted_by": reaction_routes.named(emu, m)} if m.reactions else {}),
+                }
                 for m in msgs
             ]
         }

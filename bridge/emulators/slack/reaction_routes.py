@@ -25,6 +25,7 @@ one of the workspace's custom emoji.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import emoji as emoji_lib
@@ -170,13 +171,19 @@ def named(emu: SlackEmulator, msg: SlackMessage) -> list[dict[str, Any]]:
     return out
 
 
-def add_control_routes(app: web.Application, emu: SlackEmulator) -> None:
+def add_control_routes(
+    app: web.Application,
+    emu: SlackEmulator,
+    *,
+    guard: Callable[[Callable[[web.Request], Awaitable[Any]]], Any],
+    body: Callable[[web.Request], Awaitable[dict[str, Any]]],
+) -> None:
     """``POST /_emulator/reactions`` ``{user, channel, ts, name, remove?}``: a person reacts →
-    ``{changed, reactions}``; ``GET /_emulator/reactions?channel=`` → ``{reactions: {ts: [...]}}``."""
-    from bridge.emulators.slack.control import _body, _guard
+    ``{changed, reactions}``; ``GET /_emulator/reactions?channel=`` → ``{reactions: {ts: [...]}}``.
+    ``guard`` / ``body`` are the control module's error wrapper and JSON body reader."""
 
     async def post(request: web.Request) -> dict[str, Any]:
-        b = await _body(request)
+        b = await body(request)
         channel, ts = str(b["channel"]), str(b["ts"])
         changed = user_reacts(
             emu, user=str(b["user"]), channel=channel, ts=ts, name=str(b["name"]), remove=bool(b.get("remove"))
@@ -188,5 +195,5 @@ def add_control_routes(app: web.Application, emu: SlackEmulator) -> None:
         msgs = emu.history(request.query["channel"])
         return {"reactions": {m.ts: named(emu, m) for m in msgs if m.reactions}}
 
-    app.router.add_post("/_emulator/reactions", _guard(post))
-    app.router.add_get("/_emulator/reactions", _guard(listing))
+    app.router.add_post("/_emulator/reactions", guard(post))
+    app.router.add_get("/_emulator/reactions", guard(listing))

@@ -81,7 +81,7 @@ class SlackEmulator(MessageOps):
         app.router.add_post("/_respond/{run_id}", self._respond)
         control.add_routes(app, self)
         external_upload.add_routes(app, self)
-        reaction_routes.add_control_routes(app, self)
+        reaction_routes.add_control_routes(app, self, guard=control._guard, body=control._body)
         app.add_routes([control_route(self.network, on_revoke=self.socket.close)])
         return app
 
