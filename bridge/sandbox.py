@@ -95,6 +95,7 @@ extra_key("thread", discord=lambda m: m.get("in_thread"), slack=_slack_thread)
 Discord ``{"id", "parent_id", "name"}`` of the thread channel the message is in (absent in the
 channel itself; the Discord emulator's listings add ``in_thread``)."""
 
+
 def _reacted(m: dict[str, Any]) -> Any:
     return m.get("reacted_by") or None
 
