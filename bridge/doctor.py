@@ -174,8 +174,9 @@ async def check_discord(cfg: Config, report: Report) -> None:
 async def _check_thread_permissions(
     base: str, headers: dict[str, str], guild_ids: tuple[int, ...], report: Report
 ) -> None:
-    """Threads need Create Public Threads, Send Messages in Threads and Manage Threads in each guild."""
-    from bridge.adapters.discord.invite import missing_thread_permissions
+    """Threads need Create Public Threads, Send Messages in Threads and Manage Threads in each guild;
+    mirrored reactions need Add Reactions (the reaction intent is not privileged: always asked for)."""
+    from bridge.adapters.discord.invite import ADD_REACTIONS, ADMINISTRATOR, missing_thread_permissions
 
     try:
         timeout = aiohttp.ClientTimeout(total=15)
@@ -198,6 +199,12 @@ async def _check_thread_permissions(
             f"the bot may start, post in and manage threads in {name}",
             f"the bot lacks {', '.join(missing)} in {name}: Slack threads cannot become Discord threads there",
             "re-invite it with the URL from `chatbridge discord-invite`, or grant them to its role",
+        )
+        report.check(
+            bool(int(guild.get("permissions") or 0) & (ADD_REACTIONS | ADMINISTRATOR)),
+            f"the bot may add reactions in {name}",
+            f"the bot lacks Add Reactions in {name}: reactions from Slack cannot be mirrored there",
+            "re-invite it with the URL from `chatbridge discord-invite`, or grant it to its role",
         )
 
 
