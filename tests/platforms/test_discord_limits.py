@@ -106,3 +106,16 @@ def test_the_defer_budget_counts_from_the_snowflake() -> None:
         created_at = discord.utils.utcnow() - timedelta(seconds=2.5)
 
     assert 2.4 < interaction_age(Seen()) < 3.5  # type: ignore[arg-type]
+
+
+def test_the_gateway_reconnect_delay_is_capped_and_restarts_after_a_connection() -> None:
+    import discord.client
+
+    from bridge.adapters.discord import gateway_backoff
+
+    gateway_backoff.install(2.0)
+    backoff = discord.client.ExponentialBackoff()
+    assert isinstance(backoff, gateway_backoff.CappedBackoff)
+    assert max(backoff.delay() for _ in range(30)) <= 2.0  # discord.py alone: up to 1024 s
+    gateway_backoff.connected()
+    assert backoff.delay() <= 2.0 and backoff._exp == 1  # started again from the first step

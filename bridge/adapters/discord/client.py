@@ -28,6 +28,7 @@ from bridge.errors import ConfigError
 from bridge.formatting.emoji import from_discord_reaction
 from bridge.health import PartHealth
 
+from . import gateway_backoff
 from .commands import build_group
 from .config import DiscordConfig
 from .endpoints import apply_endpoints
@@ -108,6 +109,7 @@ class _BridgeEvents(_ClientBase):
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s (%s)", self.user, self.user.id if self.user else "?")
         self.adapter.link.up("gateway connected")
+        gateway_backoff.connected()
         self.adapter.reconnect.reset()
         self.ready_event.set()
 
@@ -117,6 +119,7 @@ class _BridgeEvents(_ClientBase):
 
     async def on_resumed(self) -> None:
         self.adapter.link.up("gateway connected (resumed)")
+        gateway_backoff.connected()
 
     async def on_socket_event_type(self, event_type: str) -> None:
         """Every gateway dispatch, counted by kind (``chatbridge_inbound_events_total``)."""
@@ -320,6 +323,7 @@ class DiscordAdapter:
         """Connect in the background and stay connected: failures (unreachable, 5xx, refused
         token) are reported in :attr:`link` and retried (:mod:`.supervisor`); never raises."""
         apply_endpoints(api_base=self.config.api_base, gateway_url=self.config.gateway_url)
+        gateway_backoff.install(self.config.reconnect_max_s)
         self._stopping.clear()
         self._task = asyncio.create_task(supervise(self, token, self._stopping), name="discord-supervisor")
 
