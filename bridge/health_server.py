@@ -119,15 +119,16 @@ class HealthServer:
             return [self._redis.snapshot(), self._search.snapshot(module=module.label)]
 
     async def check(self) -> list[PartHealth]:
-        """Check every part now: update the gauges, log each change of state (WARNING when a part
-        goes down, INFO when it is back) and return the parts."""
+        """Check every part now: update the gauges, log each change of state of the store and the
+        worker (WARNING when a part goes down, INFO when it is back; the adapters log their own
+        connection changes, ``bridge.adapters.linkstate``) and return the parts."""
         parts = await self.parts()
         for part in parts:
             metrics.PART_HEALTHY.labels(part=part.name).set(1 if part.ok else 0)
             if part.name in self.adapters:
                 metrics.ADAPTER_CONNECTED.labels(platform=part.name).set(1 if part.ok else 0)
             before = self._last.get(part.name)
-            if (before is None and part.ok) or self.stopping.is_set():
+            if (before is None and part.ok) or self.stopping.is_set() or part.name in self.adapters:
                 pass
             elif before is not part.ok:
                 if part.ok:
