@@ -194,3 +194,16 @@ async def test_removal_after_a_restart(chat: Chat, redis_url: str) -> None:
         assert slack_reactions(first, "general", copy.ts) == [("rocket", [bot])]
         first.start_worker()
         await until(lambda: slack_reactions(first, "general", copy.ts) == [])
+
+
+async def test_bursts_are_paced_under_discords_reaction_limit(bridge: Bridge) -> None:
+    """Five reactions at once on Slack: the Discord copy gets all five, and the bot never hits the
+    emulator's one-reaction-per-0.25-s-per-channel limit (the adapter paces its calls)."""
+    original, copy = await slack_to_discord(bridge, "a burst of reactions")
+    names = ["+1", "tada", "eyes", "rocket", "fire"]
+    for name in names:
+        bridge.slack.user_reacts(user="carol", channel="general", ts=original.ts, name=name)
+    await until(lambda: len(discord_reactions(bridge, copy["id"])) == 5, timeout=15)
+    assert [e for e, _ in discord_reactions(bridge, copy["id"])] == ["👍", "🎉", "👀", "🚀", "🔥"]
+    statuses = [r.status for r in bridge.discord.requests if "/reactions/" in r.path]
+    assert statuses.count(204) == 5 and 429 not in statuses
