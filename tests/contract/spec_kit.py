@@ -88,6 +88,12 @@ ALLOWED: tuple[Allowed, ...] = (
         "adapter sends the persona again (issue 12 item 12; bridge/adapters/slack/outbound.py)",
     ),
     Allowed(
+        r"^slack request chat\.(postMessage|update)$",
+        r"unknown argument 'metadata'",
+        "message metadata (api.slack.com/methods/chat.postMessage, argument metadata; "
+        "api.slack.com/metadata) came after the 2021 spec; the bridge tags its posts with it",
+    ),
+    Allowed(
         r"^slack request auth\.test$",
         r"unknown argument 'team_id'",
         "slack-bolt calls auth.test with team_id (org-wide installs); the 2021 parameter list predates it",
