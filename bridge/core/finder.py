@@ -37,14 +37,16 @@ WINDOW_START_MS = 86_400_000
 """The first time window of a message search: the last day."""
 WINDOW_GROWTH = 16.0
 """How much a window may widen per round (at most; less when the matches seen say less is enough)."""
-WINDOW_ROUNDS = 4
+WINDOW_ROUNDS = 2
+"""Windows tried before the whole history: a wide numeric range costs more than the full sort
+(measured at 1M messages: 'match' in 1 day 4-14 ms, in 16 days 67-124 ms, everything 215-340 ms)."""
 MISSING_CHECK_MS = 60_000
 MISSING_CHECK_MEMO = 10_000
 INDEX_PROBE_S = 10.0
 """How often a search first checks (one FT.EXPLAIN round trip) that the indexes were not replaced."""
 TIE_LIMIT = 10_000
 """Most messages of one millisecond a page boundary reads to order them exactly."""
-WINDOW_LIMIT_MS = 2 * 365 * 86_400_000
+WINDOW_LIMIT_MS = 60 * 86_400_000
 """A window this wide is no better than the whole history: search everything instead."""
 HAS_VALUES = ("file", "image")
 
@@ -281,7 +283,10 @@ class Finder:
         missing = self._missing_check(query, now)
         anchor = min(now, q.before_ms) if q.before_ms is not None else now
         span = WINDOW_START_MS
-        for _ in range(WINDOW_ROUNDS):
+        # a query filtered by channel or author matches few messages: its full sort is cheap, while a
+        # time window adds a numeric range to walk (measured at 1M: 9-48 ms full vs 7-90 ms windowed)
+        rounds = 0 if (q.channels or q.authors) else WINDOW_ROUNDS
+        for _ in range(rounds):
             since = anchor - span
             if q.after_ms is not None and q.after_ms >= since:
                 break  # the query's own after: is narrower than the window
