@@ -94,6 +94,19 @@ ALLOWED: tuple[Allowed, ...] = (
         "api.slack.com/metadata) came after the 2021 spec; the bridge tags its posts with it",
     ),
     Allowed(
+        r"^slack request (chat\.postMessage|conversations\.(history|replies))$",
+        r"unknown argument '(metadata|include_all_metadata)'",
+        "message metadata came after the 2021 spec: chat.postMessage takes metadata = {event_type, "
+        "event_payload} and conversations.history/replies take include_all_metadata "
+        "(docs.slack.dev/messaging/message-metadata); the bridge marks each mirrored part with it (issue 13)",
+    ),
+    Allowed(
+        r"^slack (chat\.postMessage|conversations\.(history|replies)) -> ok$",
+        r"Additional properties are not allowed \('metadata'",
+        "a message posted with metadata carries it in the answer (docs.slack.dev/messaging/message-metadata); "
+        "the 2021 message schema has additionalProperties: false and no metadata",
+    ),
+    Allowed(
         r"^slack request auth\.test$",
         r"unknown argument 'team_id'",
         "slack-bolt calls auth.test with team_id (org-wide installs); the 2021 parameter list predates it",
