@@ -99,7 +99,15 @@ class SlackAdapter:
             files=files,
             homes=chat,
         )
-        self.directory = Directory(client=self.client, ttl=config.profile_cache_seconds)
+        # users.info runs before an event is acked (process_before_response): no rate-limit retry
+        # handler here, whose Retry-After sleep would hold the ack past Slack's 3 s and get the
+        # event redelivered; a 429 falls back to what the directory knows (stale entry or the id)
+        self.directory = Directory(
+            client=AsyncWebClient(
+                token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
+            ),
+            ttl=config.profile_cache_seconds,
+        )
         self.rooms = RoomTraffic(chat=chat, directory=self.directory)
         self.reactions = SlackReactions(
             chat=chat,

@@ -78,6 +78,8 @@ class Directory:
             resp = await self._client.users_info(user=user_id)
         except SlackApiError as err:
             log.warning("users.info %s failed: %s", user_id, err.response.get("error"))
+            if hit is not None:  # rate limited or down: the profile we had is better than the id
+                return hit[1]
             return SlackPerson(user_id, user_id, user_id, None, False, False)
         person = _person(resp.data["user"] if isinstance(resp.data, dict) else {})
         self._people[user_id] = (now, person)
