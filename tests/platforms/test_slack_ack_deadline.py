@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from both_sides import both_sides, core_texts, until_async
+from both_sides import both_sides, core_texts, until, until_async
 
 from bridge.core.chat import Chat
 from bridge.emulators.slack import Injected
@@ -28,3 +28,17 @@ async def test_a_rate_limited_profile_lookup_does_not_delay_the_ack(chat: Chat, 
 
 async def _has(chat: Chat, text: str) -> bool:
     return text in await core_texts(chat)
+
+
+async def test_an_empty_display_name_falls_back_to_the_real_name(chat: Chat, redis_url: str) -> None:
+    """``profile.display_name`` is often empty on real workspaces (api.slack.com/types/user: "the
+    display name the user has chosen", optional; real_name is always set)."""
+    async with both_sides(chat, redis_url) as b:
+        b.slack.workspace.users["U0CAROL001"].display_name = ""
+        b.slack.workspace.users["U0CAROL001"].real_name = "Carol Cardigan"
+        b.slack.user_says(user="carol", channel="general", text="who am I")
+        copy = await until(
+            lambda: next((m for m in b.discord.messages("general") if m["content"] == "who am I"), None),
+            what="the message on Discord",
+        )
+        assert copy["author"]["username"] == "Carol Cardigan"
