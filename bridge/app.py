@@ -20,7 +20,7 @@ from typing import Any
 from bridge import logs
 from bridge.adapters.file_transfer import FileHub
 from bridge.adapters.linkstate import Supervised
-from bridge.config import Config
+from bridge.config import SANDBOX_FILE, Config
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
 from bridge.core.ports import ChannelRef, Destination, OutboundMessage, PlatformUser, as_platform
@@ -30,7 +30,6 @@ from bridge.store import keys
 from bridge.store.connection import blocking_client
 
 log = logging.getLogger("bridge.app")
-SANDBOX_FILE = "chatbridge-sandbox.json"
 Closer = Callable[[], Awaitable[None]]
 STARTUP_WAIT_S = 30.0
 """How long ``run`` waits for the adapters to connect before going on without the missing ones."""

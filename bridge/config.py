@@ -25,6 +25,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SANDBOX_FILE = "chatbridge-sandbox.json"
+"""In ``redis.data_dir`` while ``chatbridge run`` drives the local emulators: their addresses, for
+``chatbridge sandbox`` (which reads it without importing the running bridge)."""
+
+
 class RedisConfig(Strict):
     url: str | None = None
     """Use this Redis (with RediSearch). Unset: REDIS_URL, else an embedded redis-server."""

@@ -50,7 +50,7 @@ from typing import Any
 
 import aiohttp
 
-from bridge.app import SANDBOX_FILE
+from bridge.config import SANDBOX_FILE
 from bridge.core.commands.builtin import builtin_commands
 from bridge.core.commands.registry import parse_args
 from bridge.errors import ConfigError, UserError

@@ -61,6 +61,8 @@ def cli(cfg: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# a dozen CLI processes, each a full Python start: more than the 60 s default on a loaded machine
+@pytest.mark.timeout(240)
 def test_a_newcomer_sees_discord_on_slack_and_back_and_runs_commands(sandbox: tuple[Path, Path]) -> None:
     cfg, cwd = sandbox
     said = cli(cfg, cwd, "sandbox", "say", "discord", "alice", "hello from Discord")
@@ -83,6 +85,8 @@ def test_a_newcomer_sees_discord_on_slack_and_back_and_runs_commands(sandbox: tu
     assert answer.returncode == 0 and "and back to Discord" in answer.stdout, answer.stdout + answer.stderr
 
 
+# a dozen CLI processes, each a full Python start: more than the 60 s default on a loaded machine
+@pytest.mark.timeout(240)
 def test_a_second_sandbox_run_replaces_the_previous_runs_links(tmp_path: Path, generation: Generation) -> None:
     """Emulators get new ids each run; the old links must not linger (they would dead-letter)."""
     data = tmp_path / "data"
