@@ -133,8 +133,12 @@ async def test_broadcast_reply_is_in_the_discord_thread_and_the_channel(bridge: 
     await until(lambda: _in(bridge, thread.id, "ok for everyone"))
     in_channel = await until(lambda: _in(bridge, "general", "ok for everyone"))
     assert in_channel["author"]["username"] == "bob"
-    # deleting it on Slack removes both copies
+    # editing it on Slack edits both copies, where each is
     said = _slack(bridge, "general", "ok for everyone")
+    bridge.slack.user_edits(channel="general", ts=said.ts, text="ok for everyone, at 6")
+    await until(lambda: _in(bridge, "general", "at 6") and _in(bridge, thread.id, "at 6"))
+    assert len(bridge.discord.messages(thread.id)) == 1 and _in(bridge, "general", "ok for everyone")
+    # deleting it on Slack removes both copies
     bridge.slack.user_deletes(channel="general", ts=said.ts)
     await until(lambda: _in(bridge, "general", "ok for everyone") is None and _in(bridge, thread.id, "ok") is None)
 
@@ -253,3 +257,14 @@ async def _core_id(bridge: Bridge, discord_id: str) -> str:
     found = await bridge.chat.thread_root_of(bridge.dref("general"), discord_id)
     assert found is not None
     return found
+
+
+async def test_a_deleted_discord_thread_is_reported(bridge: Bridge, caplog: pytest.LogCaptureFixture) -> None:
+    thread = await bridge.discord.start_thread("carol", "general", "short lived")
+    await bridge.discord.say("bob", thread.id, "soon gone")
+    await until(lambda: _slack(bridge, "general", "soon gone"))
+    with caplog.at_level("WARNING", logger="bridge.drops"):
+        await bridge.discord.delete_thread(thread.id)
+        await until(lambda: any("thread_deleted" in r.getMessage() for r in caplog.records))
+    line = next(r.getMessage() for r in caplog.records if "thread_deleted" in r.getMessage())
+    assert thread.id in line and "its mirrored copies stay" in line

@@ -134,6 +134,9 @@ class _BridgeEvents(_ClientBase):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self.adapter.inbound.on_raw_delete(payload)
 
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self.adapter.inbound.on_thread_delete(payload)
+
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         """A moderator purge (or a ban that deletes history): each message is deleted on the core."""
         for message_id in sorted(payload.message_ids):
@@ -262,6 +265,7 @@ class DiscordAdapter:
         """A fresh discord.py client for the next connection attempt (a closed one cannot log in)."""
         self.client = self._new_client()
         self.webhooks.client = self.inbound.client = self.destination.client = self.client
+        self.inbound.threads.client = self.destination.threads.client = self.client
 
     async def setup_commands(self, tree: app_commands.CommandTree[Any]) -> None:
         """Register ``/chat`` and sync it (per allowed guild, else globally)."""

@@ -121,6 +121,19 @@ class Inbound:
         except HoldFull as err:
             metrics.inbound_dropped("discord", "redis_outage", "%s: Redis is unreachable and %s", what, err)
 
+    async def on_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        """A moderator deleted a whole thread: Discord sends no delete per message, so its copies stay
+        on the other side; the operator is told (a WARNING and ``inbound_dropped``)."""
+        if not self.guild_allowed(payload.guild_id):
+            return
+        ref = ChannelRef("discord", str(payload.guild_id), str(payload.parent_id))
+        if await self.chat.channel_for(ref) is None:
+            return
+        metrics.inbound_dropped(
+            "discord", "thread_deleted", "thread %s of %s was deleted on Discord; its mirrored copies stay",
+            payload.thread_id, ref.key(),
+        )  # fmt: skip
+
     def _room_of(self, channel_id: int) -> int:
         """The channel whose lock an event in ``channel_id`` takes (a cached thread's parent)."""
         return _room_id(self.client.get_channel(channel_id)) if self.client.get_channel(channel_id) else channel_id

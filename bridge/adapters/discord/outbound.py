@@ -192,12 +192,17 @@ class DiscordDestination:
     async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
         lines = lines_for_edit(message.files, upload_limit(self.client, channel.workspace), self.files.max_bytes)
         holding: list[str] = []
+        added: list[str] = []
+        others: list[tuple[int | None, list[str]]] = []
         try:
             place = await self.threads.place(channel, message)
             text, pingable = await self._render(channel, message, lines, place)
             allowed = _allowed(pingable)
             parts = split(text) if text else [""]  # files only: the first part keeps them, with no text
             hook = await self.webhooks.get(channel.channel_id)
+            groups = await self._copies(channel, ids)
+            if len(groups) > 1:  # a broadcast reply: a copy in its thread and one in the channel
+                ids, others = groups[0][1], groups[1:]
             extra = parts[len(ids) :]
             where = await self.threads.thread_of(channel, ids[0]) if ids and extra else None
             in_channel = where is None and place.thread is None  # reconcile looks in the channel only
@@ -213,20 +218,39 @@ class DiscordDestination:
                     holding.append(ids[index])
                 elif index - len(ids) < len(landed):  # posted by an attempt that died
                     holding.append(landed[index - len(ids)])
+                    added.append(holding[-1])
                 else:  # a longer text: the new parts go where the first one is
                     spot = Placement(thread=where) if where else Placement(thread=place.thread)
                     holding.append(await self._post(channel, part, message, allowed, None, spot))
+                    added.append(holding[-1])
                     if spot.thread is not None:
                         await self.threads.remember(channel, holding[-1], spot.thread)
+            for other, copy in others:  # the broadcast's other copy, edited where it is
+                for index, part in enumerate(parts):
+                    if index < len(copy):
+                        await self._edit_one(channel, hook, copy[index], part, allowed)
+                        holding.append(copy[index])
+                        continue
+                    holding.append(await self._post(channel, part, message, allowed, None, Placement(thread=other)))
+                    added.append(holding[-1])
+                    if other is not None:
+                        await self.threads.remember(channel, holding[-1], other)
         except Exception as err:
-            added = holding[len(ids) :]
             if added:  # parts posted by this attempt: removed, so the retry does not post them twice
                 await self._delete_quietly(channel, added)
             raise self._failed(err, f"edit in {channel.key()}") from err
-        if len(ids) > len(parts):
-            await self.delete(channel, ids[len(parts) :])
+        surplus = ids[len(parts) :] + [i for _, copy in others for i in copy[len(parts) :]]
+        if surplus:
+            await self.delete(channel, surplus)
         self.counters["edited"] += 1
         return holding
+
+    async def _copies(self, channel: ChannelRef, ids: list[str]) -> list[tuple[int | None, list[str]]]:
+        """The posted parts grouped by where they are (a thread id, or None: the channel), in order."""
+        groups: dict[int | None, list[str]] = {}
+        for message_id in ids:
+            groups.setdefault(await self.threads.thread_of(channel, message_id), []).append(message_id)
+        return list(groups.items()) or [(None, [])]
 
     async def _edit_one(
         self,
