@@ -7,6 +7,7 @@ after every example the message hashes, the channel streams and ``idx:messages``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -113,7 +114,7 @@ def typed_options(draw: st.DrawFn, specs: list[CommandSpec]) -> tuple[str, dict[
     for arg in spec.args:
         if arg.required or draw(st.booleans()):
             value: Any = draw(value_for(arg))
-            if arg.kind == "int" and value.lstrip("-").isdigit():
+            if arg.kind == "int" and re.fullmatch(r"-?[0-9]+", value):  # not str.isdigit: '²' is a digit to it
                 value = int(value)
             args[arg.name] = value
     if draw(st.integers(0, 9)) == 0:
@@ -171,6 +172,7 @@ def fuzz(examples: int) -> Any:
     return settings(max_examples=examples, deadline=None, suppress_health_check=slow)
 
 
+@pytest.mark.timeout(300)  # a few hundred commands against real Redis: minutes on a loaded machine
 @fuzz(examples=250)
 @given(data=st.data())
 async def test_any_command_line_gets_a_clear_answer_and_keeps_the_data_consistent(world: Chat, data: Any) -> None:
@@ -185,6 +187,7 @@ async def test_any_command_line_gets_a_clear_answer_and_keeps_the_data_consisten
     await assert_consistent(r)
 
 
+@pytest.mark.timeout(300)  # a few hundred commands against real Redis: minutes on a loaded machine
 @fuzz(examples=200)
 @given(data=st.data())
 async def test_any_typed_options_get_a_clear_answer_and_keep_the_data_consistent(world: Chat, data: Any) -> None:
