@@ -4,7 +4,7 @@ outage tests in tests/platforms, the contract tests in tests/contract)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,19 +47,6 @@ class Both:
         return int(await self.chat.ctx.redis.xlen(keys.DEAD_LETTERS))
 
 
-async def until(probe: Callable[[], T], *, timeout: float = 15.0, what: str = "condition") -> T:
-    """Wait for ``probe()`` to return something truthy (polling under a deadline)."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = probe()
-                if value:
-                    return value
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
-
-
 @asynccontextmanager
 async def both_sides(chat: Chat, redis_url: str, **worker: Any) -> AsyncIterator[Both]:
     rt = Runtime(redis_url, chat.ctx.redis, chat, None)
@@ -80,19 +67,6 @@ async def both_sides(chat: Chat, redis_url: str, **worker: Any) -> AsyncIterator
             await asyncio.wait_for(task, 15)
         for close in running.closers:
             await close()
-
-
-async def until_async(probe: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition") -> Any:
-    """Like :func:`until` for a coroutine probe."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = await probe()
-                if value:
-                    return value
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
 
 
 async def core_texts(chat: Chat, channel: str = "general") -> list[str]:

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import spec_kit
-from both_sides import Both, both_sides, until
+from both_sides import Both, both_sides
+from waiting import until
 
 from bridge.core.chat import Chat
 

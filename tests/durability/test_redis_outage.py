@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from waiting import until
 
 from bridge.app import Running, start_discord, start_slack
 from bridge.config import Config
@@ -24,15 +24,6 @@ from bridge.store.embedded import EmbeddedRedis
 
 T = TypeVar("T")
 OUTAGE_S = 30.0
-
-
-async def until(probe: Callable[[], T], *, timeout: float) -> T:
-    async with asyncio.timeout(timeout):
-        while True:
-            value = probe()
-            if value:
-                return value
-            await asyncio.sleep(0.05)
 
 
 @pytest.mark.timeout(180)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -38,16 +38,6 @@ class Bridge:
 
     def discord_texts(self, channel: str) -> list[str]:
         return [m["content"] for m in self.discord.messages(channel)]
-
-
-async def until(probe: Callable[[], T], *, timeout: float = 10.0) -> T:
-    """Wait for ``probe()`` to return something truthy (polling under a deadline)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = probe()
-            if value:
-                return value
-            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from e2e_kit import Bridge, running_bridge, until
+from e2e_kit import Bridge, running_bridge
+from waiting import until
 
 from bridge.core.chat import Chat
 from bridge.core.ports import Invocation

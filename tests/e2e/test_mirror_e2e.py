@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from e2e_kit import Bridge, running_bridge, until
+from e2e_kit import Bridge, running_bridge
 from generations import Generation
+from waiting import until
 
 from bridge.app import Running, start_discord, start_slack
 from bridge.config import Config

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from test_mirror_e2e import Bridge, bridge, until
+from test_mirror_e2e import Bridge, bridge
+from waiting import until
 
 from bridge.app import Running, start_discord, start_slack
 from bridge.config import Config

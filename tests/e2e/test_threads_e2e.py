@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import test_mirror_e2e
-from test_mirror_e2e import Bridge, until
+from test_mirror_e2e import Bridge
+from waiting import until
 
 from bridge.adapters.discord.thread_places import Threads
 from bridge.app import Running, start_discord, start_slack

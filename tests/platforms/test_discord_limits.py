@@ -4,7 +4,8 @@ topics/opcodes-and-status-codes.mdx) and how the adapter copes."""
 from __future__ import annotations
 
 import pytest
-from both_sides import both_sides, until
+from both_sides import both_sides
+from waiting import until
 
 from bridge.adapters.discord.text import webhook_username
 from bridge.core.chat import Chat

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from both_sides import both_sides, core_texts, until, until_async
+from both_sides import both_sides, core_texts
+from waiting import until, until_async
 
 from bridge.core.chat import Chat
 from bridge.emulators.slack import Injected

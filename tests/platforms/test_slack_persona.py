@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import pytest
-from both_sides import both_sides, until
+from both_sides import both_sides
+from waiting import until
 
 from bridge.core.chat import Chat
 

@@ -6,7 +6,8 @@ every request, the token revoked (Discord 401 + gateway close 4004; Slack ``toke
 
 from __future__ import annotations
 
-from both_sides import Both, both_sides, core_texts, until, until_async
+from both_sides import Both, both_sides, core_texts
+from waiting import until, until_async
 
 from bridge.core.chat import Chat
 
