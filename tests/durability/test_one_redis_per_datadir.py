@@ -14,16 +14,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from generations import Generation
 
 from bridge.errors import StoreError
 from bridge.store.datadir import LOCK_FILE, SERVER_FILE, DataDirServer, open_server, read_record
 from bridge.store.embedded import EmbeddedRedis, free_port
 
 BOOT_TIMEOUT = 60.0
+SERVERS = ("redis-server", "valkey-server")  # the comm of either generation's server
 
 
 def servers_on(data_dir: Path) -> list[int]:
-    """Pids of every redis-server process working in this data dir (redis-server rewrites its
+    """Pids of every embedded server process working in this data dir (the server rewrites its
     command line, so its working directory, which is its --dir, tells)."""
     want = os.path.realpath(data_dir)
     found = []
@@ -31,7 +33,7 @@ def servers_on(data_dir: Path) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "comm").read_text().strip() == "redis-server" and os.readlink(entry / "cwd") == want:
+            if (entry / "comm").read_text().strip() in SERVERS and os.readlink(entry / "cwd") == want:
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -62,8 +64,8 @@ def servers() -> Iterator[list[DataDirServer]]:
         server.stop()
 
 
-def _start(data_dir: Path) -> Callable[[], EmbeddedRedis]:
-    return lambda: EmbeddedRedis(data_dir=data_dir, appendfsync="always")
+def _start(data_dir: Path, generation: Generation) -> Callable[[], EmbeddedRedis]:
+    return lambda: generation.server(data_dir, appendfsync="always")
 
 
 ORPHAN_MAKER = """
@@ -71,17 +73,20 @@ import sys, pathlib
 from bridge.store.datadir import open_server
 from bridge.store.embedded import EmbeddedRedis
 d = pathlib.Path(sys.argv[1])
-s = open_server(d, lambda: EmbeddedRedis(data_dir=d), role="run")
+s = open_server(d, lambda: EmbeddedRedis(data_dir=d, server_binary=sys.argv[2], module_path=sys.argv[3]), role="run")
 print(s.url, flush=True)
 sys.stdin.read()
 """
 
 
 def test_a_server_left_by_a_killed_owner_is_adopted_not_doubled(
-    data_dir: Path, servers: list[DataDirServer], caplog: pytest.LogCaptureFixture
+    data_dir: Path, servers: list[DataDirServer], caplog: pytest.LogCaptureFixture, generation: Generation
 ) -> None:
     owner = subprocess.Popen(
-        [sys.executable, "-c", ORPHAN_MAKER, str(data_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", ORPHAN_MAKER, str(data_dir), generation.server_binary, generation.module_path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert owner.stdout is not None
     url = owner.stdout.readline().strip()
@@ -94,7 +99,7 @@ def test_a_server_left_by_a_killed_owner_is_adopted_not_doubled(
     owner.communicate()
     assert alive(first.pid)  # the orphan: what used to become a second server on the same AOF
 
-    adopted = open_server(data_dir, _start(data_dir), role="run")
+    adopted = open_server(data_dir, _start(data_dir, generation), role="run")
     servers.append(adopted)
     assert adopted.mode == "adopted" and adopted.url == url
     assert servers_on(data_dir) == [first.pid]
@@ -104,7 +109,7 @@ def test_a_server_left_by_a_killed_owner_is_adopted_not_doubled(
     adopted.stop()
     assert not alive(first.pid) and not (data_dir / SERVER_FILE).exists()
 
-    again = open_server(data_dir, _start(data_dir), role="run")  # a clean restart reads the AOF
+    again = open_server(data_dir, _start(data_dir, generation), role="run")  # a clean restart reads the AOF
     servers.append(again)
     assert again.mode == "started"
     with redis.Redis.from_url(again.url, decode_responses=True) as fresh:
@@ -112,13 +117,13 @@ def test_a_server_left_by_a_killed_owner_is_adopted_not_doubled(
 
 
 def test_a_second_run_is_refused_and_commands_share_the_owners_server(
-    data_dir: Path, servers: list[DataDirServer]
+    data_dir: Path, servers: list[DataDirServer], generation: Generation
 ) -> None:
-    owner = open_server(data_dir, _start(data_dir), role="run")
+    owner = open_server(data_dir, _start(data_dir, generation), role="run")
     servers.append(owner)
     with pytest.raises(StoreError, match=r"in use by another `chatbridge run` \(pid \d+"):
-        open_server(data_dir, _start(data_dir), role="run")
-    shared = open_server(data_dir, _start(data_dir), role="command")
+        open_server(data_dir, _start(data_dir, generation), role="run")
+    shared = open_server(data_dir, _start(data_dir, generation), role="command")
     assert shared.mode == "shared" and shared.url == owner.url
     shared.stop()  # a sharer never stops the owner's server
     with redis.Redis.from_url(owner.url) as client:
@@ -127,7 +132,11 @@ def test_a_second_run_is_refused_and_commands_share_the_owners_server(
 
 
 def test_a_stale_lock_and_record_after_a_machine_crash_are_detected(
-    data_dir: Path, servers: list[DataDirServer], redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+    data_dir: Path,
+    servers: list[DataDirServer],
+    redis_server: EmbeddedRedis,
+    caplog: pytest.LogCaptureFixture,
+    generation: Generation,
 ) -> None:
     """After a crash the lock file still names the dead owner and the record may point at a pid or
     port that now belongs to someone else (here: this test process, and the suite's own Redis,
@@ -138,7 +147,7 @@ def test_a_stale_lock_and_record_after_a_machine_crash_are_detected(
     for pid, port in ((os.getpid(), free_port()), (redis_server.process.pid, redis_server.port)):
         record = {"pid": pid, "port": port, "run_id": "0" * 40, "dir": str(data_dir.resolve())}
         (data_dir / SERVER_FILE).write_text(json.dumps(record))
-        server = open_server(data_dir, _start(data_dir), role="run")
+        server = open_server(data_dir, _start(data_dir, generation), role="run")
         servers.append(server)
         assert server.mode == "started" and server.url != redis_server.url
         assert "stale data dir lock" in caplog.text and "is stale" in caplog.text
@@ -147,10 +156,10 @@ def test_a_stale_lock_and_record_after_a_machine_crash_are_detected(
     assert redis_server.process.poll() is None  # the stranger's server was left alone
 
 
-def test_chatbridge_run_killed_then_restarted_adopts_its_redis(tmp_path: Path) -> None:
+def test_chatbridge_run_killed_then_restarted_adopts_its_redis(tmp_path: Path, generation: Generation) -> None:
     data = tmp_path / "data"
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"redis:\n  data_dir: {data}\n  appendfsync: always\nhttp:\n  port: 0\n")
+    cfg.write_text(f"redis:\n  data_dir: {data}\n  appendfsync: always\n{generation.config_yaml()}http:\n  port: 0\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_"))}
 
     def run() -> tuple[subprocess.Popen[bytes], Path]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from generations import Generation
 from waiting import until
 
 from bridge.app import Running, start_discord, start_slack
@@ -20,15 +21,14 @@ from bridge.core.notify import Notification, Notifier
 from bridge.mirror.worker import STALLED, Worker
 from bridge.runtime import Runtime
 from bridge.store.connection import blocking_client, connect
-from bridge.store.embedded import EmbeddedRedis
 
 T = TypeVar("T")
 OUTAGE_S = 30.0
 
 
 @pytest.mark.timeout(180)
-async def test_a_30_second_redis_outage_both_ways_loses_nothing(tmp_path: Path) -> None:
-    server = EmbeddedRedis(data_dir=tmp_path / "redis", appendfsync="always")
+async def test_a_30_second_redis_outage_both_ways_loses_nothing(tmp_path: Path, generation: Generation) -> None:
+    server = generation.server(tmp_path / "redis", appendfsync="always")
     url = await asyncio.to_thread(server.start)
     redis = connect(url)
     running = Running()
