@@ -31,7 +31,9 @@ from bridge.store.connection import connect
 from bridge.store.embedded import EmbeddedRedis
 
 KILLS = 20
-PER_SIDE = 24
+# Enough parts that 20 lives (each killed 1-4 parts after it showed more, plus what it shows before
+# the kill lands) cannot drain the backlog before the last kill, however fast the machine is: ~140 parts.
+PER_SIDE = 48
 LONG_EVERY = 6  # every 6th message is long: 2 parts on Slack, 4 on Discord
 EDITS = (3, 9, 14)  # these get an edit that makes them long (the edit adds parts)
 
