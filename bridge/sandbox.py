@@ -260,6 +260,16 @@ async def _react(http: aiohttp.ClientSession, base: str, args: argparse.Namespac
     return 0
 
 
+async def _post(http: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Any:
+    """A control-route call; a refusal (unknown user or channel, bad request) is one clear line."""
+    async with http.post(url, json=body) as resp:
+        answer = await resp.json(content_type=None)
+        if resp.status >= 300:
+            detail = answer.get("error") if isinstance(answer, dict) else None
+            raise UserError(f"the emulator refused it ({resp.status}): {detail or json.dumps(answer)[:500]}")
+        return answer
+
+
 async def _get(http: aiohttp.ClientSession, url: str, **params: str) -> Any:
     async with http.get(url, params=params) as resp:
         answer = await resp.json(content_type=None)
@@ -410,8 +420,7 @@ async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespac
     line = " ".join(args.line)
     if args.platform == "slack":
         body = {"user": args.user, "channel": args.channel, "text": line}
-        async with http.post(f"{base}/commands", json=body) as resp:
-            run_id = (await resp.json())["id"]
+        run_id = (await _post(http, f"{base}/commands", body))["id"]
         return await _poll(http, f"{base}/commands/{run_id}", lambda d: d["command"].get("responses"))
     name, _, rest = line.partition(" ")
     spec = next((c for c in builtin_commands() if c.name == name), None)
@@ -424,8 +433,7 @@ async def _slash(http: aiohttp.ClientSession, base: str, args: argparse.Namespac
         print(err)
         return 1
     body = {"user": args.user, "channel": args.channel, "command": f"chat {name}", "options": options}
-    async with http.post(f"{base}/interactions", json=body) as resp:
-        inter = await resp.json()
+    inter = await _post(http, f"{base}/interactions", body)
     return await _poll(http, f"{base}/interactions/{inter['id']}", _discord_answer)
 
 

@@ -83,6 +83,10 @@ def test_a_newcomer_sees_discord_on_slack_and_back_and_runs_commands(sandbox: tu
     assert answer.returncode == 0 and "hello from Discord" in answer.stdout, answer.stdout + answer.stderr
     answer = cli(cfg, cwd, "sandbox", "slash", "discord", "alice", "search back")
     assert answer.returncode == 0 and "and back to Discord" in answer.stdout, answer.stdout + answer.stderr
+    for platform in ("slack", "discord"):  # a person the emulator does not know: one line, no traceback
+        answer = cli(cfg, cwd, "sandbox", "slash", platform, "nobody-here", "channels")
+        assert answer.returncode != 0 and "Traceback" not in answer.stderr, answer.stderr
+        assert "refused" in answer.stderr + answer.stdout, answer.stdout + answer.stderr
 
 
 # a dozen CLI processes, each a full Python start: more than the 60 s default on a loaded machine
