@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bridge_process import SANDBOX_FILE, bridge_process
 from generations import Generation
 
 BOOT_TIMEOUT = 60.0
@@ -27,23 +28,8 @@ def sandbox(tmp_path: Path, generation: Generation) -> Iterator[tuple[Path, Path
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"redis:\n  data_dir: {data}\n{generation.config_yaml()}http:\n  port: 0\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_URL"))}
-    log = (tmp_path / "run.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "-c", str(cfg), "run"], env=env, cwd=tmp_path, stdout=log, stderr=log
-    )
-    try:
-        wait_for(lambda: (data / "chatbridge-sandbox.json").exists() or proc.poll() is not None, BOOT_TIMEOUT)
-        assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+    with bridge_process(cfg, tmp_path, env, tmp_path / "run.log", ready=(data / SANDBOX_FILE).exists):
         yield cfg, tmp_path
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    assert proc.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert not (data / "chatbridge-sandbox.json").exists()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from bridge_process import SANDBOX_FILE, bridge_process
 
 BOOT_TIMEOUT = 60.0
 T = TypeVar("T")
@@ -88,20 +89,6 @@ def bridge_run(tmp: Path, config: str = "", args: tuple[str, ...] = ()) -> Itera
     cfg.write_text(f"redis:\n  data_dir: {data}\nhttp:\n  port: 0\n{config}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "REDIS_URL"))}
     log_path = tmp / "run.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "-c", str(cfg), *args, "run"], env=env, cwd=tmp, stdout=log, stderr=log
-        )
-        run = Run(cfg, tmp, log_path, proc)
-        try:
-            wait_for(lambda: (data / "chatbridge-sandbox.json").exists() or proc.poll() is not None, BOOT_TIMEOUT)
-            assert proc.poll() is None, run.log()[-3000:]
-            yield run
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    assert proc.returncode == 0, run.log()[-3000:]
+    ready = (data / SANDBOX_FILE).exists
+    with bridge_process(cfg, tmp, env, log_path, args=args, ready=ready) as proc:
+        yield Run(cfg, tmp, log_path, proc)

@@ -5,7 +5,6 @@ still mirrors to and from the core and the CLI. Runs the real entry point in a s
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bridge_process import SANDBOX_FILE, bridge_process
 
 BOOT_TIMEOUT = 60.0
 
@@ -50,28 +50,9 @@ def _clean_env() -> dict[str, str]:
 def start(tmp: Path, extra_config: str, env: dict[str, str]) -> Iterator[Run]:
     data = tmp / "data"
     (tmp / "config.yaml").write_text(f"redis:\n  data_dir: {data}\nhttp:\n  port: 0\n{extra_config}")
-    log = (tmp / "run.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "-c", str(tmp / "config.yaml"), "run"],
-        env={**_clean_env(), **env},
-        cwd=tmp,
-        stdout=log,
-        stderr=log,
-    )
-    run = Run(tmp, proc)
-    try:
-        wait_for(lambda: (data / "chatbridge-sandbox.json").exists() or proc.poll() is not None, BOOT_TIMEOUT, "boot")
-        assert proc.poll() is None, run.log()[-3000:]
-        yield run
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    assert proc.returncode == 0, run.log()[-3000:]
+    ready = (data / SANDBOX_FILE).exists
+    with bridge_process(tmp / "config.yaml", tmp, {**_clean_env(), **env}, tmp / "run.log", ready=ready) as proc:
+        yield Run(tmp, proc)
 
 
 @pytest.fixture
