@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import api_errors as errors
-from . import appcommands, payloads, webhook_names
+from . import appcommands, message_pages, payloads, webhook_names
 from .service import Backend
 from .uploads import take_files
 
@@ -122,16 +122,7 @@ class BotRoutes:
 
     async def list_messages(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
-        limit = max(1, min(100, int(request.query.get("limit", "50"))))
-        before, after = request.query.get("before"), request.query.get("after")
-        messages = list(channel.messages.values())
-        if before:
-            messages = [m for m in messages if int(m["id"]) < int(before)]
-            return reply(list(reversed(messages))[:limit])
-        if after:
-            messages = [m for m in messages if int(m["id"]) > int(after)]
-            return reply(list(reversed(messages[:limit])))  # the oldest after `after`, newest first
-        return reply(list(reversed(messages))[:limit])
+        return reply(message_pages.page(list(channel.messages.values()), request.query))
 
     async def get_message(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
