@@ -18,7 +18,10 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``POST /_emulator/interactions``                 ``{user, channel, command, options?, focused?}``
 - ``GET  /_emulator/interactions/{id}``            callbacks and followups of an interaction
 - ``POST /_emulator/rate_limits``                  ``{method, path_regex, retry_after, times?, global?}``
-- ``POST /_emulator/gateway/close``                ``{code?}`` (default 4000: the client resumes)
+- ``POST /_emulator/gateway/close``                ``{code?}`` (default 4000: the client resumes; 4007/4009
+  end the session: the client must identify anew)
+- ``POST /_emulator/gateway/faults``, ``/_emulator/gateway/chaos``, ``GET /_emulator/gateway``: op 7, op 9,
+  4009, zombie connections, on demand or at random (``gateway_chaos``)
 - ``POST /_emulator/outage``                      drop every gateway socket and refuse reconnects
 - ``DELETE /_emulator/outage``                    allow reconnects again
 - ``POST /_emulator/channels``                     ``{name}`` → the new text channel

@@ -3,11 +3,36 @@
 Every dispatch gets the session's next sequence number and is kept in the session's buffer, so a
 client that reconnects with RESUME (op 6) receives exactly the dispatches after the ``seq`` it
 sends. While no socket is attached (or delivery is held), dispatches are buffered only.
+
+Connection faults, on demand (:meth:`Gateway.fault`; ``gateway_chaos`` injects them at random), from
+discord-api-docs events/gateway.mdx (https://discord.com/developers/docs/topics/gateway) and
+topics/opcodes-and-status-codes.mdx (https://discord.com/developers/docs/topics/opcodes-and-status-codes):
+
+- ``reconnect``: op 7 Reconnect, "dispatched when a client should reconnect to the gateway (and resume
+  their existing session)" (events/gateway-events.mdx "Reconnect"); the session stays resumable and
+  what happens meanwhile is buffered for the RESUME;
+- ``invalid_resumable``: op 9 Invalid Session with ``d: true`` ("the session may be resumable"): the
+  client reconnects and resumes, the session replays;
+- ``invalid_session``: op 9 with ``d: false`` — "the gateway has invalidated an active session"; the
+  client must IDENTIFY anew ("Resuming": "If the ``d`` field is set to ``false`` ... send an Identify").
+  The session is gone: its buffered and later dispatches are never delivered, and the new session
+  starts with READY, not with the events missed in between;
+- ``close_4009``: close code 4009 Session timed out, "Reconnect and start a new one": the session is
+  gone (a RESUME of it is answered with op 9 ``d: false``, like any unknown session); 4007 Invalid
+  ``seq`` ("start a new session") likewise;
+- ``close_4000``: 4000 Unknown error, "Try reconnecting?": the session stays resumable;
+- ``zombie``: the connection stops carrying anything — no Heartbeat ACK (op 11), no dispatches (they
+  are buffered for a RESUME) — while the socket stays open. "If a client does not receive a
+  heartbeat ACK between its attempts at sending heartbeats, this may be due to a failed or
+  'zombied' connection. The client should immediately terminate the connection with any close code
+  besides 1000 or 1001, then reconnect and attempt to Resume" (events/gateway.mdx "Heartbeat
+  Interval").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -23,8 +48,13 @@ from .state import World
 
 _log = logging.getLogger(__name__)
 
-OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME = 0, 1, 2, 6
+OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME, OP_RECONNECT = 0, 1, 2, 6, 7
 OP_REQUEST_MEMBERS, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 8, 9, 10, 11
+
+SESSION_ENDING_CLOSES = (4007, 4009)
+"""Close codes after which the client must "start a new session" (topics/opcodes-and-status-codes.mdx)."""
+FAULTS = ("reconnect", "invalid_resumable", "invalid_session", "close_4000", "close_4009", "zombie")
+"""What :meth:`Gateway.fault` can do to the live connections (see the module docstring)."""
 
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
@@ -39,6 +69,8 @@ class Connection:
     def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool) -> None:
         self.ws = ws
         self._zctx = zlib.compressobj() if zlib_stream else None
+        self.zombie = False
+        """A zombied connection: heartbeats go unanswered and nothing is sent on it any more."""
 
     async def send(self, payload: dict[str, Any]) -> None:
         text = json.dumps(payload)
@@ -93,6 +125,10 @@ class Gateway:
         self.refusing = False
         """An emulated outage: new gateway connections are refused (see :meth:`outage`)."""
         self.refused = 0
+        self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        """How many sessions each fault hit so far."""
+        self.unanswered_heartbeats = 0
+        """Heartbeats that arrived on a zombied connection (and got no ACK)."""
         self._on_change = on_change
         self.token_ok: Callable[[object], bool] = self.token_matches
         """Replaced by the server to revoke the token (``DiscordEmulator.revoke_token``)."""
@@ -127,13 +163,47 @@ class Gateway:
     async def close_connections(self, code: int = 4000) -> int:
         """Close every live socket with ``code`` (4000 → discord.py resumes). Returns how many."""
         closed = 0
-        for session in self.sessions.values():
+        for session in list(self.sessions.values()):
             conn, session.conn = session.conn, None
+            if code in SESSION_ENDING_CLOSES:  # "Reconnect and start a new one": the session is gone
+                self.sessions.pop(session.id, None)
             if conn is not None:
                 await conn.ws.close(code=code, message=b"emulator closed the connection")
                 closed += 1
         self._on_change()
         return closed
+
+    async def fault(self, kind: str) -> int:
+        """Inflict ``kind`` (one of :data:`FAULTS`) on every live connection; returns how many
+        sessions it hit. ``invalid_session`` also ends the sessions that have no socket right now."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown gateway fault {kind!r}; one of {', '.join(FAULTS)}")
+        if kind.startswith("close_"):
+            hit = await self.close_connections(int(kind.removeprefix("close_")))
+        else:
+            hit = 0
+            for session in list(self.sessions.values()):
+                hit += await self._fault_session(kind, session)
+        self.faults[kind] += hit
+        self._on_change()
+        return hit
+
+    async def _fault_session(self, kind: str, session: Session) -> int:
+        async with session.lock:  # no dispatch goes out half-way through
+            conn, session.conn = session.conn, None  # later dispatches are buffered (or lost, below)
+            if kind == "invalid_session":
+                self.sessions.pop(session.id, None)
+            if conn is None:
+                return 1 if kind == "invalid_session" else 0
+            if kind == "zombie":
+                conn.zombie = True
+                return 1
+            op = OP_RECONNECT if kind == "reconnect" else OP_INVALID_SESSION
+            d = None if kind == "reconnect" else kind == "invalid_resumable"
+            # a socket already going away: the client reconnects all the same
+            with contextlib.suppress(ConnectionError):
+                await conn.send({"op": op, "s": None, "t": None, "d": d})
+            return 1
 
     async def outage(self, refuse: bool) -> int:
         """Start (``refuse=True``) or end an outage: every live socket is closed with 4000 ("Unknown
@@ -177,6 +247,9 @@ class Gateway:
 
     async def _on_op(self, conn: Connection, data: dict[str, Any], session: Session | None) -> Session | None:
         op = data.get("op")
+        if conn.zombie:  # nothing gets through any more, in either direction
+            self.unanswered_heartbeats += op == OP_HEARTBEAT
+            return session
         if op == OP_HEARTBEAT:
             await conn.send({"op": OP_HEARTBEAT_ACK, "s": None, "t": None, "d": None})
         elif op == OP_IDENTIFY:

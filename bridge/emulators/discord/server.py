@@ -28,6 +28,8 @@ from . import api_errors as errors
 from . import appcommands, payloads, rich
 from .control import ControlRoutes
 from .gateway import Gateway
+from .gateway_chaos import GatewayChaos
+from .gateway_chaos import control_routes as gateway_control_routes
 from .reaction_routes import ReactionRoutes, Reactions
 from .reaction_routes import control_routes as reaction_control_routes
 from .recorder import Notifier, RecordedRequest, Recorder
@@ -65,6 +67,8 @@ class DiscordEmulator:
         self.world = World(self.config)
         self.gateway = Gateway(self.world, on_change=self.notifier.poke)
         self.gateway.token_ok = lambda token: token == self.token and self.network.mode != "revoked"
+        self.gateway_chaos = GatewayChaos(self.gateway)
+        """Gateway faults at random (``gateway_chaos``); one on demand: ``await emu.gateway.fault(kind)``."""
         self.recorder = Recorder(self.notifier)
         self.backend = Backend(self.world, self.gateway, self.notifier)
         self.reactions = Reactions(self.backend, interval_s=self.config.reaction_interval_s)
@@ -89,6 +93,7 @@ class DiscordEmulator:
         app.add_routes(ControlRoutes(self).routes())
         app.add_routes(self.backend.cdn.routes())
         app.add_routes(reaction_control_routes(self))
+        app.add_routes(gateway_control_routes(self))
         app.add_routes([control_route(self.network, on_revoke=self.revoke_token)])
         return app
 
@@ -104,6 +109,7 @@ class DiscordEmulator:
         return self
 
     async def stop(self) -> None:
+        await self.gateway_chaos.close()
         if self._runner is not None:
             await self.gateway.close_connections(code=1001)
             await self._runner.cleanup()
