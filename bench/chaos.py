@@ -1,0 +1,227 @@
+"""The soak's chaos schedule: a seeded random injector over every fault the emulators offer.
+
+Each :class:`Injector` is one kind of failure (a Discord gateway close, a Slack 429, a host
+refusing connections...). It is driven through the emulator's own control plane (the
+``/_emulator/...`` routes ``chatbridge sandbox`` and other processes use), and only where that
+emulator has it: :func:`available` asks the emulator's router for the route (or, for a fault with
+no route yet, the emulator object for the method), so the soak runs with whatever the emulators on
+main offer and picks up new injectors without a change here beyond their entry in :data:`CATALOG`.
+
+:class:`Chaos` picks injections from a shuffled bag (every available kind once per round, in a
+seeded random order) at seeded random intervals, one at a time (each injection starts its fault and
+ends it after a few seconds), and logs each with its time, so every message the soak sends can be
+attributed to the injection that was active (or last) when it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+
+class InjectionFailed(RuntimeError):
+    """The emulator refused a control request (its answer is the message)."""
+
+
+@dataclass
+class Target:
+    """One emulator as the chaos sees it: its object (for capability checks) and its control URL."""
+
+    platform: str
+    emulator: Any
+    base_url: str
+    http: aiohttp.ClientSession
+
+    def has_route(self, method: str, path: str) -> bool:
+        runner = getattr(self.emulator, "_runner", None)
+        app = getattr(runner, "app", None)
+        if app is None:
+            return False
+        for route in app.router.routes():
+            resource = route.resource
+            if resource is not None and route.method == method and resource.canonical == path:
+                return True
+        return False
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with self.http.request(method, self.base_url + path, json=body) as response:
+            answer: dict[str, Any] = await response.json(content_type=None)
+            if response.status >= 300 or answer.get("ok") is False:
+                raise InjectionFailed(f"{method} {path} {body}: {response.status} {answer}")
+            return answer
+
+
+Inject = Callable[[Target, random.Random], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Injector:
+    kind: str
+    platform: str
+    needs: tuple[str, str] | str
+    """The control route (method, path) the injection uses, or the emulator attribute path."""
+    inject: Inject
+    """Start the fault, end it (after a few seconds for a lasting one); returns what was done."""
+
+    def available(self, target: Target) -> bool:
+        if isinstance(self.needs, tuple):
+            return target.has_route(*self.needs)
+        obj: Any = target.emulator
+        for part in self.needs.split("."):
+            obj = getattr(obj, part, None)
+        return callable(obj)
+
+
+@dataclass
+class Injection:
+    at: float
+    """Seconds since the chaos started."""
+    kind: str
+    detail: str = ""
+    ended: float | None = None
+    error: str = ""
+
+
+# -- the catalog -------------------------------------------------------------------------------------
+
+
+async def _gateway_close(t: Target, rng: random.Random) -> str:
+    answer = await t.call("POST", "/_emulator/gateway/close", {"code": 4000})
+    return f"close 4000 (resumable), {answer.get('closed')} socket(s)"
+
+
+async def _outage(t: Target, rng: random.Random) -> str:
+    seconds = rng.uniform(1.0, 4.0)
+    answer = await t.call("POST", "/_emulator/outage")
+    await asyncio.sleep(seconds)
+    await t.call("DELETE", "/_emulator/outage")
+    return f"websockets dropped ({answer.get('closed')}) and refused for {seconds:.1f} s"
+
+
+async def _refuse(t: Target, rng: random.Random) -> str:
+    seconds = rng.uniform(1.0, 4.0)
+    await t.call("POST", "/_emulator/network", {"mode": "refuse", "seconds": seconds})
+    await asyncio.sleep(seconds + 0.2)
+    return f"host refusing connections for {seconds:.1f} s"
+
+
+async def _five_xx(t: Target, rng: random.Random) -> str:
+    seconds = rng.uniform(1.0, 3.0)
+    status = rng.choice([500, 502, 503])
+    await t.call("POST", "/_emulator/network", {"mode": "error", "status": status, "seconds": seconds})
+    await asyncio.sleep(seconds + 0.2)
+    return f"every request answered {status} for {seconds:.1f} s"
+
+
+async def _discord_webhook_429(t: Target, rng: random.Random) -> str:
+    retry_after, times = round(rng.uniform(0.2, 1.5), 2), rng.randint(1, 4)
+    body = {"method": "POST", "path_regex": r"/webhooks/\d+/[^/]+", "retry_after": retry_after, "times": times}
+    await t.call("POST", "/_emulator/rate_limits", body)
+    return f"next {times} webhook execute(s) 429, retry_after {retry_after} s"
+
+
+async def _discord_global_429(t: Target, rng: random.Random) -> str:
+    retry_after, times = round(rng.uniform(0.2, 1.0), 2), rng.randint(1, 3)
+    body = {"method": "POST", "path_regex": r"/.*", "retry_after": retry_after, "times": times, "global": True}
+    await t.call("POST", "/_emulator/rate_limits", body)
+    return f"next {times} POST(s) global 429, retry_after {retry_after} s"
+
+
+async def _slack_post_429(t: Target, rng: random.Random) -> str:
+    count = rng.randint(1, 4)
+    body = {"method": "chat.postMessage", "error": "ratelimited", "status": 429, "retry_after": 1, "count": count}
+    await t.call("POST", "/_emulator/failures", body)
+    return f"next {count} chat.postMessage 429 ratelimited, Retry-After 1"
+
+
+async def _socket_refresh(t: Target, rng: random.Random) -> str:
+    await t.emulator.socket.disconnect_all(reason="refresh_requested")
+    return "Socket Mode disconnect refresh_requested"
+
+
+CATALOG: tuple[Injector, ...] = (
+    Injector("discord gateway close 4000 (resume)", "discord", ("POST", "/_emulator/gateway/close"), _gateway_close),
+    Injector("discord gateway outage", "discord", ("POST", "/_emulator/outage"), _outage),
+    Injector("discord host refusing", "discord", ("POST", "/_emulator/network"), _refuse),
+    Injector("discord 5xx", "discord", ("POST", "/_emulator/network"), _five_xx),
+    Injector("discord webhook 429", "discord", ("POST", "/_emulator/rate_limits"), _discord_webhook_429),
+    Injector("discord global 429", "discord", ("POST", "/_emulator/rate_limits"), _discord_global_429),
+    Injector("slack socket refresh_requested", "slack", "socket.disconnect_all", _socket_refresh),
+    Injector("slack socket outage", "slack", ("POST", "/_emulator/outage"), _outage),
+    Injector("slack host refusing", "slack", ("POST", "/_emulator/network"), _refuse),
+    Injector("slack 5xx", "slack", ("POST", "/_emulator/network"), _five_xx),
+    Injector("slack chat.postMessage 429", "slack", ("POST", "/_emulator/failures"), _slack_post_429),
+)
+
+
+def available(targets: dict[str, Target]) -> tuple[list[Injector], list[Injector]]:
+    """(the injectors these emulators offer, the ones they do not)."""
+    have, missing = [], []
+    for injector in CATALOG:
+        target = targets.get(injector.platform)
+        (have if target is not None and injector.available(target) else missing).append(injector)
+    return have, missing
+
+
+@dataclass
+class Chaos:
+    targets: dict[str, Target]
+    injectors: list[Injector]
+    rng: random.Random
+    every_s: float
+    """Mean seconds from the end of one injection to the start of the next."""
+    log: list[Injection] = field(default_factory=list)
+    started: float = 0.0
+    started_wall: float = 0.0
+    """When the chaos started (``time.monotonic()``, ``time.time()``)."""
+
+    def active_at(self, offset: float) -> Injection | None:
+        """The injection active (or the last one started) ``offset`` seconds into the chaos."""
+        last = None
+        for injection in self.log:
+            if injection.at > offset:
+                break
+            last = injection
+        return last
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.started, self.started_wall = time.monotonic(), time.time()
+        bag: list[Injector] = []
+        while not stop.is_set():
+            gap = self.rng.uniform(0.5, 1.5) * self.every_s
+            try:
+                await asyncio.wait_for(stop.wait(), gap)
+                return
+            except TimeoutError:
+                pass
+            if not bag:
+                bag = list(self.injectors)
+                self.rng.shuffle(bag)
+            injector = bag.pop()
+            injection = Injection(round(time.monotonic() - self.started, 2), injector.kind)
+            self.log.append(injection)
+            try:
+                injection.detail = await injector.inject(self.targets[injector.platform], self.rng)
+            except (InjectionFailed, aiohttp.ClientError, OSError) as err:
+                injection.error = str(err)[:200]
+            injection.ended = round(time.monotonic() - self.started, 2)
+            print(
+                f"  [+{injection.at:7.1f} s] {injection.kind}: {injection.detail or 'FAILED ' + injection.error}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    async def restore(self) -> None:
+        """End every lasting fault (the soak's drain runs on healthy platforms)."""
+        for target in self.targets.values():
+            if target.has_route("POST", "/_emulator/network"):
+                await target.call("POST", "/_emulator/network", {"mode": "none"})
+            if target.has_route("DELETE", "/_emulator/outage"):
+                await target.call("DELETE", "/_emulator/outage")
