@@ -59,6 +59,8 @@ class Target:
 
 
 Inject = Callable[[Target, random.Random], Awaitable[str]]
+CHANNELS = ("general", "random", "cricket")
+"""The channels the soak links on both sides (faults that hit one channel pick one of them)."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,18 @@ class Injector:
     """The control route (method, path) the injection uses, or the emulator attribute path."""
     inject: Inject
     """Start the fault, end it (after a few seconds for a lasting one); returns what was done."""
+    probe: Callable[[Target], Awaitable[bool]] | None = None
+    """A further check, where the route serves several faults (the gateway's list of its faults)."""
 
-    def available(self, target: Target) -> bool:
+    async def available(self, target: Target) -> bool:
         if isinstance(self.needs, tuple):
-            return target.has_route(*self.needs)
-        obj: Any = target.emulator
-        for part in self.needs.split("."):
-            obj = getattr(obj, part, None)
-        return callable(obj)
+            found = target.has_route(*self.needs)
+        else:
+            obj: Any = target.emulator
+            for part in self.needs.split("."):
+                obj = getattr(obj, part, None)
+            found = callable(obj)
+        return found and (self.probe is None or await self.probe(target))
 
 
 @dataclass
@@ -100,8 +106,10 @@ async def _gateway_close(t: Target, rng: random.Random) -> str:
 async def _outage(t: Target, rng: random.Random) -> str:
     seconds = rng.uniform(1.0, 4.0)
     answer = await t.call("POST", "/_emulator/outage")
-    await asyncio.sleep(seconds)
-    await t.call("DELETE", "/_emulator/outage")
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await t.call("DELETE", "/_emulator/outage")
     return f"websockets dropped ({answer.get('closed')}) and refused for {seconds:.1f} s"
 
 
@@ -146,6 +154,59 @@ async def _socket_refresh(t: Target, rng: random.Random) -> str:
     return "Socket Mode disconnect refresh_requested"
 
 
+def _gateway_fault(fault: str, what: str) -> tuple[Inject, Callable[[Target], Awaitable[bool]]]:
+    """One of the gateway's own faults (``POST /_emulator/gateway/faults``; the emulator lists the
+    ones it has in ``GET /_emulator/gateway``)."""
+
+    async def inject(t: Target, rng: random.Random) -> str:
+        answer = await t.call("POST", "/_emulator/gateway/faults", {"fault": fault})
+        return f"{what}, {answer.get('sessions')} session(s)"
+
+    async def probe(t: Target) -> bool:
+        if not t.has_route("GET", "/_emulator/gateway"):
+            return False
+        return fault in (await t.call("GET", "/_emulator/gateway")).get("faults", {})
+
+    return inject, probe
+
+
+async def _permission_flip(t: Target, rng: random.Random) -> str:
+    """An admin takes a permission away from the bot (or from @everyone) in one linked channel and
+    gives it back a few seconds later."""
+    channel = rng.choice(CHANNELS)
+    permission, who = rng.choice(
+        [("SEND_MESSAGES", "bot"), ("SEND_MESSAGES", "@everyone"), ("MANAGE_WEBHOOKS", "bot"), ("VIEW_CHANNEL", "bot")]
+    )
+    seconds = rng.uniform(2.0, 6.0)
+    await t.call("POST", "/_emulator/permissions", {"channel": channel, "who": who, "revoke": [permission]})
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await t.call("POST", "/_emulator/permissions", {"channel": channel, "who": who, "reset": True})
+    return f"{permission} revoked from {who} in #{channel} for {seconds:.1f} s"
+
+
+async def _slack_kicked(t: Target, rng: random.Random) -> str:
+    """The app is removed from a linked channel (its next post there: ``not_in_channel``); an admin
+    adds it back a few seconds later if the bridge has not joined again by itself."""
+    channel = rng.choice(CHANNELS)
+    seconds = rng.uniform(2.0, 6.0)
+    await t.call("POST", "/_emulator/membership", {"channel": channel, "member": False})
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await t.call("POST", "/_emulator/membership", {"channel": channel, "member": True})
+    return f"app removed from #{channel}, put back after {seconds:.1f} s"
+
+
+GATEWAY_FAULTS = {
+    "reconnect": "op 7 RECONNECT",
+    "invalid_resumable": "op 9 INVALID_SESSION (resumable)",
+    "invalid_session": "op 9 INVALID_SESSION (not resumable)",
+    "close_4009": "close 4009 (session timed out)",
+    "zombie": "heartbeat ACKs stop (zombie connection)",
+}
+
 CATALOG: tuple[Injector, ...] = (
     Injector("discord gateway close 4000 (resume)", "discord", ("POST", "/_emulator/gateway/close"), _gateway_close),
     Injector("discord gateway outage", "discord", ("POST", "/_emulator/outage"), _outage),
@@ -158,15 +219,21 @@ CATALOG: tuple[Injector, ...] = (
     Injector("slack host refusing", "slack", ("POST", "/_emulator/network"), _refuse),
     Injector("slack 5xx", "slack", ("POST", "/_emulator/network"), _five_xx),
     Injector("slack chat.postMessage 429", "slack", ("POST", "/_emulator/failures"), _slack_post_429),
+    *(
+        Injector(f"discord gateway {what}", "discord", ("POST", "/_emulator/gateway/faults"), *_gateway_fault(f, what))
+        for f, what in GATEWAY_FAULTS.items()
+    ),
+    Injector("discord permission flip", "discord", ("POST", "/_emulator/permissions"), _permission_flip),
+    Injector("slack app removed from channel", "slack", ("POST", "/_emulator/membership"), _slack_kicked),
 )
 
 
-def available(targets: dict[str, Target]) -> tuple[list[Injector], list[Injector]]:
+async def available(targets: dict[str, Target]) -> tuple[list[Injector], list[Injector]]:
     """(the injectors these emulators offer, the ones they do not)."""
     have, missing = [], []
     for injector in CATALOG:
         target = targets.get(injector.platform)
-        (have if target is not None and injector.available(target) else missing).append(injector)
+        (have if target is not None and await injector.available(target) else missing).append(injector)
     return have, missing
 
 
@@ -209,7 +276,7 @@ class Chaos:
             self.log.append(injection)
             try:
                 injection.detail = await injector.inject(self.targets[injector.platform], self.rng)
-            except (InjectionFailed, aiohttp.ClientError, OSError) as err:
+            except (InjectionFailed, aiohttp.ClientError, OSError) as err:  # OSError: TimeoutError too
                 injection.error = str(err)[:200]
             injection.ended = round(time.monotonic() - self.started, 2)
             print(

@@ -43,7 +43,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.chaos import Chaos, Injector, Target, available
+from bench.chaos import CHANNELS, Chaos, Injector, Target, available
 from bridge.app import Running, dead_letter_notice, start_discord, start_slack
 from bridge.config import Config
 from bridge.core.chat import Chat
@@ -56,7 +56,6 @@ from bridge.store.connection import connect
 from bridge.store.embedded import EmbeddedRedis
 
 FAST = {"reconnect_min_s": 0.2, "reconnect_max_s": 2.0, "bad_token_retry_s": 2.0}
-CHANNELS = ("general", "random", "cricket")
 PEOPLE = ("alice", "bob", "carol")
 TOKEN = re.compile(r"\bsoak-(\d+)\b")
 DISCORD_EPOCH_MS = 1420070400000
@@ -276,7 +275,7 @@ async def soak(chat: Chat, url: str, args: argparse.Namespace) -> int:
         "discord": Target("discord", s.discord, s.discord.base_url, http),
         "slack": Target("slack", s.slack, s.slack.url, http),
     }
-    have, missing = available(targets)
+    have, missing = await available(targets)
     chaos = Chaos(targets, have, random.Random(rng.random()), args.fault_every)
     load_before = os.getloadavg()
     chaos_stop = asyncio.Event()
@@ -286,7 +285,7 @@ async def soak(chat: Chat, url: str, args: argparse.Namespace) -> int:
 
         def under() -> str:
             current = chaos.active_at(time.monotonic() - chaos.started)
-            return current.kind if current is not None else "none yet"
+            return current.kind if current is not None else "(before the first injection)"
 
         await traffic(s, args.rate, args.minutes * 60, under)
         chaos_stop.set()
