@@ -156,6 +156,7 @@ def test_a_stale_lock_and_record_after_a_machine_crash_are_detected(
     assert redis_server.process.poll() is None  # the stranger's server was left alone
 
 
+@pytest.mark.timeout(180)  # three `chatbridge run`s and eight CLI processes: over a minute on a loaded machine
 def test_chatbridge_run_killed_then_restarted_adopts_its_redis(tmp_path: Path, generation: Generation) -> None:
     data = tmp_path / "data"
     cfg = tmp_path / "config.yaml"
