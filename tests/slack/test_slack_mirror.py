@@ -84,7 +84,7 @@ async def test_rate_limited_destination_is_waited_out(bridge: SlackBridge, redis
     assert len(emu.requests_for("chat.postMessage")) == 2
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel"])
+@pytest.mark.parametrize("error", ["is_archived", "restricted_action"])  # channel access: held (channel_access)
 async def test_permanent_error_goes_to_dead_letters(bridge: SlackBridge, redis_url: str, error: str) -> None:
     emu = bridge.emu
     await bridge.link("cricket", "cricket")

@@ -17,6 +17,7 @@ def test_manifest_socket_mode() -> None:
     assert m["settings"]["socket_mode_enabled"] is True
     assert m["oauth_config"]["scopes"]["bot"] == [
         "channels:history",
+        "channels:join",
         "channels:read",
         "chat:write",
         "chat:write.customize",

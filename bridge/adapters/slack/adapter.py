@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -42,7 +41,9 @@ from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
 from bridge.adapters.slack.reactions_relay import SlackReactions
+from bridge.adapters.slack.socket_client import BridgeSocketModeHandler
 from bridge.adapters.slack.supervisor import supervise
+from bridge.core.ports import PlatformUser
 from bridge.errors import ConfigError
 from bridge.health import PartHealth
 
@@ -118,6 +119,8 @@ class SlackAdapter:
             ),
         )
         self.destination.reactions = self.reactions
+        self.destination.access.hold_s = config.admin_fix_retry_s
+        self.destination.access.tell_admins = self._tell_admins
         self.notices = slack_notices(self.client)
         self.rooms.notices = self.notices
         self.files = self.destination.files
@@ -146,7 +149,7 @@ class SlackAdapter:
         self.app.error(self._on_error)
         self.app.use(self._seen)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: BridgeSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.team_id: str | None = None
@@ -175,8 +178,12 @@ class SlackAdapter:
         self.rooms.bot_user_id = auth.get("user_id")  # also how reactions skip the bot's own
         self.rooms.bot_id = auth.get("bot_id")
         if self.config.mode == "socket":
-            socket = AsyncSocketModeHandler(
-                self.app, app_token=self._secrets.app_token, ping_interval=self.config.socket_ping_interval_s
+            socket = BridgeSocketModeHandler(  # disconnect frames: socket_client
+                self.app,
+                app_token=self._secrets.app_token or "",
+                ping_interval=self.config.socket_ping_interval_s,
+                pacing=Reconnect(self.config.reconnect_min_s, self.config.reconnect_max_s, 0.0),
+                on_disabled=self.link.down,
             )
             try:  # first URL opened here so that a refused app token is an error, not an SDK retry loop
                 opened = await socket.client.web_client.apps_connections_open(app_token=self._secrets.app_token or "")
@@ -244,14 +251,18 @@ class SlackAdapter:
         """Socket Mode: the socket is open and not stale (slack_sdk's own ping/pong check); HTTP mode:
         the events endpoint is listening (``last_event_at`` says when Slack last reached it)."""
         info: dict[str, Any] = {"mode": self.config.mode, "team": self.team_id, "last_event_at": self.last_event_at}
-        info |= self.rooms.hold.info()
+        info |= self.rooms.hold.info() | self.destination.access.info()
         if self._socket is not None:
             client = self._socket.client
             session = client.current_session
             stale = bool(getattr(client, "stale", False))
             up = session is not None and not session.closed and not stale and not client.closed
             info["last_ping_pong_at"] = client.last_ping_pong_time
-            if up:
+            if client.frames:
+                info["last_disconnect_frame"] = client.frames[-1][1]
+            if client.disabled:
+                self.link.set(False, client.disabled)
+            elif up:
                 self.link.set(True, "Socket Mode connected")
             else:
                 self.link.set(False, "Socket Mode stale (no pong)" if stale else "Socket Mode disconnected")
@@ -263,6 +274,11 @@ class SlackAdapter:
         # else: between attempts, the supervisor's reason (unreachable, token refused, …) stands
         return self.link.snapshot(**info)
 
+    @property
+    def socket_disabled(self) -> str | None:
+        """Why Slack will not take Socket Mode connections now (``link_disabled``), if it said so."""
+        return self._socket.client.disabled if self._socket is not None else None
+
     def metrics(self) -> dict[str, Any]:
         """Connection state and counters (for the health/metrics endpoint)."""
         return {
@@ -273,6 +289,11 @@ class SlackAdapter:
             "commands": dict(self.commands.counters),
             "outbound": dict(self.destination.counters),
         }
+
+    async def _tell_admins(self, text: str) -> None:
+        """A DM to each ``slack.admin_users`` (rooms held for an admin: ``channel_access``)."""
+        for user_id in self.config.admin_users:
+            await self.destination.direct_message(PlatformUser("slack", self.team_id or "", user_id, user_id), text)
 
     # -- errors --------------------------------------------------------------------------------
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse | None:

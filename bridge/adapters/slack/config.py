@@ -42,6 +42,8 @@ class SlackConfig(BaseModel):
     """… up to this long between attempts."""
     bad_token_retry_s: float = Field(default=600.0, gt=0.0)
     """Slack refused a token: one error line, then a retry this slowly."""
+    admin_fix_retry_s: float = Field(default=300.0, gt=0.0)
+    """A room held because its channel refuses the app (``channel_access``): retried this often."""
 
     @field_validator("api_base_url")
     @classmethod

@@ -8,6 +8,8 @@ Bot scopes, and why each is needed:
 - ``chat:write.customize``: post a mirrored message under its author's name and avatar.
 - ``channels:history`` / ``groups:history``: receive ``message`` events from public / private channels
   the bot is in (``message.channels`` / ``message.groups``).
+- ``channels:join``: ``conversations.join`` when a linked public channel answers ``not_in_channel``
+  (someone removed the app): the bridge joins again by itself instead of holding the room.
 - ``channels:read`` / ``groups:read``: ``conversations.info`` on those channels.
 - ``users:read``: ``users.info`` for names, avatars and the admin flag.
 - ``im:write``: ``conversations.open`` for notification DMs.
@@ -39,6 +41,7 @@ import yaml
 
 BOT_SCOPES = (
     "channels:history",
+    "channels:join",
     "channels:read",
     "chat:write",
     "chat:write.customize",

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, Fetched, FileHub, FileTooLarge, fetched_all
 from bridge.adapters.slack import file_upload, reconcile
 from bridge.adapters.slack import text as slack_text
+from bridge.adapters.slack.channel_access import ChannelAccess, RoomHeld
 from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser, ThreadHomes
 from bridge.errors import DeliveryError
 from bridge.formatting.sizes import file_line, human_size
@@ -125,6 +126,8 @@ class SlackDestination:
         """Calls by method, ``rate_limited``, ``failed_permanent``, ``failed_transient``."""
         self.reactions: SlackReactions | None = None
         """The bot's reactions (set by the adapter; see ``reactions``)."""
+        self.access = ChannelAccess(join=client.conversations_join)
+        """Joins a public channel that dropped the app; holds a room that needs an admin."""
 
     def render(
         self,
@@ -145,7 +148,10 @@ class SlackDestination:
     async def _call(self, action: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, action)
         try:
-            resp = await method(**kwargs)
+            resp = await self.access.call(method, kwargs)
+        except RoomHeld:
+            self.counters["held"] += 1
+            raise
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as err:
             error = delivery_error(action, err)
             if error.retry_after is not None:
@@ -211,7 +217,12 @@ class SlackDestination:
             args["thread_ts"] = thread_ts
             if message.broadcast or (not message.thread_root and message.reply_to):
                 args["reply_broadcast"] = True
-        data = await self._call("chat_postMessage", **args)
+        try:
+            data = await self._call("chat_postMessage", **args)
+        except RoomHeld as held:  # its sender learns why it waits (once per hold: the notice gate)
+            text = f"Your message waits for #{message.channel} on Slack: {held}. It goes out once that is fixed."
+            await self.files.tell_sender(message, text, reason=f"held:{channel}:{held.hold.since}")
+            raise
         return str(data["ts"])
 
     async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:

@@ -7,7 +7,8 @@ be reached (DNS, refused, TLS, 5xx) or refuses a token (``invalid_auth``, ``toke
 log line and tries again: jittered backoff for network trouble, a slow fixed delay for a refused
 token (every call would fail the same way until an admin fixes it). Once connected, slack_sdk's
 Socket Mode client reconnects by itself (it pings every ``ping_interval`` and opens a new URL when the
-socket is closed or stale); the supervisor then only watches the socket to keep the state true.
+socket is closed or stale); the supervisor then only watches the socket to keep the state true,
+and starts over (slowly, as for a refused token) if Slack turned Socket Mode off (``link_disabled``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ async def supervise(adapter: SlackAdapter, stop: asyncio.Event) -> None:
             detail, bad = f"cannot reach Slack: {describe(err)}", False
         else:
             schedule.reset()
-            await _watch(adapter, stop)
-            return
+            disabled = await _watch(adapter, stop)
+            if disabled is None:
+                return
+            detail, bad = disabled, True  # Socket Mode turned off: an admin must turn it on; retry slowly
         state.down(detail)
         await adapter.disconnect()
         delay = schedule.next_delay(bad_credentials=bad)
@@ -47,7 +50,12 @@ async def supervise(adapter: SlackAdapter, stop: asyncio.Event) -> None:
             return
 
 
-async def _watch(adapter: SlackAdapter, stop: asyncio.Event) -> None:
-    """Keep :attr:`SlackAdapter.link` true (and its changes logged) while slack_sdk reconnects."""
+async def _watch(adapter: SlackAdapter, stop: asyncio.Event) -> str | None:
+    """Keep :attr:`SlackAdapter.link` true (and its changes logged) while slack_sdk reconnects; the
+    reason when Slack turned Socket Mode off (``link_disabled``: see ``socket_client``), else None
+    once stopping."""
     while not await pause(stop, WATCH_S):
         adapter.health()
+        if adapter.socket_disabled:
+            return adapter.socket_disabled
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bridge.emulators.slack.socket_faults import SocketTimers
 from bridge.emulators.slack.state import Workspace
 
 
@@ -27,7 +28,7 @@ class EmulatorConfig:
     again (undocumented; see webapi.chat_update)."""
     bot_token: str = "xoxb-emulator-bot-token"
     scopes: tuple[str, ...] = (
-        "channels:history", "channels:read", "chat:write", "chat:write.customize", "commands",
+        "channels:history", "channels:join", "channels:read", "chat:write", "chat:write.customize", "commands",
         "emoji:read", "files:read", "files:write", "groups:history", "groups:read", "im:write",
         "reactions:read", "reactions:write", "users:read",
     )  # fmt: skip
@@ -43,6 +44,8 @@ class EmulatorConfig:
     socket_ack_timeout: float = 3.0
     """Seconds an envelope may stay un-acked before Slack redelivers it with ``retry_attempt`` + 1."""
     socket_max_retries: int = 3
+    socket_timers: SocketTimers = field(default_factory=SocketTimers)
+    """Refresh period, disconnect delays and the connection limit of Socket Mode (``socket_faults``)."""
     http_timeout: float = 3.0
     """Seconds Slack waits for a 2xx from the request URL before it counts an ``http_timeout``."""
     http_retry_delays: tuple[float, ...] = (0.0, 60.0, 300.0)

@@ -20,6 +20,9 @@ All bodies and answers are JSON. Users and channels may be named by id or by nam
 - ``POST /_emulator/failures``     {method, error, count?, status?, retry_after?}
 - ``POST /_emulator/outage``                      drop every Socket Mode connection, refuse reconnects
 - ``DELETE /_emulator/outage``                    allow reconnects again
+- ``POST /_emulator/socket/disconnect`` {reason: warning|refresh_requested|too_many_websockets|link_disabled|random}
+  and ``DELETE /_emulator/socket/link_disabled``: Socket Mode's disconnects (``socket_faults``)
+- ``POST /_emulator/membership`` {channel, member, private?}, ``POST /_emulator/scopes``: see ``membership``
 """
 
 from __future__ import annotations

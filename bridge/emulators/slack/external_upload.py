@@ -36,12 +36,6 @@ from bridge.emulators.blobs import CHUNK, Blob, BlobStore
 if TYPE_CHECKING:
     from bridge.emulators.slack.server import SlackEmulator
 
-NEEDED_SCOPES = {
-    "files.getUploadURLExternal": "files:write",
-    "files.completeUploadExternal": "files:write",
-    "files.delete": "files:write",
-    "files.info": "files:read",
-}
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 """Slack's per-file limit (1 GB, Slack help "Upload files to Slack")."""
 

@@ -53,7 +53,7 @@ def channel_object(ws: Workspace, channel: SlackChannel, *, viewer: str | None =
     out: dict[str, Any] = {
         "id": channel.id,
         "created": channel.created,
-        "is_archived": False,
+        "is_archived": channel.archived,
         "is_im": channel.is_im,
         "is_mpim": False,
         "context_team_id": ws.team_id,

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bridge.emulators.network import NetworkFault, control_route
-from bridge.emulators.slack import control, external_upload, reaction_routes, webapi
+from bridge.emulators.slack import control, external_upload, membership, reaction_routes, socket_faults, webapi
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
 from bridge.emulators.slack.limits import Limiter
@@ -55,6 +55,8 @@ class SlackEmulator(MessageOps):
             ack_timeout=self.config.socket_ack_timeout,
             max_retries=self.config.socket_max_retries,
             on_change=self.notify,
+            timers=self.config.socket_timers,
+            spawn=self.spawn,
         )
         self.http = HttpDeliverer(
             secret=lambda: self.config.signing_secret,
@@ -82,6 +84,8 @@ class SlackEmulator(MessageOps):
         control.add_routes(app, self)
         external_upload.add_routes(app, self)
         reaction_routes.add_control_routes(app, self, guard=control._guard, body=control._body)
+        membership.add_control_routes(app, self, guard=control._guard, body=control._body)
+        socket_faults.add_control_routes(app, self, guard=control._guard, body=control._body)
         app.add_routes([control_route(self.network, on_revoke=self.socket.close)])
         return app
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bridge.emulators.slack.socket_faults import SocketFaults, SocketTimers
+
 log = logging.getLogger(__name__)
 
 
@@ -57,8 +59,12 @@ class SocketModeHub:
         ack_timeout: float,
         max_retries: int,
         on_change: Callable[[], None],
+        timers: SocketTimers | None = None,
+        spawn: Callable[[Any], object] = asyncio.ensure_future,
     ) -> None:
         self.app_id = app_id
+        self.faults = SocketFaults(timers or SocketTimers(), on_change, spawn)
+        """Disconnect frames, refreshes, the connection limit, link_disabled (``socket_faults``)."""
         self.ack_timeout = ack_timeout
         self.max_retries = max_retries
         self._on_change = on_change
@@ -97,12 +103,20 @@ class SocketModeHub:
         await ws.prepare(request)
         conn_id = self._next_conn
         self._next_conn += 1
+        refused = self.faults.refusal(sum(not w.closed for w in self._connections.values()))
+        if refused is not None:  # told why and closed; never given an envelope
+            await self.faults.refuse(ws, conn_id, refused)
+            return ws
         self._connections[conn_id] = ws
+        self.faults.opened(conn_id, ws)
         self.connection_count += 1
         hello = {
             "type": "hello",
             "num_connections": len(self._connections),
-            "debug_info": {"host": "emulator", "approximate_connection_time": 18060},
+            "debug_info": {
+                "host": f"applink-emulator-{conn_id}",
+                "approximate_connection_time": int(self.faults.timers.refresh_after_s or 18060),
+            },
             "connection_info": {"app_id": self.app_id},
         }
         await ws.send_str(json.dumps(hello))
@@ -114,6 +128,7 @@ class SocketModeHub:
                     self._on_text(msg.data)
         finally:
             self._connections.pop(conn_id, None)
+            self.faults.closed(conn_id)
             if not self.connected:
                 self._connected.clear()
             self._on_change()
@@ -136,9 +151,8 @@ class SocketModeHub:
 
     async def disconnect_all(self, *, reason: str = "refresh_requested") -> None:
         """Ask every connected app to reconnect (Slack's ``disconnect`` message)."""
-        for ws in list(self._connections.values()):
-            if not ws.closed:
-                await ws.send_str(json.dumps({"type": "disconnect", "reason": reason}))
+        for conn_id in list(self._connections):
+            await self.faults.disconnect(conn_id, reason)
 
     async def outage(self, refuse: bool) -> int:
         """Start (``refuse=True``) or end an outage. Slack may close a Socket Mode connection at any

@@ -38,6 +38,7 @@ class SlackChannel:
     is_private: bool = False
     is_im: bool = False
     members: set[str] = field(default_factory=set)
+    archived: bool = False
     created: int = field(default_factory=lambda: int(time.time()))
     topic: str = ""
 

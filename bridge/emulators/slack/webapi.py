@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bridge.emulators.slack import external_upload
+from bridge.emulators.slack import answers, external_upload
 from bridge.emulators.slack.payloads import channel_object, user_object
 from bridge.emulators.slack.state import RecordedRequest, SlackChannel
 from bridge.emulators.slack.threads import in_channel, is_tombstone, valid_ts
@@ -25,9 +25,12 @@ Method = Callable[["SlackEmulator", Args], dict[str, Any]]
 
 
 class ApiError(Exception):
-    def __init__(self, error: str) -> None:
+    """A Web API error; ``messages`` go in ``response_metadata.messages`` (see ``answers``)."""
+
+    def __init__(self, error: str, *messages: str) -> None:
         super().__init__(error)
         self.error = error
+        self.messages = messages
 
 
 def _truthy(value: Any) -> bool:
@@ -43,8 +46,12 @@ def _channel(emu: SlackEmulator, args: Args, *, member: bool = True) -> SlackCha
     channel = emu.workspace.channel(str(ref))
     if channel is None:
         raise ApiError("channel_not_found")
-    if member and emu.workspace.bot_user_id not in channel.members:
-        raise ApiError("not_in_channel")
+    if emu.workspace.bot_user_id not in channel.members and (member or channel.is_private):
+        # a private channel the app is not in does not exist for it: channel_not_found, not
+        # not_in_channel (what real workspaces answer; shared/notes/platform-realities.md, Slack)
+        raise ApiError("channel_not_found" if channel.is_private else "not_in_channel")
+    if member and channel.archived:
+        raise ApiError("is_archived")
     return channel
 
 
@@ -80,20 +87,21 @@ def _block_files(emu: SlackEmulator, blocks: Any) -> list[str]:
     or non-image file makes the blocks invalid (reference/block-kit/blocks/image-block: the file
     must be an image the poster can access)."""
     ids: list[str] = []
-    for block in blocks if isinstance(blocks, list) else []:
+    for n, block in enumerate(blocks if isinstance(blocks, list) else []):
         if not isinstance(block, dict) or block.get("type") != "image":
             continue
+        where = f"[json-pointer:/blocks/{n}"  # Slack names the failing block in response_metadata
         ref = block.get("slack_file")
         if ref is None:
             if not block.get("image_url"):
-                raise ApiError("invalid_blocks")
+                raise ApiError("invalid_blocks", f"[ERROR] must provide image_url or slack_file {where}]")
             continue
         file_id = str(ref.get("id") or "") if isinstance(ref, dict) else ""
         item = emu.files.files.get(file_id)
         if item is None or item.deleted or not item.complete or not item.mimetype.startswith("image/"):
-            raise ApiError("invalid_blocks")
+            raise ApiError("invalid_blocks", f"[ERROR] invalid slack file {where}/slack_file]")
         if not block.get("alt_text"):
-            raise ApiError("invalid_blocks")
+            raise ApiError("invalid_blocks", f"[ERROR] must provide alt_text {where}/alt_text]")
         ids.append(file_id)
     return ids
 
@@ -152,7 +160,7 @@ def _blocks(args: Args) -> list[Any] | None:
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise ApiError("invalid_blocks") from None
+            raise ApiError("invalid_blocks", "[ERROR] blocks is not valid JSON") from None
     return raw if isinstance(raw, list) else None
 
 
@@ -292,12 +300,10 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
     if token != expected:
         wrong_kind = token in (emu.config.app_token, emu.config.bot_token)
         return _json({"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"})
-    needed = external_upload.NEEDED_SCOPES.get(name)
-    if needed and needed not in emu.config.scopes:
-        # the shape Slack answers with (python-slack-sdk's missing_scope responses): needed + provided
-        body = {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(emu.config.scopes)}
-        return _json(body)
     args = req.args
+    refused = answers.scope_refusal(emu, name, args)  # every method's scope (scopes.py)
+    if refused is not None:
+        return _json(refused, headers=answers.scope_headers(emu, name))
     failure = emu.limiter.check(name, str(args.get("channel") or "") or None)
     if failure is not None:
         headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
@@ -306,5 +312,7 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
     try:
         result = method(emu, args)
     except (ApiError, external_upload.FileError) as err:
-        return _json({"ok": False, "error": err.error})
-    return _json({"ok": True, **result}, headers={"x-oauth-scopes": ",".join(emu.config.scopes)})
+        meta = answers.metadata(getattr(err, "messages", ()), answers.request_warnings(req))
+        return _json({"ok": False, "error": err.error, **meta}, headers=answers.scope_headers(emu, name))
+    warned = answers.metadata(warnings=[*answers.request_warnings(req), *result.pop("_warnings", [])])
+    return _json({"ok": True, **result, **warned}, headers=answers.scope_headers(emu, name))

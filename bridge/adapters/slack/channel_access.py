@@ -1,0 +1,155 @@
+"""When a linked Slack channel stops accepting the app: join it again, or hold its room for an admin.
+
+Slack answers a Web API call on a channel the app is not in with ``not_in_channel`` (a public
+channel: someone removed the app) or ``channel_not_found`` (a private channel the app is not in does
+not exist for it; also a deleted channel). Neither is this message's fault, and retrying cannot fix
+it, but an admin can:
+
+- ``not_in_channel`` → ``conversations.join`` (bot scope ``channels:join``,
+  api.slack.com/methods/conversations.join) and the call again, once. Slack refuses the join for a
+  private channel (``method_not_supported_for_channel_type``) and without the scope
+  (``missing_scope``); then the room is held as below.
+- a refused join or ``channel_not_found`` → the room is **held**: the call raises a
+  :class:`~bridge.errors.DeliveryError` with ``retry_after = hold_s``, which the delivery lane waits
+  out without counting an attempt (``bridge.mirror.delivery``), so the backlog stays queued, in
+  order, never dead-lettered, and is delivered by the first attempt after the fix. The hold is told
+  once per channel (until it clears): a WARNING line, the ``chatbridge_slack_rooms_held`` gauge,
+  ``rooms_held`` in the adapter's ``/healthz`` info, a DM to each ``slack.admin_users`` and a notice
+  to the sender of the held message on their platform (``FileHub.tell_sender``, the path the other
+  per-message notices take). The first call that succeeds on the channel clears it (INFO line).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Gauge
+from slack_sdk.errors import SlackApiError
+
+from bridge import metrics
+from bridge.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+ROOMS_HELD = Gauge(
+    "chatbridge_slack_rooms_held",
+    "1 while a linked Slack channel refuses the app (not a member, private, gone) and its room's "
+    "backlog waits for an admin; by reason (the Slack error).",
+    ["channel", "reason"],
+    registry=metrics.REGISTRY,
+)
+JOINABLE = "not_in_channel"
+HELD_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
+Call = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Hold:
+    channel: str
+    reason: str
+    """The Slack error that holds the room (not_in_channel after a refused join, channel_not_found)."""
+    detail: str
+    since: float
+
+
+def error_code(err: SlackApiError) -> str:
+    data = err.response.data if isinstance(err.response.data, dict) else {}
+    return str(data.get("error") or "")
+
+
+class RoomHeld(DeliveryError):
+    """A held room: the lane waits ``retry_after`` without counting an attempt, then tries again."""
+
+    def __init__(self, hold: Hold, retry_after: float) -> None:
+        super().__init__(hold.detail, retry_after=retry_after)
+        self.hold = hold
+
+
+class ChannelAccess:
+    def __init__(self, *, join: Call, hold_s: float = 300.0) -> None:
+        self._join = join
+        """``AsyncWebClient.conversations_join``."""
+        self.hold_s = hold_s
+        self.held: dict[str, Hold] = {}
+        self.joined: list[str] = []
+        """Channels the app joined again by itself (for tests and health)."""
+        self.tell_admins: Callable[[str], Awaitable[None]] | None = None
+        """Set by the adapter: DMs ``slack.admin_users`` (best effort)."""
+
+    async def call(self, method: Call, kwargs: Mapping[str, Any]) -> Any:
+        """``method(**kwargs)``; a ``not_in_channel`` answer makes the app join and try once more;
+        an answer that needs an admin raises :class:`RoomHeld`."""
+        channel = str(kwargs.get("channel") or "")
+        if not channel or channel.startswith("D"):  # a DM: not a linked room
+            return await method(**kwargs)
+        rejoined = False
+        while True:
+            try:
+                resp = await method(**kwargs)
+            except SlackApiError as err:
+                code = error_code(err)
+                if code not in HELD_ERRORS:
+                    raise
+                if code == JOINABLE and not rejoined:
+                    refused = await self._rejoin(channel)
+                    if refused is None:
+                        rejoined = True
+                        continue
+                    raise await self._hold(channel, code, refused) from err
+                raise await self._hold(channel, code, None) from err
+            self._clear(channel)
+            return resp
+
+    async def _rejoin(self, channel: str) -> str | None:
+        """Join ``channel``; None when joined, else Slack's reason."""
+        try:
+            await self._join(channel=channel)
+        except SlackApiError as err:
+            return error_code(err) or "refused"
+        log.warning("slack: the app was not in channel %s any more: it joined it again", channel)
+        self.joined.append(channel)
+        return None
+
+    async def _hold(self, channel: str, code: str, join_refused: str | None) -> RoomHeld:
+        if code == "channel_not_found":
+            detail = (
+                f"Slack channel {channel} answers channel_not_found: it is private and the app is not in it "
+                "(or it was deleted); invite the app there (/invite @chatbridge) or unlink it; its messages wait"
+            )
+        else:
+            why = {
+                "method_not_supported_for_channel_type": "it is private",
+                "missing_scope": "the app lacks the channels:join scope (reinstall it: `chatbridge slack-manifest`)",
+            }.get(join_refused or "", f"Slack refused to let it join ({join_refused})")
+            detail = (
+                f"the app is not in Slack channel {channel} and cannot join it: {why}; "
+                "invite it there (/invite @chatbridge); its messages wait"
+            )
+        known = self.held.get(channel)
+        if known is None or known.reason != code:
+            hold = Hold(channel, code, detail, time.time())
+            self.held[channel] = hold
+            ROOMS_HELD.labels(channel=channel, reason=code).set(1)
+            log.warning("slack: room held: %s", detail)
+            if self.tell_admins is not None:
+                try:
+                    await self.tell_admins(f"chatbridge: {detail}.")
+                except Exception:  # a notice is best effort: the hold is on record already
+                    log.warning("could not tell the Slack admins about %s", channel, exc_info=True)
+        return RoomHeld(self.held[channel], self.hold_s)
+
+    def _clear(self, channel: str) -> None:
+        hold = self.held.pop(channel, None)
+        if hold is not None:
+            ROOMS_HELD.labels(channel=channel, reason=hold.reason).set(0)
+            log.info("slack: channel %s accepts the app again: its held messages go out", channel)
+
+    def info(self) -> dict[str, Any]:
+        """For ``/healthz``: each held channel and why."""
+        if not self.held:
+            return {}
+        return {"rooms_held": {c: h.detail for c, h in self.held.items()}}
