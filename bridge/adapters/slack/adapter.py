@@ -109,7 +109,7 @@ class SlackAdapter:
             ),
             ttl=config.profile_cache_seconds,
         )
-        self.rooms = RoomTraffic(chat=chat, directory=self.directory)
+        self.rooms = RoomTraffic(chat=chat, directory=self.directory, early_edit_window=config.early_edit_hold_s)
         self.reactions = SlackReactions(
             chat=chat,
             directory=self.directory,

@@ -42,6 +42,11 @@ class SlackConfig(BaseModel):
     """… up to this long between attempts."""
     bad_token_retry_s: float = Field(default=600.0, gt=0.0)
     """Slack refused a token: one error line, then a retry this slowly."""
+    early_edit_hold_s: float = Field(default=420.0, gt=0.0)
+    """An edit/delete of a message not seen yet is left un-acked (Slack delivers it again) while the
+    message is younger than this: Slack retries an event immediately, after 1 minute and after 5
+    more (api.slack.com/apis/events-api#retries; each after a 3 s timeout), so the message itself
+    can still arrive about 6 min 12 s after it was posted; 7 minutes leaves room for clock skew."""
     admin_fix_retry_s: float = Field(default=300.0, gt=0.0)
     """A room held because its channel refuses the app (``channel_access``): retried this often."""
 

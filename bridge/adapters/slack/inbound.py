@@ -4,6 +4,14 @@ replies) in linked channels become :class:`InboundEvent` s for ``Chat.ingest``.
 The listener runs before the event is acknowledged (the app uses ``process_before_response``): an
 exception leaves the event un-acked, so Slack delivers it again; the ``event_key`` is built from
 Slack's ``event_id``, which a retry keeps, so the core records it once.
+
+An edit or delete can arrive before the message it changes (Slack does not promise order, and the
+message's own delivery may have failed and wait for a retry). It is left un-acked
+(:class:`RetryLater`) so Slack delivers it again, while its message is younger than
+``early_edit_window`` (``slack.early_edit_hold_s``, sized to Slack's retry schedule). The hold lives
+in Slack's redelivery, not in this process: a restart loses nothing. Slack retries an event 3
+times (``X-Slack-Retry-Num``, which bolt also sets in Socket Mode); on the last one the edit is not
+refused again but reported as dropped (``early_edit``), never lost silently.
 """
 
 from __future__ import annotations
@@ -25,6 +33,18 @@ from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUs
 log = logging.getLogger(__name__)
 
 MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "me_message", "file_share", "bot_message"})
+LAST_RETRY = 3
+"""Slack retries an event at most 3 times (api.slack.com/apis/events-api#retries)."""
+
+
+def retry_num(request: Any) -> int:
+    """``X-Slack-Retry-Num`` of a bolt request (0 for a first delivery)."""
+    headers = getattr(request, "headers", None) or {}
+    raw = headers.get("x-slack-retry-num") or ["0"]
+    try:
+        return int(raw[0] if isinstance(raw, list | tuple) else raw)
+    except ValueError:
+        return 0
 
 
 async def convert_text(chat: ChatPort, *, team: str, text: str, directory: Directory | None = None) -> str:
@@ -70,13 +90,13 @@ class RoomTraffic:
         user = message.get("user")
         return bool((bot_id and bot_id == self.bot_id) or (user and user == self.bot_user_id))
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], request: Any = None) -> None:
         """Bolt listener for every ``message`` event."""
-        result = await self.handle(body, event)
+        result = await self.handle(body, event, final=retry_num(request) >= LAST_RETRY)
         if result is not None and result.status != "ignored":
             log.debug("slack %s → %s %s", body.get("event_id"), result.status, result.core_id)
 
-    async def handle(self, body: dict[str, Any], event: dict[str, Any]) -> IngestResult | None:
+    async def handle(self, body: dict[str, Any], event: dict[str, Any], *, final: bool = False) -> IngestResult | None:
         # one channel at a time, in arrival order: an edit never overtakes the message it changes
         lock = self._locks.setdefault(str(event.get("channel") or ""), asyncio.Lock())
         try:
@@ -90,11 +110,17 @@ class RoomTraffic:
             self.counters["skipped"] += 1
             return None
         inbound, result = recorded
-        if result.status == "ignored" and result.reason == "unknown message" and self._recent(inbound.message_id):
+        early = result.status == "ignored" and result.reason == "unknown message" and self._recent(inbound.message_id)
+        if early and not final:
             self.counters["retry_later"] += 1
             # Slack may deliver an edit/delete before the message itself: have it delivered again
             raise RetryLater(f"{inbound.kind} of {inbound.message_id} arrived before the message")
-        if result.refused:
+        if early:
+            metrics.inbound_dropped(
+                "slack", "early_edit", "%s of %s in %s (event %s): its message had not arrived by Slack's last retry",
+                inbound.kind, inbound.message_id, inbound.channel.key(), body.get("event_id"),
+            )  # fmt: skip
+        elif result.refused:
             metrics.inbound_dropped(
                 "slack", "refused", "%s %s in %s (event %s): %s",
                 inbound.kind, inbound.message_id, inbound.channel.key(), body.get("event_id"), result.reason,
