@@ -48,10 +48,13 @@ class Both:
 
 
 @asynccontextmanager
-async def both_sides(chat: Chat, redis_url: str, **worker: Any) -> AsyncIterator[Both]:
+async def both_sides(
+    chat: Chat, redis_url: str, *, discord_settings: dict[str, Any] | None = None, **worker: Any
+) -> AsyncIterator[Both]:
     rt = Runtime(redis_url, chat.ctx.redis, chat, None)
     running = Running()
-    cfg = Config(discord={**FAST_RECONNECT, "admin_fix_retry_s": 0.3}, slack=dict(FAST_RECONNECT))
+    discord = {**FAST_RECONNECT, "admin_fix_retry_s": 0.3, **(discord_settings or {})}
+    cfg = Config(discord=discord, slack=dict(FAST_RECONNECT))
     stop = asyncio.Event()
     task: asyncio.Task[None] | None = None
     try:

@@ -89,6 +89,12 @@ def discord_thread_of(guild_id: str, message_id: str) -> str:
     return f"cb:dthread:{guild_id}:{message_id}"
 
 
+def discord_last_seen(guild_id: str) -> str:
+    """Hash: channel or thread id -> id of the newest message the Discord adapter took in there (live
+    or caught up); where the catch-up after a gateway session that could not be resumed starts."""
+    return f"cb:dseen:{guild_id}"
+
+
 def thread_home(destination: str, root_id: str) -> str:
     """String: where the thread of core message ``root_id`` lives on one destination (the Discord
     thread id, the Slack root ts), written by the adapter when it posts in that thread, so that the

@@ -29,10 +29,12 @@ from bridge.formatting.emoji import from_discord_reaction
 from bridge.health import PartHealth
 
 from . import gateway_backoff
+from .catch_up import CatchUp
 from .commands import build_group
 from .config import DiscordConfig
 from .endpoints import apply_endpoints
 from .files import DiscordFiles
+from .heartbeat_watch import HeartbeatWatch
 from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
 from .notices import discord_notices
@@ -112,6 +114,11 @@ class _BridgeEvents(_ClientBase):
         gateway_backoff.connected()
         self.adapter.reconnect.reset()
         self.ready_event.set()
+        if not isinstance(self, discord.AutoShardedClient):  # sharded: once per shard, on_shard_ready
+            self.adapter.catch_up.ready(self)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.adapter.catch_up.ready(self)
 
     async def on_disconnect(self) -> None:
         if not self.is_closed():
@@ -122,7 +129,9 @@ class _BridgeEvents(_ClientBase):
         gateway_backoff.connected()
 
     async def on_socket_event_type(self, event_type: str) -> None:
-        """Every gateway dispatch, counted by kind (``chatbridge_inbound_events_total``)."""
+        """Every gateway dispatch, counted by kind (``chatbridge_inbound_events_total``); a READY that
+        is not the adapter's first starts a catch-up (``catch_up``)."""
+        self.adapter.catch_up.session_event(event_type, shards=self.shard_count or 1)
         metrics.inbound_event("discord", DISPATCH_KINDS.get(event_type, event_type.lower()))
 
     async def on_message(self, message: discord.Message) -> None:
@@ -255,6 +264,12 @@ class DiscordAdapter:
             client=self.client, chat=chat, inbound=self.inbound, interval_s=config.reaction_interval_s
         )
         self.destination.reactions = self.reactions
+        self.catch_up = CatchUp(
+            chat=chat, last_seen=self.inbound.last_seen, gate=self.inbound.caught_up, replay=self.inbound.replay
+        )
+        """What was said during a gateway session that could not be resumed (:mod:`.catch_up`)."""
+        self.heartbeats = HeartbeatWatch(lambda: _gateway_sockets(self.client))
+        """Zombie connections: a heartbeat without ACK before the next one → reconnect (:mod:`.heartbeat_watch`)."""
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -307,6 +322,9 @@ class DiscordAdapter:
             latency_ms=round(latency * 1000, 1) if math.isfinite(latency) else None,
             shards=len(sockets) if isinstance(client, discord.AutoShardedClient) else None,
             guilds=len(client.guilds),
+            zombie_reconnects=self.heartbeats.zombies,
+            catch_ups=len(self.catch_up.runs),
+            catching_up=not self.inbound.caught_up.is_set(),
             **self.inbound.hold.info(),
         )
 
@@ -330,11 +348,13 @@ class DiscordAdapter:
         gateway_backoff.install(self.config.reconnect_max_s)
         self._stopping.clear()
         self._task = asyncio.create_task(supervise(self, token, self._stopping), name="discord-supervisor")
+        self.heartbeats.start()
 
     async def start(self, token: str, *, ready_within: float = 60.0) -> None:
         """Log in and connect in the background; return when ready (raise if the client died)."""
         apply_endpoints(api_base=self.config.api_base, gateway_url=self.config.gateway_url)
         self._task = asyncio.create_task(self.client.start(token), name="discord-client")
+        self.heartbeats.start()
         ready = asyncio.create_task(self.client.ready_event.wait())
         done, _ = await asyncio.wait({self._task, ready}, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
@@ -360,6 +380,8 @@ class DiscordAdapter:
 
     async def close(self) -> None:
         self._stopping.set()
+        await self.heartbeats.stop()
+        await self.catch_up.close()
         await self.client.close()
         await self.file_source.close()
         if self._task is not None:

@@ -61,13 +61,13 @@ async def channel(client: discord.Client, channel_id: int) -> Readable:
 
 
 async def after(
-    client: discord.Client, channel_id: int, after_id: int | None, *, limit: int | None = None
+    client: discord.Client, channel_id: int | Readable, after_id: int | None, *, limit: int | None = None
 ) -> AsyncIterator[discord.Message]:
-    """Every message of ``channel_id`` newer than ``after_id`` (exclusive; None: from the first),
-    oldest first, at most ``limit`` (None: all of them)."""
-    where = await channel(client, channel_id)
+    """Every message of ``channel_id`` (an id, or a channel/thread object already at hand) newer than
+    ``after_id`` (exclusive; None: from the first), oldest first, at most ``limit`` (None: all)."""
+    where = channel_id if isinstance(channel_id, Readable) else await channel(client, channel_id)
     anchor = discord.Object(id=after_id) if after_id else None
-    with _reading(channel_id):
+    with _reading(where.id):
         async for message in where.history(limit=limit, after=anchor, oldest_first=True):
             yield message
 

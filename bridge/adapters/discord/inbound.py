@@ -26,6 +26,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
 from bridge.formatting.thread_text import thread_root_text
 
+from .catch_up import LastSeen
 from .config import DiscordConfig
 from .content import describe_empty, extras, media_base
 from .text import to_core
@@ -66,6 +67,10 @@ class Inbound:
         """How the author of a message that did not cross is told (set by the adapter)."""
         self.hold = OutageHold("discord")
         """Gateway events waiting for Redis to come back (Discord does not redeliver)."""
+        self.caught_up = asyncio.Event()
+        """Cleared while a new gateway session catches up on its gap (``catch_up``): live events wait."""
+        self.caught_up.set()
+        self.last_seen = LastSeen(chat.ctx.redis)
 
     async def wait_handled(self, count: int, within: float = 5.0) -> list[IngestResult]:
         """Wait until ``count`` events have been handed to the core; return the recent results."""
@@ -111,9 +116,19 @@ class Inbound:
         room = self._room_of(payload.channel_id)
         await self._held(room, self._on_raw_delete, payload, f"delete of {payload.message_id}")
 
-    async def _held(self, channel_id: int, handle: Callable[[T], Awaitable[None]], event: T, what: str) -> None:
+    async def replay(self, message: discord.Message) -> None:
+        """A message read from history by the catch-up: taken in like a live one, ahead of the live
+        events waiting for the catch-up to end (a duplicate of one taken in already records nothing)."""
+        await self._held(_room_id(message.channel), self._on_message, message, f"message {message.id}", gated=False)
+
+    async def _held(
+        self, channel_id: int, handle: Callable[[T], Awaitable[None]], event: T, what: str, *, gated: bool = True
+    ) -> None:
         """Hold the event until it is recorded, however long Redis is away (Discord never
-        redelivers); past the hold's bound it is reported dropped (WARNING + metric)."""
+        redelivers); past the hold's bound it is reported dropped (WARNING + metric). Live events
+        first wait for a catch-up in progress (in arrival order: asyncio wakes waiters FIFO)."""
+        if gated and not self.caught_up.is_set():
+            await self.caught_up.wait()
         try:
             with self.hold.slot():
                 async with self._lock(channel_id):
@@ -187,6 +202,7 @@ class Inbound:
             thread=thread_root,
         )
         await self._ingest(event, message)
+        await self.last_seen.note(message.guild.id, message.channel.id, message.id)
 
     async def _ensure_root(self, ref: ChannelRef, thread: discord.Thread, message: discord.Message) -> None:
         """A thread whose root the core does not know (started from nothing, or on a message from

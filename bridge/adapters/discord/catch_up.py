@@ -1,0 +1,227 @@
+"""After a gateway session that could not be resumed, take in what was said during the gap.
+
+Discord replays missed events only on a successful RESUME (discord-api-docs events/gateway.mdx
+"Resuming"). After op 9 Invalid Session with ``d: false``, close 4009 "Session timed out", or a
+client that had to start over, the new session begins with READY and the events of the gap are gone
+for good. So on every READY but the first (``RESUMED`` needs nothing), every linked channel and the
+active threads under it are read over REST (:mod:`.history`, Get Channel Messages ``after`` the
+anchor, oldest first) and each message goes through the normal inbound path: it crosses to the other
+platforms exactly as if it had come live, and once — its event key ``discord:<id>:create`` is the one
+a live copy of it has, so a message both fetched and received live (or fetched twice) is a duplicate
+for the core, never a second copy.
+
+Order: from the new READY until the catch-up is done, live message events wait (``Inbound.caught_up``;
+they queue in gateway order) so nothing said after the gap overtakes what was said during it. A
+room is read channel first (a thread's starter message lives there), then its threads.
+
+The anchor of a channel or thread is the newer of: the last message id taken in there
+(``keys.discord_last_seen``, written by :class:`LastSeen` for every message the inbound path takes
+in a linked room), and the snowflake of the last gateway event of the old session less
+``MARGIN_S`` (everything older than that was received before the gap; the margin covers gateway
+latency and the clock difference with Discord). A thread never seen before starts at the latter.
+
+What is recovered and what is not:
+
+- messages posted during the gap, in linked channels and their active threads: all, once, in order,
+  with their content as it is now (an edit made during the gap is in the text; a message posted and
+  deleted during the gap never crosses, as it would not have once deleted);
+- replies among them keep their reply/thread links (their parents are taken in first);
+- NOT recovered: edits and deletes during the gap of messages older than the gap (Discord keeps
+  no history of them that a bot can list; their copies keep the old text / stay), reactions during
+  the gap, messages in threads that were archived before the catch-up ran (only active threads are
+  listed), and the first message of a forum post opened during the gap is taken with its thread.
+
+A channel whose history cannot be read (permissions, unknown channel, Discord down) is reported
+(WARNING + ``inbound_dropped`` ``catch_up_failed``, with the reason): what was said there during the
+gap did not cross, and the operator is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import discord
+import redis.asyncio as redis_async
+
+from bridge import metrics
+from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef
+from bridge.store import keys
+
+from . import history
+
+log = logging.getLogger(__name__)
+
+MARGIN_S = 120.0
+"""How far before the old session's last event the fallback anchor lies."""
+
+
+class LastSeen:
+    """The newest message id taken in per Discord channel or thread (``keys.discord_last_seen``)."""
+
+    def __init__(self, redis: redis_async.Redis) -> None:
+        self.redis = redis
+
+    async def note(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        """One HSET: events of a channel are taken in in order (per-room lock), so the last written is
+        the newest; a replayed older event only moves the anchor back (the catch-up reads a little
+        more, deduplicated), never forward past an unseen message."""
+        await self.redis.hset(keys.discord_last_seen(str(guild_id)), str(channel_id), str(message_id))
+
+    async def of(self, guild_id: int, channel_ids: list[int]) -> dict[int, int]:
+        if not channel_ids:
+            return {}
+        raw = await self.redis.hmget(keys.discord_last_seen(str(guild_id)), [str(c) for c in channel_ids])
+        return {c: int(v) for c, v in zip(channel_ids, raw, strict=True) if v and str(v).isdigit()}
+
+
+@dataclass
+class CatchUpResult:
+    channels: int = 0
+    threads: int = 0
+    messages: int = 0
+    """Messages read from history and handed to the inbound path (duplicates included)."""
+    failed: int = 0
+    seconds: float = 0.0
+
+
+Replay = Callable[[discord.Message], Awaitable[None]]
+
+
+class CatchUp:
+    """Tracks gateway sessions (``session_event`` on every dispatch, ``ready`` on READY processed) and
+    runs the catch-up after a READY that was not the first."""
+
+    def __init__(self, *, chat: Chat, last_seen: LastSeen, gate: asyncio.Event, replay: Replay) -> None:
+        self.chat = chat
+        self.last_seen = last_seen
+        self.gate = gate
+        """Set while live events may be taken in; cleared from a new session's READY to the end of its catch-up."""
+        self.replay = replay
+        self.client: discord.Client | None = None
+        self.readies = 0
+        self.last_event_at = 0.0
+        self._gap_from = 0.0
+        self._pending = False
+        self._task: asyncio.Task[CatchUpResult] | None = None
+        self.runs: list[CatchUpResult] = []
+        """Finished catch-ups (bounded), for health, tests and the bench."""
+        self.changed = asyncio.Event()
+
+    # -- gateway hooks -----------------------------------------------------------------------------
+    def session_event(self, event_type: str, *, shards: int = 1) -> None:
+        """Called (synchronously, first thing) for every dispatch, in gateway order. On a READY that is
+        not one of the first ``shards`` (the adapter starting), close the gate before any event of
+        the new session is taken in."""
+        if event_type == "READY":
+            self.readies += 1
+            if self.readies > shards:
+                self._gap_from = self._gap_from or self.last_event_at
+                self._pending = True
+                self.gate.clear()
+        self.last_event_at = time.time()
+
+    def ready(self, client: discord.Client) -> None:
+        """READY processed (guilds in the cache): start the catch-up if one is due."""
+        self.client = client
+        if not self._pending or (self._task is not None and not self._task.done()):
+            return
+        self._pending = False
+        gap_from, self._gap_from = self._gap_from, 0.0
+        self._task = asyncio.create_task(self._run(client, gap_from), name="discord-catch-up")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        self.gate.set()
+
+    async def wait_runs(self, count: int, within: float = 10.0) -> list[CatchUpResult]:
+        """Wait until ``count`` catch-ups have finished (tests, bench)."""
+        async with asyncio.timeout(within):
+            while len(self.runs) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.runs
+
+    # -- the catch-up ------------------------------------------------------------------------------
+    async def _run(self, client: discord.Client, gap_from: float) -> CatchUpResult:
+        started = time.monotonic()
+        result = CatchUpResult()
+        try:
+            floor = max(discord.utils.time_snowflake(datetime.fromtimestamp(gap_from - MARGIN_S, tz=UTC)), 0)
+            log.info("Discord: a new gateway session (not resumed): catching up every linked channel")
+            for guild_id, channel_ids in (await self._linked()).items():
+                await self._guild(client, guild_id, channel_ids, floor, result)
+        except Exception:
+            log.exception("Discord catch-up failed")
+            result.failed += 1
+        finally:
+            result.seconds = time.monotonic() - started
+            self.gate.set()
+            self.runs.append(result)
+            del self.runs[:-50]
+            self.changed.set()
+            if self._pending and self.client is not None:  # another READY came meanwhile: once more
+                self.ready(self.client)
+        log.info(
+            "Discord catch-up: %d channel(s), %d thread(s), %d message(s) read in %.2f s (%d failed)",
+            result.channels, result.threads, result.messages, result.seconds, result.failed,
+        )  # fmt: skip
+        return result
+
+    async def _linked(self) -> dict[int, list[int]]:
+        """Linked Discord channels by guild."""
+        found: dict[int, list[int]] = defaultdict(list)
+        for info in await self.chat.channels.overview():
+            for key in info.links:
+                ref = ChannelRef.parse(key)
+                if ref.platform == "discord" and ref.workspace.isdigit() and ref.channel_id.isdigit():
+                    found[int(ref.workspace)].append(int(ref.channel_id))
+        return found
+
+    async def _guild(
+        self, client: discord.Client, guild_id: int, channel_ids: list[int], floor: int, result: CatchUpResult
+    ) -> None:
+        guild = client.get_guild(guild_id)
+        threads: list[discord.Thread] = []
+        if guild is not None:
+            try:
+                threads = [t for t in await guild.active_threads() if t.parent_id in channel_ids]
+            except discord.HTTPException as err:
+                self._failed(result, f"guild {guild_id}", f"cannot list its active threads ({err})")
+        seen = await self.last_seen.of(guild_id, channel_ids + [t.id for t in threads])
+        for channel_id in sorted(channel_ids):
+            where = client.get_channel(channel_id)
+            if not isinstance(where, discord.ForumChannel):  # a forum has no messages of its own
+                result.channels += 1
+                await self._read(client, channel_id, max(seen.get(channel_id, 0), floor), result)
+            for thread in sorted((t for t in threads if t.parent_id == channel_id), key=lambda t: t.id):
+                result.threads += 1
+                await self._read(client, thread, max(seen.get(thread.id, 0), floor), result)
+
+    async def _read(
+        self, client: discord.Client, where: int | discord.Thread, after_id: int, result: CatchUpResult
+    ) -> None:
+        try:
+            async for message in history.after(client, where, after_id):
+                result.messages += 1
+                metrics.inbound_event("discord", "caught_up")
+                await self.replay(message)
+        except (history.HistoryUnavailable, discord.HTTPException) as err:
+            name = f"thread {where.id}" if isinstance(where, discord.Thread) else f"channel {where}"
+            self._failed(result, name, str(err))
+
+    def _failed(self, result: CatchUpResult, what: str, why: str) -> None:
+        result.failed += 1
+        metrics.inbound_dropped(
+            "discord", "catch_up_failed",
+            "%s: what was said there while the gateway session was lost could not be read (%s)", what, why,
+        )  # fmt: skip
