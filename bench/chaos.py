@@ -200,11 +200,11 @@ async def _slack_kicked(t: Target, rng: random.Random) -> str:
 
 
 GATEWAY_FAULTS = {
-    "reconnect": "op 7 RECONNECT",
-    "invalid_resumable": "op 9 INVALID_SESSION (resumable)",
-    "invalid_session": "op 9 INVALID_SESSION (not resumable)",
-    "close_4009": "close 4009 (session timed out)",
-    "zombie": "heartbeat ACKs stop (zombie connection)",
+    "reconnect": "op 7 reconnect",
+    "invalid_resumable": "op 9 resumable",
+    "invalid_session": "op 9 not resumable",
+    "close_4009": "close 4009",
+    "zombie": "zombie (no heartbeat ACK)",
 }
 
 CATALOG: tuple[Injector, ...] = (

@@ -176,6 +176,20 @@ class Soak:
                 said.dead.append(entry)
         return dead
 
+    async def in_core(self) -> set[int]:
+        """The soak messages the core has (to tell a message the adapter never got from one the
+        worker did not deliver)."""
+        redis, found = self.chat.ctx.redis, set()
+        for channel in CHANNELS:
+            for entry_id, fields in await redis.xrange(keys.channel(channel), "-", "+"):
+                if fields.get("type") != "message":
+                    continue
+                text = fields.get("message") or await redis.hget(keys.message(entry_id), "message") or ""
+                token = TOKEN.search(text)
+                if token:
+                    found.add(int(token.group(1)))
+        return found
+
     def settled(self) -> bool:
         return all(x.copies or x.dead for x in self.said.values())
 
@@ -294,7 +308,8 @@ async def soak(chat: Chat, url: str, args: argparse.Namespace) -> int:
         drained_in = await drain(s, args.drain)
         load_after = os.getloadavg()
         dead = await s.collect_dead()
-        return report(s, chaos, have, missing, notices, dead, args, drained_in, (load_before, load_after))
+        core = await s.in_core()
+        return report(s, chaos, have, missing, notices, dead, core, args, drained_in, (load_before, load_after))
     finally:
         stop.set()
         await http.close()
@@ -336,6 +351,7 @@ def report(
     missing: list[Injector],
     notices: Notices,
     dead: list[dict[str, str]],
+    core: set[int],
     args: argparse.Namespace,
     drained_in: float,
     load: tuple[tuple[float, float, float], tuple[float, float, float]],
@@ -350,11 +366,25 @@ def report(
     print(f"injectors on main ({len(have)}): {', '.join(i.kind for i in have)}")
     if missing:
         print(f"not offered by the emulators ({len(missing)}): {', '.join(i.kind for i in missing)}")
-    kinds = collections.Counter(i.kind for i in chaos.log)
     failed = [i for i in chaos.log if i.error]
     print(f"injections: {len(chaos.log)} ({len(failed)} refused by the emulator)")
     for injection in failed[:5]:
         print(f"  refused at +{injection.at:.1f} s {injection.kind}: {injection.error}")
+    tables(said, chaos, notices)
+    reasons = collections.Counter(str(e.get("error", "") or "(no reason)")[:100] for e in dead)
+    told = sum(1 for x in said if outcome(x, notices) == "dead")
+    print(f"dead letters: {len(dead)} (messages dead-lettered with a reason, a WARNING and the sender notice: {told})")
+    for reason, count in reasons.most_common(10):
+        print(f"  {count:5d}  {reason}")
+    if notices.drops:
+        print(f"inbound drops logged: {sum(notices.drops.values())}")
+        for line, count in notices.drops.most_common(5):
+            print(f"  {count:5d}  {line}")
+    return faults(said, chaos, notices, core)
+
+
+def tables(said: list[Said], chaos: Chaos, notices: Notices) -> None:
+    kinds = collections.Counter(i.kind for i in chaos.log)
     by_kind = {f"{k} ({kinds.get(k, 0)})": k for k in sorted({x.under for x in said if x.under != "baseline"})}
     width = max([24, *(len(label) for label in by_kind)])
     print("by phase and direction:")
@@ -368,15 +398,11 @@ def report(
     for label, kind in by_kind.items():
         print(row(label, [x for x in said if x.under == kind], notices, width))
     print(row("all", said, notices, width))
-    reasons = collections.Counter(str(e.get("error", "") or "(no reason)")[:100] for e in dead)
-    told = sum(1 for x in said if outcome(x, notices) == "dead")
-    print(f"dead letters: {len(dead)} (messages dead-lettered with a reason, a WARNING and the sender notice: {told})")
-    for reason, count in reasons.most_common(10):
-        print(f"  {count:5d}  {reason}")
-    if notices.drops:
-        print(f"inbound drops logged: {sum(notices.drops.values())}")
-        for line, count in notices.drops.most_common(5):
-            print(f"  {count:5d}  {line}")
+
+
+def faults(said: list[Said], chaos: Chaos, notices: Notices, core: set[int]) -> int:
+    """Print what went wrong, message by message (the first ten of each), and the injections
+    around the first of them; returns the exit status."""
     bad = {o: [x for x in said if outcome(x, notices) == o] for o in ("dup", "lost", "dead?")}
     misrouted = sum(x.misrouted for x in said)
     echoes = sum(x.echoes for x in said)
@@ -384,9 +410,13 @@ def report(
         f"duplicates: {len(bad['dup'])}  lost: {len(bad['lost'])}  dead without notice: {len(bad['dead?'])}  "
         f"misrouted: {misrouted}  echoes: {echoes}"
     )
+    lost_inbound = sum(1 for x in bad["lost"] if x.n not in core)
+    if bad["lost"]:
+        print(f"  of the lost: {lost_inbound} never reached the core, {len(bad['lost']) - lost_inbound} not delivered")
     for name, rows in bad.items():
         for x in rows[:10]:
-            print(f"  {name}: soak-{x.n} {x.direction} #{x.channel} at {x.at:.3f} under {x.under!r} copies {x.copies}")
+            where = "in the core" if x.n in core else "not in the core"
+            print(f"  {name}: soak-{x.n} {x.direction} #{x.channel} at {x.at:.3f} under {x.under!r}, {where}")
     at_fault = [x for rows in bad.values() for x in rows]
     if at_fault:
         first = min(x.at for x in at_fault) - chaos.started_wall
@@ -404,7 +434,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=4.0, help="messages per second, both sides together")
     parser.add_argument("--baseline", type=float, default=30.0, help="fault-free seconds first (same-run baseline)")
     parser.add_argument("--fault-every", type=float, default=8.0, help="mean seconds between injections")
-    parser.add_argument("--drain", type=float, default=300.0, help="seconds allowed to deliver the backlog")
+    parser.add_argument("--drain", type=float, default=180.0, help="seconds allowed to deliver the backlog")
     args = parser.parse_args()
     sys.exit(asyncio.run(run(args)))
 
