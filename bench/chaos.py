@@ -199,6 +199,35 @@ async def _slack_kicked(t: Target, rng: random.Random) -> str:
     return f"app removed from #{channel}, put back after {seconds:.1f} s"
 
 
+async def _cloudflare_ban(t: Target, rng: random.Random) -> str:
+    seconds = round(rng.uniform(2.0, 6.0), 1)
+    body = rng.choice(["text", "json"])
+    await t.call("POST", "/_emulator/rate_limits/cloudflare", {"seconds": seconds, "body": body})
+    await asyncio.sleep(seconds)
+    return f"Cloudflare ban (429 without Via, {body} body) for {seconds} s"
+
+
+async def _discord_random_429s(t: Target, rng: random.Random) -> str:
+    seconds, probability = rng.uniform(4.0, 10.0), round(rng.uniform(0.05, 0.3), 2)
+    body = {"probability": probability, "kinds": ["route", "global", "cloudflare"], "retry_after": 1.0}
+    await t.call("POST", "/_emulator/rate_limits/chaos", {**body, "cloudflare_s": 2.0, "seed": rng.randrange(1 << 30)})
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await t.call("DELETE", "/_emulator/rate_limits/chaos")
+    return f"{probability:.0%} of requests 429 (route, global or a 2 s Cloudflare ban) for {seconds:.1f} s"
+
+
+async def _slack_random_429s(t: Target, rng: random.Random) -> str:
+    seconds, probability = rng.uniform(4.0, 10.0), round(rng.uniform(0.05, 0.3), 2)
+    await t.call("POST", "/_emulator/rate_limits/chaos", {"probability": probability, "retry_after": 1})
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await t.call("DELETE", "/_emulator/rate_limits/chaos")
+    return f"{probability:.0%} of Web API calls 429 ratelimited for {seconds:.1f} s"
+
+
 GATEWAY_FAULTS = {
     "reconnect": "op 7 reconnect",
     "invalid_resumable": "op 9 resumable",
@@ -223,6 +252,9 @@ CATALOG: tuple[Injector, ...] = (
         Injector(f"discord gateway {what}", "discord", ("POST", "/_emulator/gateway/faults"), *_gateway_fault(f, what))
         for f, what in GATEWAY_FAULTS.items()
     ),
+    Injector("discord Cloudflare ban", "discord", ("POST", "/_emulator/rate_limits/cloudflare"), _cloudflare_ban),
+    Injector("discord random 429s", "discord", ("POST", "/_emulator/rate_limits/chaos"), _discord_random_429s),
+    Injector("slack random 429s", "slack", ("POST", "/_emulator/rate_limits/chaos"), _slack_random_429s),
     Injector("discord permission flip", "discord", ("POST", "/_emulator/permissions"), _permission_flip),
     Injector("slack app removed from channel", "slack", ("POST", "/_emulator/membership"), _slack_kicked),
 )
