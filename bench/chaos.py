@@ -57,6 +57,18 @@ class Target:
                 raise InjectionFailed(f"{method} {path} {body}: {response.status} {answer}")
             return answer
 
+    async def lasting(
+        self, seconds: float, path: str, body: dict[str, Any] | None, end: tuple[str, str, dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        """POST ``body`` to ``path`` (a fault starts), and end it with the ``end`` request (method,
+        path, body) ``seconds`` later, whatever happens meanwhile."""
+        answer = await self.call("POST", path, body)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            await self.call(*end)
+        return answer
+
 
 Inject = Callable[[Target, random.Random], Awaitable[str]]
 CHANNELS = ("general", "random", "cricket")
@@ -105,11 +117,7 @@ async def _gateway_close(t: Target, rng: random.Random) -> str:
 
 async def _outage(t: Target, rng: random.Random) -> str:
     seconds = rng.uniform(1.0, 4.0)
-    answer = await t.call("POST", "/_emulator/outage")
-    try:
-        await asyncio.sleep(seconds)
-    finally:
-        await t.call("DELETE", "/_emulator/outage")
+    answer = await t.lasting(seconds, "/_emulator/outage", None, ("DELETE", "/_emulator/outage", None))
     return f"websockets dropped ({answer.get('closed')}) and refused for {seconds:.1f} s"
 
 
@@ -178,11 +186,8 @@ async def _permission_flip(t: Target, rng: random.Random) -> str:
         [("SEND_MESSAGES", "bot"), ("SEND_MESSAGES", "@everyone"), ("MANAGE_WEBHOOKS", "bot"), ("VIEW_CHANNEL", "bot")]
     )
     seconds = rng.uniform(2.0, 6.0)
-    await t.call("POST", "/_emulator/permissions", {"channel": channel, "who": who, "revoke": [permission]})
-    try:
-        await asyncio.sleep(seconds)
-    finally:
-        await t.call("POST", "/_emulator/permissions", {"channel": channel, "who": who, "reset": True})
+    back = ("POST", "/_emulator/permissions", {"channel": channel, "who": who, "reset": True})
+    await t.lasting(seconds, "/_emulator/permissions", {"channel": channel, "who": who, "revoke": [permission]}, back)
     return f"{permission} revoked from {who} in #{channel} for {seconds:.1f} s"
 
 
@@ -191,11 +196,8 @@ async def _slack_kicked(t: Target, rng: random.Random) -> str:
     adds it back a few seconds later if the bridge has not joined again by itself."""
     channel = rng.choice(CHANNELS)
     seconds = rng.uniform(2.0, 6.0)
-    await t.call("POST", "/_emulator/membership", {"channel": channel, "member": False})
-    try:
-        await asyncio.sleep(seconds)
-    finally:
-        await t.call("POST", "/_emulator/membership", {"channel": channel, "member": True})
+    back = ("POST", "/_emulator/membership", {"channel": channel, "member": True})
+    await t.lasting(seconds, "/_emulator/membership", {"channel": channel, "member": False}, back)
     return f"app removed from #{channel}, put back after {seconds:.1f} s"
 
 
@@ -210,21 +212,15 @@ async def _cloudflare_ban(t: Target, rng: random.Random) -> str:
 async def _discord_random_429s(t: Target, rng: random.Random) -> str:
     seconds, probability = rng.uniform(4.0, 10.0), round(rng.uniform(0.05, 0.3), 2)
     body = {"probability": probability, "kinds": ["route", "global", "cloudflare"], "retry_after": 1.0}
-    await t.call("POST", "/_emulator/rate_limits/chaos", {**body, "cloudflare_s": 2.0, "seed": rng.randrange(1 << 30)})
-    try:
-        await asyncio.sleep(seconds)
-    finally:
-        await t.call("DELETE", "/_emulator/rate_limits/chaos")
+    body |= {"cloudflare_s": 2.0, "seed": rng.randrange(1 << 30)}
+    await t.lasting(seconds, "/_emulator/rate_limits/chaos", body, ("DELETE", "/_emulator/rate_limits/chaos", None))
     return f"{probability:.0%} of requests 429 (route, global or a 2 s Cloudflare ban) for {seconds:.1f} s"
 
 
 async def _slack_random_429s(t: Target, rng: random.Random) -> str:
     seconds, probability = rng.uniform(4.0, 10.0), round(rng.uniform(0.05, 0.3), 2)
-    await t.call("POST", "/_emulator/rate_limits/chaos", {"probability": probability, "retry_after": 1})
-    try:
-        await asyncio.sleep(seconds)
-    finally:
-        await t.call("DELETE", "/_emulator/rate_limits/chaos")
+    body = {"probability": probability, "retry_after": 1}
+    await t.lasting(seconds, "/_emulator/rate_limits/chaos", body, ("DELETE", "/_emulator/rate_limits/chaos", None))
     return f"{probability:.0%} of Web API calls 429 ratelimited for {seconds:.1f} s"
 
 
