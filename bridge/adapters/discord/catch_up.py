@@ -109,6 +109,7 @@ class CatchUp:
         self.last_event_at = 0.0
         self._gap_from = 0.0
         self._pending = False
+        self._ready_waiting = False
         self._task: asyncio.Task[CatchUpResult] | None = None
         self.runs: list[CatchUpResult] = []
         """Finished catch-ups (bounded), for health, tests and the bench."""
@@ -130,9 +131,15 @@ class CatchUp:
     def ready(self, client: discord.Client) -> None:
         """READY processed (guilds in the cache): start the catch-up if one is due."""
         self.client = client
-        if not self._pending or (self._task is not None and not self._task.done()):
+        if not self._pending:
             return
-        self._pending = False
+        if self._task is not None and not self._task.done():
+            self._ready_waiting = True  # the catch-up in progress starts this one when it ends
+            return
+        self._start(client)
+
+    def _start(self, client: discord.Client) -> None:
+        self._pending = self._ready_waiting = False
         gap_from, self._gap_from = self._gap_from, 0.0
         self._task = asyncio.create_task(self._run(client, gap_from), name="discord-catch-up")
 
@@ -165,12 +172,14 @@ class CatchUp:
             result.failed += 1
         finally:
             result.seconds = time.monotonic() - started
-            self.gate.set()
             self.runs.append(result)
             del self.runs[:-50]
             self.changed.set()
-            if self._pending and self.client is not None:  # another READY came meanwhile: once more
-                self.ready(self.client)
+            if not self._pending:
+                self.gate.set()
+            elif self._ready_waiting and self.client is not None:  # another session started and is
+                self._start(self.client)  # ready meanwhile: its gap too, with the gate still closed
+            # else: that session's READY is not processed yet; ``ready`` starts its catch-up
         log.info(
             "Discord catch-up: %d channel(s), %d thread(s), %d message(s) read in %.2f s (%d failed)",
             result.channels, result.threads, result.messages, result.seconds, result.failed,
