@@ -79,22 +79,15 @@ CHANNELS = ("general", "random", "cricket")
 class Injector:
     kind: str
     platform: str
-    needs: tuple[str, str] | str
-    """The control route (method, path) the injection uses, or the emulator attribute path."""
+    needs: tuple[str, str]
+    """The control route (method, path) the injection uses."""
     inject: Inject
     """Start the fault, end it (after a few seconds for a lasting one); returns what was done."""
     probe: Callable[[Target], Awaitable[bool]] | None = None
     """A further check, where the route serves several faults (the gateway's list of its faults)."""
 
     async def available(self, target: Target) -> bool:
-        if isinstance(self.needs, tuple):
-            found = target.has_route(*self.needs)
-        else:
-            obj: Any = target.emulator
-            for part in self.needs.split("."):
-                obj = getattr(obj, part, None)
-            found = callable(obj)
-        return found and (self.probe is None or await self.probe(target))
+        return target.has_route(*self.needs) and (self.probe is None or await self.probe(target))
 
 
 @dataclass
@@ -111,8 +104,32 @@ class Injection:
 
 
 async def _gateway_close(t: Target, rng: random.Random) -> str:
+    before = await _gateway_sessions(t)
     answer = await t.call("POST", "/_emulator/gateway/close", {"code": 4000})
-    return f"close 4000 (resumable), {answer.get('closed')} socket(s)"
+    return f"close 4000 (resumable), {answer.get('closed')} socket(s){await _gateway_back(t, before)}"
+
+
+async def _gateway_sessions(t: Target) -> int | None:
+    """IDENTIFYs + RESUMEs the gateway has seen (None: the emulator does not say)."""
+    if not t.has_route("GET", "/_emulator/gateway"):
+        return None
+    state = await t.call("GET", "/_emulator/gateway")
+    return int(state["identifies"]) + int(state["resumes"])
+
+
+async def _gateway_back(t: Target, before: int | None, limit_s: float = 150.0) -> str:
+    """Wait until the client has identified or resumed again and is connected, so that one gateway
+    fault is over before the next injection (a zombie lasts until the client notices it); says how
+    long it took."""
+    if before is None:
+        return ""
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        state = await t.call("GET", "/_emulator/gateway")
+        if int(state["identifies"]) + int(state["resumes"]) > before and int(state["connected"]) > 0:
+            return f", back in {time.monotonic() - start:.1f} s"
+        await asyncio.sleep(0.2)
+    return f", NOT back after {limit_s:.0f} s"
 
 
 async def _outage(t: Target, rng: random.Random) -> str:
@@ -157,9 +174,20 @@ async def _slack_post_429(t: Target, rng: random.Random) -> str:
     return f"next {count} chat.postMessage 429 ratelimited, Retry-After 1"
 
 
-async def _socket_refresh(t: Target, rng: random.Random) -> str:
-    await t.emulator.socket.disconnect_all(reason="refresh_requested")
-    return "Socket Mode disconnect refresh_requested"
+def _socket_disconnect(reason: str) -> Inject:
+    """A Socket Mode ``disconnect`` frame (``POST /_emulator/socket/disconnect``); ``link_disabled``
+    (Socket Mode turned off for the app) is turned on again by an admin a few seconds later."""
+
+    async def inject(t: Target, rng: random.Random) -> str:
+        if reason != "link_disabled":
+            answer = await t.call("POST", "/_emulator/socket/disconnect", {"reason": reason})
+            return f"disconnect {reason} to {answer.get('connections')}"
+        seconds = rng.uniform(3.0, 8.0)
+        on = ("DELETE", "/_emulator/socket/link_disabled", None)
+        await t.lasting(seconds, "/_emulator/socket/disconnect", {"reason": reason}, on)
+        return f"disconnect link_disabled, Socket Mode on again after {seconds:.1f} s"
+
+    return inject
 
 
 def _gateway_fault(fault: str, what: str) -> tuple[Inject, Callable[[Target], Awaitable[bool]]]:
@@ -167,8 +195,9 @@ def _gateway_fault(fault: str, what: str) -> tuple[Inject, Callable[[Target], Aw
     ones it has in ``GET /_emulator/gateway``)."""
 
     async def inject(t: Target, rng: random.Random) -> str:
+        before = await _gateway_sessions(t)
         answer = await t.call("POST", "/_emulator/gateway/faults", {"fault": fault})
-        return f"{what}, {answer.get('sessions')} session(s)"
+        return f"{what}, {answer.get('sessions')} session(s){await _gateway_back(t, before)}"
 
     async def probe(t: Target) -> bool:
         if not t.has_route("GET", "/_emulator/gateway"):
@@ -239,7 +268,10 @@ CATALOG: tuple[Injector, ...] = (
     Injector("discord 5xx", "discord", ("POST", "/_emulator/network"), _five_xx),
     Injector("discord webhook 429", "discord", ("POST", "/_emulator/rate_limits"), _discord_webhook_429),
     Injector("discord global 429", "discord", ("POST", "/_emulator/rate_limits"), _discord_global_429),
-    Injector("slack socket refresh_requested", "slack", "socket.disconnect_all", _socket_refresh),
+    *(
+        Injector(f"slack socket {why}", "slack", ("POST", "/_emulator/socket/disconnect"), _socket_disconnect(why))
+        for why in ("warning", "refresh_requested", "too_many_websockets", "link_disabled")
+    ),
     Injector("slack socket outage", "slack", ("POST", "/_emulator/outage"), _outage),
     Injector("slack host refusing", "slack", ("POST", "/_emulator/network"), _refuse),
     Injector("slack 5xx", "slack", ("POST", "/_emulator/network"), _five_xx),
