@@ -7,6 +7,7 @@ the environment (``DISCORD_TOKEN``, ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from bridge.core import validation
 from bridge.core.context import CoreSettings
 from bridge.core.ports import ChannelRef
 from bridge.errors import ConfigError, UserError
+from bridge.store import sentinel
 
 DEFAULT_PATHS = ("config.yaml", "/etc/chatbridge/config.yaml")
 
@@ -30,9 +32,43 @@ SANDBOX_FILE = "chatbridge-sandbox.json"
 ``chatbridge sandbox`` (which reads it without importing the running bridge)."""
 
 
+class SentinelConfig(Strict):
+    """A Redis Sentinel group: the bridge talks to its current primary and follows a failover."""
+
+    master: str
+    """The master name the sentinels monitor (``sentinel monitor <name> …``)."""
+    addresses: list[str]
+    """The sentinels, ``host:port`` each (three or more in production)."""
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, value: str) -> str:
+        return sentinel.check_master(value)
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        sentinel.SentinelTarget.build("checked", value)  # each host:port, at least one, none twice
+        return [item.strip() for item in value]
+
+
+class WaitConfig(Strict):
+    """Acknowledge a platform event only once its write reached ``replicas`` replicas (``WAIT``)."""
+
+    replicas: int = Field(0, ge=0, le=16)
+    """0: acknowledge once the primary has the write (no WAIT)."""
+    timeout_ms: int = Field(500, ge=1, le=2500)
+    """How long one WAIT may take; fewer replicas by then and the event is not acknowledged (held
+    and tried again; Slack wants an acknowledgement within 3 s, hence at most 2500)."""
+
+
 class RedisConfig(Strict):
     url: str | None = None
     """Use this Redis (with RediSearch). Unset: REDIS_URL, else an embedded redis-server."""
+    sentinel: SentinelConfig | None = None
+    """Use the primary of this Sentinel group (not with ``url``). Unset: REDIS_SENTINELS and
+    REDIS_SENTINEL_MASTER from the environment, if set."""
+    wait: WaitConfig = WaitConfig()
     data_dir: Path = Path(os.environ.get("CHATBRIDGE_DATA_DIR", ".chatbridge/data"))
     appendonly: bool = True
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
@@ -66,8 +102,14 @@ class RedisConfig(Strict):
         if value and ("<" in value or "PASSWORD" in value):
             raise ValueError("replace the placeholder from config.example.yaml, or leave url unset")
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss:// or unix:// (a Sentinel group: redis.sentinel)")
         return value
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> RedisConfig:
+        if self.url and self.sentinel:
+            raise ValueError("set either url or sentinel, not both")
+        return self
 
 
 class CoreConfig(Strict):
@@ -185,7 +227,10 @@ class Config(Strict):
             raise ValueError(str(err)) from None
 
     def redis_url(self) -> str | None:
-        return self.redis.url or os.environ.get("REDIS_URL") or None
+        """The Redis to use: ``redis.url``, ``redis.sentinel`` (as a ``redis+sentinel://`` URL, see
+        :mod:`bridge.store.sentinel`), ``REDIS_URL``, ``REDIS_SENTINELS`` + ``REDIS_SENTINEL_MASTER``;
+        None for the embedded server. ConfigError when two of them are set, or a bad value."""
+        return redis_target(self.redis, os.environ)
 
     def core_settings(self) -> CoreSettings:
         return CoreSettings(
@@ -195,7 +240,38 @@ class Config(Strict):
             mirror_partitions=self.core.mirror_partitions,
             mirror_log_maxlen=self.core.mirror_log_maxlen,
             max_message_chars=self.core.max_message_chars,
+            wait_replicas=self.redis.wait.replicas,
+            wait_timeout_ms=self.redis.wait.timeout_ms,
         )
+
+
+def redis_target(redis: RedisConfig, env: Mapping[str, str]) -> str | None:
+    """See :meth:`Config.redis_url`; ``redis.wait`` is checked against it (WAIT needs replicas)."""
+    url = redis.url or None
+    if redis.sentinel is not None:
+        url = sentinel.SentinelTarget.build(redis.sentinel.master, redis.sentinel.addresses).url()
+    env_url = env.get("REDIS_URL") or None
+    env_sentinels, env_master = env.get("REDIS_SENTINELS", "").strip(), env.get("REDIS_SENTINEL_MASTER", "").strip()
+    if bool(env_sentinels) != bool(env_master):
+        have, missing = ("REDIS_SENTINELS", "REDIS_SENTINEL_MASTER")[:: 1 if env_sentinels else -1]
+        raise ConfigError(f"{have} is set but {missing} is not: a Sentinel group needs both")
+    if env_sentinels:
+        if env_url:
+            raise ConfigError("REDIS_URL and REDIS_SENTINELS are both set: choose one")
+        try:
+            env_url = sentinel.SentinelTarget.build(env_master, env_sentinels.split(",")).url()
+        except ValueError as err:
+            raise ConfigError(f"REDIS_SENTINELS / REDIS_SENTINEL_MASTER: {err}") from None
+    if url is None and env_url is not None:
+        if env_url.startswith("redis+sentinel://") and not env_sentinels:
+            raise ConfigError("REDIS_URL: a Sentinel group is set with REDIS_SENTINELS and REDIS_SENTINEL_MASTER")
+        url = env_url
+    if url is None and redis.wait.replicas:
+        raise ConfigError(
+            "redis.wait.replicas needs a Redis with replicas (redis.url or redis.sentinel); "
+            "the embedded server has none"
+        )
+    return url
 
 
 def load(path: str | Path | None = None) -> Config:

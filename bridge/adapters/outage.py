@@ -1,7 +1,8 @@
 """Riding out a Redis outage on the inbound side: a platform event waits until it is recorded.
 
 A platform event is acknowledged only once it is in Redis. While Redis is unreachable (killed,
-restarting, loading its AOF, a Sentinel failover in progress) the handler of each event is run
+restarting, loading its AOF, a Sentinel failover in progress), or does not get the write to
+``redis.wait.replicas`` replicas in time (``NotReplicated``), the handler of each event is run
 again with backoff (capped at 5 s) for as long as the outage lasts, holding the event in memory;
 the room's lock keeps its later events behind it, in order. The number of events held is bounded
 (``limit``, counted from the moment an event arrives, while it waits for its room's lock too):
@@ -24,6 +25,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bridge.store.replication import NotReplicated
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -31,6 +34,7 @@ REDIS_AWAY: tuple[type[BaseException], ...] = (
     RedisConnectionError,  # also BusyLoadingError: the server is replaying its AOF
     RedisTimeoutError,
     ReadOnlyError,  # a primary that was demoted by a failover, before the client follows
+    NotReplicated,  # recorded, but not on enough replicas yet (redis.wait): not acknowledged
     OSError,
     TimeoutError,
 )

@@ -15,7 +15,7 @@ from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation
 from bridge.core.reactions import Reactions
 from bridge.core.users import Users
 from bridge.errors import NotFound, UserError
-from bridge.store import keys, migrate, search
+from bridge.store import keys, migrate, replication, search
 from bridge.store.connection import RedisClient as Redis
 from bridge.store.reindex import ensure_search
 from bridge.store.scripts import Scripts
@@ -150,11 +150,23 @@ class Chat:
 
     async def react(self, event: ReactionEvent) -> IngestResult:
         """Record a reaction added or removed on a platform message (see ``bridge.core.reactions``)."""
-        return await self.reactions.record(event)
+        return await self._replicated(await self.reactions.record(event))
 
     async def ingest(self, event: InboundEvent) -> IngestResult:
         """Record a platform message, edit or delete in the linked core channel, exactly once per
-        ``event_key``. Unlinked channels are ignored; bad input is reported, never half-written."""
+        ``event_key``. Unlinked channels are ignored; bad input is reported, never half-written.
+        With ``redis.wait.replicas``, returns only once the recording reached that many replicas
+        (else :class:`~bridge.store.replication.NotReplicated`: the caller does not acknowledge)."""
+        return await self._replicated(await self._ingest(event))
+
+    async def _replicated(self, result: IngestResult) -> IngestResult:
+        """WAIT for the replicas when something was (or had already been) recorded."""
+        if result.status != "ignored":
+            settings = self.ctx.settings
+            await replication.replicated(self.ctx.redis, settings.wait_replicas, settings.wait_timeout_ms)
+        return result
+
+    async def _ingest(self, event: InboundEvent) -> IngestResult:
         channel = await self.channels.route(event.channel)
         if channel is None:
             return IngestResult("ignored", reason="channel not linked")

@@ -26,6 +26,9 @@ class CoreSettings:
     mirror_log_maxlen: int = 1_000_000
     max_message_chars: int = 40_000
     """Longest message the core records (Slack's limit; above it the sender is told)."""
+    wait_replicas: int = 0
+    """Platform events are acknowledged once their writes reached this many replicas (0: no WAIT)."""
+    wait_timeout_ms: int = 500
 
 
 @dataclass

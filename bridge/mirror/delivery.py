@@ -37,7 +37,7 @@ from bridge.mirror.idmap import Commit, IdMap, ScriptBatcher
 from bridge.mirror.lanestate import Authors, LaneStats, PlatformHealth, backoff
 from bridge.mirror.reaction_sync import reconcile
 from bridge.mirror.router import claim_all
-from bridge.store import keys
+from bridge.store import keys, replication
 from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
 
@@ -63,6 +63,10 @@ class DeliveryConfig:
     """While no destination of a platform has succeeded since a job started failing (the platform or
     the network is down, not this message), its failures are not counted toward ``max_attempts`` for
     up to this long: a platform outage leaves the backlog queued in order instead of dead-lettered."""
+    wait_replicas: int = 0
+    """The intent must reach this many replicas before the platform call (``redis.wait``): a
+    failover then keeps it, and the new primary reconciles instead of posting a second copy."""
+    wait_timeout_ms: int = 500
 
 
 @dataclass(frozen=True)
@@ -384,10 +388,19 @@ class Lane:
         platform unrecorded (the process died, or the call timed out): the message then asks the
         destination to reconcile with what it shows since that attempt before resending."""
         key = keys.intents(self.key)
+        replicas, timeout_ms = self.config.wait_replicas, self.config.wait_timeout_ms
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(key, entry, str(int(time.time() * 1000)))
             pipe.hget(key, entry)
-            created, first = await pipe.execute()
+            if replicas:
+                replication.queue_wait(pipe, replicas, timeout_ms)
+            created, first, *waited = await pipe.execute()
+        if waited:
+            try:
+                replication.check(waited[-1], replicas, timeout_ms)
+            except replication.NotReplicated:
+                self._refused.add(entry)  # no platform call was made: the retry need not reconcile
+                raise
         if created:
             return message
         if entry in self._refused:  # this process's last attempt was refused (429): nothing landed

@@ -28,7 +28,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from bridge import metrics as prom
@@ -92,6 +91,8 @@ class Worker:
             call_timeout_s=call_timeout_s,
             batch=delivery_batch,
             show_join_leave=settings.show_join_leave,
+            wait_replicas=settings.wait_replicas,
+            wait_timeout_ms=settings.wait_timeout_ms,
         )
         self.route_batch = route_batch
         self.block_ms = block_ms
@@ -300,15 +301,7 @@ class Worker:
     def _client(self) -> RedisClient:
         """The worker's non-blocking client: ``connect()``'s settings on a bounded, blocking pool, so
         thousands of busy lanes share ``redis_connections`` connections instead of opening one each."""
-        client = connect(self.redis_url)
-        old = client.connection_pool
-        client.connection_pool = BlockingConnectionPool(
-            connection_class=old.connection_class,
-            max_connections=self.redis_connections,
-            timeout=None,
-            **old.connection_kwargs,
-        )
-        return client
+        return connect(self.redis_url, max_connections=self.redis_connections)
 
     def _users(self, redis: RedisClient) -> Users:
         """The core's user service on the worker's own (bounded) connection pool."""

@@ -1,4 +1,8 @@
-"""Redis connections: RESP2 (what RediSearch 1.x answers), retries with backoff on lost connections."""
+"""Redis connections: RESP2 (what RediSearch 1.x answers), retries with backoff on lost connections.
+
+:func:`connect` is the one place a client is made: a ``redis://`` / ``rediss://`` / ``unix://`` URL
+gives a client of that server, a ``redis+sentinel://`` URL (built from ``redis.sentinel``, see
+:mod:`bridge.store.sentinel`) a client of the group's current primary that follows a failover."""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import logging
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError, TimeoutError
+
+from bridge.store import sentinel
 
 log = logging.getLogger("bridge.store")
 
@@ -28,20 +34,28 @@ class LoggedBackoff(ExponentialWithJitterBackoff):
         return delay
 
 
-def connect(url: str, *, retries: int = 8, socket_timeout: float | None = 10.0) -> Redis:
+def connect(
+    url: str, *, retries: int = 8, socket_timeout: float | None = 10.0, max_connections: int | None = None
+) -> Redis:
     """A client that retries a command on a lost connection with exponential backoff (jittered,
     10 ms up to 2 s, ``retries`` times) before raising. Long-running loops catch the final error,
-    log it and reconnect, so nothing crashes while Redis restarts."""
-    client: Redis = Redis.from_url(
-        url,
-        protocol=2,
-        decode_responses=True,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=5.0,
-        retry=Retry(LoggedBackoff(cap=2.0, base=0.01), retries),
-        retry_on_error=[ConnectionError, TimeoutError, ConnectionResetError],
-        health_check_interval=30,
-    )
+    log it and reconnect, so nothing crashes while Redis restarts or fails over. ``max_connections``
+    bounds the pool: past it, callers wait for a free connection instead of opening one more."""
+    options: dict[str, Any] = {
+        "protocol": 2,
+        "decode_responses": True,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": 5.0,
+        "retry": Retry(LoggedBackoff(cap=2.0, base=0.01), retries),
+        "retry_on_error": [ConnectionError, TimeoutError, ConnectionResetError],
+        "health_check_interval": 30,
+    }
+    if sentinel.is_sentinel(url):
+        return sentinel.master_client(url, max_connections=max_connections, **options)
+    if max_connections is not None:
+        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=None, **options)
+        return Redis.from_pool(pool)
+    client: Redis = Redis.from_url(url, **options)
     return client
 
 

@@ -216,6 +216,8 @@ def adapter_state(platform: str, name: str) -> str:
 
 ADMINS = "cb:admins"
 """Set: core usernames with admin rights on every platform."""
+REPLICATION_MARK = "cb:replication:mark"
+"""Counter bumped right before a ``WAIT`` on the same connection (bridge/store/replication.py)."""
 
 # --- Mirroring worker -----------------------------------------------------------------------------
 MIRROR_GROUP = "cb-mirror"
