@@ -21,12 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from generations import Generation, resolve_generation  # noqa: E402
-from redis.exceptions import RedisError  # noqa: E402
-from sentinel_cluster import DOWN_AFTER_MS, SentinelGroup  # noqa: E402
+from generations import Generation, resolve_generation
+from redis.exceptions import RedisError
+from sentinel_cluster import DOWN_AFTER_MS, SentinelGroup
 
-from bridge.core.chat import Chat  # noqa: E402
-from bridge.store.connection import connect  # noqa: E402
+from bridge.core.chat import Chat
+from bridge.store import replication
+from bridge.store.connection import connect
 
 
 async def _first_write_after(url: str, kill: Callable[[], None]) -> float:
@@ -50,12 +51,31 @@ async def _first_write_after(url: str, kill: Callable[[], None]) -> float:
         await redis.aclose()
 
 
-async def sentinel_run(generation: Generation, root: Path) -> tuple[float, float]:
-    """(first write after the kill, sentinels naming the new primary after the kill), seconds."""
+async def wait_cost(url: str, calls: int = 300) -> tuple[float, float]:
+    """(median µs of the mark + WAIT 1 an acknowledged event costs, median µs of a PING), same client."""
+    redis = connect(url)
+    try:
+        waits, pings = [], []
+        for _ in range(calls):
+            started = time.perf_counter()
+            await replication.replicated(redis, 1, 500)
+            waits.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await redis.ping()
+            pings.append(time.perf_counter() - started)
+        return statistics.median(waits) * 1e6, statistics.median(pings) * 1e6
+    finally:
+        await redis.aclose()
+
+
+async def sentinel_run(generation: Generation, root: Path) -> tuple[float, float, tuple[float, float]]:
+    """(first write after the kill, sentinels naming the new primary after the kill) in seconds,
+    and the WAIT cost measured before the kill."""
     group = SentinelGroup(generation, root)
     await asyncio.to_thread(group.start)
     promoted: list[float] = []
     try:
+        cost = await wait_cost(group.url)
         old = group.primary_port()
         assert old is not None
         moment: list[float] = []
@@ -73,7 +93,7 @@ async def sentinel_run(generation: Generation, root: Path) -> tuple[float, float
         watcher = asyncio.create_task(watch())
         took = await asyncio.wait_for(write, 60)
         await asyncio.wait_for(watcher, 60)
-        return took, promoted[0]
+        return took, promoted[0], cost
     finally:
         await asyncio.to_thread(group.stop)
 
@@ -99,12 +119,14 @@ async def _until(probe: Callable[[], bool]) -> None:
 
 async def main(runs: int, generation_name: str) -> None:
     generation = resolve_generation(generation_name)
-    failover, promotion, restart = [], [], []
+    failover, promotion, restart, waits, pings = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):  # interleaved, so both see the same machine load
-            took, named = await sentinel_run(generation, Path(tmp) / f"group{i}")
+            took, named, (wait_us, ping_us) = await sentinel_run(generation, Path(tmp) / f"group{i}")
             failover.append(took)
             promotion.append(named)
+            waits.append(wait_us)
+            pings.append(ping_us)
             restart.append(await restart_run(generation, Path(tmp) / f"single{i}"))
     med_f, med_p, med_r = (statistics.median(v) for v in (failover, promotion, restart))
     print(f"failover time, RediSearch {generation.name}, median of {runs} (same run):")
@@ -113,6 +135,9 @@ async def main(runs: int, generation_name: str) -> None:
     print(f"    sentinels name it     {med_p:6.2f} s")
     print(f"  baseline, one redis-server SIGKILLed and restarted at once (AOF):  {med_r:6.2f} s")
     print(f"  Sentinel / restart: {med_f / med_r:.1f}x (but no process has to come back)")
+    med_w, med_ping = statistics.median(waits), statistics.median(pings)
+    print(f"redis.wait.replicas 1, per acknowledged event (INCR mark + WAIT, one round trip): {med_w:.0f} µs")
+    print(f"  beside a PING on the same client: {med_ping:.0f} µs ({med_w / med_ping:.1f}x; replica on the same host)")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ to do>`` (e.g. ``[!!] AOF is off — set appendonly yes ...``), never just the n
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import aiohttp
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import RedisError
 
 from bridge.config import Config
@@ -83,6 +85,7 @@ async def check_redis(cfg: Config, report: Report) -> None:
                 "set appendonly yes (redis.conf, or CONFIG SET appendonly yes; the embedded server: "
                 "redis.appendonly: true)",
             )
+            await check_replicas(cfg, rt.redis, report)
             dead = await rt.redis.xlen(keys.DEAD_LETTERS)
             report.check(
                 dead == 0,
@@ -98,6 +101,27 @@ async def check_redis(cfg: Config, report: Report) -> None:
             "start Redis, or point redis.url / REDIS_URL at a running one",
         )
     report_embedded_choices(cfg, report)
+
+
+async def check_replicas(cfg: Config, redis: Any, report: Report) -> None:
+    """The primary the client reached (a Sentinel group's current one) and its replicas, against
+    ``redis.wait.replicas``: with fewer connected replicas every platform event waits."""
+    replication = await redis.info("replication")
+    replicas = int(replication.get("connected_slaves", 0))
+    wanted = cfg.redis.wait.replicas
+    where = ""
+    pool = getattr(redis, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool) and pool.master_address:
+        where = f" (Sentinel group {pool.service_name}: primary at {pool.master_address[0]}:{pool.master_address[1]})"
+    if not (replicas or wanted or where):
+        return  # a single server, as configured
+    report.check(
+        replicas >= wanted,
+        f"{replicas} replica(s) connected{where}, redis.wait.replicas is {wanted}",
+        f"{replicas} replica(s) connected{where} but redis.wait.replicas is {wanted}: every platform event "
+        "is held until enough replicas acknowledge it",
+        "bring the replicas back (`INFO replication` on the primary), or lower redis.wait.replicas",
+    )
 
 
 async def _reachable(cfg: Config, report: Report, where: str) -> bool:

@@ -63,9 +63,9 @@ class SentinelGroup:
         """What the bridge is given (the ``redis.sentinel`` settings as chatbridge writes them)."""
         return SentinelTarget.build(MASTER, [f"127.0.0.1:{p}" for p in self.sentinel_ports]).url()
 
-    def settings_yaml(self) -> str:
-        addresses = ", ".join(f"'127.0.0.1:{p}'" for p in self.sentinel_ports)
-        return f"  sentinel:\n    master: {MASTER}\n    addresses: [{addresses}]\n"
+    def settings(self) -> dict[str, object]:
+        """The ``redis.sentinel`` section that names this group."""
+        return {"master": MASTER, "addresses": [f"127.0.0.1:{p}" for p in self.sentinel_ports]}
 
     def _node(self, index: int, *extra: str) -> EmbeddedRedis:
         folder = self.root / f"node{index}"

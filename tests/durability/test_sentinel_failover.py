@@ -22,9 +22,11 @@ from redis.exceptions import ReadOnlyError
 from sentinel_cluster import MASTER, SentinelGroup
 from waiting import until, until_async
 
+from bridge import config
 from bridge.adapters.outage import OutageHold
 from bridge.core.chat import Chat
 from bridge.core.context import CoreContext, CoreSettings
+from bridge.doctor import Report, check_replicas
 from bridge.store import keys, replication
 from bridge.store.connection import RedisClient, connect
 from bridge.store.scripts import Scripts
@@ -59,7 +61,9 @@ def _crossed(both: Both) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.timeout(120)
-async def test_a_killed_primary_mid_traffic_both_ways_loses_and_doubles_nothing(group: SentinelGroup) -> None:
+async def test_a_killed_primary_mid_traffic_both_ways_loses_and_doubles_nothing(
+    group: SentinelGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
     redis = connect(group.url)
     try:
         chat = await Chat.open(redis, WAIT_1)
@@ -97,6 +101,15 @@ async def test_a_killed_primary_mid_traffic_both_ways_loses_and_doubles_nothing(
             page = await chat.finder.messages("s-15")
             assert [m.text for m in page.hits] == ["s-15"]
             assert group.primary_port() == new_port
+            # `chatbridge doctor` names the group's primary and its replicas against redis.wait
+            for wanted, problems in ((1, 0), (2, 1)):
+                cfg = config.parse({"redis": {"sentinel": group.settings(), "wait": {"replicas": wanted}}})
+                report = Report()
+                await check_replicas(cfg, chat.ctx.redis, report)
+                assert report.problems == problems
+            out = capsys.readouterr().out
+            assert f"1 replica(s) connected (Sentinel group {MASTER}: primary at 127.0.0.1:{new_port})" in out
+            assert "but redis.wait.replicas is 2: every platform event is held" in out
     finally:
         await redis.aclose()
 
