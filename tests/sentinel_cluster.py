@@ -70,8 +70,9 @@ class SentinelGroup:
     def _node(self, index: int, *extra: str) -> EmbeddedRedis:
         folder = self.root / f"node{index}"
         port = self.nodes[index].port if index < len(self.nodes) else 0
-        server = self.generation.server(folder, appendfsync="always", port=port, extra_args=list(extra))
-        return server
+        # a (re)joining replica is synced at once, not after the default 5 s wait for more replicas
+        args = ["--repl-diskless-sync-delay", "0", *extra]
+        return self.generation.server(folder, appendfsync="always", port=port, extra_args=args)
 
     def start(self, timeout: float = 30.0) -> None:
         primary = self._node(0)
@@ -154,7 +155,7 @@ class SentinelGroup:
         _wait(promoted, "a promoted replica", timeout)
         return found[-1]
 
-    def rejoin(self, index: int, timeout: float = 30.0) -> None:
+    def rejoin(self, index: int, timeout: float = 45.0) -> None:
         """Start a killed node again (same port, same data dir) as a replica of the current primary,
         as its supervisor would after the sentinels moved the primary elsewhere; wait until in sync."""
         primary = self.primary_port()
