@@ -16,6 +16,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef
 from bridge.emulators.discord import DiscordEmulator
 from bridge.emulators.discord.state import EmulatorConfig
+from bridge.store import keys
 
 
 @pytest.fixture
@@ -131,9 +132,14 @@ async def test_catch_up_reads_active_threads_and_final_edits(
     root = await emulator.say("alice", "general", "a topic")
     thread = await emulator.start_thread("alice", "general", "the topic", message_id=str(root["id"]))
     await emulator.say("bob", thread.id, "first reply")
-    await _in_core(linked, ["a topic", "first reply"])
+    earlier = await emulator.say("carol", "general", "said before, fixed in the gap: tpyo")
+    edited_live = await emulator.say("bob", "general", "edited live")
+    await _in_core(linked, ["a topic", "first reply", "said before, fixed in the gap: tpyo", "edited live"])
+    await emulator.edit("general", str(edited_live["id"]), "edited live, once")
+    await _in_core(linked, ["edited live, once"])
     await emulator.outage(True)
     await emulator.gateway.fault("invalid_session")
+    await emulator.edit("general", str(earlier["id"]), "said before, fixed in the gap")
     await emulator.say("carol", thread.id, "reply in the gap")
     typo = await emulator.say("alice", "general", "said in the gap, with a tpyo")
     await emulator.edit("general", str(typo["id"]), "said in the gap, fixed")
@@ -144,6 +150,10 @@ async def test_catch_up_reads_active_threads_and_final_edits(
     texts = await _in_core(linked, ["reply in the gap", "said in the gap, fixed", "in a thread opened in the gap"])
     assert "said in the gap, with a tpyo" not in texts
     assert texts.count("reply in the gap") == 1 and runs[0].threads == 2
+    assert "said before, fixed in the gap" in await _in_core(linked, ["said before, fixed in the gap"])
+    assert runs[0].edits == 2  # both edits found; the one seen live is a duplicate for the core
+    entries = await linked.ctx.redis.xrange(keys.channel("general"))
+    assert sum(1 for _, e in entries if e.get("type") == "edit") == 2  # the live edit was not applied twice
     replies = {m.text: m for m in await linked.messages.history("general", 100)}
     assert replies["reply in the gap"].thread == replies["a topic"].id  # still in its thread
 

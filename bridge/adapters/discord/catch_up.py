@@ -26,10 +26,13 @@ What is recovered and what is not:
   with their content as it is now (an edit made during the gap is in the text; a message posted and
   deleted during the gap never crosses, as it would not have once deleted);
 - replies among them keep their reply/thread links (their parents are taken in first);
-- NOT recovered: edits and deletes during the gap of messages older than the gap (Discord keeps
-  no history of them that a bot can list; their copies keep the old text / stay), reactions during
-  the gap, messages in threads that were archived before the catch-up ran (only active threads are
-  listed), and the first message of a forum post opened during the gap is taken with its thread.
+- edits made during the gap to the ``EDIT_WINDOW`` (50) messages just before it, in each channel and
+  thread, for messages the core has: REST messages carry ``edited_timestamp`` and the whole
+  message, so the edit is taken in as its MESSAGE_UPDATE would have been (same event key: an edit
+  that was seen live is a duplicate);
+- NOT recovered: edits of older messages; deletes during the gap of messages from before it
+  (Discord lists no deleted messages; their copies stay), reactions during the gap, messages in
+  threads that were archived before the catch-up ran (only active threads are listed).
 
 A channel whose history cannot be read (permissions, unknown channel, Discord down) is reported
 (WARNING + ``inbound_dropped`` ``catch_up_failed``, with the reason): what was said there during the
@@ -45,6 +48,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 import redis.asyncio as redis_async
@@ -60,6 +64,16 @@ log = logging.getLogger(__name__)
 
 MARGIN_S = 120.0
 """How far before the old session's last event the fallback anchor lies."""
+EDIT_WINDOW = 50
+"""How many messages before the anchor are looked at for edits made during the gap."""
+DISCORD_EPOCH_S = 1_420_070_400
+
+
+def _edited_since(data: Any, since: datetime) -> bool:
+    try:
+        return bool(data.get("edited_timestamp")) and datetime.fromisoformat(str(data["edited_timestamp"])) >= since
+    except ValueError:
+        return False
 
 
 class LastSeen:
@@ -87,23 +101,29 @@ class CatchUpResult:
     threads: int = 0
     messages: int = 0
     """Messages read from history and handed to the inbound path (duplicates included)."""
+    edits: int = 0
+    """Edits of messages from before the gap, made during it, handed to the inbound path."""
     failed: int = 0
     seconds: float = 0.0
 
 
 Replay = Callable[[discord.Message], Awaitable[None]]
+ReplayEdit = Callable[[discord.RawMessageUpdateEvent], Awaitable[None]]
 
 
 class CatchUp:
     """Tracks gateway sessions (``session_event`` on every dispatch, ``ready`` on READY processed) and
     runs the catch-up after a READY that was not the first."""
 
-    def __init__(self, *, chat: Chat, last_seen: LastSeen, gate: asyncio.Event, replay: Replay) -> None:
+    def __init__(
+        self, *, chat: Chat, last_seen: LastSeen, gate: asyncio.Event, replay: Replay, replay_edit: ReplayEdit
+    ) -> None:
         self.chat = chat
         self.last_seen = last_seen
         self.gate = gate
         """Set while live events may be taken in; cleared from a new session's READY to the end of its catch-up."""
         self.replay = replay
+        self.replay_edit = replay_edit
         self.client: discord.Client | None = None
         self.readies = 0
         self.last_event_at = 0.0
@@ -163,10 +183,10 @@ class CatchUp:
         started = time.monotonic()
         result = CatchUpResult()
         try:
-            floor = max(discord.utils.time_snowflake(datetime.fromtimestamp(gap_from - MARGIN_S, tz=UTC)), 0)
+            since = datetime.fromtimestamp(max(gap_from - MARGIN_S, DISCORD_EPOCH_S), tz=UTC)
             log.info("Discord: a new gateway session (not resumed): catching up every linked channel")
             for guild_id, channel_ids in (await self._linked()).items():
-                await self._guild(client, guild_id, channel_ids, floor, result)
+                await self._guild(client, guild_id, channel_ids, since, result)
         except Exception:
             log.exception("Discord catch-up failed")
             result.failed += 1
@@ -181,8 +201,8 @@ class CatchUp:
                 self._start(self.client)  # ready meanwhile: its gap too, with the gate still closed
             # else: that session's READY is not processed yet; ``ready`` starts its catch-up
         log.info(
-            "Discord catch-up: %d channel(s), %d thread(s), %d message(s) read in %.2f s (%d failed)",
-            result.channels, result.threads, result.messages, result.seconds, result.failed,
+            "Discord catch-up: %d channel(s), %d thread(s), %d message(s) and %d earlier edit(s) in %.2f s (%d failed)",
+            result.channels, result.threads, result.messages, result.edits, result.seconds, result.failed,
         )  # fmt: skip
         return result
 
@@ -197,8 +217,9 @@ class CatchUp:
         return found
 
     async def _guild(
-        self, client: discord.Client, guild_id: int, channel_ids: list[int], floor: int, result: CatchUpResult
+        self, client: discord.Client, guild_id: int, channel_ids: list[int], since: datetime, result: CatchUpResult
     ) -> None:
+        floor = max(discord.utils.time_snowflake(since), 0)
         guild = client.get_guild(guild_id)
         threads: list[discord.Thread] = []
         if guild is not None:
@@ -211,22 +232,48 @@ class CatchUp:
             where = client.get_channel(channel_id)
             if not isinstance(where, discord.ForumChannel):  # a forum has no messages of its own
                 result.channels += 1
-                await self._read(client, channel_id, max(seen.get(channel_id, 0), floor), result)
+                await self._read(client, guild_id, channel_id, max(seen.get(channel_id, 0), floor), since, result)
             for thread in sorted((t for t in threads if t.parent_id == channel_id), key=lambda t: t.id):
                 result.threads += 1
-                await self._read(client, thread, max(seen.get(thread.id, 0), floor), result)
+                await self._read(client, guild_id, thread, max(seen.get(thread.id, 0), floor), since, result)
 
     async def _read(
-        self, client: discord.Client, where: int | discord.Thread, after_id: int, result: CatchUpResult
-    ) -> None:
+        self, client: discord.Client, guild_id: int, where: int | discord.Thread, after_id: int,
+        since: datetime, result: CatchUpResult,
+    ) -> None:  # fmt: skip
         try:
-            async for message in history.after(client, where, after_id):
+            place = where if isinstance(where, discord.Thread) else await history.channel(client, where)
+            async for message in history.after(client, place, after_id):
                 result.messages += 1
                 metrics.inbound_event("discord", "caught_up")
                 await self.replay(message)
+            await self._edits(client, guild_id, place, after_id, since, result)
         except (history.HistoryUnavailable, discord.HTTPException) as err:
             name = f"thread {where.id}" if isinstance(where, discord.Thread) else f"channel {where}"
             self._failed(result, name, str(err))
+
+    async def _edits(
+        self, client: discord.Client, guild_id: int, place: history.Readable, before_id: int, since: datetime,
+        result: CatchUpResult,
+    ) -> None:  # fmt: skip
+        """Edits made during the gap to the ``EDIT_WINDOW`` messages just before it, for messages the
+        core has: taken in as the MESSAGE_UPDATE would have been (same event key, so an edit seen
+        live is a duplicate). REST messages carry the whole message, as MESSAGE_UPDATE does."""
+        # before the anchor's successor: the anchor message itself (the last one taken in) is one of them
+        raw: list[Any] = list(await client.http.logs_from(place.id, EDIT_WINDOW, before=before_id + 1))
+        edited = [d for d in raw if _edited_since(d, since)]
+        if not edited:
+            return
+        room = place.parent_id if isinstance(place, discord.Thread) else place.id
+        ref = ChannelRef("discord", str(guild_id), str(room))
+        known = await self.chat.mapped(ref, [str(d["id"]) for d in edited])
+        for found in sorted(edited, key=lambda d: int(d["id"])):
+            if str(found["id"]) not in known:
+                continue
+            data: Any = {**found, "guild_id": str(guild_id)}  # as MESSAGE_UPDATE has it
+            message = discord.Message(state=client._connection, channel=place, data=data)
+            result.edits += 1
+            await self.replay_edit(discord.RawMessageUpdateEvent(data=data, message=message))
 
     def _failed(self, result: CatchUpResult, what: str, why: str) -> None:
         result.failed += 1

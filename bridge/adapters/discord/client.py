@@ -265,7 +265,11 @@ class DiscordAdapter:
         )
         self.destination.reactions = self.reactions
         self.catch_up = CatchUp(
-            chat=chat, last_seen=self.inbound.last_seen, gate=self.inbound.caught_up, replay=self.inbound.replay
+            chat=chat,
+            last_seen=self.inbound.last_seen,
+            gate=self.inbound.caught_up,
+            replay=self.inbound.replay,
+            replay_edit=self.inbound.replay_edit,
         )
         """What was said during a gateway session that could not be resumed (:mod:`.catch_up`)."""
         self.heartbeats = HeartbeatWatch(lambda: _gateway_sockets(self.client))

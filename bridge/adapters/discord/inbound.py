@@ -121,6 +121,11 @@ class Inbound:
         events waiting for the catch-up to end (a duplicate of one taken in already records nothing)."""
         await self._held(_room_id(message.channel), self._on_message, message, f"message {message.id}", gated=False)
 
+    async def replay_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """An edit made during a gateway gap, found in history by the catch-up (like ``replay``)."""
+        room = self._room_of(payload.channel_id)
+        await self._held(room, self._on_raw_edit, payload, f"edit of {payload.message_id}", gated=False)
+
     async def _held(
         self, channel_id: int, handle: Callable[[T], Awaitable[None]], event: T, what: str, *, gated: bool = True
     ) -> None:
