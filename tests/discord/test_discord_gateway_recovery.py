@@ -173,3 +173,31 @@ async def test_an_unreadable_linked_channel_is_reported_and_the_rest_caught_up(
     assert any("catch_up_failed" in r.getMessage() and "4242424242" in r.getMessage() for r in caplog.records)
     after = await _say(emulator, "after", 1)
     assert await _in_core(linked, gap + after) == gap + after  # live traffic flows again
+
+
+async def test_a_sharded_adapter_catches_up_too(chat: Chat, discord_endpoints: DiscordEmulator) -> None:
+    """Two shards (the guild on shard 1): the first two READYs start the adapter, later ones (both
+    shards identify anew after their sessions ended) catch up (``on_shard_ready``)."""
+    async with DiscordEmulator(EmulatorConfig(recommended_shards=2, guild_shard=1)) as emu:
+        await chat.channels.create("general")
+        await chat.channels.link("general", ChannelRef("discord", emu.guild_id, emu.channel("general").id))
+        config = DiscordConfig(
+            api_base=emu.api_base, gateway_url=emu.gateway_url, guild_ids=(int(emu.guild_id),), shards=2,
+            identify_delay=0,
+        )  # fmt: skip
+        bridge = DiscordAdapter(chat=chat, config=config)
+        await bridge.start(emu.token, ready_within=15)
+        try:
+            before = await _say(emu, "before", 1)
+            await _in_core(chat, before)
+            assert bridge.catch_up.runs == []
+            await emu.outage(True)
+            assert await emu.gateway.fault("invalid_session") == 2
+            gap = await _say(emu, "in the gap", 4)
+            await emu.outage(False)
+            runs = await bridge.catch_up.wait_runs(1, within=20)
+            after = await _say(emu, "after", 1)
+            assert await _in_core(chat, before + gap + after) == before + gap + after
+            assert runs[0].failed == 0 and emu.gateway.identifies == 4
+        finally:
+            await bridge.close()
