@@ -134,6 +134,16 @@ async def test_not_in_a_public_channel_joins_it_and_posts(slack: SlackEmulator, 
     assert [r.api_method for r in slack.requests] == ["chat.postMessage", "conversations.join", "chat.postMessage"]
 
 
+async def test_a_reaction_in_a_channel_that_dropped_the_app_joins_it_too(slack: SlackEmulator, chat: Chat) -> None:
+    async with running_bridge(chat, slack, "socket") as bridge:
+        dest = bridge.adapter.destination
+        ref = ChannelRef("slack", TEAM, "C0CRICKET1")
+        [ts] = await dest.send(ref, message("react to me"))
+        slack.workspace.channels["C0CRICKET1"].members.discard(slack.workspace.bot_user_id)
+        assert await dest.react(ref, ts, "👍", add=True)
+    assert slack.history("cricket")[0].reactions[0]["name"] == "+1" and dest.access.joined == ["C0CRICKET1"]
+
+
 @pytest.mark.parametrize("case", ["private", "no_join_scope"])
 async def test_a_channel_that_needs_an_admin_holds_the_room(
     slack: SlackEmulator, dest: SlackDestination, case: str

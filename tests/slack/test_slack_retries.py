@@ -90,6 +90,24 @@ async def test_an_early_edit_is_reported_on_slacks_last_retry_not_dropped_silent
     assert any("slack/early_edit" in r.getMessage() and edit_id in r.getMessage() for r in caplog.records)
 
 
+async def test_an_early_reaction_is_reported_on_slacks_last_retry(
+    emulator_factory: Factory, chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu = await emulator_factory(delivery="http", http_retry_delays=(0.05, 0.05, 0.05))
+    async with running_bridge(chat, emu, "http") as bridge:
+        await bridge.link("cricket", "cricket")
+        chan = emu.workspace.channels["C0CRICKET1"]
+        ts = f"{time.time() - 1:.6f}"  # a message whose own event has not come (yet)
+        item = {"type": "message", "channel": chan.id, "ts": ts}
+        event_id = emu.emit(
+            {"type": "reaction_added", "user": "U0BOB00001", "reaction": "wave", "item": item, "event_ts": ts},
+            channel=chan,
+        )
+        await bridge.settled(within=10)
+    assert [a.ok for a in emu.http.attempts if a.event_id == event_id] == [False, False, False, True]
+    assert any("slack/early_edit" in r.getMessage() and event_id in r.getMessage() for r in caplog.records)
+
+
 def test_an_empty_display_name_falls_back_to_the_real_name_then_the_name() -> None:
     base: dict[str, Any] = {"id": "U0X", "name": "xavier", "profile": {"display_name": "", "real_name": "Xavier X"}}
     assert _person(base).display_name == "Xavier X"

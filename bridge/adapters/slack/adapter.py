@@ -121,6 +121,7 @@ class SlackAdapter:
         self.destination.reactions = self.reactions
         self.destination.access.hold_s = config.admin_fix_retry_s
         self.destination.access.tell_admins = self._tell_admins
+        self.reactions.access = self.destination.access
         self.notices = slack_notices(self.client)
         self.rooms.notices = self.notices
         self.files = self.destination.files

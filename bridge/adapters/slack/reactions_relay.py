@@ -24,8 +24,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge import metrics
+from bridge.adapters.slack.channel_access import ChannelAccess
 from bridge.adapters.slack.directory import ChatPort, Directory
-from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
+from bridge.adapters.slack.inbound import LAST_RETRY, RetryLater, RoomTraffic, retry_num
 from bridge.adapters.slack.outbound import delivery_error
 from bridge.core.ports import ChannelRef, ReactionEvent
 from bridge.formatting.emoji import from_slack_reaction, to_slack_reaction
@@ -51,9 +52,12 @@ class SlackReactions:
         self._emoji_ttl = emoji_ttl
         self._custom: tuple[float, frozenset[str]] | None = None
         self._custom_lock = asyncio.Lock()
+        self.access: ChannelAccess | None = None
+        """The destination's channel access (set by the adapter): a channel that dropped the app is
+        joined again, or the room held, for reactions as for posts (``channel_access``)."""
 
     # -- in ------------------------------------------------------------------------------------------
-    async def on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_reaction(self, body: dict[str, Any], event: dict[str, Any], request: Any = None) -> None:
         """Bolt listener for ``reaction_added`` and ``reaction_removed``."""
         item = event.get("item") or {}
         user = str(event.get("user") or "")
@@ -87,7 +91,12 @@ class SlackReactions:
             )
             result = await self._chat.react(reaction)
         if result.status == "ignored" and result.reason == "unknown_message" and self._rooms._recent(str(item["ts"])):
-            raise RetryLater(f"reaction on {item['ts']} arrived before the message")
+            if retry_num(request) < LAST_RETRY:  # Slack delivers it again (see inbound: early edits)
+                raise RetryLater(f"reaction on {item['ts']} arrived before the message")
+            metrics.inbound_dropped(
+                "slack", "early_edit", "reaction %s on %s in %s (event %s): its message had not arrived by "
+                "Slack's last retry", name, item["ts"], ref.key(), body.get("event_id"),
+            )  # fmt: skip
 
     # -- out -----------------------------------------------------------------------------------------
     async def custom_names(self) -> frozenset[str]:
@@ -112,7 +121,8 @@ class SlackReactions:
         action = "add" if add else "remove"
         call = self._client.reactions_add if add else self._client.reactions_remove
         try:
-            await call(channel=channel.channel_id, timestamp=message_id, name=name)
+            args = {"channel": channel.channel_id, "timestamp": message_id, "name": name}
+            await (self.access.call(call, args) if self.access is not None else call(**args))
         except SlackApiError as err:
             code = str(err.response.get("error") or "")
             if code == DONE_ERRORS[action] or code == "message_not_found":
