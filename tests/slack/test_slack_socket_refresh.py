@@ -133,9 +133,9 @@ async def test_an_event_in_flight_across_a_refresh_is_recorded_once(
             lambda: next((e for e in emu.socket.envelopes if e.sent_on is not None and not e.acked), None),
             what="the envelope on the first connection",
         )
+        assert await emu.socket.faults.disconnect(first.sent_on, "refresh_requested") == [first.sent_on]
         if ack == "while_no_connection":
-            await emu.socket.outage(True)
-        await emu.socket.faults.disconnect(first.sent_on, "refresh_requested")
+            await emu.socket.outage(True)  # and no new connection for now
         await emu.wait_for(lambda: first.sent_on in emu.socket.faults.server_closed or not emu.socket.connected)
         if ack == "while_no_connection":
             gate.set()  # the ack has no socket to go over: Slack redelivers
