@@ -221,13 +221,27 @@ async def _permission_flip(t: Target, rng: random.Random) -> str:
 
 
 async def _slack_kicked(t: Target, rng: random.Random) -> str:
-    """The app is removed from a linked channel (its next post there: ``not_in_channel``); an admin
-    adds it back a few seconds later if the bridge has not joined again by itself."""
+    """The app is removed from a linked public channel (its next post there: ``not_in_channel``, and
+    the bridge joins again by itself); an admin adds it back a few seconds later in any case."""
     channel = rng.choice(CHANNELS)
     seconds = rng.uniform(2.0, 6.0)
     back = ("POST", "/_emulator/membership", {"channel": channel, "member": True})
     await t.lasting(seconds, "/_emulator/membership", {"channel": channel, "member": False}, back)
     return f"app removed from #{channel}, put back after {seconds:.1f} s"
+
+
+async def _slack_kicked_no_join(t: Target, rng: random.Random) -> str:
+    """The same without the ``channels:join`` scope, so the bridge cannot join again and holds the
+    room until an admin adds the app back (and the scope) a few seconds later."""
+    channel = rng.choice(CHANNELS)
+    seconds = rng.uniform(3.0, 8.0)
+    await t.call("POST", "/_emulator/scopes", {"remove": ["channels:join"]})
+    try:
+        back = ("POST", "/_emulator/membership", {"channel": channel, "member": True})
+        await t.lasting(seconds, "/_emulator/membership", {"channel": channel, "member": False}, back)
+    finally:
+        await t.call("POST", "/_emulator/scopes", {"add": ["channels:join"]})
+    return f"app removed from #{channel} without channels:join, put back after {seconds:.1f} s"
 
 
 async def _cloudflare_ban(t: Target, rng: random.Random) -> str:
@@ -285,6 +299,7 @@ CATALOG: tuple[Injector, ...] = (
     Injector("slack random 429s", "slack", ("POST", "/_emulator/rate_limits/chaos"), _slack_random_429s),
     Injector("discord permission flip", "discord", ("POST", "/_emulator/permissions"), _permission_flip),
     Injector("slack app removed from channel", "slack", ("POST", "/_emulator/membership"), _slack_kicked),
+    Injector("slack app removed, no channels:join", "slack", ("POST", "/_emulator/scopes"), _slack_kicked_no_join),
 )
 
 

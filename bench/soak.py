@@ -55,7 +55,9 @@ from bridge.store import keys
 from bridge.store.connection import connect
 from bridge.store.embedded import EmbeddedRedis
 
-FAST = {"reconnect_min_s": 0.2, "reconnect_max_s": 2.0, "bad_token_retry_s": 2.0}
+FAST = {"reconnect_min_s": 0.2, "reconnect_max_s": 2.0, "bad_token_retry_s": 2.0, "admin_fix_retry_s": 1.0}
+"""Both adapters retry fast (a soak's faults last seconds; the defaults are minutes for a bad token or
+a room waiting for an admin)."""
 PEOPLE = ("alice", "bob", "carol")
 TOKEN = re.compile(r"\bsoak-(\d+)\b")
 DISCORD_EPOCH_MS = 1420070400000
@@ -260,7 +262,7 @@ async def soak(chat: Chat, url: str, args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     rt = Runtime(url, chat.ctx.redis, chat, None)
     running = Running()
-    cfg = Config(discord={**FAST, "admin_fix_retry_s": 1.0}, slack=dict(FAST))
+    cfg = Config(discord=dict(FAST), slack=dict(FAST))
     stop = asyncio.Event()
     await start_discord(rt, cfg, running, sandbox=True)
     await start_slack(rt, cfg, running, sandbox=True)
