@@ -15,6 +15,8 @@ from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.models import Message
 from bridge.core.ports import Attachment, attachments_to_json
+from bridge.core.post_batch import BULK_BATCH as BULK_BATCH  # (the bulk path and backfill use it)
+from bridge.core.post_batch import PostBatcher
 from bridge.errors import InvalidInput, NotFound, PermissionDenied, StoreError
 from bridge.formatting import core_mentions
 from bridge.store import keys
@@ -94,11 +96,6 @@ class BulkPost:
     entry, so it is never posted to them again."""
 
 
-BULK_BATCH = 200
-"""Messages per post_many.lua call: big enough that the round trip and the call's own cost vanish,
-small enough that one call holds the server for only a few milliseconds."""
-
-
 def _posted(status: str, value: str, channel: str, username: str) -> PostResult:
     if status == "duplicate":
         return PostResult(id=value, duplicate=True)
@@ -110,12 +107,15 @@ def _posted(status: str, value: str, channel: str, username: str) -> PostResult:
         raise StoreError("The search index idx:messages is missing; restart chatbridge to recreate it.")
     if status == "bad_thread":
         raise NoThread(f"There is no thread `{value}` in `#{channel}`.")
+    if status == "error":
+        raise StoreError(f"Redis refused the message: {value}")
     return PostResult(id=value)
 
 
 class Messages:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
+        self.batcher = PostBatcher(ctx.scripts.post, ctx.scripts.post_many)
 
     def _post_args(
         self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None, mirror: bool = True
@@ -141,8 +141,8 @@ class Messages:
 
     async def post(self, channel: str, username: str, text: str, opts: PostOptions | None = None) -> PostResult:
         args = self._post_args(channel, username, text, opts, None)
-        status, value = await self.ctx.scripts.post(keys=[], args=[args])
-        return _posted(status, str(value), channel, username)
+        status, value = await self.batcher.run(args)  # concurrent posts share a call (post_batch.py)
+        return _posted(status, value, channel, username)
 
     async def post_many(self, posts: Sequence[BulkPost], batch: int = BULK_BATCH) -> list[PostResult]:
         """The bulk path (imports, backfills, the bench): messages posted in order, ``batch`` per

@@ -164,3 +164,15 @@ local function post_message(A, batch)
   if dedupe ~= '' then redis.call('SET', dedupe, id, 'EX', ttl) end
   return {'ok', id}
 end
+
+-- post_message, and a Redis error inside it (a key of the wrong type written by another tool) as
+-- this message's own reply {'error', text}: the call goes on, so the other messages of a batch are
+-- written and flush_batch always runs (its cb:lastid write is what keeps the next id unique: an id
+-- handed out and not flushed could be handed out again in another channel and overwrite a hash).
+-- Like a Lua error in any script, the failed message may be partly written; nothing else is.
+local function post_one(A, batch)
+  local ok, reply = pcall(post_message, A, batch)
+  if ok then return reply end
+  local text = type(reply) == 'table' and reply.err or tostring(reply)
+  return {'error', text}
+end

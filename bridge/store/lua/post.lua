@@ -2,6 +2,6 @@
 local A, err = post_fields(ARGV[1], 1)
 if not A then return err end
 local batch = new_batch()
-local reply = post_message(A, batch)
+local reply = post_one(A, batch)
 flush_batch(batch)
 return reply
