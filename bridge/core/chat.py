@@ -61,6 +61,11 @@ class Chat:
             log.info("store: %s", line)
         await redis.hset(keys.META, mapping={"search_module": str(module.version)})
         await _adopt_top_counters(redis)
+        if (
+            await redis.hget(keys.META, keys.META_DOCS) is None
+            and await search.document_count(redis, keys.IDX_MESSAGES) == 0
+        ):
+            await redis.hsetnx(keys.META, keys.META_DOCS, "0")  # counted from the first message (missing_ts.py)
         return cls(CoreContext(redis, module, Scripts.load(redis), settings or CoreSettings()))
 
     # --- identities -----------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from bridge.core.messages import Messages, check_id
 from bridge.core.models import Message
 from bridge.errors import InvalidInput
 from bridge.store import keys
+from bridge.store.missing_ts import MissingTs
 from bridge.store.reindex import ensure_search
-from bridge.store.search import escape_tag, indexes_intact, plain_words, search, search_messages_by_time
+from bridge.store.search import escape_tag, indexes_intact, plain_words, search
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,8 +41,6 @@ WINDOW_GROWTH = 16.0
 WINDOW_ROUNDS = 2
 """Windows tried before the whole history: a wide numeric range costs more than the full sort
 (measured at 1M messages: 'match' in 1 day 4-14 ms, in 16 days 67-124 ms, everything 215-340 ms)."""
-MISSING_CHECK_MS = 60_000
-MISSING_CHECK_MEMO = 10_000
 INDEX_PROBE_S = 10.0
 """How often a search first checks (one FT.EXPLAIN round trip) that the indexes were not replaced."""
 TIE_LIMIT = 10_000
@@ -233,8 +232,8 @@ class Finder:
         self.ctx = ctx
         self._probe_at = 0.0
         """When (monotonic) the next search first checks that the indexes are still chatbridge's."""
-        self._checked: dict[str, int] = {}
-        """Query -> when (ms) this process last looked for its ts-less matches."""
+        self._missing_ts = MissingTs(ctx.redis, ctx.module)
+        """Documents another tool indexed without ts, found by counting (bridge/store/missing_ts.py)."""
 
     async def _repairing(self, run: Callable[[], Awaitable[T]]) -> T:
         """Run a search; if RediSearch refuses it because the indexes changed under this process
@@ -247,7 +246,7 @@ class Finder:
             if not await indexes_intact(self.ctx.redis):
                 done = await ensure_search(self.ctx.redis, self.ctx.module, after_error=True)
                 log.warning("search: the indexes changed under the bridge; %s", "; ".join(done))
-                self._checked.clear()
+                self._missing_ts.forget()
         try:
             return await run()
         except ResponseError as err:
@@ -255,7 +254,7 @@ class Finder:
             if not done:
                 raise
             log.warning("search refused (%s): the indexes changed under the bridge; %s", err, "; ".join(done))
-        self._checked.clear()  # new indexes: look for ts-less hashes again
+        self._missing_ts.forget()  # new indexes: look for ts-less hashes again
         return await run()
 
     async def messages(self, text: str, page_size: int = PAGE_SIZE) -> SearchPage:
@@ -280,7 +279,7 @@ class Finder:
         query = q.to_redisearch()
         offset = (q.page - 1) * page_size
         need = offset + page_size
-        missing = self._missing_check(query, now)
+        await self._missing_ts.ensure(now)
         anchor = min(now, q.before_ms) if q.before_ms is not None else now
         span = WINDOW_START_MS
         # a query filtered by channel or author matches few messages: its full sort is cheap, while a
@@ -291,8 +290,7 @@ class Finder:
             if q.after_ms is not None and q.after_ms >= since:
                 break  # the query's own after: is narrower than the window
             windowed = replace(q, after_ms=since).to_redisearch()
-            total, ranked = await self._ranked(windowed, need, missing)
-            missing = None
+            total, ranked = await self._ranked(windowed, need)
             if total >= need:
                 hits = await self._page(ranked, offset, page_size)
                 return SearchPage(total, q.page, hits, query, total_exact=False, since_ms=since)
@@ -301,7 +299,7 @@ class Finder:
             span = int(span * min(max(grow, 2.0), WINDOW_GROWTH))
             if span >= WINDOW_LIMIT_MS:
                 break
-        total, ranked = await self._ranked(query, need, missing)
+        total, ranked = await self._ranked(query, need)
         hits = await self._page(ranked, offset, page_size)
         return SearchPage(total, q.page, hits, query, archived_before=await self._archived_before(q))
 
@@ -314,27 +312,13 @@ class Finder:
             return None
         return max(wanted)
 
-    def _missing_check(self, query: str, now: int) -> str | None:
-        """The query whose ts-less matches the first round trip looks for, or None. Hashes other tools
-        indexed without ts (2.x by prefix, 1.x after their FT.ADDHASH) are in no time window; finding
-        them costs a pass over every match of the un-windowed query (O(history), the one part of a
-        search that grows with it), so one process does it for a query at most once a minute: a
-        hash another tool wrote sorts by its stream time within a minute of its first search."""
-        last = self._checked.get(query)
-        if last is not None and now - last < MISSING_CHECK_MS:
-            return None
-        if len(self._checked) >= MISSING_CHECK_MEMO:
-            self._checked.clear()
-        self._checked[query] = now
-        return query
-
-    async def _ranked(self, query: str, need: int, missing: str | None) -> tuple[int, list[tuple[int, str]]]:
+    async def _ranked(self, query: str, need: int) -> tuple[int, list[tuple[int, str]]]:
         """The first ``need`` matches by (ts, id), newest first, as (ts, message id), and the total.
         Asks for one more than needed: when it ties with the last one, the whole tie (same ts) is
         read, so the cut falls where the exact order puts it."""
-        redis, module = self.ctx.redis, self.ctx.module
+        redis = self.ctx.redis
         args = ("SORTBY", "ts", "DESC", "RETURN", 1, "ts", "LIMIT", 0, need + 1)
-        total, hits = await search_messages_by_time(redis, module, query, *args, missing_of=missing)
+        total, hits = await search(redis, keys.IDX_MESSAGES, query, *args)
         rows = [(_int(f.get("ts")), keys.message_id_of(k)) for k, f in hits]
         if len(rows) > need and rows[need - 1][0] == rows[need][0]:
             tie = rows[need][0]

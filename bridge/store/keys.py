@@ -122,6 +122,12 @@ def top_in(channel_name: str) -> str:
 ARCHIVED = "cb:archived"
 """Hash: channel -> ms before which its history was exported and removed from Redis (retention)."""
 
+META_DOCS = "docs"
+"""Field of :data:`META`: the number of documents in ``idx:messages`` that have ``ts``, kept by the
+scripts that add or remove message hashes once a check found none without (bridge/store/missing_ts.py)."""
+META_TS_CHECKED = "ts_checked"
+"""Field of :data:`META`: when (ms) a search last found the count right (every document has ``ts``)."""
+
 META_TOP = "top"
 """Field of :data:`META`: ``counters`` once :data:`TOP` counts every message in Redis (set on an empty
 database or by a reindex); absent, ``top`` counts with FT.AGGREGATE."""

@@ -57,9 +57,6 @@ STOPWORD_PROBE = '"the match"'
 on (1.2 also fails ``@tag:{the}``, 2.10 does not), an EXACT node with ``STOPWORDS 0``."""
 REBUILD_WAIT_S = 30.0
 """On 2.x a rebuilt index scans the existing hashes in the background; start-up waits this long."""
-MISSING_TS_BATCH = 1000
-MISSING_TS_ROUNDS = 100
-"""A search fills ``ts`` on at most this many batches of other tools' hashes (then ``reindex``)."""
 _FLAGS = ("SORTABLE", "NOSTEM", "NOINDEX", "CASESENSITIVE", "UNF")
 
 _TAG_SPECIAL = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]")
@@ -105,6 +102,11 @@ async def detect(redis: Redis) -> SearchModule:
         "start redis-server with --loadmodule /usr/lib/redis/modules/redisearch.so, or unset the Redis URL "
         "so chatbridge starts its own server."
     )
+
+
+def info_pairs(entry: Any) -> dict[str, Any]:
+    """An FT.INFO / MODULE LIST reply (a flat list or, on RESP3, a map) as a dict."""
+    return _pairs(entry)
 
 
 def _pairs(entry: Any) -> dict[str, Any]:
@@ -256,43 +258,22 @@ async def search(
     return _hits(raw)
 
 
-async def search_messages_by_time(
-    redis: Redis, module: SearchModule, query: str, *args: str | int, missing_of: str | None = ""
-) -> tuple[int, list[tuple[str, dict[str, str]]]]:
-    """A message search sorted by ``ts`` (``SORTBY ts …`` in ``args``) that stays in time order when
-    hashes written by other tools (the guide's loader, redis-cli) have no ``ts``: those matching the
-    query get it from their stream id first (2.x indexes them at once; 1.x after FT.ADDHASH), in
-    the same round trip as the search when there are none. ``missing_of``: the query whose ts-less
-    matches to look for ("" = ``query`` itself; None = skip the check, e.g. a time-window search
-    whose un-windowed query was checked already)."""
-    if missing_of is None:
-        return await search(redis, keys.IDX_MESSAGES, query, *args)
-    missing_query = f"({missing_of or query}) -@ts:[-inf +inf]"
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.execute_command("FT.SEARCH", keys.IDX_MESSAGES, missing_query, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH)
-        pipe.execute_command("FT.SEARCH", keys.IDX_MESSAGES, query, *args)
-        missing, raw = await pipe.execute()
-    if int(missing[0]) == 0:
-        return _hits(raw)
-    for _ in range(MISSING_TS_ROUNDS):
-        found = [str(key) for key in missing[1:]]
-        if not found:
-            break
-        await fill_ts(redis, module, found)
-        missing = await redis.execute_command(
-            "FT.SEARCH", keys.IDX_MESSAGES, missing_query, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH
-        )
-    return await search(redis, keys.IDX_MESSAGES, query, *args)
-
-
 async def fill_ts(redis: Redis, module: SearchModule, message_keys: list[str]) -> None:
     """Give message hashes that lack ``ts`` the time of their stream id (HSETNX: a ``ts`` written
-    meanwhile wins) and, on 1.x, re-index them."""
+    meanwhile wins) and, on 1.x, re-index them; a 1.x document whose hash is gone (deleted by another
+    tool without FT.DEL) leaves the index instead of coming back as a hash of ``ts`` alone."""
     async with redis.pipeline(transaction=False) as pipe:
         for key in message_keys:
-            pipe.hsetnx(key, "ts", keys.stream_ms(keys.message_id_of(key)))
-            if module.explicit:
-                pipe.execute_command("FT.ADDHASH", keys.IDX_MESSAGES, key, "1.0", "REPLACE")
+            pipe.exists(key)
+        there = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for key, exists in zip(message_keys, there, strict=True):
+            if exists:
+                pipe.hsetnx(key, "ts", keys.stream_ms(keys.message_id_of(key)))
+                if module.explicit:
+                    pipe.execute_command("FT.ADDHASH", keys.IDX_MESSAGES, key, "1.0", "REPLACE")
+            elif module.explicit:
+                pipe.execute_command("FT.DEL", keys.IDX_MESSAGES, key)
         await pipe.execute(raise_on_error=False)
 
 

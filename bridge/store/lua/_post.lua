@@ -14,7 +14,8 @@ local POST_ARGS = 20
 
 -- What one call (one message, or a post_many batch) keeps in memory and writes once at its end:
 -- checks already made (channel and user exist, the index exists), the id allocator's state, the
--- activity times (max per user), the top-poster counts and each author's post records. Every
+-- activity times (max per user), the top-poster counts, each author's post records and the count of
+-- documents with ts (_docs.lua). Every
 -- check of a message runs before any of its writes, so a message either is written whole or is
 -- refused; the end-of-call writes (flush_batch) are plain ZADD/ZINCRBY/SET that cannot fail.
 -- A message's POST_ARGS fields travel as ONE argument, joined by NUL ("\0": message text never holds
@@ -29,7 +30,7 @@ local function post_fields(joined, n)
 end
 
 local function new_batch()
-  return {streams = {}, member = {}, active = {}, top = {}, posts = {}, index = nil}
+  return {streams = {}, member = {}, active = {}, top = {}, posts = {}, index = nil, docs = 0}
 end
 
 local function is_member(batch, set, name)
@@ -49,6 +50,7 @@ end
 
 local function flush_batch(batch)
   flush_ids(batch)
+  count_docs(batch.docs)
   for key, per in pairs(batch.active) do
     local args = {}
     for user, score in pairs(per) do args[#args + 1] = score; args[#args + 1] = user end
@@ -132,6 +134,7 @@ local function post_message(A, batch)
   if A[7] == '1' then
     redis.call('FT.ADDHASH', 'idx:messages', key, '1.0', 'REPLACE')
   end
+  batch.docs = batch.docs + 1  -- a document with ts (_docs.lua)
 
   local score = tonumber(ts)
   if thread ~= '' then

@@ -12,6 +12,7 @@ for i = 4, #ARGV do
   local key = 'message:' .. id
   local owner = redis.call('HGET', key, 'username')
   if owner then
+    count_docs(-redis.call('HEXISTS', key, 'ts'))
     if explicit then redis.call('FT.DEL', 'idx:messages', key, 'DD') end
     redis.call('DEL', key)
     redis.call('XDEL', 'cb:posts:' .. owner, id)

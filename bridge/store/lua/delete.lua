@@ -12,6 +12,7 @@ if thread and thread ~= '' and thread ~= id then  -- a reply leaves its thread (
   redis.call('ZREM', 'cb:thread:' .. thread, id)
   if redis.call('EXISTS', 'message:' .. thread) == 1 then redis.call('HINCRBY', 'message:' .. thread, 'replies', -1) end
 end
+count_docs(-redis.call('HEXISTS', key, 'ts'))  -- (another tool's hash without ts was never counted)
 if c.explicit then
   redis.call('FT.DEL', 'idx:messages', key, 'DD')
 end
