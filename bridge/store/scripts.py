@@ -23,6 +23,7 @@ _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", 
 
 _PRELUDES = {  # (in this order: _post.lua calls count_docs)
     "_docs": ("post", "post_many", "delete", "archive"),  # the count of message documents with ts
+    "_forget": ("delete", "archive"),  # the platform id maps of a message leaving Redis
     "_prelude": ("post", "post_many", "edit", "delete", "join"),  # the global stream id allocator, room events
     "_top": ("delete", "archive"),  # lowering a top-poster count (posts count in _post.lua; move_user moves them)
     "_post": ("post", "post_many"),  # one message's writes (post = one, post_many = a batch)

@@ -1,6 +1,6 @@
 -- Retention: remove an exported part of a channel's history from Redis, silently (no room event:
 -- the platforms keep their copies; this is not a delete). For each message id: its index entry
--- (FT.DEL ... DD on 1.x), hash, post record and top-poster count; then the stream entries before
+-- (FT.DEL ... DD on 1.x), hash, platform id maps (_forget.lua), post record and top-poster count; then the stream entries before
 -- `minid` (messages and their edit/delete/join/leave events) are trimmed, and the channel's
 -- archive boundary (cb:archived, channel -> ms) moves forward.
 -- ARGV: 1 channel, 2 index mode (1 = 1.x explicit), 3 minid (first entry id to keep), 4.. message ids
@@ -13,6 +13,7 @@ for i = 4, #ARGV do
   local owner = redis.call('HGET', key, 'username')
   if owner then
     count_docs(-redis.call('HEXISTS', key, 'ts'))
+    forget_ids(id, key, true)  -- its id maps, the origin's and every copy's (_forget.lua)
     if explicit then redis.call('FT.DEL', 'idx:messages', key, 'DD') end
     redis.call('DEL', key)
     redis.call('XDEL', 'cb:posts:' .. owner, id)

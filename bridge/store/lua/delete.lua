@@ -13,6 +13,7 @@ if thread and thread ~= '' and thread ~= id then  -- a reply leaves its thread (
   if redis.call('EXISTS', 'message:' .. thread) == 1 then redis.call('HINCRBY', 'message:' .. thread, 'replies', -1) end
 end
 count_docs(-redis.call('HEXISTS', key, 'ts'))  -- (another tool's hash without ts was never counted)
+forget_ids(id, key, false)  -- the origin's id map (_forget.lua); the copies' go with the delete's delivery
 if c.explicit then
   redis.call('FT.DEL', 'idx:messages', key, 'DD')
 end
