@@ -73,14 +73,18 @@ class MissingTs:
     async def repair(self, now_ms: int) -> int:
         """Fill ``ts`` on every document without it (bounded), then recount; returns the count (-1:
         some document still lacks ``ts``, e.g. more than the bound, or written meanwhile)."""
-        for _ in range(MISSING_TS_ROUNDS):
-            found: list[Any] = await self.redis.execute_command(
-                "FT.SEARCH", keys.IDX_MESSAGES, MISSING_QUERY, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH
-            )
-            missing = [str(key) for key in found[1:]]
-            if not missing:
-                break
-            await fill_ts(self.redis, self.module, missing)
+        found: list[Any] = await self.redis.execute_command(
+            "FT.SEARCH", keys.IDX_MESSAGES, MISSING_QUERY, "NOCONTENT", "LIMIT", 0, MISSING_TS_BATCH * MISSING_TS_ROUNDS
+        )
+        missing = [str(key) for key in found[1:]]
+        # Filling ts re-indexes a document (a new internal id), and clients that read unsorted results
+        # by position (the guide's loader checks its searches so) see equal scores in internal id
+        # order: filled oldest document first, they keep their order. 1.x lists equal scores newest
+        # document first, 2.x oldest first.
+        if self.module.explicit:
+            missing.reverse()
+        for start in range(0, len(missing), MISSING_TS_BATCH):
+            await fill_ts(self.redis, self.module, missing[start : start + MISSING_TS_BATCH])
         if self._rebase is None:
             self._rebase = load_one(self.redis, "ts_rebase")
         return int(await self._rebase(keys=[], args=[str(now_ms)]))
