@@ -279,7 +279,7 @@ class Finder:
         query = q.to_redisearch()
         offset = (q.page - 1) * page_size
         need = offset + page_size
-        await self._missing_ts.ensure(now)
+        await self._missing_ts.ensure(query, now)
         anchor = min(now, q.before_ms) if q.before_ms is not None else now
         span = WINDOW_START_MS
         # a query filtered by channel or author matches few messages: its full sort is cheap, while a
