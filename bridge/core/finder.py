@@ -66,24 +66,29 @@ class MessageQuery:
     page: int = 1
 
     def to_redisearch(self) -> str:
+        """The filters first, then the words: RediSearch 1.2 walks an intersection from its first
+        term, so a selective filter first is what makes it cheap (measured at 100,000 messages:
+        ``coffee @channel:{chan4} @username:{user4}`` 2.5 ms at best, the filters first 0.4 ms;
+        ``match`` in the last day 1.3 ms after the words, 0.8 ms before). 2.10 orders the terms
+        itself; the matches are the same either way."""
         parts: list[str] = []
+        if self.authors:
+            parts.append("@username:{" + "|".join(escape_tag(a) for a in self.authors) + "}")
+        if self.channels:
+            parts.append("@channel:{" + "|".join(escape_tag(c) for c in self.channels) + "}")
+        if self.thread:
+            parts.append("@thread:{" + escape_tag(self.thread) + "}")
+        for what in self.has:
+            parts.append("@has:{" + escape_tag(what) + "}")
+        if self.after_ms is not None or self.before_ms is not None:
+            low = f"({self.after_ms}" if self.after_ms is not None else "-inf"
+            high = f"({self.before_ms}" if self.before_ms is not None else "+inf"
+            parts.append(f"@ts:[{low} {high}]")
         words = list(self.words)
         if words and self.prefix and len(words[-1]) >= 2:
             words[-1] += "*"
         parts += words
         parts += ['"' + " ".join(p) + '"' for p in self.phrases if p]
-        if self.channels:
-            parts.append("@channel:{" + "|".join(escape_tag(c) for c in self.channels) + "}")
-        if self.authors:
-            parts.append("@username:{" + "|".join(escape_tag(a) for a in self.authors) + "}")
-        for what in self.has:
-            parts.append("@has:{" + escape_tag(what) + "}")
-        if self.thread:
-            parts.append("@thread:{" + escape_tag(self.thread) + "}")
-        if self.after_ms is not None or self.before_ms is not None:
-            low = f"({self.after_ms}" if self.after_ms is not None else "-inf"
-            high = f"({self.before_ms}" if self.before_ms is not None else "+inf"
-            parts.append(f"@ts:[{low} {high}]")
         return " ".join(parts)
 
 
@@ -323,7 +328,7 @@ class Finder:
         if len(rows) > need and rows[need - 1][0] == rows[need][0]:
             tie = rows[need][0]
             _, same = await search(
-                redis, keys.IDX_MESSAGES, f"{query} @ts:[{tie} {tie}]", "RETURN", 1, "ts", "LIMIT", 0, TIE_LIMIT
+                redis, keys.IDX_MESSAGES, f"@ts:[{tie} {tie}] {query}", "RETURN", 1, "ts", "LIMIT", 0, TIE_LIMIT
             )
             rows = [r for r in rows if r[0] != tie] + [(tie, keys.message_id_of(k)) for k, _ in same]
         rows.sort(key=lambda r: (r[0], *_id_order(r[1])), reverse=True)
