@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +21,10 @@ from bridge import logs
 from bridge.adapters.file_transfer import FileHub
 from bridge.adapters.linkstate import Supervised
 from bridge.config import SANDBOX_FILE, Config
+from bridge.core.backfill_jobs import BackfillRunner, Tell
 from bridge.core.chat import Chat
 from bridge.core.notify import Notification, Notifier
-from bridge.core.ports import ChannelRef, Destination, OutboundMessage, PlatformUser, as_platform
+from bridge.core.ports import ChannelRef, Destination, HistorySource, OutboundMessage, PlatformUser, as_platform
 from bridge.health_server import HealthServer
 from bridge.runtime import Runtime, open_runtime
 from bridge.store import keys
@@ -43,7 +44,10 @@ class Running:
     closers: list[Closer] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     emulators: dict[str, Any] = field(default_factory=dict)
+    backfill: BackfillRunner | None = None
     """The emulator objects of the sandbox sides (tests drive them directly)."""
+    history: dict[str, HistorySource] = field(default_factory=dict)
+    """Each adapter's history reader, for ``link --backfill`` (:mod:`bridge.core.backfill_jobs`)."""
     files: FileHub = field(default_factory=FileHub)
     """Shared by the adapters: each downloads its own platform's files for the others, and tells
     its own senders when a file could not cross."""
@@ -81,6 +85,7 @@ async def start_discord(rt: Runtime, cfg: Config, running: Running, *, sandbox: 
     adapter.launch(token)  # never raises: an unreachable Discord is retried in the background
     running.closers.insert(0, adapter.close)
     running.destinations["discord"] = adapter.destination
+    running.history["discord"] = adapter.history
     running.adapters["discord"] = adapter
     if "discord" in running.sandbox:  # the local emulator answers at once: be connected before going on
         await adapter.link.wait_up(STARTUP_WAIT_S)
@@ -120,6 +125,7 @@ async def start_slack(rt: Runtime, cfg: Config, running: Running, *, sandbox: bo
     adapter.launch()  # never raises: an unreachable Slack is retried in the background
     running.closers.insert(0, adapter.stop)
     running.destinations["slack"] = adapter.destination
+    running.history["slack"] = adapter.history
     running.adapters["slack"] = adapter
     if "slack" in running.sandbox:
         await adapter.link.wait_up(STARTUP_WAIT_S)
@@ -152,6 +158,18 @@ async def _sandbox_link(chat: Chat, ref: ChannelRef) -> None:
     if await chat.channels.route(ref) is None:
         await chat.channels.link("general", ref)
     await chat.set_state("sandbox", "links", {ref.platform: ref.key()})
+
+
+def backfill_teller(running: Running) -> Tell:
+    """A backfill's progress, as a DM to the person who typed ``link --backfill`` on a platform."""
+
+    async def tell(job: Mapping[str, str], text: str) -> None:
+        dest = running.destinations.get(job.get("by_platform", ""))
+        if dest is not None:
+            who = PlatformUser(dest.platform, job.get("by_workspace", ""), job["by_user"], job.get("by_name", ""))
+            await dest.direct_message(who, text)
+
+    return tell
 
 
 def notification_sender(chat: Chat, running: Running) -> Callable[[Notification], Awaitable[None]]:
@@ -188,6 +206,10 @@ async def run_app(cfg: Config, *, sandbox: bool = False) -> int:
             running.closers.append(blocking.aclose)
             notifier = Notifier(rt.redis, blocking, notification_sender(rt.chat, running))
             tasks.append(asyncio.create_task(notifier.run(stop), name="notifier"))
+            if cfg.worker.index == 0:  # one process runs the queued backfills (link --backfill)
+                runner = BackfillRunner(rt.chat, running.history, tell=backfill_teller(running))
+                running.backfill = runner
+                tasks.append(asyncio.create_task(runner.run(stop), name="backfill-runner"))
             health = HealthServer(
                 rt=rt,
                 worker=worker,

@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -191,6 +192,15 @@ async def _exec(args: argparse.Namespace, cfg: config.Config) -> int:
     async with open_runtime(cfg) as rt:
         inv = Invocation(platform="cli", username=args.username.lower() if args.username else None, is_admin=args.admin)
         reply = await rt.chat.commands.execute(inv, line)
+        if reply.ok and isinstance(reply.data, dict) and isinstance(reply.data.get("backfill"), dict):
+            print(reply.text)  # then the progress of the backfill it queued, as it goes
+            from bridge.core.backfill_jobs import Ticket, follow
+
+            ticket = Ticket(**reply.data["backfill"])
+            final = await follow(rt.redis, ticket, lambda text: print(text, file=sys.stderr, flush=True))
+            reply = replace(reply, data={**reply.data, "backfill": {**reply.data["backfill"], "state": dict(final)}})
+            if not args.json:
+                return EXIT_OK if final.get("status") != "error" else EXIT_REPLY_ERROR
     if args.json:
         print(json.dumps({"ok": reply.ok, "text": reply.text, "data": reply.data, "error": reply.error_code}, indent=2))
     else:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bridge.core import validation
+from bridge.core.backfill_jobs import MAX_BACKFILL
 from bridge.core.context import CoreSettings
 from bridge.core.ports import ChannelRef
 from bridge.errors import ConfigError, UserError
@@ -145,9 +146,19 @@ class RetentionConfig(Strict):
     """Where the files go: ``<archive_dir>/<channel>/<YYYY-MM>.jsonl``."""
 
 
+class BackfillConfig(Strict):
+    """``link <channel> --backfill N``: a platform channel's last N messages imported at link time."""
+
+    default: int = Field(0, ge=0, le=MAX_BACKFILL)
+    """N for a ``link`` typed without ``--backfill`` and for the links of ``rooms:`` (0: none)."""
+
+
 class RoomConfig(Strict):
     channel: str
     links: list[str] = Field(default_factory=list)
+    backfill: int | None = Field(None, ge=0, le=MAX_BACKFILL)
+    """When ``chatbridge run`` first makes one of these links, import that channel's last N messages
+    (unset: ``backfill.default``; 0: none). A link that already exists is not backfilled again."""
 
     @field_validator("channel")
     @classmethod
@@ -217,6 +228,7 @@ class Config(Strict):
     worker: WorkerConfig = WorkerConfig()
     files: FilesConfig = FilesConfig()
     retention: RetentionConfig = RetentionConfig()
+    backfill: BackfillConfig = BackfillConfig()
 
     @field_validator("admins")
     @classmethod
@@ -242,6 +254,7 @@ class Config(Strict):
             max_message_chars=self.core.max_message_chars,
             wait_replicas=self.redis.wait.replicas,
             wait_timeout_ms=self.redis.wait.timeout_ms,
+            backfill_default=self.backfill.default,
         )
 
 

@@ -49,3 +49,12 @@ class DeliveryError(BridgeError):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+class HistoryError(BridgeError):
+    """A platform channel's history could not be read (``link --backfill``); ``permanent`` when
+    retrying cannot help (no access, unknown channel)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -12,8 +12,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bridge.config import Config
+from bridge.core import backfill_jobs
 from bridge.core.chat import Chat
-from bridge.core.ports import ChannelRef
+from bridge.core.ports import ChannelRef, Invocation
 from bridge.errors import ConfigError, StoreError
 from bridge.store import keys
 from bridge.store.connection import RedisClient, connect, redacted
@@ -89,9 +90,12 @@ async def apply_static_config(chat: Chat, config: Config) -> None:
     for room in config.rooms:
         if not await chat.channels.exists(room.channel):
             await chat.channels.create(room.channel)
+        backfill = config.backfill.default if room.backfill is None else room.backfill
         for link in room.links:
             ref = ChannelRef.parse(link)
             if await chat.channels.route(ref) in (None, room.channel):
-                await chat.channels.link(room.channel, ref)
+                if await chat.channels.link(room.channel, ref) and backfill and ref.platform != "cli":
+                    # a new link from the config: its history once (a repeat would only find duplicates)
+                    await backfill_jobs.request(chat, ref, backfill, Invocation(platform="cli", username="config"))
             else:
                 log.warning("config link %s skipped: it is already linked to another channel", link)

@@ -19,20 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bridge.core.chat import Chat
-from bridge.core.messages import BULK_BATCH, BulkPost, PostOptions
-from bridge.core.ports import ChannelRef, InboundEvent
+from bridge.core.messages import BULK_BATCH, BulkPost, PostOptions, PostResult
+from bridge.core.ports import ChannelRef, HistoryMessage
 from bridge.errors import NotFound, UserError
 from bridge.store import keys
 
-
-@dataclass(frozen=True)
-class HistoryMessage:
-    event: InboundEvent
-    """``kind`` message; ``event_key`` is not used (history is deduplicated by platform id)."""
-    ts_ms: int
-    """When it was posted on the platform."""
+if TYPE_CHECKING:
+    from bridge.core.chat import Chat
 
 
 @dataclass
@@ -58,16 +53,16 @@ async def backfill(
     authors: dict[tuple[str, str, str], str] = {}
     pending: list[tuple[str, BulkPost]] = []
     in_batch: set[str] = set()
+    known: dict[str, str] = {}
+    """Platform id -> core id ("" when unknown) of what this run recorded or looked up: most replies
+    point at a message recorded just before, so most lookups cost no round trip."""
 
     async def flush() -> None:
         posted = await chat.messages.post_many([p for _, p in pending])
         for (pid, _), r in zip(pending, posted, strict=True):
-            if r.error:
-                result.refused.append(f"{pid}: {r.error}")
-            elif r.duplicate:
-                result.duplicates += 1
-            else:
-                result.recorded += 1
+            _count(result, pid, r)
+            if r.id:
+                known[pid] = r.id
         pending.clear()
         in_batch.clear()
         if progress is not None:
@@ -93,9 +88,9 @@ async def backfill(
             origin_channel=ref.key(),
             platform_key=keys.platform_message(ref.platform, ref.workspace, ref.channel_id, ev.message_id),
             origin_message_id=ev.message_id,
-            reply_to=await _core_id(chat, ref, ev.reply_to),
+            reply_to=await _core_id(chat, ref, ev.reply_to, known),
             files=ev.attachments,
-            thread=await _core_id(chat, ref, ev.thread if ev.thread != ev.message_id else None),
+            thread=await _core_id(chat, ref, ev.thread if ev.thread != ev.message_id else None, known),
             broadcast=ev.broadcast,
         )
         pending.append((ev.message_id, BulkPost(channel, authors[who], ev.text, item.ts_ms, opts, mirror=False)))
@@ -107,10 +102,21 @@ async def backfill(
     return result
 
 
-async def _core_id(chat: Chat, ref: ChannelRef, platform_id: str | None) -> str:
+def _count(result: BackfillResult, platform_id: str, posted: PostResult) -> None:
+    if posted.error:
+        result.refused.append(f"{platform_id}: {posted.error}")
+    elif posted.duplicate:
+        result.duplicates += 1
+    else:
+        result.recorded += 1
+
+
+async def _core_id(chat: Chat, ref: ChannelRef, platform_id: str | None, known: dict[str, str]) -> str:
     if not platform_id:
         return ""
-    found: str | None = await chat.ctx.redis.get(
-        keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
-    )
-    return found or ""
+    if platform_id not in known:
+        found: str | None = await chat.ctx.redis.get(
+            keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
+        )
+        known[platform_id] = found or ""
+    return known[platform_id]

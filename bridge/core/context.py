@@ -29,6 +29,8 @@ class CoreSettings:
     wait_replicas: int = 0
     """Platform events are acknowledged once their writes reached this many replicas (0: no WAIT)."""
     wait_timeout_ms: int = 500
+    backfill_default: int = 0
+    """N of ``link`` without ``--backfill`` (0: link without importing history)."""
 
 
 @dataclass

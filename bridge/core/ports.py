@@ -12,7 +12,7 @@ platform syntax to and from it (``bridge.formatting``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -165,6 +165,37 @@ class InboundEvent:
     without one, the id of the root the adapter recorded for it)."""
     broadcast: bool = False
     """A thread reply also sent to the channel (Slack ``thread_broadcast``)."""
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """A message from a platform channel's history, for :func:`bridge.core.backfill.backfill`."""
+
+    event: InboundEvent
+    """``kind`` message; ``event_key`` is not used (history is deduplicated by platform id)."""
+    ts_ms: int
+    """When it was posted on the platform."""
+
+
+class HistorySource(Protocol):
+    """The read-only half of an adapter that ``link <channel> --backfill N`` uses: the core runs the
+    command and knows no platform, so each adapter answers "the last N messages of this channel".
+
+    :meth:`latest` raises :class:`bridge.errors.HistoryError` when the history cannot be read
+    (``permanent=True``: no access, unknown channel; else a transient failure worth retrying), never
+    an empty list that would pass for "nothing was said"."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+    async def latest(
+        self, channel: ChannelRef, count: int, progress: Callable[[int], None] | None = None
+    ) -> list[HistoryMessage]:
+        """The channel's newest ``count`` channel-level messages (fewer if it has fewer), oldest first,
+        together with the replies in their threads (which do not count towards ``count``), each as an
+        :class:`InboundEvent` built the way live traffic is (same authors, text conversion, files).
+        The bridge's own copies are left out. ``progress(fetched)`` is called after each page."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,24 @@ ADMINS = "cb:admins"
 REPLICATION_MARK = "cb:replication:mark"
 """Counter bumped right before a ``WAIT`` on the same connection (bridge/store/replication.py)."""
 
+# --- Backfill (link --backfill N) -------------------------------------------------------------------
+BACKFILL_JOBS = "cb:backfill:jobs"
+"""Stream: requested backfills (channel ref, count, who asked), read by ``chatbridge run`` with the
+consumer group :data:`BACKFILL_GROUP`; an entry is acknowledged once its backfill finished, so one
+interrupted by a crash is resumed by the next run."""
+BACKFILL_GROUP = "cb-backfill"
+
+
+def backfill_state(channel_key: str) -> str:
+    """Hash: the latest backfill of a platform channel (status, count, fetched, recorded, ...)."""
+    return f"cb:backfill:state:{channel_key}"
+
+
+def backfill_runner(platform: str) -> str:
+    """String (with TTL): set while a ``chatbridge run`` can fetch this platform's history."""
+    return f"cb:backfill:runner:{platform}"
+
+
 # --- Mirroring worker -----------------------------------------------------------------------------
 MIRROR_GROUP = "cb-mirror"
 

@@ -35,6 +35,7 @@ from .config import DiscordConfig
 from .endpoints import apply_endpoints
 from .files import DiscordFiles
 from .heartbeat_watch import HeartbeatWatch
+from .history_source import DiscordHistory
 from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
 from .notices import discord_notices
@@ -274,6 +275,8 @@ class DiscordAdapter:
         """What was said during a gateway session that could not be resumed (:mod:`.catch_up`)."""
         self.heartbeats = HeartbeatWatch(lambda: _gateway_sockets(self.client))
         """Zombie connections: a heartbeat without ACK before the next one → reconnect (:mod:`.heartbeat_watch`)."""
+        self.history = DiscordHistory(self.inbound)
+        """What ``link --backfill`` reads the channel's earlier messages with."""
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 

@@ -46,6 +46,37 @@ def _room_id(channel: object) -> int:
     return int(getattr(channel, "id", 0))
 
 
+def reply_target(message: discord.Message) -> str | None:
+    """The id of the message ``message`` replies to (a forward is not a reply)."""
+    ref_to = message.reference
+    if ref_to is None or ref_to.message_id is None or ref_to.type is discord.MessageReferenceType.forward:
+        return None
+    return str(ref_to.message_id)
+
+
+def message_event(
+    ref: ChannelRef,
+    message: discord.Message,
+    text: str,
+    files: list[Attachment],
+    thread_root: str | None,
+    *,
+    reply_to: str | None,
+) -> InboundEvent:
+    """A new Discord message as the core receives it (live, or read back from history)."""
+    return InboundEvent(
+        kind="message",
+        channel=ref,
+        message_id=str(message.id),
+        event_key=f"discord:{message.id}:create",
+        author=platform_user(ref.workspace, message.author),
+        text=text,
+        reply_to=reply_to,
+        attachments=tuple(files),
+        thread=thread_root,
+    )
+
+
 def platform_user(guild_id: str, user: discord.abc.User) -> PlatformUser:
     return PlatformUser("discord", guild_id, str(user.id), user.display_name or user.name, str(user.display_avatar.url))
 
@@ -168,14 +199,7 @@ class Inbound:
             return
         if thread is not None:
             self.threads.learn(thread)
-        reply_to = None
-        ref_to = message.reference
-        if (
-            ref_to is not None
-            and ref_to.message_id is not None
-            and ref_to.type is not discord.MessageReferenceType.forward
-        ):
-            reply_to = str(ref_to.message_id)
+        reply_to = reply_target(message)
         text, files = await self.content_of(message)
         if not text and not files:
             if not self.config.message_content:
@@ -195,17 +219,7 @@ class Inbound:
             await self._ensure_root(ref, thread, message)
         if thread is not None:  # where the original lives, for what acts on it later (reactions)
             await self.threads.remember(ref, str(message.id), thread.id)
-        event = InboundEvent(
-            kind="message",
-            channel=ref,
-            message_id=str(message.id),
-            event_key=f"discord:{message.id}:create",
-            author=platform_user(ref.workspace, message.author),
-            text=text,
-            reply_to=reply_to,
-            attachments=tuple(files),
-            thread=thread_root,
-        )
+        event = message_event(ref, message, text, files, thread_root, reply_to=reply_to)
         await self._ingest(event, message)
         await self.last_seen.note(message.guild.id, message.channel.id, message.id)
 

@@ -37,6 +37,7 @@ from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.files import SlackFiles
+from bridge.adapters.slack.history import SlackHistory
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
@@ -110,6 +111,13 @@ class SlackAdapter:
             ttl=config.profile_cache_seconds,
         )
         self.rooms = RoomTraffic(chat=chat, directory=self.directory, early_edit_window=config.early_edit_hold_s)
+        # its own client: history waits out 429s itself (Retry-After, logged), no SDK retry underneath
+        self.history = SlackHistory(
+            AsyncWebClient(
+                token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
+            ),
+            self.rooms,
+        )
         self.reactions = SlackReactions(
             chat=chat,
             directory=self.directory,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bridge.core.backfill_jobs import MAX_BACKFILL
 from bridge.core.commands import handlers as h
 from bridge.core.commands.registry import ArgSpec, CommandSpec
 
@@ -59,10 +60,23 @@ def builtin_commands() -> list[CommandSpec]:
         CommandSpec("create", "Create a channel.", (CH,), h.create),
         CommandSpec(
             "link",
-            "Mirror this platform channel into a chatbridge channel (admins).",
-            (CH, ArgSpec("target", "word", False, "platform:workspace:channel (CLI; default: here)")),
+            "Mirror this platform channel into a chatbridge channel (admins); --backfill N imports its last N.",
+            (
+                CH,
+                ArgSpec("target", "word", False, "platform:workspace:channel (CLI; default: here)"),
+                ArgSpec(
+                    "backfill",
+                    "int",
+                    False,
+                    f"import the channel's last N messages into history and search (1–{MAX_BACKFILL:,}; not mirrored)",
+                    min=1,
+                    max=MAX_BACKFILL,
+                    flag=True,
+                ),
+            ),
             h.link,
             admin=True,
+            examples=("link general --backfill 500", "link general slack:T1:C1 --backfill 1000"),
         ),
         CommandSpec(
             "unlink",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from bridge.core import backfill_jobs
 from bridge.core.commands import render
 from bridge.core.commands.registry import Call
 from bridge.core.finder import ago, fmt_time
@@ -105,12 +106,32 @@ async def link(call: Call) -> Reply:
         )
     ref = _target(call)
     name = str(call.args["channel"])
+    count = call.number("backfill", call.chat.ctx.settings.backfill_default)
+    if count and ref.platform == "cli":
+        raise InvalidInput("`--backfill` needs a Discord or Slack channel: only they have a history to import.")
     added = await call.chat.channels.link(name, ref)
     verb = "Linked" if added else "Already linked:"
-    return Reply(
-        f"{verb} {ref.key()} ⇄ #{name}. Messages now mirror both ways.",
-        data={"channel": name, "target": ref.key()},
-    )
+    text = f"{verb} {ref.key()} ⇄ #{name}. Messages now mirror both ways."
+    data: dict[str, object] = {"channel": name, "target": ref.key()}
+    if count:
+        try:
+            ticket = await backfill_jobs.request(call.chat, ref, count, call.inv)
+        except UserError as err:  # one already under way: the link stands
+            return Reply(f"{text}\n{err}", data=data)
+        data["backfill"] = {
+            "job": ticket.job,
+            "channel_key": ticket.channel_key,
+            "count": count,
+            "runner_up": ticket.runner_up,
+        }
+        where = "progress follows" if call.inv.platform == "cli" else "you get a DM with its progress"
+        text += (
+            f"\nImporting its last {count:,} messages into #{name}'s history and search (not mirrored: "
+            f"this channel saw them, and the room's other channels get no flood); {where}."
+        )
+        if not ticket.runner_up:
+            text += " No `chatbridge run` is reading this platform now: it starts when one does."
+    return Reply(text, data=data)
 
 
 async def unlink(call: Call) -> Reply:

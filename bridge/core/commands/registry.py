@@ -38,6 +38,9 @@ class ArgSpec:
     choices: tuple[str, ...] = ()
     min: int | None = None
     max: int | None = None
+    flag: bool = False
+    """Given as ``--<name> <value>`` (or ``--<name>=<value>``) anywhere on a command line, never by
+    position (Discord: an option like any other)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class CommandSpec:
         parts = [self.name]
         for arg in self.args:
             label = "|".join(arg.choices) if arg.choices else arg.name + ("…" if arg.kind == "text" else "")
+            if arg.flag:
+                label = f"--{arg.name} {'N' if arg.kind == 'int' else 'VALUE'}"
             parts.append(f"<{label}>" if arg.required else f"[{label}]")
         return " ".join(parts)
 
@@ -173,11 +178,51 @@ def tokens(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def parse_args(spec: CommandSpec, rest: str) -> dict[str, ArgValue]:
-    found = tokens(rest)
+def _take_flags(spec: CommandSpec, rest: str) -> tuple[dict[str, ArgValue], str]:
+    """The ``--name value`` options of ``spec`` found in ``rest``, and ``rest`` without them."""
+    flags = {f"--{a.name}": a for a in spec.args if a.flag}
     values: dict[str, ArgValue] = {}
+    if not flags:
+        return values, rest
+    found = tokens(rest)
+    cuts: list[tuple[int, int]] = []
+    index = 0
+    while index < len(found):
+        word, start = found[index]
+        name, eq, inline = word.partition("=")
+        arg = flags.get(name.lower())
+        if arg is None:
+            index += 1
+            continue
+        if arg.name in values:
+            raise InvalidInput(f"`--{arg.name}` is given twice. Usage: `{spec.usage}`")
+        at = start
+        if eq:
+            value = inline
+        elif index + 1 < len(found):
+            value, at = found[index + 1]
+            index += 1
+        else:
+            raise InvalidInput(f"`--{arg.name}` needs a value. Usage: `{spec.usage}`")
+        if not value:
+            raise InvalidInput(f"`--{arg.name}` needs a value. Usage: `{spec.usage}`")
+        values[arg.name] = convert(arg, value)
+        token = _TOKEN.match(rest, at)
+        cuts.append((start, token.end() if token else len(rest)))
+        index += 1
+    for start, end in reversed(cuts):
+        rest = rest[:start] + " " + rest[end:]
+    return values, rest
+
+
+def parse_args(spec: CommandSpec, rest: str) -> dict[str, ArgValue]:
+    values, rest = _take_flags(spec, rest)
+    found = tokens(rest)
     pos = 0
     for index, arg in enumerate(spec.args):
+        if arg.flag:
+            values.setdefault(arg.name, None)
+            continue
         if arg.kind == "text":
             values[arg.name] = convert(arg, rest[found[pos][1] :].strip()) if pos < len(found) else None
             pos = len(found)

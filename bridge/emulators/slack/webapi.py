@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bridge.emulators.slack import answers, external_upload
+from bridge.emulators.slack import answers, external_upload, history_pages
 from bridge.emulators.slack.payloads import channel_object, user_object
 from bridge.emulators.slack.state import RecordedRequest, SlackChannel
-from bridge.emulators.slack.threads import in_channel, is_tombstone, valid_ts
+from bridge.emulators.slack.threads import is_tombstone, valid_ts
 
 if TYPE_CHECKING:
     from bridge.emulators.slack.server import SlackEmulator
@@ -233,20 +233,25 @@ def conversations_open(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     return out
 
 
+def _paged(answer: Callable[[], dict[str, Any]], args: Args) -> dict[str, Any]:
+    """A page of history_pages (cursor pagination as Slack documents it) with messages listed."""
+    try:
+        out = answer()
+    except history_pages.PageError as err:
+        raise ApiError(err.error) from None
+    out["messages"] = [_listed(m.to_api(), args) for m in out["messages"]]
+    return out
+
+
 def conversations_history(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
-    limit = int(args.get("limit") or 100)
-    msgs = [_listed(m.to_api(), args) for m in reversed(emu.history(channel.id)) if in_channel(m)]
-    return {"messages": msgs[:limit], "has_more": len(msgs) > limit}
+    return _paged(lambda: history_pages.history_page(emu, channel.id, args), args)
 
 
 def conversations_replies(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     channel = _channel(emu, args)
     ts = str(args.get("ts") or "")
-    msgs = [_listed(m.to_api(), args) for m in emu.thread(channel.id, ts)]
-    if not msgs:
-        raise ApiError("thread_not_found")
-    return {"messages": msgs, "has_more": False}
+    return _paged(lambda: history_pages.replies_page(emu, channel.id, ts, args), args)
 
 
 def users_info(emu: SlackEmulator, args: Args) -> dict[str, Any]:
@@ -315,4 +320,6 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
         meta = answers.metadata(getattr(err, "messages", ()), answers.request_warnings(req))
         return _json({"ok": False, "error": err.error, **meta}, headers=answers.scope_headers(emu, name))
     warned = answers.metadata(warnings=[*answers.request_warnings(req), *result.pop("_warnings", [])])
+    if "response_metadata" in warned and "response_metadata" in result:  # a next_cursor beside warnings
+        warned["response_metadata"] = {**result["response_metadata"], **warned["response_metadata"]}
     return _json({"ok": True, **result, **warned}, headers=answers.scope_headers(emu, name))

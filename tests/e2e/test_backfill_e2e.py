@@ -1,0 +1,254 @@
+"""``link <channel> --backfill N`` end to end on both platforms: the real slack-bolt and discord.py
+adapters against the emulators, the backfill runner of ``chatbridge run``, a real Redis. History is
+paged (several pages of channel history and of a thread), threads and replies keep their links,
+authors are the people who wrote them, a repeat and a message that also arrives live write nothing
+twice, nothing is mirrored, search finds what was imported, and the person who asked is told."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from e2e_kit import Bridge, running_bridge
+from waiting import until, until_async
+
+from bridge.app import backfill_teller
+from bridge.core.backfill_jobs import BackfillRunner
+from bridge.core.chat import Chat
+from bridge.core.ports import Invocation
+from bridge.emulators.slack.limits import Injected
+from bridge.store import keys
+
+
+@dataclass
+class Setup:
+    bridge: Bridge
+    runner: BackfillRunner
+
+    @property
+    def chat(self) -> Chat:
+        return self.bridge.chat
+
+    async def state(self, key: str) -> dict[str, str]:
+        found: dict[str, str] = await self.chat.ctx.redis.hgetall(keys.backfill_state(key))
+        return found
+
+    async def finished(self, count: int) -> None:
+        await until(lambda: self.runner.finished >= count, timeout=30, what=f"{count} backfill(s) finished")
+
+
+@pytest.fixture
+async def setup(chat: Chat, redis_url: str) -> AsyncIterator[Setup]:
+    async with running_bridge(chat, redis_url) as bridge:
+        runner = BackfillRunner(
+            chat, bridge.running.history, tell=backfill_teller(bridge.running), poll_s=0.05, tell_every_s=0.0
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            yield Setup(bridge, runner)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+
+
+async def slack_answer(b: Bridge, user: str, channel: str, text: str) -> str:
+    run = b.slack.slash_command(user=user, channel=channel, text=text)
+    await until(lambda: run.responses, what=f"an answer to {text!r}")
+    return "\n".join(str(r.get("text", "")) for r in run.responses)
+
+
+@contextlib.contextmanager
+def bot_away_cm(b: Bridge, channel: str) -> Iterator[None]:
+    ws = b.slack.workspace
+    members = ws.channel(channel).members
+    members.discard(ws.bot_user_id)
+    try:
+        yield
+    finally:
+        members.add(ws.bot_user_id)
+
+
+def bot_away(b: Bridge, channel: str) -> contextlib.ExitStack:
+    """Until ``.close()``: the bot is not in the Slack channel (events for it are not sent to the app)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(bot_away_cm(b, channel))
+    return stack
+
+
+async def discord_answer(b: Bridge, user: str, channel: str, command: str, options: dict[str, Any]) -> str:
+    reply = await b.discord.wait_for_reply(await b.discord.slash(user, channel, f"chat {command}", options), 10)
+    return str(reply["content"])
+
+
+async def core_messages(chat: Chat, channel: str) -> list[Any]:
+    return [m for m in await chat.messages.history(channel, 1000) if m.kind == "message"]
+
+
+async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(setup: Setup) -> None:
+    b, chat = setup.bridge, setup.chat
+    source = b.running.history["slack"]
+    source.page = 20  # several pages of channel history and of the thread, with few messages
+    slack = b.slack
+    said: list[Any] = []
+    away = bot_away(b, "random")  # said before the bot joined the channel: Slack sent the app no events
+    for i in range(45):
+        said.append(slack.user_says(user="bob" if i % 3 else "carol", channel="random", text=f"old message {i}"))
+    root = said[10]
+    replies = [
+        slack.user_says(user="carol", channel="random", text=f"answer {j}", thread_ts=root.ts) for j in range(25)
+    ]
+    shout = slack.user_says(user="bob", channel="random", text="also in channel", thread_ts=root.ts, broadcast=True)
+    away.close()
+    assert "Created" in await slack_answer(b, "alice", "random", "create random")
+    await chat.channels.link("random", b.dref("random"))  # the room's Discord side: must get no flood
+    slack.limiter.inject("conversations.history", Injected("ratelimited", count=1, status=429, retry_after=1))
+
+    answer = await slack_answer(b, "alice", "random", "link random --backfill 40")
+    assert "Linked" in answer and "Importing its last 40 messages" in answer and "not mirrored" in answer
+    # a message that arrives live while the backfill waits out the 429 is recorded once
+    await until(lambda: source.waited_s >= 1, what="the 429 being waited out")
+    live = slack.user_says(user="bob", channel="random", text="said live during the backfill")
+    await until_async(lambda: _texts(chat, "random", "said live during the backfill"), what="the live message recorded")
+    await setup.finished(1)
+    key = b.sref("random").key()
+    state = await setup.state(key)
+    assert state["status"] == "done", state
+    # the 40 newest channel items: the live one (there before the retried call), the broadcast, old 7..44
+    texts = [m.text for m in await core_messages(chat, "random")]
+    assert texts.count("said live during the backfill") == 1
+    assert [t for t in texts if t.startswith("old message")] == [f"old message {i}" for i in range(7, 45)]
+    ordered = await core_messages(chat, "random")
+    imported = [m for m in ordered if m.text != "said live during the backfill"]  # recorded first, live
+    assert [m.ts for m in imported] == sorted(m.ts for m in imported)  # oldest first, with Slack's times
+    assert imported[0].ts == int(said[7].ts.replace(".", "")) // 1000
+    bob = await chat.find_username("slack", slack.workspace.team_id, slack.workspace.user("bob").id)
+    carol = await chat.find_username("slack", slack.workspace.team_id, slack.workspace.user("carol").id)
+    by_text = {m.text: m for m in ordered}
+    assert by_text["old message 11"].username == bob and by_text["old message 12"].username == carol
+    root_core = by_text["old message 10"].id
+    answers = [m for m in ordered if m.text.startswith("answer ")]
+    assert [m.text for m in answers] == [f"answer {j}" for j in range(25)]  # two pages of replies, in order
+    assert all(m.thread == root_core for m in answers)
+    assert by_text["also in channel"].thread == root_core and texts.count("also in channel") == 1
+    assert int(state["recorded"]) == len(ordered) - 1  # all but the live one
+    assert int(state["duplicates"]) == 1
+    del replies, shout, live
+    # never mirrored: the room's Discord side gets the live messages only (a room is delivered in
+    # order, so a flood logged by the backfill would have arrived before the later live message)
+    slack.user_says(user="bob", channel="random", text="said live after the backfill")
+    await until(lambda: "said live after the backfill" in b.discord_texts("random"))
+    assert b.discord_texts("random") == ["said live during the backfill", "said live after the backfill"]
+    # search finds backfilled messages (newest first by their original time)
+    found = await chat.finder.messages("answer in:random")
+    assert found.total == 25 and found.hits[0].text == "answer 24"
+    # the person who asked was told (a DM on Slack), start and end
+    dms = [m.text for m in slack.dms_to("alice")]
+    assert any("reading its last 40" in t for t in dms) and any("done" in t for t in dms)
+
+    # a repeat is a no-op: every message is known by its Slack ts; the bridge's own copy is left out
+    await b.discord.say("alice", "random", "from discord, mirrored to slack")
+    await until(lambda: "from discord, mirrored to slack" in b.slack_texts("random"))
+    count = len(await core_messages(chat, "random"))
+    assert "Already linked" in await slack_answer(b, "alice", "random", "link random --backfill 80")
+    await setup.finished(2)
+    again = await setup.state(key)
+    assert again["status"] == "done" and again["recorded"] == "7", again  # old 0..6, beyond the first 40
+    assert len(await core_messages(chat, "random")) == count + 7
+    await slack_answer(b, "alice", "random", "link random --backfill 80")
+    await setup.finished(3)
+    third = await setup.state(key)
+    assert (third["status"], third["recorded"], third["refused"]) == ("done", "0", "0"), third
+    assert len(await core_messages(chat, "random")) == count + 7
+    assert (await core_messages(chat, "random"))[-1].text == "old message 6"  # new stream ids: after the rest
+
+
+async def _texts(chat: Chat, channel: str, text: str) -> bool:
+    return any(m.text == text for m in await core_messages(chat, channel))
+
+
+async def test_discord_backfill_pages_replies_thread_authors_no_mirror_and_repeat(setup: Setup) -> None:
+    b, chat = setup.bridge, setup.chat
+    discord = b.discord
+    inbound = b.running.adapters["discord"].inbound
+    start = inbound.handled
+    said = [await discord.say("bob" if i % 2 else "carol", "random", f"old post {i}") for i in range(130)]
+    await discord.say("alice", "random", "a reply to post 40", reply_to=said[40]["id"])
+    thread = await discord.start_thread("carol", "random", "about post 50", message_id=said[50]["id"])
+    for j in range(12):
+        await discord.say("bob", thread.id, f"in the thread {j}")
+    await until(lambda: inbound.handled >= start + 143, timeout=30, what="every Discord event handled (ignored)")
+    await chat.channels.create("random")
+    await chat.channels.link("random", b.sref("random"))  # the room's Slack side: must get no flood
+
+    answer = await discord_answer(b, "alice", "random", "link", {"channel": "random", "backfill": 120})
+    assert "Linked" in answer and "Importing its last 120 messages" in answer, answer
+    await setup.finished(1)
+    key = b.dref("random").key()
+    state = await setup.state(key)
+    assert (state["status"], state["recorded"], state["duplicates"]) == ("done", "132", "0"), state
+    ordered = await core_messages(chat, "random")
+    texts = [m.text for m in ordered]
+    # the 120 newest channel messages (two pages of 100): posts 11..129 and the reply, then the thread
+    assert [t for t in texts if t.startswith("old post")] == [f"old post {i}" for i in range(11, 130)]
+    assert [m.ts for m in ordered] == sorted(m.ts for m in ordered)
+    by_text = {m.text: m for m in ordered}
+    guild = discord.guild_id
+    assert by_text["old post 11"].username == await chat.find_username("discord", guild, discord.user("bob").id)
+    assert by_text["old post 12"].username == await chat.find_username("discord", guild, discord.user("carol").id)
+    assert by_text["a reply to post 40"].reply_to == by_text["old post 40"].id
+    in_thread = [m for m in ordered if m.text.startswith("in the thread")]
+    assert [m.text for m in in_thread] == [f"in the thread {j}" for j in range(12)]
+    assert all(m.thread == by_text["old post 50"].id for m in in_thread)
+    found = await chat.finder.messages("thread in:random")
+    assert found.total == 12 and found.hits[0].text == "in the thread 11"
+    assert any("done" in m["content"] for m in discord.dm_messages("alice"))
+    # nothing mirrored to the room's Slack side; a live message after it is
+    await discord.say("bob", "random", "live after the backfill")
+    await until(lambda: "live after the backfill" in b.slack_texts("random"))
+    assert [t for t in b.slack_texts("random") if "post" in t or "thread" in t] == []
+
+    # a repeat writes nothing (the live message is known too)
+    await discord_answer(b, "alice", "random", "link", {"channel": "random", "backfill": 120})
+    await setup.finished(2)
+    again = await setup.state(key)
+    assert (again["status"], again["recorded"]) == ("done", "0"), again
+    assert len(await core_messages(chat, "random")) == len(ordered) + 1
+
+
+async def test_a_bad_count_from_either_platform_is_refused_and_writes_nothing(setup: Setup) -> None:
+    """Every bad count is tested in tests/core/test_backfill_jobs.py; here the two slash commands."""
+    b, chat = setup.bridge, setup.chat
+    assert "Created" in await slack_answer(b, "alice", "random", "create random")
+    answer = await slack_answer(b, "alice", "random", "link random --backfill 0")
+    assert "between 1 and 10000" in answer, answer
+    assert await chat.channels.route(b.sref("random")) is None  # not linked either
+    assert not await chat.ctx.redis.exists(keys.backfill_state(b.sref("random").key()))
+    assert await chat.ctx.redis.xlen(keys.BACKFILL_JOBS) == 0
+    discord_reply = await discord_answer(b, "alice", "random", "link", {"channel": "random", "backfill": 0})
+    assert "between 1 and 10000" in discord_reply, discord_reply
+    assert await chat.channels.route(b.dref("random")) is None
+
+
+async def test_cli_exec_queues_and_follows_and_a_second_request_waits(setup: Setup) -> None:
+    b, chat = setup.bridge, setup.chat
+    with bot_away_cm(b, "cricket"):
+        for i in range(5):
+            b.slack.user_says(user="bob", channel="cricket", text=f"cricket talk {i}")
+    await chat.channels.create("cricket")
+    admin = Invocation(platform="cli", is_admin=True)
+    target = b.sref("cricket").key()
+    reply = await chat.commands.execute(admin, f"link cricket {target} --backfill 3")
+    assert reply.ok and reply.data["backfill"]["runner_up"] is True, reply
+    lines: list[str] = []
+    from bridge.core.backfill_jobs import Ticket, follow
+
+    ticket = Ticket(**reply.data["backfill"])
+    final = await asyncio.wait_for(follow(chat.ctx.redis, ticket, lines.append, poll_s=0.02), 30)
+    assert final["status"] == "done" and final["recorded"] == "3", final
+    assert lines[-1].startswith(f"Backfill of {target} done: 3 messages recorded")
+    assert [m.text for m in await core_messages(chat, "cricket")] == [f"cricket talk {i}" for i in (2, 3, 4)]
