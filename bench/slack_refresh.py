@@ -99,9 +99,7 @@ class Rig:
         }
 
 
-async def main(quick: bool, rounds: int) -> None:
-    n = 60 if quick else 120
-    every = 30
+async def main(n: int, every: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="cb-bench-slack-refresh-") as tmp:
         server = EmbeddedRedis(data_dir=Path(tmp))
         url = server.start()
@@ -127,9 +125,14 @@ async def main(quick: bool, rounds: int) -> None:
             server.stop()
 
 
-if __name__ == "__main__":
+def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="60 messages a round instead of 120")
+    parser.add_argument("--every", type=int, default=30, help="refresh the connection after this many messages")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.quick, args.rounds))
+    asyncio.run(main(60 if args.quick else 120, args.every, args.rounds))
+
+
+if __name__ == "__main__":
+    cli()
