@@ -41,6 +41,7 @@ from bridge.adapters.slack.history import SlackHistory
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
+from bridge.adapters.slack.pacing import Pacer
 from bridge.adapters.slack.reactions_relay import SlackReactions
 from bridge.adapters.slack.socket_client import BridgeSocketModeHandler
 from bridge.adapters.slack.supervisor import supervise
@@ -88,6 +89,10 @@ class SlackAdapter:
         self._secrets = secrets
         self._log = logger or log
         base_url = config.api_base_url or AsyncWebClient.BASE_URL
+        self.pacer = Pacer(
+            post_per_s=config.post_per_second, post_burst=config.post_burst, speed=config.rate_limit_speed
+        )
+        """One pace for every call this workspace's token makes (``pacing.py``)."""
         self.client = AsyncWebClient(
             token=secrets.bot_token,
             retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
@@ -100,6 +105,7 @@ class SlackAdapter:
             max_chars=config.max_message_chars,
             files=files,
             homes=chat,
+            pacer=self.pacer,
         )
         # users.info runs before an event is acked (process_before_response): no rate-limit retry
         # handler here, whose Retry-After sleep would hold the ack past Slack's 3 s and get the
@@ -109,6 +115,7 @@ class SlackAdapter:
                 token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
             ),
             ttl=config.profile_cache_seconds,
+            pacer=self.pacer,
         )
         self.rooms = RoomTraffic(chat=chat, directory=self.directory, early_edit_window=config.early_edit_hold_s)
         # its own client: history waits out 429s itself (Retry-After, logged), no SDK retry underneath
@@ -125,6 +132,7 @@ class SlackAdapter:
             client=AsyncWebClient(
                 token=secrets.bot_token, retry_handlers=[AsyncConnectionErrorRetryHandler()], base_url=base_url
             ),
+            pacer=self.pacer,
         )
         self.destination.reactions = self.reactions
         self.destination.access.hold_s = config.admin_fix_retry_s

@@ -33,6 +33,14 @@ class SlackConfig(BaseModel):
     max_message_chars: int = Field(default=4000, ge=100, le=40_000)
     """Longer mirrored messages are split into several posts (Slack truncates text above 40,000)."""
     profile_cache_seconds: float = Field(default=300.0, ge=0)
+    post_per_second: float = Field(default=1.0, gt=0, le=100)
+    """Mirrored posts per second per channel: Slack allows "one message per second per channel"
+    (api.slack.com/apis/rate-limits); a backlog drains at this pace instead of in 429s."""
+    post_burst: int = Field(default=2, ge=1, le=50)
+    """Posts a quiet channel may take at once ("short bursts >1 allowed")."""
+    rate_limit_speed: float = Field(default=1.0, gt=0)
+    """Multiplies every paced rate. Only for an emulator whose limits run that much faster (its
+    ``rate_limit_speed``, in a test or bench that floods); Slack's own limits never change."""
     socket_ping_interval_s: float = Field(default=10.0, gt=0, le=300)
     """Socket Mode: how often slack_sdk pings the socket and, after a drop, retries to reconnect
     (slack_sdk's ``ping_interval``; a socket silent for 4 intervals counts as stale)."""

@@ -15,6 +15,7 @@ from typing import Protocol
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.adapters.slack.pacing import Pacer
 from bridge.core.ports import (
     ChannelRef,
     InboundEvent,
@@ -61,12 +62,22 @@ class SlackPerson:
     is_bot: bool
 
 
-class Directory:
-    """``users.info`` answers cached for ``ttl`` seconds (names, avatars, admin flags)."""
+LOOKUP_WAIT_S = 0.5
+"""The longest a lookup waits for its ``users.info`` slot: it runs before an event is acked, which
+Slack wants within 3 s (api.slack.com/apis/events-api), so past this the fallback answers."""
 
-    def __init__(self, *, client: AsyncWebClient, ttl: float) -> None:
+
+class Directory:
+    """``users.info`` answers cached for ``ttl`` seconds (names, avatars, admin flags).
+
+    A lookup runs before its event is acked: it never sleeps out a rate limit. When Tier 4's pace
+    (``pacing.py``) or a 429's ``Retry-After`` would hold it past ``LOOKUP_WAIT_S``, the profile
+    already known (or the bare id) answers instead, and no call is made."""
+
+    def __init__(self, *, client: AsyncWebClient, ttl: float, pacer: Pacer | None = None) -> None:
         self._client = client
         self._ttl = ttl
+        self._pacer = pacer or Pacer()
         self._people: dict[str, tuple[float, SlackPerson]] = {}
 
     async def person(self, user_id: str) -> SlackPerson:
@@ -74,13 +85,19 @@ class Directory:
         now = time.monotonic()
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
+        fallback = hit[1] if hit is not None else SlackPerson(user_id, user_id, user_id, None, False, False)
+        wait = self._pacer.delay("users_info", take=False)
+        if wait > LOOKUP_WAIT_S:  # rate limited: the profile we had (or the id) is better than a late ack
+            log.info("users.info %s not called: its rate limit frees in %.1fs", user_id, wait)
+            return fallback
+        await self._pacer.wait("users_info")
         try:
             resp = await self._client.users_info(user=user_id)
         except SlackApiError as err:
             log.warning("users.info %s failed: %s", user_id, err.response.get("error"))
-            if hit is not None:  # rate limited or down: the profile we had is better than the id
-                return hit[1]
-            return SlackPerson(user_id, user_id, user_id, None, False, False)
+            if getattr(err.response, "status_code", 0) == 429:
+                self._pacer.blocked("users_info", None, _retry_after(err))
+            return fallback  # rate limited or down: the profile we had is better than the id
         person = _person(resp.data["user"] if isinstance(resp.data, dict) else {})
         self._people[user_id] = (now, person)
         return person
@@ -88,6 +105,13 @@ class Directory:
     async def platform_user(self, team_id: str, user_id: str) -> PlatformUser:
         p = await self.person(user_id)
         return PlatformUser("slack", team_id, user_id, p.display_name, p.avatar_url)
+
+
+def _retry_after(err: SlackApiError) -> float:
+    try:
+        return max(0.0, float(err.response.headers.get("Retry-After") or 1))
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _person(data: Mapping[str, object]) -> SlackPerson:

@@ -4,6 +4,8 @@ Messages are posted as the person (``username`` + ``icon_url``, scope ``chat:wri
 rendered with :func:`bridge.adapters.slack.slack_text.to_slack` (nothing typed by anyone can ping; only
 the ``mentions`` map makes real mentions), split at ``max_chars``, threaded with ``thread_ts``.
 
+Every call first waits for its slot at Slack's documented rate (``pacing.py``: 1 post per second per
+channel with a short burst, the workspace's limits per method), so a backlog drains without 429s.
 Failures become :class:`DeliveryError`: HTTP 429 with ``retry_after`` from ``Retry-After``, errors that
 retrying cannot fix with ``permanent=True``. The client used here has no rate-limit retry handler on
 purpose: the mirroring worker decides when to retry, so one slow channel never blocks the others.
@@ -28,6 +30,7 @@ from bridge.adapters.file_transfer import FILE_BYTES, FILES_MOVED, Fetched, File
 from bridge.adapters.slack import file_upload, reconcile
 from bridge.adapters.slack import text as slack_text
 from bridge.adapters.slack.channel_access import ChannelAccess, RoomHeld
+from bridge.adapters.slack.pacing import Pacer
 from bridge.core.ports import Attachment, ChannelRef, OutboundMessage, Platform, PlatformUser, ThreadHomes
 from bridge.errors import DeliveryError
 from bridge.formatting.sizes import file_line, human_size
@@ -112,8 +115,11 @@ class SlackDestination:
         max_chars: int = 4000,
         files: FileHub | None = None,
         homes: ThreadHomes | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
+        self.pacer = pacer or Pacer()
+        """Slack's documented rates per channel and method (``pacing.py``): calls wait their slot."""
         self._homes = homes
         """Where each thread lives here (``keys.thread_home``), so a thread outlives its root's copy."""
         self._max_chars = max_chars
@@ -147,6 +153,8 @@ class SlackDestination:
 
     async def _call(self, action: str, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, action)
+        channel = str(kwargs.get("channel") or "") or None
+        await self.pacer.wait(action, channel)
         try:
             resp = await self.access.call(method, kwargs)
         except RoomHeld:
@@ -156,6 +164,7 @@ class SlackDestination:
             error = delivery_error(action, err)
             if error.retry_after is not None:
                 self.counters["rate_limited"] += 1
+                self.pacer.blocked(action, channel, error.retry_after)
             else:
                 self.counters["failed_permanent" if error.permanent else "failed_transient"] += 1
             raise error from err

@@ -28,6 +28,7 @@ from bridge.adapters.slack.channel_access import ChannelAccess
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.inbound import LAST_RETRY, RetryLater, RoomTraffic, retry_num
 from bridge.adapters.slack.outbound import delivery_error
+from bridge.adapters.slack.pacing import Pacer
 from bridge.core.ports import ChannelRef, ReactionEvent
 from bridge.formatting.emoji import from_slack_reaction, to_slack_reaction
 
@@ -44,7 +45,9 @@ class SlackReactions:
         rooms: RoomTraffic,
         client: AsyncWebClient,
         emoji_ttl: float = 300.0,
+        pacer: Pacer | None = None,
     ) -> None:
+        self.pacer = pacer or Pacer()
         self._chat = chat
         self._directory = directory
         self._rooms = rooms
@@ -120,11 +123,14 @@ class SlackReactions:
             return False
         action = "add" if add else "remove"
         call = self._client.reactions_add if add else self._client.reactions_remove
+        await self.pacer.wait(f"reactions_{action}")
         try:
             args = {"channel": channel.channel_id, "timestamp": message_id, "name": name}
             await (self.access.call(call, args) if self.access is not None else call(**args))
         except SlackApiError as err:
             code = str(err.response.get("error") or "")
+            if getattr(err.response, "status_code", 0) == 429:
+                self.pacer.blocked(f"reactions_{action}", None, delivery_error(action, err).retry_after or 1.0)
             if code == DONE_ERRORS[action] or code == "message_not_found":
                 return True
             if code == "invalid_name":

@@ -11,12 +11,50 @@ from bridge.emulators.slack.state import Workspace
 
 @dataclass
 class RateLimit:
-    """At most ``limit`` calls of a method per ``window`` seconds (per channel when ``per_channel``)."""
+    """A token bucket (``limits.py``): ``limit`` calls at once, refilled at ``limit`` per ``window``
+    seconds, per channel when ``per_channel`` (else workspace-wide)."""
 
     limit: int
     window: float = 1.0
-    retry_after: int = 1
+    retry_after: float | None = None
+    """``Retry-After`` to answer; None: the seconds until the bucket has a call again, rounded up."""
     per_channel: bool = True
+
+
+def _tier(per_minute: int) -> RateLimit:
+    return RateLimit(limit=per_minute, window=60.0, per_channel=False)
+
+
+TIER_2, TIER_3, TIER_4 = _tier(20), _tier(50), _tier(100)
+"""api.slack.com/apis/rate-limits: Tier 2 "20+ per minute", Tier 3 "50+", Tier 4 "100+" (bursts of that many)."""
+TIER_1 = RateLimit(limit=5, window=300.0, per_channel=False)
+"""Tier 1 "1+ per minute ... a small amount of burst behavior is tolerated": 1/min, bursts of 5."""
+
+SLACK_LIMITS: dict[str, RateLimit | tuple[RateLimit, ...]] = {
+    # "one message per second per channel ... short bursts >1 allowed", "while also maintaining a
+    # workspace-wide limit" (api.slack.com/apis/rate-limits; the chat.postMessage page: "several
+    # hundred messages per minute" across a workspace): a burst of 3, then 1/s per channel, 300/min
+    "chat.postMessage": (RateLimit(limit=3, window=3.0), RateLimit(limit=300, window=60.0, per_channel=False)),
+    # each method's reference page (docs.slack.dev/reference/methods/<method>, "Rate limits")
+    "chat.update": TIER_3,
+    "chat.delete": TIER_3,
+    "chat.postEphemeral": TIER_4,
+    "reactions.add": TIER_3,
+    "reactions.remove": TIER_3,
+    "reactions.get": TIER_3,
+    "users.info": TIER_4,
+    "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    "conversations.info": TIER_3,
+    "conversations.open": TIER_3,
+    "emoji.list": TIER_2,
+    "files.info": TIER_4,
+    "files.delete": TIER_3,
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "apps.connections.open": TIER_1,
+}
+"""The real limits, on by default; ``EmulatorConfig(rate_limits={})`` or ``emu.limiter.off()``: none."""
 
 
 @dataclass
@@ -53,5 +91,7 @@ class EmulatorConfig:
     command_timeout: float = 3.0
     """Seconds a slash command may take to be acknowledged before the user sees a timeout."""
     max_text_chars: int = 40_000
-    rate_limits: dict[str, RateLimit] = field(default_factory=dict)
+    rate_limits: dict[str, RateLimit | tuple[RateLimit, ...]] = field(default_factory=lambda: dict(SLACK_LIMITS))
+    rate_limit_speed: float = 1.0
+    """How much faster than real time the rate-limit buckets refill (``limits.py``; tests that flood)."""
     workspace: Workspace = field(default_factory=Workspace.default)

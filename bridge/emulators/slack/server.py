@@ -49,7 +49,7 @@ class SlackEmulator(MessageOps):
         self.requests: list[RecordedRequest] = []
         self.throttled: list[tuple[str, int]] = []
         """(method, status) of every call answered with an injected failure or a 429."""
-        self.limiter = Limiter(self.config.rate_limits)
+        self.limiter = Limiter(self.config.rate_limits, speed=self.config.rate_limit_speed)
         self.socket = SocketModeHub(
             app_id=self.workspace.app_id,
             ack_timeout=self.config.socket_ack_timeout,

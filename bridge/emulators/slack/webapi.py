@@ -311,7 +311,8 @@ def call(emu: SlackEmulator, req: RecordedRequest) -> web.Response:
         return _json(refused, headers=answers.scope_headers(emu, name))
     failure = emu.limiter.check(name, str(args.get("channel") or "") or None)
     if failure is not None:
-        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+        wait = failure.retry_after
+        headers = {"Retry-After": f"{wait:g}"} if wait is not None else None
         emu.note_throttled(name, failure.status)
         return _json({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
     try:
