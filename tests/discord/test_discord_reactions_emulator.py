@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord_kit import RecordingClient, StartClient
@@ -74,13 +75,21 @@ async def test_bot_reacts_and_is_rate_limited_per_channel(rclient: ReactionClien
     assert guild is not None
     blob = next(e for e in guild.emojis if e.name == "blobwave")
     await msg.add_reaction("🎉")
-    await msg.add_reaction(blob)  # within 0.25 s: 429, discord.py waits retry_after and retries
-    statuses = [r.status for r in emulator.requests if r.method == "PUT" and "/reactions/" in r.path]
-    assert statuses.count(204) == 2 and 429 in statuses
+    await msg.add_reaction(blob)  # the answer said 1 per 0.25 s: discord.py waits before asking again
+    puts = [r for r in emulator.requests if r.method == "PUT" and "/reactions/" in r.path]
+    assert [r.status for r in puts] == [204, 204]
+    assert puts[1].at - puts[0].at >= 0.2
+    # a client that ignores the headers is refused within the 0.25 s
+    url = f"{emulator.api_base}/channels/{msg.channel.id}/messages/{msg.id}/reactions/%F0%9F%91%8D/@me"
+    session = aiohttp.ClientSession(headers={"Authorization": f"Bot {emulator.token}"})
+    async with session as http, http.put(url) as first, http.put(url) as second:
+        assert (first.status, second.status) == (204, 429)
+        assert (await second.json())["retry_after"] <= 0.25
     fetched = await msg.fetch()
     assert [(str(r.emoji), r.count, r.me) for r in fetched.reactions] == [
         ("🎉", 1, True),
         (f"<:blobwave:{blob.id}>", 1, True),
+        ("👍", 1, True),
     ]
     await msg.remove_reaction("🎉", discord.Object(id=int(emulator.bot_user_id)))
     await rclient.wait_for_events(lambda ev: len(_of(rclient, "remove")) == 1)

@@ -42,6 +42,7 @@ from .notices import discord_notices
 from .outbound import DiscordDestination
 from .reactions_relay import DiscordReactions
 from .supervisor import supervise
+from .webhook_limits import RateGate
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord")
@@ -246,7 +247,11 @@ class DiscordAdapter:
         self.reconnect = Reconnect(config.reconnect_min_s, config.reconnect_max_s, config.bad_token_retry_s)
         self.client: BridgeClient | ShardedBridgeClient = self._new_client()
         self.webhooks = WebhookStore(
-            client=self.client, chat=chat, name=config.webhook_name, hold_s=config.admin_fix_retry_s
+            client=self.client,
+            chat=chat,
+            name=config.webhook_name,
+            hold_s=config.admin_fix_retry_s,
+            gate=RateGate(max_wait_s=config.webhook_max_wait_s),
         )
         self.inbound = Inbound(client=self.client, chat=chat, config=config, webhooks=self.webhooks)
         self.notices = discord_notices(self.client)
@@ -391,6 +396,7 @@ class DiscordAdapter:
         await self.catch_up.close()
         await self.client.close()
         await self.file_source.close()
+        await self.webhooks.close()
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=10)
             if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:

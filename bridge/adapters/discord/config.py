@@ -13,6 +13,7 @@ Keys (all optional)::
       gateway_url: ws://127.0.0.1:8301/gateway  # emulator only: gateway URL
       defer_after: 2.0                     # answer directly if a command finishes sooner, else defer
       max_ratelimit_timeout: 30            # longer 429s on bot routes surface as DeliveryError
+      webhook_max_wait_s: 2.0              # longer webhook 429s: rescheduled by the worker, not slept
       shards: auto                         # large bots: "auto" (Discord's recommendation) or a count;
                                            # absent = one gateway connection
       identify_delay: 5.0                  # seconds between shard IDENTIFYs (Discord's limit)
@@ -57,6 +58,9 @@ class DiscordConfig(BaseModel):
     shards: int | Literal["auto"] | None = None
     identify_delay: float = Field(default=5.0, ge=0.0)
     max_ratelimit_timeout: float = Field(default=30.0, ge=30.0)
+    webhook_max_wait_s: float = Field(default=2.0, ge=0.0, le=30.0)
+    """A webhook 429 asking for longer is rescheduled by the worker instead of slept inside the call
+    (``webhook_limits``); shorter ones discord.py waits out and retries."""
     reconnect_min_s: float = Field(default=1.0, gt=0.0)
     reconnect_max_s: float = Field(default=300.0, gt=0.0)
     bad_token_retry_s: float = Field(default=600.0, gt=0.0)

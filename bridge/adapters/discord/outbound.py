@@ -5,10 +5,11 @@ cannot be native for webhook posts, so a reply starts with a quote line and a ju
 ``allowed_mentions`` lets only the users in ``OutboundMessage.mentions`` be pinged: never
 ``@everyone``/``@here``, never roles, never someone whose ``<@id>`` was typed by hand.
 
-Rate limits (the choice): discord.py handles 429s itself. On webhook routes it sleeps
-``retry_after`` and retries (up to 5 times) inside the call, so short limits are waited out there,
-ordered per webhook; only when it gives up does the 429 reach us and become
-``DeliveryError(retry_after=...)``. On bot routes (DMs, reply lookups) ``max_ratelimit_timeout``
+Rate limits (the choice): discord.py handles short 429s itself. On webhook routes it would sleep
+any ``retry_after`` and retry up to 5 times inside the call; ``webhook_limits`` lets it do so only up
+to ``webhook_max_wait_s`` and turns longer waits, global limits and Cloudflare bans into
+``DeliveryError(retry_after=...)`` at once, so the worker reschedules the job in order.
+On bot routes (DMs, reply lookups) ``max_ratelimit_timeout``
 (config, minimum 30 s) makes discord.py raise ``RateLimited`` for longer waits, which also becomes
 ``DeliveryError(retry_after=...)`` so the worker can reschedule instead of blocking.
 401 (token revoked) is an outage, not permanent; other 4xx answers are permanent
@@ -41,6 +42,7 @@ from .endpoints import jump_url
 from .files import Plan, lines_for_edit, planned, upload_limit
 from .text import reply_header, split, to_discord, webhook_username
 from .thread_places import THREAD_ARCHIVED, Placement, Threads
+from .webhook_limits import RateGate, Throttled
 from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.outbound")
@@ -48,15 +50,21 @@ UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE, INVALID_FORM = 10015, 10008
 MISSING = discord.utils.MISSING
 
 
-def to_delivery_error(err: BaseException, what: str) -> DeliveryError:
-    """Map a discord.py / network failure to the worker's :class:`DeliveryError`."""
+def to_delivery_error(err: BaseException, what: str, gate: RateGate | None = None) -> DeliveryError:
+    """Map a discord.py / network failure to the worker's :class:`DeliveryError` (a Cloudflare 429
+    on a bot route also holds the webhooks' ``gate``)."""
     if isinstance(err, DeliveryError):
         return err
+    if isinstance(err, Throttled):
+        return DeliveryError(f"{what}: {err}", retry_after=err.retry_after)
     if isinstance(err, discord.RateLimited):
         return DeliveryError(f"{what}: rate limited", retry_after=err.retry_after)
     if isinstance(err, discord.HTTPException):
         detail = f"{what}: HTTP {err.status} (code {err.code}) {err.text[:200]}"
         if err.status == 429:
+            cloudflare = not (getattr(err.response, "headers", None) or {}).get("Via")
+            if cloudflare and gate is not None:  # an IP ban: no Retry-After, and every refusal prolongs it
+                return DeliveryError(f"{detail} (Cloudflare)", retry_after=gate.cloudflare())
             return DeliveryError(detail, retry_after=_retry_after(err))
         if err.status >= 500 or err.status == 408:
             return DeliveryError(detail)
@@ -106,9 +114,11 @@ class DiscordDestination:
         """sent/edited/deleted/dms (parts), rate_limited, failed, permanent: for /metrics."""
         self.reactions: DiscordReactions | None = None
         """The bot's reactions (set by the adapter; see ``reactions``)."""
+        self._partial: dict[tuple[str, str], list[str]] = {}
+        """Parts of a split message posted before a 429 (this process): its retry posts the rest."""
 
     def _failed(self, err: BaseException, what: str) -> DeliveryError:
-        error = to_delivery_error(err, what)
+        error = to_delivery_error(err, what, self.webhooks.gate)
         self.counters["rate_limited" if error.retry_after is not None else "failed"] += 1
         if error.permanent:
             self.counters["permanent"] += 1
@@ -161,9 +171,12 @@ class DiscordDestination:
         allowed = _allowed(pingable)
         parts = split(text) if text else [""]
         sent: list[str] = []
+        key = (channel.key(), message.core_id)
+        plain = place.thread is None and place.new_post is None and not place.also_channel
         try:
-            plain = place.thread is None and place.new_post is None and not place.also_channel
-            if message.reconcile_since_ms and plain:  # an attempt may have landed: look before resending
+            if plain and key in self._partial:  # a rate-limited attempt posted these: the rest follows
+                sent = self._partial.pop(key)[: len(parts)]
+            elif message.reconcile_since_ms and plain:  # an attempt may have landed: look before resending
                 sent = await self._landed(channel, message, parts)
             for index in range(len(sent), len(parts)):
                 files = plan.files() if index == 0 else []
@@ -176,6 +189,9 @@ class DiscordDestination:
                 for part in parts:
                     sent.append(await self._post(channel, part, message, allowed, None, Placement()))
         except Exception as err:
+            if sent and plain and _rate_limited(err):  # kept, and resumed after the wait (deleting
+                self._partial[key] = sent  # would only spend more of the limit, and could fail too)
+                raise
             if sent:  # no half-delivered message: the worker's retry starts from a clean slate
                 await self._delete_quietly(channel, sent)
             locked = isinstance(err, discord.HTTPException) and err.code == THREAD_ARCHIVED
@@ -422,6 +438,12 @@ def kept_attachments(current: list[discord.Attachment], files: tuple[Attachment,
             names[attachment.filename] -= 1
             kept.append(attachment)
     return kept
+
+
+def _rate_limited(err: BaseException) -> bool:
+    if isinstance(err, Throttled | discord.RateLimited):
+        return True
+    return isinstance(err, discord.HTTPException) and err.status == 429
 
 
 def _file_refusal(err: discord.HTTPException) -> str | None:

@@ -11,10 +11,13 @@ import asyncio
 import collections
 import logging
 
+import aiohttp
 import discord
 
 from bridge.core.chat import Chat
 from bridge.errors import DeliveryError
+
+from .webhook_limits import RateGate
 
 log = logging.getLogger("bridge.discord.webhooks")
 MAX_WEBHOOKS = 30007
@@ -28,8 +31,13 @@ def state_name(channel_id: str) -> str:
 
 
 class WebhookStore:
-    def __init__(self, *, client: discord.Client, chat: Chat, name: str, hold_s: float = HOLD_S) -> None:
+    def __init__(
+        self, *, client: discord.Client, chat: Chat, name: str, hold_s: float = HOLD_S, gate: RateGate | None = None
+    ) -> None:
         self.client = client
+        self.gate = gate or RateGate()
+        """Caps discord.py's sleeps on the webhooks' 429s (``webhook_limits``)."""
+        self._session: aiohttp.ClientSession | None = None
         self.hold_s = hold_s
         self.chat = chat
         self.name = name
@@ -48,7 +56,13 @@ class WebhookStore:
         return self._deleting.pop(message_id, 0) is None
 
     def _partial(self, ids: tuple[str, str]) -> discord.Webhook:
-        return discord.Webhook.partial(int(ids[0]), ids[1], client=self.client)
+        if self._session is None or self._session.closed:  # created in the running loop, on first use
+            self._session = aiohttp.ClientSession(middlewares=(self.gate.middleware,))
+        return discord.Webhook.partial(int(ids[0]), ids[1], client=self.client, session=self._session)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def known(self, channel_id: str) -> tuple[str, str] | None:
         """``(webhook id, token)`` stored for a channel, if any."""

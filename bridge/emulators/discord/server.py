@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -30,6 +29,8 @@ from .control import ControlRoutes
 from .gateway import Gateway
 from .gateway_chaos import GatewayChaos
 from .gateway_chaos import control_routes as gateway_control_routes
+from .ratelimits import RateLimitRule, RateLimits
+from .ratelimits import control_routes as rate_limit_routes
 from .reaction_routes import ReactionRoutes, Reactions
 from .reaction_routes import control_routes as reaction_control_routes
 from .recorder import Notifier, RecordedRequest, Recorder
@@ -44,18 +45,6 @@ T = TypeVar("T")
 API_PREFIXES = ("/api/v10", "/api/v9")
 _TOKEN_ROUTE = re.compile(r"^/(webhooks/\d+/[^/]+|interactions/\d+/[^/]+/callback)(/.*)?$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class RateLimitRule:
-    """Answer the next ``times`` requests matching ``method`` + ``path_regex`` with 429."""
-
-    method: str
-    path_regex: str
-    retry_after: float
-    times: int = 1
-    is_global: bool = False
-    hits: int = 0
 
 
 class DiscordEmulator:
@@ -74,7 +63,11 @@ class DiscordEmulator:
         self.reactions = Reactions(self.backend, interval_s=self.config.reaction_interval_s)
         for name in self.config.emojis:
             self.reactions.add_emoji(name.removeprefix("a:"), animated=name.startswith("a:"))
-        self.rate_limits: list[RateLimitRule] = []
+        self.limits = RateLimits(
+            application_id=self.world.application_id, reaction_interval_s=self.config.reaction_interval_s
+        )
+        """Discord's rate limits (``ratelimits.py``): buckets, the global limit, bans, random 429s."""
+        self.rate_limits: list[RateLimitRule] = self.limits.rules
         self.network = NetworkFault(host=host)
         """Unreachable on demand: ``await emu.network.refuse()``, ``emu.network.fail(502)``, ``revoke_token()``."""
         self._runner: web.AppRunner | None = None
@@ -94,6 +87,7 @@ class DiscordEmulator:
         app.add_routes(self.backend.cdn.routes())
         app.add_routes(reaction_control_routes(self))
         app.add_routes(gateway_control_routes(self))
+        app.add_routes(rate_limit_routes(self.limits))
         app.add_routes([control_route(self.network, on_revoke=self.revoke_token)])
         return app
 
@@ -182,6 +176,7 @@ class DiscordEmulator:
             response = reply(err.body(), err.status)
         except web.HTTPException as err:
             response = reply({"message": f"{err.status}: {err.reason}", "code": 0}, err.status)
+        self.limits.stamp(record, response)
         record.status = response.status
         if isinstance(response, web.Response) and isinstance(response.body, bytes) and response.body[:1] in b"[{":
             record.answer = json.loads(response.body)
@@ -195,40 +190,13 @@ class DiscordEmulator:
         return await handler(request)
 
     def _rate_limited(self, record: RecordedRequest) -> web.Response | None:
-        for rule in self.rate_limits:
-            if rule.hits >= rule.times or rule.method != record.method:
-                continue
-            if not re.fullmatch(rule.path_regex, record.path):
-                continue
-            rule.hits += 1
-            body = {
-                "message": "You are being rate limited.",
-                "retry_after": rule.retry_after,
-                "global": rule.is_global,
-            }
-            headers = {
-                "Via": "1.1 google",
-                "Retry-After": str(max(1, round(rule.retry_after))),
-                "X-RateLimit-Limit": "5",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset-After": str(rule.retry_after),
-                "X-RateLimit-Bucket": f"emulator-{abs(hash(rule.path_regex)) % 10**8}",
-                "X-RateLimit-Scope": "global" if rule.is_global else "user",
-            }
-            if rule.is_global:
-                headers["X-RateLimit-Global"] = "true"
-            return web.Response(
-                body=json.dumps(body).encode(), status=429, content_type="application/json", headers=headers
-            )
-        return None
+        return self.limits.check(record)
 
     def rate_limit(
         self, method: str, path_regex: str, *, retry_after: float, times: int = 1, is_global: bool = False
     ) -> RateLimitRule:
         """Make the next ``times`` matching requests answer 429 with ``retry_after`` seconds."""
-        rule = RateLimitRule(method.upper(), path_regex, retry_after, times, is_global)
-        self.rate_limits.append(rule)
-        return rule
+        return self.limits.add_rule(RateLimitRule(method.upper(), path_regex, retry_after, times, is_global))
 
     # -- waiting -------------------------------------------------------------------------------
     async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0) -> T:  # noqa: ASYNC109 - tests pass a plain timeout; asyncio.timeout inside
