@@ -26,6 +26,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 from bridge.emulators.slack.config import RateLimit
 
 
@@ -121,3 +123,49 @@ class Limiter:
         bucket.tokens = min(float(rule.limit), bucket.tokens + (now - bucket.at) * rule.limit / rule.window)
         bucket.at = now
         return bucket
+
+
+def control_routes(limiter: Limiter) -> list[web.RouteDef]:
+    """``POST /_emulator/rate_limits/chaos`` ``{probability, retry_after?, methods?, seed?}`` (random
+    429s, the soak's); ``DELETE`` stops them; ``POST /_emulator/rate_limits/settings`` ``{speed?,
+    enabled?: false}`` (``enabled: false`` removes every limit)."""
+
+    async def chaos(request: web.Request) -> web.Response:
+        try:
+            b = await request.json()
+            probability = float(b["probability"])
+            if not 0 <= probability <= 1:
+                raise ValueError("probability must be between 0 and 1")
+            methods = b.get("methods")
+            limiter.chaos = Chaos(
+                probability=probability,
+                retry_after=float(b.get("retry_after", 1.0)),
+                methods=frozenset(str(m) for m in methods) if methods else None,
+                rng=random.Random(b.get("seed")),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            return web.json_response({"ok": False, "error": f"bad request: {err}"}, status=400)
+        return web.json_response({"ok": True})
+
+    async def chaos_off(_: web.Request) -> web.Response:
+        limiter.chaos = None
+        return web.json_response({"ok": True})
+
+    async def settings(request: web.Request) -> web.Response:
+        try:
+            b = await request.json()
+            speed = float(b.get("speed", limiter.speed))
+            if speed <= 0:
+                raise ValueError("speed must be > 0")
+        except (TypeError, ValueError) as err:
+            return web.json_response({"ok": False, "error": f"bad request: {err}"}, status=400)
+        limiter.speed = speed
+        if b.get("enabled") is False:
+            limiter.off()
+        return web.json_response({"ok": True, "speed": limiter.speed, "methods": sorted(limiter.limits)})
+
+    return [
+        web.post("/_emulator/rate_limits/chaos", chaos),
+        web.delete("/_emulator/rate_limits/chaos", chaos_off),
+        web.post("/_emulator/rate_limits/settings", settings),
+    ]

@@ -30,6 +30,7 @@ from bridge.emulators.slack import control, external_upload, membership, reactio
 from bridge.emulators.slack.config import EmulatorConfig
 from bridge.emulators.slack.events_http import HttpDeliverer
 from bridge.emulators.slack.limits import Limiter
+from bridge.emulators.slack.limits import control_routes as rate_limit_routes
 from bridge.emulators.slack.message_ops import MessageOps
 from bridge.emulators.slack.socket_mode import SocketModeHub
 from bridge.emulators.slack.state import RecordedRequest
@@ -87,6 +88,7 @@ class SlackEmulator(MessageOps):
         membership.add_control_routes(app, self, guard=control._guard, body=control._body)
         socket_faults.add_control_routes(app, self, guard=control._guard, body=control._body)
         app.add_routes([control_route(self.network, on_revoke=self.socket.close)])
+        app.add_routes(rate_limit_routes(self.limiter))
         return app
 
     async def start(self) -> None:
