@@ -141,6 +141,8 @@ class RateLimits:
         self.enforce = enforce
         """False: headers only, nothing refused (except injected rules, chaos and bans)."""
         self.speed = speed
+        self.send_headers = True
+        """False: answers carry no bucket headers, so no client can pace itself (a bench's baseline)."""
         self.routes = dict(ROUTE_LIMITS)
         if reaction_interval_s > 0:
             for method in ("PUT", "DELETE"):
@@ -216,6 +218,10 @@ class RateLimits:
         if response.prepared or (response.headers.get("Via") is None and status == 429):
             return  # a streamed answer, or Cloudflare's (no Via, no API headers)
         response.headers.setdefault("Via", VIA)
+        if not self.send_headers:
+            for name in [n for n in response.headers if n.startswith("X-RateLimit-") and "Global" not in n]:
+                del response.headers[name]
+            return
         if status == 429 or "X-RateLimit-Bucket" in response.headers:
             return
         template, major = route_of(record.path)

@@ -27,8 +27,9 @@ def _tier(per_minute: int) -> RateLimit:
 
 TIER_2, TIER_3, TIER_4 = _tier(20), _tier(50), _tier(100)
 """api.slack.com/apis/rate-limits: Tier 2 "20+ per minute", Tier 3 "50+", Tier 4 "100+" (bursts of that many)."""
-TIER_1 = RateLimit(limit=5, window=300.0, per_channel=False)
-"""Tier 1 "1+ per minute ... a small amount of burst behavior is tolerated": 1/min, bursts of 5."""
+TIER_1 = RateLimit(limit=10, window=600.0, per_channel=False)
+"""Tier 1 "1+ per minute ... a small amount of burst behavior is tolerated": 1/min, bursts of 10
+(``apps.connections.open``: a Socket Mode app reconnecting more often than that waits)."""
 
 SLACK_LIMITS: dict[str, RateLimit | tuple[RateLimit, ...]] = {
     # "one message per second per channel ... short bursts >1 allowed", "while also maintaining a
