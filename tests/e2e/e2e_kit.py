@@ -61,3 +61,11 @@ async def running_bridge(chat: Chat, redis_url: str, cfg: Config | None = None, 
             await asyncio.wait_for(task, 15)
         for close in running.closers:
             await close()
+
+
+def speed_up_limits(bridge: Bridge, speed: float) -> None:
+    """Both emulators' rate limits and the bridge's Slack pace run ``speed`` times faster: for a test
+    that floods one channel (Slack allows 1 post/s per channel); say why where it is called."""
+    bridge.slack.limiter.speed = speed
+    bridge.discord.limits.speed = speed
+    bridge.running.adapters["slack"].pacer.set_speed(speed)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import test_mirror_e2e
+from e2e_kit import speed_up_limits
 from test_mirror_e2e import Bridge
 from waiting import until
 
@@ -242,6 +243,7 @@ async def test_order_inside_a_thread_is_kept_with_a_throttled_destination(bridge
 
 
 async def test_a_thread_of_200_replies(bridge: Bridge) -> None:
+    speed_up_limits(bridge, 20)  # 200 posts into one Slack thread: 200 s at Slack's 1/s per channel
     said = await bridge.discord.say("alice", "general", "big thread")
     root_copy = await until(lambda: _slack(bridge, "general", "big thread"))
     thread = await bridge.discord.start_thread("alice", "general", "big", message_id=said["id"])

@@ -86,6 +86,7 @@ class Pacer:
         speed: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        self._base_post_per_s = post_per_s
         self.post_per_s = post_per_s * speed
         self.post_burst = post_burst
         self.speed = speed
@@ -93,6 +94,12 @@ class Pacer:
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self.waited_s = 0.0
         """Total seconds callers were held back (for /metrics)."""
+
+    def set_speed(self, speed: float) -> None:
+        """Run every rate ``speed`` times faster from now on (see the class docstring)."""
+        self.speed = speed
+        self.post_per_s = self._base_post_per_s * speed
+        self._buckets.clear()
 
     def _bucket(self, method: str, channel: str) -> Bucket:
         key = (method, channel)
