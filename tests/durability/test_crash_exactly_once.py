@@ -96,6 +96,9 @@ async def test_sigkill_mid_backlog_both_ways_shows_everything_exactly_once(tmp_p
         # pace take a minute), and the bridge paces Slack a little above the 8/s set here (config
         # below), so some posts are still refused and the 429 path stays under test
         discord.limits.speed = 4
+        # 21 starts in two minutes open 21 Socket Mode connections: past Slack's Tier 1 for
+        # apps.connections.open (1+ per minute, a small burst), which this test is not about
+        slack.limiter.set_limit("apps.connections.open", None)
 
         cfg, env = _bridge_config(tmp_path, url, discord, slack)
 

@@ -12,6 +12,7 @@ import pytest
 from slack_kit import web_client
 from slack_sdk.errors import SlackApiError
 
+from bridge.adapters.slack.directory import Directory
 from bridge.adapters.slack.outbound import SlackDestination
 from bridge.adapters.slack.pacing import Bucket, Pacer
 from bridge.core.ports import ChannelRef, OutboundMessage
@@ -141,3 +142,20 @@ async def test_a_paced_backlog_drains_without_429s_and_an_unpaced_one_is_refused
             assert err.retry_after is not None
             refused += 1
     assert refused > 10 and len(real.throttled) == refused
+
+
+async def test_a_profile_lookup_never_waits_long_for_its_slot(real: SlackEmulator) -> None:
+    """users.info runs before an event's ack (3 s): past 0.5 s of rate-limit wait it is not called."""
+    pacer = Pacer()
+    directory = Directory(client=web_client(real), ttl=300, pacer=pacer)
+    assert (await directory.person("U0BOB00001")).name == "bob"
+    pacer.blocked("users_info", None, 30)  # a 429's Retry-After, or Tier 4 used up
+    started = time.monotonic()
+    assert (await directory.person("U0CAROL001")).name == "U0CAROL001"  # the id, at once
+    assert (
+        await directory.person(
+            "U0BOB00001",
+        )
+    ).name == "bob"  # cached: no call needed
+    assert time.monotonic() - started < 0.3
+    assert len(real.requests_for("users.info")) == 1
