@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
+import pytest
+
+from bridge.emulators.discord import DiscordEmulator
 
 StartClient = Callable[[discord.Client, asyncio.Event], Awaitable[discord.Client]]
 
@@ -54,3 +58,24 @@ class RecordingClient(discord.Client):
 
     async def on_resumed(self) -> None:
         self._record("resumed", None)
+
+
+HOOK_POST = r"/webhooks/\d+/[^/]+"
+
+
+def limit_the_nth_post(
+    emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch, n: int, *, retry_after: float, times: int
+) -> None:
+    """From the ``n``-th webhook execute on, the emulator answers ``times`` 429s of ``retry_after``."""
+    posts = 0
+    real = emulator._rate_limited
+
+    def limited(record: Any) -> Any:
+        nonlocal posts
+        if record.method == "POST" and re.fullmatch(HOOK_POST, record.path):
+            posts += 1
+            if posts == n:
+                emulator.rate_limit("POST", HOOK_POST, retry_after=retry_after, times=times)
+        return real(record)
+
+    monkeypatch.setattr(emulator, "_rate_limited", limited)

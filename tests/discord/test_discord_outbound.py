@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import pytest
+from discord_kit import HOOK_POST, limit_the_nth_post
 
 from bridge.adapters.discord import DiscordAdapter
 from bridge.core.chat import Chat
@@ -14,7 +12,6 @@ from bridge.emulators.discord import DiscordEmulator
 from bridge.errors import DeliveryError
 
 AVATAR = "https://example.test/wasim.png"
-HOOK_POST = r"/webhooks/\d+/[^/]+"
 
 
 def ref(emu: DiscordEmulator, channel: str = "general") -> ChannelRef:
@@ -205,18 +202,7 @@ async def test_a_growing_edit_that_fails_half_way_leaves_no_extra_part(
     """An edit that grows 1 part into 3 posts part 2, then part 3 keeps failing: part 2 is removed
     again, so the worker's retry cannot leave a duplicate or an untracked part behind."""
     [first] = await adapter.destination.send(ref(emulator), out("short"))
-    posts = 0
-    real = emulator._rate_limited
-
-    def limit_the_second_post(record: Any) -> Any:
-        nonlocal posts
-        if record.method == "POST" and re.fullmatch(HOOK_POST, record.path):
-            posts += 1
-            if posts == 2:
-                emulator.rate_limit("POST", HOOK_POST, retry_after=0.05, times=5)
-        return real(record)
-
-    monkeypatch.setattr(emulator, "_rate_limited", limit_the_second_post)
+    limit_the_nth_post(emulator, monkeypatch, 2, retry_after=0.05, times=5)
     with pytest.raises(DeliveryError):
         await adapter.destination.edit(ref(emulator), [first], out("z" * 5000))
     assert [m["id"] for m in emulator.messages("general")] == [first]

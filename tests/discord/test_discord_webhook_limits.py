@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import pytest
+from discord_kit import HOOK_POST, limit_the_nth_post
 
 from bridge.adapters.discord import DiscordAdapter
 from bridge.core.ports import ChannelRef, OutboundMessage
 from bridge.emulators.discord import DiscordEmulator
 from bridge.errors import DeliveryError
-
-HOOK_POST = r"/webhooks/\d+/[^/]+"
 
 
 def ref(emu: DiscordEmulator, channel: str = "general") -> ChannelRef:
@@ -104,18 +102,7 @@ async def test_a_split_message_rate_limited_half_way_resumes_without_duplicates(
 ) -> None:
     """Several parts; the 2nd is refused with a long 429: the 1st stays (deleting would spend more of the
     limit), and the retry posts only the 2nd and 3rd."""
-    hooked = 0
-    real = emulator._rate_limited
-
-    def limit_the_second(record: Any) -> Any:
-        nonlocal hooked
-        if record.method == "POST" and re.fullmatch(HOOK_POST, record.path):
-            hooked += 1
-            if hooked == 2:
-                emulator.rate_limit("POST", HOOK_POST, retry_after=10.0, times=1)
-        return real(record)
-
-    monkeypatch.setattr(emulator, "_rate_limited", limit_the_second)
+    limit_the_nth_post(emulator, monkeypatch, 2, retry_after=10.0, times=1)
     text = " ".join(f"w{i:04d}" for i in range(1000))  # 5,000 characters: several parts
     with pytest.raises(DeliveryError) as info:
         await adapter.destination.send(ref(emulator), out(text))
