@@ -147,6 +147,8 @@ async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(se
     found = await chat.finder.messages("answer in:random")
     assert found.total == 25 and found.hits[0].text == "answer 24"
     # the person who asked was told (a DM on Slack), start and end
+    # (DMs are paced like every Slack post, 1 per second per channel: the last one may still be on its way)
+    await until(lambda: any("done" in m.text for m in slack.dms_to("alice")), what="the closing DM")
     dms = [m.text for m in slack.dms_to("alice")]
     assert any("reading its last 40" in t for t in dms) and any("done" in t for t in dms)
 
