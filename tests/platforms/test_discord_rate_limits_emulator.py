@@ -87,7 +87,7 @@ async def test_the_global_limit_is_50_per_second_and_its_429_has_no_bucket_heade
     assert emu.limits.counts["global"] == len(refused)
 
 
-@pytest.mark.parametrize("body", ["text", "json"])
+@pytest.mark.parametrize("body", ["text", "html", "json"])
 async def test_a_cloudflare_ban_answers_without_via_and_discord_py_raises(emu: DiscordEmulator, body: str) -> None:
     emu.limits.ban(30, body=body)
     async with bot(emu) as http, http.get(f"{emu.api_base}/users/@me") as resp:
@@ -95,6 +95,8 @@ async def test_a_cloudflare_ban_answers_without_via_and_discord_py_raises(emu: D
         assert not [name for name in resp.headers if name.startswith("X-RateLimit")]
         if body == "text":
             assert await resp.text() == CLOUDFLARE_TEXT
+        elif body == "html":
+            assert resp.content_type == "text/html" and "Error 1015" in await resp.text()
         else:
             assert (await resp.json())["code"] == 0
     previous = apply_endpoints(api_base=emu.api_base, gateway_url=emu.gateway_url)
@@ -159,7 +161,7 @@ async def test_control_routes(emu: DiscordEmulator) -> None:
     base = f"{emu.base_url}/_emulator/rate_limits"
     async with aiohttp.ClientSession() as http:
         for path, body in [("chaos", {"probability": 3}), ("chaos", {}), ("cloudflare", {"seconds": "x"}),
-                           ("cloudflare", {"seconds": 1, "body": "html"}), ("settings", {"speed": 0})]:  # fmt: skip
+                           ("cloudflare", {"seconds": 1, "body": "xml"}), ("settings", {"speed": 0})]:  # fmt: skip
             async with http.post(f"{base}/{path}", json=body) as resp:
                 assert resp.status == 400, (path, body)
         assert emu.limits.chaos is None and not emu.limits.banned_until and emu.limits.speed == 1

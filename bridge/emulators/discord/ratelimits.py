@@ -19,8 +19,9 @@
   not 429s of scope ``shared``) in 10 minutes is "temporarily restricted". That answer comes from
   Cloudflare, not the API: no ``Via`` header (every API answer has ``Via: 1.1 google``; discord.py
   tells the two apart by it), no rate-limit headers, no ``Retry-After``, and the body ``error code:
-  1015`` as text (discord-api-docs issue #5385, where it lasted an hour) or a static JSON message
-  with code 0 (issue #5810).
+  1015`` as text (discord-api-docs issue #5385, where it lasted an hour), Cloudflare's HTML error
+  page (issue #1808: "instead I am getting a CloudFlare HTML page") or a static JSON message with
+  code 0 (issue #5810).
 
 ``speed`` runs every window's clock faster (the headers say the shorter times, so a client that
 honours them keeps up): for a test or bench that floods and says why.
@@ -46,6 +47,11 @@ VIA = "1.1 google"
 GLOBAL_PER_S = 50
 INVALID_LIMIT, INVALID_WINDOW_S, BAN_S = 10_000, 600.0, 3600.0
 CLOUDFLARE_TEXT = "error code: 1015"
+CLOUDFLARE_HTML = (
+    "<!DOCTYPE html><html><head><title>Access denied | discord.com used Cloudflare to restrict access</title>"
+    "</head><body><h1>Error 1015</h1><h2>You are being rate limited</h2></body></html>"
+)
+"""Cloudflare's own error page for a rate-limit ban (its error 1015), as browsers are shown it."""
 CLOUDFLARE_JSON = {
     "code": 0,
     "message": "You are being blocked from accessing our API temporarily due to exceeding our rate limits "
@@ -53,6 +59,7 @@ CLOUDFLARE_JSON = {
     "this moving forward.",
 }
 KINDS = ("route", "global", "cloudflare")
+BAN_BODIES = ("text", "html", "json")
 
 
 @dataclass(frozen=True)
@@ -167,9 +174,9 @@ class RateLimits:
         return rule
 
     def ban(self, seconds: float, *, body: str = "text") -> None:
-        """A Cloudflare ban of this IP for ``seconds`` (``body``: ``text`` or ``json``)."""
-        if body not in ("text", "json"):
-            raise ValueError("body must be 'text' or 'json'")
+        """A Cloudflare ban of this IP for ``seconds`` (``body``: ``text``, ``html`` or ``json``)."""
+        if body not in BAN_BODIES:
+            raise ValueError(f"body must be one of {BAN_BODIES}")
         self.banned_until = max(self.banned_until, time.monotonic() + max(0.0, seconds))
         self.ban_body = body
 
@@ -253,6 +260,8 @@ class RateLimits:
         self.counts["cloudflare"] += 1
         if self.ban_body == "json":
             return web.Response(body=json.dumps(CLOUDFLARE_JSON).encode(), status=429, content_type="application/json")
+        if self.ban_body == "html":
+            return web.Response(text=CLOUDFLARE_HTML, status=429, content_type="text/html")
         return web.Response(text=CLOUDFLARE_TEXT, status=429, content_type="text/plain")
 
     def _injected(self, record: RecordedRequest) -> web.Response | None:
@@ -274,7 +283,7 @@ class RateLimits:
         wait = chaos.rng.uniform(chaos.retry_after / 10, chaos.retry_after)
         self.counts[f"chaos_{kind}"] += 1
         if kind == "cloudflare":
-            self.ban(chaos.cloudflare_s, body=chaos.rng.choice(("text", "json")))
+            self.ban(chaos.cloudflare_s, body=chaos.rng.choice(BAN_BODIES))
             return self._cloudflare()
         if kind == "global":
             return self.global_429(wait)
@@ -355,7 +364,7 @@ def control_routes(limits: RateLimits) -> list[web.RouteDef]:
 
     - ``POST   /_emulator/rate_limits/chaos``   ``{probability, kinds?: [route, global, cloudflare],
       retry_after?, cloudflare_s?, seed?}``; ``DELETE`` stops it
-    - ``POST   /_emulator/rate_limits/cloudflare``  ``{seconds, body?: "text" | "json"}``
+    - ``POST   /_emulator/rate_limits/cloudflare``  ``{seconds, body?: "text" | "html" | "json"}``
     - ``POST   /_emulator/rate_limits/settings``    ``{enforce?: bool, speed?: float}``
     - ``GET    /_emulator/rate_limits/stats``       429s by kind, invalid requests, banned
     """
