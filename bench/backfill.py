@@ -6,7 +6,7 @@ platform's history API (the emulators on 127.0.0.1, the real slack_sdk / discord
 
 - bulk path: ``Messages.post_many`` of N prepared posts (the baseline);
 - core backfill: :func:`bridge.core.backfill.backfill` of the same N as platform history (authors
-  resolved through the identity map, 1 in 10 a thread reply, deduplicated by platform id);
+  resolved through the identity map, threads of a root + 9 replies, deduplicated by platform id);
 - repeat: the same backfill again (every message known: the no-op path);
 - Slack / Discord end to end: N messages in an emulator channel, read back by the adapter's history
   source (``conversations.history`` pages of 200 + ``conversations.replies``; Get Channel Messages
@@ -139,7 +139,7 @@ async def main(n: int, runs: int) -> None:
         redis: RedisClient = connect(server.url)
         try:
             chat = await Chat.open(redis)
-            print(f"chatbridge backfill bench: {n:,} messages, {AUTHORS} authors, 1 in 10 a thread reply, "
+            print(f"chatbridge backfill bench: {n:,} messages, {AUTHORS} authors, threads of 10 (a root + 9 replies), "
                   f"{chat.ctx.module.label}, AOF everysec, 127.0.0.1, median of {runs}")  # fmt: skip
             rows = [await core_rates(chat, n, run) for run in range(runs)]
             bulk, first, repeat = (statistics.median(r[k] for r in rows) for k in range(3))

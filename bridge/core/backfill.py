@@ -73,9 +73,6 @@ async def backfill(
         if ev.author is None:
             result.refused.append(f"{ev.message_id}: no author")
             continue
-        # a reply to a message waiting in this batch needs that message's core id first
-        if (ev.reply_to and ev.reply_to in in_batch) or (ev.thread and ev.thread in in_batch):
-            await flush()
         who = (ev.author.platform, ev.author.workspace, ev.author.user_id)
         if who not in authors:
             try:
@@ -83,15 +80,20 @@ async def backfill(
             except UserError as err:
                 result.refused.append(f"{ev.message_id}: {err}")
                 continue
+        root = ev.thread if ev.thread != ev.message_id else None
+        # a parent waiting in this batch has no core id yet: the script reads it by its id map key
+        # once written (PostOptions.parent_keys), so a thread does not cut the batch short
+        waiting = tuple(_key(ref, p) if p and p in in_batch else "" for p in (ev.reply_to, root))
         opts = PostOptions(
             origin=ref.platform,
             origin_channel=ref.key(),
-            platform_key=keys.platform_message(ref.platform, ref.workspace, ref.channel_id, ev.message_id),
+            platform_key=_key(ref, ev.message_id),
             origin_message_id=ev.message_id,
-            reply_to=await _core_id(chat, ref, ev.reply_to, known),
+            reply_to="" if waiting[0] else await _core_id(chat, ref, ev.reply_to, known),
             files=ev.attachments,
-            thread=await _core_id(chat, ref, ev.thread if ev.thread != ev.message_id else None, known),
+            thread="" if waiting[1] else await _core_id(chat, ref, root, known),
             broadcast=ev.broadcast,
+            parent_keys=(waiting[0], waiting[1]),
         )
         pending.append((ev.message_id, BulkPost(channel, authors[who], ev.text, item.ts_ms, opts, mirror=False)))
         in_batch.add(ev.message_id)
@@ -111,12 +113,14 @@ def _count(result: BackfillResult, platform_id: str, posted: PostResult) -> None
         result.recorded += 1
 
 
+def _key(ref: ChannelRef, platform_id: str) -> str:
+    return keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
+
+
 async def _core_id(chat: Chat, ref: ChannelRef, platform_id: str | None, known: dict[str, str]) -> str:
     if not platform_id:
         return ""
     if platform_id not in known:
-        found: str | None = await chat.ctx.redis.get(
-            keys.platform_message(ref.platform, ref.workspace, ref.channel_id, platform_id)
-        )
+        found: str | None = await chat.ctx.redis.get(_key(ref, platform_id))
         known[platform_id] = found or ""
     return known[platform_id]

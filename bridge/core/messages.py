@@ -60,6 +60,10 @@ class PostOptions:
     """Core id of the thread root this message replies in (a reply's id: its root's thread)."""
     broadcast: bool = False
     """A thread reply that is also shown in the channel."""
+    parent_keys: tuple[str, str] = ("", "")
+    """Bulk posts (backfill): the platform id map keys of the message replied to and of the thread
+    root when that one is posted earlier in the same batch, in place of ``reply_to`` / ``thread``
+    (the script reads its core id once it is written; see parent_ref in _post.lua)."""
 
 
 def has_tags(files: tuple[Attachment, ...]) -> str:
@@ -126,13 +130,15 @@ class Messages:
         limit = self.ctx.settings.max_message_chars
         body = validation.message_text(text, limit=limit, allow_empty=bool(o.files))
         dedupe = keys.inbound_seen(o.dedupe_key) if o.dedupe_key else ""
+        reply_to = o.reply_to or (f"@{o.parent_keys[0]}" if o.parent_keys[0] else "")
+        thread = check_id(o.thread) if o.thread else (f"@{o.parent_keys[1]}" if o.parent_keys[1] else "")
         args = (
-            channel, username, body, self.ctx.now_ms() if ts is None else ts, o.origin, o.reply_to,
+            channel, username, body, self.ctx.now_ms() if ts is None else ts, o.origin, reply_to,
             self.ctx.index_flag, dedupe, self.ctx.settings.dedupe_ttl_s, o.platform_key,
             self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
             *(self.ctx.log_args(channel) if mirror else ("", 0)), o.origin_message_id,
             attachments_to_json(o.files), has_tags(o.files),
-            check_id(o.thread) if o.thread else "", "1" if o.broadcast and o.thread else "",
+            thread, "1" if o.broadcast and thread else "",
         )  # fmt: skip
         joined = "\0".join(str(a) for a in args)
         if joined.count("\0") != len(args) - 1:

@@ -173,7 +173,7 @@ async def _texts(chat: Chat, channel: str, text: str) -> bool:
     return any(m.text == text for m in await core_messages(chat, channel))
 
 
-async def test_discord_backfill_pages_replies_thread_authors_no_mirror_and_repeat(setup: Setup) -> None:
+async def test_discord_backfill_pages_replies_threads_authors_no_mirror_and_repeat(setup: Setup) -> None:
     b, chat = setup.bridge, setup.chat
     discord = b.discord
     inbound = b.running.adapters["discord"].inbound
@@ -183,7 +183,10 @@ async def test_discord_backfill_pages_replies_thread_authors_no_mirror_and_repea
     thread = await discord.start_thread("carol", "random", "about post 50", message_id=said[50]["id"])
     for j in range(12):
         await discord.say("bob", thread.id, f"in the thread {j}")
-    await until(lambda: inbound.handled >= start + 143, timeout=30, what="every Discord event handled (ignored)")
+    closed = await discord.start_thread("bob", "random", "about post 60", message_id=said[60]["id"])
+    await discord.say("carol", closed.id, "said before it was archived")
+    await discord.update_thread(closed.id, archived=True)
+    await until(lambda: inbound.handled >= start + 144, timeout=30, what="every Discord event handled (ignored)")
     await chat.channels.create("random")
     await chat.channels.link("random", b.sref("random"))  # the room's Slack side: must get no flood
 
@@ -192,7 +195,7 @@ async def test_discord_backfill_pages_replies_thread_authors_no_mirror_and_repea
     await setup.finished(1)
     key = b.dref("random").key()
     state = await setup.state(key)
-    assert (state["status"], state["recorded"], state["duplicates"]) == ("done", "132", "0"), state
+    assert (state["status"], state["recorded"], state["duplicates"]) == ("done", "133", "0"), state
     ordered = await core_messages(chat, "random")
     texts = [m.text for m in ordered]
     # the 120 newest channel messages (two pages of 100): posts 11..129 and the reply, then the thread
@@ -206,6 +209,7 @@ async def test_discord_backfill_pages_replies_thread_authors_no_mirror_and_repea
     in_thread = [m for m in ordered if m.text.startswith("in the thread")]
     assert [m.text for m in in_thread] == [f"in the thread {j}" for j in range(12)]
     assert all(m.thread == by_text["old post 50"].id for m in in_thread)
+    assert by_text["said before it was archived"].thread == by_text["old post 60"].id  # archived threads too
     found = await chat.finder.messages("thread in:random")
     assert found.total == 12 and found.hits[0].text == "in the thread 11"
     assert any("done" in m["content"] for m in discord.dm_messages("alice"))

@@ -2,10 +2,12 @@
 
 The reading is :mod:`bridge.adapters.discord.history` (Get Channel Messages paged by discord.py,
 oldest first, rate limits waited out by discord.py): the channel's newest N messages, then the
-messages of every **active** thread started from one of them (List Active Guild Threads; a thread's
-id is its starter message's id), each thread read whole. Threads that are archived, and threads
-started from nothing or from an older message, are not read (their messages come in live once
-someone writes there again, as today). N counts the channel's messages; thread messages come on top.
+messages of every thread started from one of them (a thread's id is its starter message's id), each
+read whole: the active ones (List Active Guild Threads) and the public archived ones among the last
+1,000 archived (List Public Archived Threads). Private archived threads (they need Manage Threads),
+and threads started from nothing or from an older message, are not read (their messages come in
+live once someone writes there again, as today). N counts the channel's messages; thread messages
+come on top.
 
 Each message becomes an :class:`InboundEvent` the way a live one does (:class:`Inbound`: the same
 ignore rules, so the bridge's own webhook copies and system messages are left out; the same text
@@ -17,6 +19,7 @@ which is a permanent :class:`HistoryError`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import discord
@@ -26,6 +29,10 @@ from bridge.adapters.discord.content import describe_empty
 from bridge.adapters.discord.inbound import Inbound, message_event, reply_target
 from bridge.core.ports import ChannelRef, HistoryMessage, Platform
 from bridge.errors import HistoryError
+
+log = logging.getLogger("bridge.discord.history")
+ARCHIVED_LISTED = 1_000
+"""Archived threads looked at per backfill (Discord lists them 100 a call, newest archived first)."""
 
 
 class DiscordHistory:
@@ -52,6 +59,7 @@ class DiscordHistory:
             threads = [
                 t for t in await history.active_threads(client, int(channel.workspace), channel_id) if t.id in starters
             ]
+            threads += await self._archived(await history.channel(client, channel_id), starters)
             in_threads: list[tuple[discord.Thread, list[discord.Message]]] = []
             total = len(messages)
             for thread in threads:
@@ -74,6 +82,21 @@ class DiscordHistory:
             for message in replies:
                 await self._add(channel, message, thread, out)
         return out
+
+    async def _archived(self, where: history.Readable, starters: set[int]) -> list[discord.Thread]:
+        """The archived public threads started from one of ``starters`` (List Public Archived Threads,
+        newest archived first, at most ``ARCHIVED_LISTED`` looked at). A refusal leaves them out
+        with a WARNING: the channel's own history is still imported."""
+        if not isinstance(where, discord.TextChannel):
+            return []
+        found: list[discord.Thread] = []
+        try:
+            async for thread in where.archived_threads(limit=ARCHIVED_LISTED):
+                if thread.id in starters:
+                    found.append(thread)
+        except discord.HTTPException as err:
+            log.warning("backfill of %s: archived threads not read (%s %s)", where.id, err.status, err.text)
+        return found
 
     async def _add(
         self, ref: ChannelRef, message: discord.Message, thread: discord.Thread | None, out: list[HistoryMessage]

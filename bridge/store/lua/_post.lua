@@ -2,7 +2,8 @@
 -- top-poster counters, inbound dedupe and platform id map. Nothing is written if a check fails.
 -- Shared by post.lua (one message) and post_many.lua (a batch in one call: the bulk path).
 -- KEYS: none are known before XADD returns the id; key names are built from the arguments (single-node Redis).
--- A (POST_ARGS arguments): 1 channel, 2 username, 3 text, 4 ts (ms), 5 origin, 6 reply_to, 7 index (1 = FT.ADDHASH),
+-- A (POST_ARGS arguments): 1 channel, 2 username, 3 text, 4 ts (ms), 5 origin, 6 reply_to (see parent_ref),
+--       7 index (1 = FT.ADDHASH),
 --       8 dedupe key ("" = none), 9 dedupe ttl (s), 10 platform message key ("" = none),
 --       11 maxlen (0 = keep all), 12 mentioned usernames (space separated), 13 origin channel key,
 --       14/15 mirror log key and MAXLEN, 16 platform message id of the original ("" = none),
@@ -68,6 +69,14 @@ local function flush_batch(batch)
   end
 end
 
+-- A reply_to / thread field is a core id, or "@" + the platform id map key of a parent that a
+-- backfill posts earlier in the same post_many batch (its core id exists only once that one is
+-- written): "" when that parent was not written (refused), as for a parent the bridge never saw.
+local function parent_ref(ref)
+  if string.sub(ref, 1, 1) ~= '@' then return ref end
+  return redis.call('GET', string.sub(ref, 2)) or ''
+end
+
 local function post_message(A, batch)
   local channel, username, text, ts = A[1], A[2], A[3], A[4]
   local dedupe, ttl, pmsg = A[8], tonumber(A[9]), A[10]
@@ -90,7 +99,7 @@ local function post_message(A, batch)
     if not batch.index then return {'no_index', 'idx:messages'} end
   end
   if not is_member(batch, 'usernames', username) then return {'no_user', username} end
-  local thread = A[19]
+  local reply_to, thread = parent_ref(A[6]), parent_ref(A[19])
   if thread ~= '' then
     local up = redis.call('HGET', 'message:' .. thread, 'thread')
     if up and up ~= '' then thread = up end
@@ -118,8 +127,8 @@ local function post_message(A, batch)
     table.insert(hash, 'origin_channel'); table.insert(hash, A[13])
     table.insert(hash, 'origin_id'); table.insert(hash, A[16])
   end
-  if A[6] ~= '' then
-    table.insert(hash, 'reply_to'); table.insert(hash, A[6])
+  if reply_to ~= '' then
+    table.insert(hash, 'reply_to'); table.insert(hash, reply_to)
   end
   if (A[17] or '') ~= '' then
     table.insert(hash, 'files'); table.insert(hash, A[17])
