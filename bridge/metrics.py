@@ -85,6 +85,13 @@ PART_HEALTHY = Gauge(
     ["part"],
     registry=REGISTRY,
 )
+NEEDS_ADMIN = Gauge(
+    "chatbridge_needs_admin",
+    "1 while a linked channel waits for an admin's fix (a missing permission, a full webhook list); "
+    "its messages are held, not dropped.",
+    ["platform", "channel", "problem"],
+    registry=REGISTRY,
+)
 
 _drops = logging.getLogger("bridge.drops")
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from . import payloads
+from . import payloads, permissions
 from .state import World
 
 _log = logging.getLogger(__name__)
@@ -294,7 +294,7 @@ class Gateway:
         }
         await session.dispatch("READY", ready)
         if mine:
-            await session.dispatch("GUILD_CREATE", payloads.guild_create(self.world))
+            await session.dispatch("GUILD_CREATE", payloads.guild_create(self.world, session.intents))
         return session
 
     async def _resume(self, conn: Connection, d: dict[str, Any]) -> Session | None:
@@ -324,6 +324,9 @@ def message_shape(world: World) -> Filter:
         needed = INTENT_DIRECT_MESSAGES if is_dm else INTENT_GUILD_MESSAGES
         if not session.intents & needed:
             return None
+        channel = world.channels.get(str(data.get("channel_id")))
+        if channel is not None and not permissions.in_channel(world, world.bot.id, channel) & permissions.VIEW_CHANNEL:
+            return None  # topics/permissions.mdx "Channel Visibility": a channel the bot cannot view sends it nothing
         if session.intents & INTENT_MESSAGE_CONTENT or is_dm or "content" not in data:
             return data
         author = data.get("author", {}).get("id")

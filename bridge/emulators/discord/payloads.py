@@ -111,7 +111,7 @@ def channel(world: World, c: Channel) -> dict[str, Any]:
         "guild_id": c.guild_id,
         "name": c.name,
         "position": c.position,
-        "permission_overwrites": [],
+        "permission_overwrites": [o.payload() for o in c.overwrites.values()],
         "nsfw": False,
         "parent_id": None,
         "topic": None,
@@ -121,8 +121,15 @@ def channel(world: World, c: Channel) -> dict[str, Any]:
     }
 
 
-def guild_create(world: World) -> dict[str, Any]:
-    """``GUILD_CREATE``: ``types/guild.py: Guild`` plus the gateway-only keys."""
+INTENT_GUILD_PRESENCES = 1 << 8
+
+
+def guild_create(world: World, intents: int = INTENT_GUILD_PRESENCES) -> dict[str, Any]:
+    """``GUILD_CREATE``: ``types/guild.py: Guild`` plus the gateway-only keys. events/gateway-events.mdx
+    (Guild Create): "If your bot does not have the GUILD_PRESENCES Gateway Intent, or if the guild has
+    over 75k members, members and presences returned in this event will only contain your bot and
+    users in voice channels" (the emulator has no voice channels: the bot alone)."""
+    listed = world.members.values() if intents & INTENT_GUILD_PRESENCES else [world.members[world.bot.id]]
     return {
         "id": world.guild_id,
         "name": world.guild_name,
@@ -156,7 +163,7 @@ def guild_create(world: World) -> dict[str, Any]:
         "large": False,
         "member_count": len(world.members),
         "unavailable": False,
-        "members": [member(world, m) for m in world.members.values()],
+        "members": [member(world, m) for m in listed],
         "channels": [channel(world, c) for c in world.guild_channels()],
         "threads": [thread_payload(world, c) for c in active_threads(world)],
         "voice_states": [],

@@ -30,7 +30,7 @@ import emoji as emoji_lib
 from aiohttp import web
 
 from . import api_errors as errors
-from . import payloads
+from . import payloads, permissions
 from .gateway import Filter, Session
 
 if TYPE_CHECKING:
@@ -298,8 +298,8 @@ class ReactionRoutes:
         ]
 
     def _need(self, channel_id: str, permission: int) -> None:
-        if not self.world.permissions_of(self.world.bot.id) & permission:
-            raise errors.missing_permissions()
+        """The bot's permissions in that channel, overwrites included (``permissions.py``)."""
+        permissions.require(self.world, self.world.bot.id, self.b.channel(channel_id), permission)
 
     def _target(self, request: web.Request) -> tuple[str, str]:
         channel = self.b.channel(request.match_info["channel_id"])

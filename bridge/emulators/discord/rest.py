@@ -9,7 +9,9 @@ from aiohttp import web
 
 from . import api_errors as errors
 from . import appcommands, message_pages, payloads, webhook_names
+from . import permissions as perms
 from .service import Backend
+from .state import Channel
 from .uploads import take_files
 
 JSON_BODY = web.RequestKey("json_body", object)
@@ -68,6 +70,10 @@ class BotRoutes:
             web.put(f"{p}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self.put_commands),
         ]
 
+    def _need(self, channel: Channel, needed: int) -> None:
+        """The bot's permissions in ``channel`` (``permissions.py``): 403 50001 / 50013 without them."""
+        perms.require(self.world, self.world.bot.id, channel, needed)
+
     # -- login ---------------------------------------------------------------------------------
     async def get_me(self, request: web.Request) -> web.Response:
         return reply(payloads.me(self.world))
@@ -118,22 +124,34 @@ class BotRoutes:
 
     # -- channels and messages -----------------------------------------------------------------
     async def get_channel(self, request: web.Request) -> web.Response:
-        return reply(payloads.channel(self.world, self.b.channel(request.match_info["channel_id"])))
+        channel = self.b.channel(request.match_info["channel_id"])
+        self._need(channel, perms.VIEW_CHANNEL)
+        return reply(payloads.channel(self.world, channel))
 
     async def list_messages(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
+        self._need(channel, perms.VIEW_CHANNEL)
+        if not perms.in_channel(self.world, self.world.bot.id, channel) & perms.READ_MESSAGE_HISTORY:
+            # resources/message.mdx, Get Channel Messages: "If the current user is missing the
+            # READ_MESSAGE_HISTORY permission in the channel, then no messages will be returned."
+            return reply([])
         return reply(message_pages.page(list(channel.messages.values()), request.query))
 
     async def get_message(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
+        self._need(channel, perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY)  # Get Channel Message
         return reply(self.b.message(channel, request.match_info["message_id"]))
 
     async def create_message(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
+        self._need(channel, perms.to_send(channel))  # Create Message: SEND_MESSAGES (threads: _IN_THREADS)
         payload, files = await take_files(request, self.b, channel.id)
         if payload is not None:
             request[JSON_BODY] = payload
         body = body_of(request)
+        # Create Message: files need ATTACH_FILES, a reply READ_MESSAGE_HISTORY
+        self._need(channel, (perms.ATTACH_FILES if files else 0) | (
+            perms.READ_MESSAGE_HISTORY if body.get("message_reference") else 0))  # fmt: skip
         message = await self.b.create_message(
             channel,
             author=payloads.user(self.world.bot),
@@ -163,6 +181,8 @@ class BotRoutes:
         own = message["author"]["id"] == self.world.bot.id and "webhook_id" not in message
         if not own and channel.type == 1:
             raise errors.cannot_edit_other()
+        if not own:  # Delete Message: another's message needs MANAGE_MESSAGES
+            self._need(channel, perms.MANAGE_MESSAGES)
         await self.b.delete_message(channel, message["id"])
         return no_content()
 
@@ -171,6 +191,7 @@ class BotRoutes:
         channel = self.b.channel(request.match_info["channel_id"])
         if channel.type not in (0, 5, 15):  # text, announcement, forum (resources/webhook.mdx)
             raise errors.APIError(400, 50024, "Cannot execute action on this channel type")
+        self._need(channel, perms.VIEW_CHANNEL | perms.MANAGE_WEBHOOKS)  # Create Webhook: MANAGE_WEBHOOKS
         name = body_of(request).get("name")
         webhook_names.check("name", name, strict_invisible=self.world.config.webhook_names_strict)
         assert isinstance(name, str)
@@ -183,10 +204,13 @@ class BotRoutes:
 
     async def channel_webhooks(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
+        self._need(channel, perms.VIEW_CHANNEL | perms.MANAGE_WEBHOOKS)  # Get Channel Webhooks
         hooks = [h for h in self.world.webhooks.values() if h.channel_id == channel.id]
         return reply([payloads.webhook(self.world, h) for h in hooks])
 
     async def guild_webhooks(self, request: web.Request) -> web.Response:
+        if not self.world.permissions_of(self.world.bot.id) & perms.MANAGE_WEBHOOKS:  # Get Guild Webhooks
+            raise errors.missing_permissions()
         return reply([payloads.webhook(self.world, h) for h in self.world.webhooks.values()])
 
     # -- application commands ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from . import api_errors as errors
 from . import interaction_deadlines, payloads, webhook_names
+from . import permissions as perms
 from .rest import JSON_BODY, body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Channel, Interaction, Webhook
@@ -52,12 +53,21 @@ class TokenRoutes:
         return self.b.webhook(request.match_info["webhook_id"], request.match_info.get("token"))
 
     # -- channel webhooks ----------------------------------------------------------------------
+    def _managed(self, hook: Webhook, request: web.Request) -> None:
+        """resources/webhook.mdx: Get/Delete Webhook (without its token) need MANAGE_WEBHOOKS; the
+        ``/{id}/{token}`` forms need no permission at all (the token is the credential)."""
+        if "token" not in request.match_info:
+            channel = self.b.channel(hook.channel_id)
+            perms.require(self.world, self.world.bot.id, channel, perms.VIEW_CHANNEL | perms.MANAGE_WEBHOOKS)
+
     async def get_webhook(self, request: web.Request) -> web.Response:
         hook = self._hook(request)
+        self._managed(hook, request)
         return reply(payloads.webhook(self.world, hook, with_token="token" not in request.match_info))
 
     async def delete_webhook(self, request: web.Request) -> web.Response:
         hook = self._hook(request)
+        self._managed(hook, request)
         del self.world.webhooks[hook.id]
         return no_content()
 

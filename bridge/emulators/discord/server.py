@@ -29,6 +29,8 @@ from .control import ControlRoutes
 from .gateway import Gateway
 from .gateway_chaos import GatewayChaos
 from .gateway_chaos import control_routes as gateway_control_routes
+from .permission_routes import PermissionControl
+from .permission_routes import control_routes as permission_control_routes
 from .ratelimits import RateLimitRule, RateLimits
 from .ratelimits import control_routes as rate_limit_routes
 from .reaction_routes import ReactionRoutes, Reactions
@@ -68,6 +70,8 @@ class DiscordEmulator:
         )
         """Discord's rate limits (``ratelimits.py``): buckets, the global limit, bans, random 429s."""
         self.rate_limits: list[RateLimitRule] = self.limits.rules
+        self.permissions = PermissionControl(self)
+        """Grant and revoke permissions on demand (``permission_routes``)."""
         self.network = NetworkFault(host=host)
         """Unreachable on demand: ``await emu.network.refuse()``, ``emu.network.fail(502)``, ``revoke_token()``."""
         self._runner: web.AppRunner | None = None
@@ -88,6 +92,7 @@ class DiscordEmulator:
         app.add_routes(reaction_control_routes(self))
         app.add_routes(gateway_control_routes(self))
         app.add_routes(rate_limit_routes(self.limits))
+        app.add_routes(permission_control_routes(self))
         app.add_routes([control_route(self.network, on_revoke=self.revoke_token)])
         return app
 

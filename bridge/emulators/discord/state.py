@@ -14,19 +14,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import permissions
+
 DISCORD_EPOCH_MS = 1420070400000
 MAX_CONTENT = 2000
 MANAGE_CHANNELS = 1 << 4
 ADMINISTRATOR = 1 << 3
-DEFAULT_PERMISSIONS = 0x0000_0000_0006_4C40 | (0b1011 << 35)
-"""view, send, read history, embed, attach, add reactions; create public/private threads, send in threads"""
+DEFAULT_PERMISSIONS = 0x0000_0000_0007_CC40 | (0b1011 << 35)
+"""view, send, read history, embed, attach, add reactions, mention everyone, external emoji; create
+public/private threads, send in threads (before overwrites; topics/permissions.mdx bit values)"""
 MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
 CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
 THREAD_PERMISSIONS = CREATE_PUBLIC_THREADS | CREATE_PRIVATE_THREADS | SEND_MESSAGES_IN_THREADS
 """discord-api-docs topics/permissions.mdx; every member may start and use threads by default."""
-BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 29) | MANAGE_THREADS  # + manage webhooks
+BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 13) | (1 << 29) | MANAGE_THREADS
+"""+ manage messages, manage webhooks: what the bridge's invite URL asks for (its managed role)."""
 
 _USER_MENTION = re.compile(r"(?<!\\)<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"(?<!\\)<@&(\d+)>")
@@ -137,6 +141,8 @@ class Channel:
     """A thread's parent channel (text, announcement or forum)."""
     thread: Any = None
     """A thread's ``threads.ThreadMeta`` (None for every other channel)."""
+    overwrites: dict[str, permissions.Overwrite] = field(default_factory=dict)
+    """``permission_overwrites`` by role or member id (``permissions.py``; a thread uses its parent's)."""
 
 
 @dataclass
@@ -207,7 +213,11 @@ class World:
         self.owner_id = self.bot.id
         self.members[self.bot.id] = Member(self.bot.id, [self.bot_role.id])
         for spec in config.users:
-            self.add_user(spec)
+            user = self.add_user(spec)
+            if spec.admin and self.owner_id == self.bot.id:
+                # a bot never owns the guild it is invited to (an owner has every permission): the
+                # first admin does, so the bot's permissions come from its role and the overwrites
+                self.owner_id = user.id
         for name in config.channels:
             self.add_channel(name)
 
@@ -250,19 +260,8 @@ class World:
         return None
 
     def permissions_of(self, user_id: str) -> int:
-        member = self.members.get(user_id)
-        if member is None:
-            return 0
-        if user_id == self.owner_id:
-            return (1 << 53) - 1
-        perms = self.everyone_role.permissions
-        for role_id in member.roles:
-            role = self.roles.get(role_id)
-            if role is not None:
-                perms |= role.permissions
-        if perms & ADMINISTRATOR:
-            return (1 << 53) - 1
-        return perms
+        """Guild-level permissions (``permissions.base``); in a channel: ``permissions.in_channel``."""
+        return permissions.base(self, user_id)
 
     def dm_channel(self, user_id: str) -> Channel:
         for channel in self.channels.values():

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import api_errors as errors
+from . import permissions
 from .state import (
     CREATE_PRIVATE_THREADS,
     CREATE_PUBLIC_THREADS,
@@ -159,9 +160,9 @@ class Threads:
     def active(self) -> list[Channel]:
         return active_threads(self.world)
 
-    def _need(self, user_id: str, bit: int) -> None:
-        if not self.world.permissions_of(user_id) & bit:
-            raise errors.missing_permissions()
+    def _need(self, user_id: str, bit: int, channel: Channel) -> None:
+        """``user_id``'s permissions in ``channel`` (a thread: its parent's overwrites)."""
+        permissions.require(self.world, user_id, channel, bit)
 
     # -- creating --------------------------------------------------------------------------------
     async def _open(
@@ -182,7 +183,7 @@ class Threads:
         if parent.type not in (TEXT, ANNOUNCEMENT):
             raise wrong_channel_type()
         message = self.b.message(parent, message_id)
-        self._need(owner_id, CREATE_PUBLIC_THREADS)
+        self._need(owner_id, CREATE_PUBLIC_THREADS, parent)
         if message_id in self.world.channels or "thread" in message:
             raise thread_already_created()
         kind = ANNOUNCEMENT_THREAD if parent.type == ANNOUNCEMENT else PUBLIC_THREAD
@@ -207,7 +208,7 @@ class Threads:
             raise wrong_channel_type()
         if kind not in THREAD_TYPES or (kind == PRIVATE_THREAD and parent.type != TEXT):
             raise errors.invalid_form_body("type", "BASE_TYPE_CHOICES", "Value must be one of {10, 11, 12}.")
-        self._need(owner_id, CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else CREATE_PUBLIC_THREADS)
+        self._need(owner_id, CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else CREATE_PUBLIC_THREADS, parent)
         return await self._open(
             parent,
             thread_id=self.world.ids.next(),
@@ -232,7 +233,7 @@ class Threads:
         """A forum post: a public thread and its first message, which has the thread's id."""
         if forum.type != FORUM:
             raise wrong_channel_type()
-        self._need(owner_id, CREATE_PUBLIC_THREADS)
+        self._need(owner_id, CREATE_PUBLIC_THREADS, forum)
         title = thread_name(name)
         thread_id = self.world.ids.next()
         self._check_content(message.get("content"))  # checked first: a bad post creates no thread
@@ -269,7 +270,7 @@ class Threads:
     ) -> Channel:
         """``PATCH /channels/{thread id}`` (topics/threads.mdx "Editing & Deleting Threads")."""
         m = meta(thread)
-        perms = self.world.permissions_of(actor_id)
+        perms = permissions.in_channel(self.world, actor_id, thread)
         moderator = bool(perms & MANAGE_THREADS)
         owner = actor_id == m.owner_id
         if locked is not None and not moderator:
@@ -295,7 +296,7 @@ class Threads:
 
     async def delete(self, thread: Channel, *, actor_id: str) -> None:
         """``DELETE /channels/{thread id}`` (needs MANAGE_THREADS): the thread and its messages go."""
-        self._need(actor_id, MANAGE_THREADS)
+        self._need(actor_id, MANAGE_THREADS, thread)
         del self.world.channels[thread.id]
         event = {"id": thread.id, "guild_id": thread.guild_id, "parent_id": thread.parent_id, "type": thread.type}
         await self.b.gateway.dispatch("THREAD_DELETE", event)
