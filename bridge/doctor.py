@@ -15,6 +15,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import RedisError
 
 from bridge.config import Config
+from bridge.core.ports import ChannelRef
 from bridge.errors import BridgeError
 from bridge.logs import redact
 from bridge.runtime import open_runtime
@@ -29,6 +30,8 @@ MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 class Report:
     def __init__(self) -> None:
         self.problems = 0
+        self.discord_links: list[ChannelRef] = []
+        """The linked Discord channels (read while Redis is open) for the permission checks."""
 
     def ok(self, found: str) -> None:
         print(f"[ok] {found}")
@@ -86,6 +89,7 @@ async def check_redis(cfg: Config, report: Report) -> None:
                 "redis.appendonly: true)",
             )
             await check_replicas(cfg, rt.redis, report)
+            report.discord_links = await rt.chat.channels.all_links("discord")
             dead = await rt.redis.xlen(keys.DEAD_LETTERS)
             report.check(
                 dead == 0,
@@ -193,6 +197,60 @@ async def check_discord(cfg: Config, report: Report) -> None:
         "or set discord.message_content: false",
     )
     await _check_thread_permissions(base, headers, dcfg.guild_ids, report)
+    await _check_linked_channels(base, headers, str(me.get("id")), report)
+
+
+async def _check_linked_channels(base: str, headers: dict[str, str], bot_id: str, report: Report) -> None:
+    """Each linked Discord channel: the bot's permissions there, overwrites included, computed from
+    the channel, the guild's roles and the bot's member (``channel_permissions.compute``)."""
+    from bridge.adapters.discord.channel_permissions import WANTED, compute, fix_hint, missing, sentence
+
+    guilds: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
+
+        async def get(path: str) -> tuple[int, Any]:
+            async with http.get(f"{base}{path}") as resp:
+                return resp.status, await resp.json(content_type=None)
+
+        for ref in report.discord_links:
+            where = f"Discord channel {ref.channel_id} (linked)"
+            try:
+                status, channel = await get(f"/channels/{ref.channel_id}")
+                if status in (403, 404):
+                    gone = status == 404
+                    report.problem(
+                        f"{where} {'no longer exists' if gone else 'is hidden from the bot (no View Channel)'}",
+                        "`/chat unlink` it" if gone else fix_hint(),
+                    )
+                    continue
+                if ref.workspace not in guilds:
+                    _, guild = await get(f"/guilds/{ref.workspace}")
+                    _, member = await get(f"/guilds/{ref.workspace}/members/{bot_id}")
+                    guilds[ref.workspace] = (guild, member)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+                report.problem(f"could not check {where} ({type(err).__name__})", "check the network")
+                continue
+            guild, member = guilds[ref.workspace]
+            granted = compute(
+                guild_id=ref.workspace,
+                owner_id=str(guild.get("owner_id")),
+                user_id=bot_id,
+                member_roles=[str(r) for r in member.get("roles") or []],
+                roles={str(r.get("id")): int(r.get("permissions") or 0) for r in guild.get("roles") or []},
+                overwrites=channel.get("permission_overwrites") or [],
+            )
+            name = str(channel.get("name") or ref.channel_id)
+            lacking = missing(granted)
+            report.check(
+                not lacking,
+                f"the bot has what mirroring needs in #{name}",
+                f"{sentence(name, lacking)} (Discord server {ref.workspace}): that channel does not mirror",
+                fix_hint(),
+            )
+            degraded = missing(granted, WANTED) if not lacking else []
+            if degraded:
+                report.info(f"#{name} mirrors without {', '.join(degraded)} (reactions, files or threads lose out)")
 
 
 async def _check_thread_permissions(

@@ -43,12 +43,17 @@ class PermissionDenied(UserError):
 
 
 class DeliveryError(BridgeError):
-    """An outbound platform call failed. ``retry_after`` is set when the platform said when to retry."""
+    """An outbound platform call failed. ``retry_after`` is set when the platform said when to retry;
+    ``hold``: the destination waits for an admin's fix (a missing permission): retried with backoff
+    for as long as it takes, never dead-lettered."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False, hold: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.hold = hold
 
 
 class HistoryError(BridgeError):

@@ -104,3 +104,9 @@ class Channels:
     async def links(self, name: str) -> list[ChannelRef]:
         raw: set[str] = await self.ctx.redis.smembers(keys.room_links(name))
         return [ChannelRef.parse(item) for item in sorted(raw)]
+
+    async def all_links(self, platform: str) -> list[ChannelRef]:
+        """Every platform channel of ``platform`` linked to some core channel."""
+        names: set[str] = await self.ctx.redis.smembers(keys.LINKED_CHANNELS)
+        found = [ref for name in sorted(names) for ref in await self.links(name)]
+        return [ref for ref in found if ref.platform == platform]

@@ -11,7 +11,15 @@ from bridge.core.context import CoreContext, CoreSettings
 from bridge.core.finder import Finder
 from bridge.core.messages import Messages, NoThread, PostOptions
 from bridge.core.notify import Subscriptions
-from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, Invocation, PlatformUser, ReactionEvent
+from bridge.core.ports import (
+    ChannelRef,
+    InboundEvent,
+    IngestResult,
+    Invocation,
+    LinkCheck,
+    PlatformUser,
+    ReactionEvent,
+)
 from bridge.core.reactions import Reactions
 from bridge.core.users import Users
 from bridge.errors import NotFound, UserError
@@ -49,6 +57,9 @@ class Chat:
         self.finder = Finder(ctx)
         self.subscriptions = Subscriptions(ctx)
         self.commands = CommandLayer(self, builtin_commands())
+        self.link_checks: dict[str, LinkCheck] = {}
+        """Per platform (set by its adapter): what a channel lacks before it can be linked, in words
+        for the admin (None: nothing); ``link`` refuses with that."""
 
     @classmethod
     async def open(cls, redis: Redis, settings: CoreSettings | None = None) -> Chat:

@@ -12,7 +12,7 @@ platform syntax to and from it (``bridge.formatting``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -43,6 +43,10 @@ class ChannelRef:
     def parse(cls, text: str) -> ChannelRef:
         platform, workspace, channel_id = text.split(":", 2)
         return cls(as_platform(platform), workspace, channel_id)
+
+
+LinkCheck = Callable[[ChannelRef], Awaitable[str | None]]
+"""What a platform channel lacks before the bridge can mirror it (e.g. a permission), or None."""
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ whose idempotency record ``cb:delivered:<entry>:<destination>`` exists. After a 
 call one script writes the id map, the idempotency record and the XACK (``mirror_commit.lua``).
 
 Failures only hold up their own lane: ``DeliveryError.retry_after`` is waited exactly (not counted
-as an attempt); other errors back off exponentially with jitter; after ``max_attempts`` or a
-permanent error the job goes to the dead-letter stream and is acknowledged. Failures are not
-counted while no destination of the same platform has succeeded since the job started failing
-(the platform or the network is down, not this message), for up to ``outage_hold_s``: an outage
-leaves the backlog queued in order, to be delivered when the platform is back. A lane with nothing
+as an attempt); ``DeliveryError.hold`` (a missing permission: the adapter told an admin) backs
+off up to ``backoff_cap_s`` for as long as it takes, never counted; other errors back off
+exponentially with jitter; after ``max_attempts`` or a permanent error the job goes to the
+dead-letter stream and is acknowledged. Failures are not counted while no destination of the same
+platform has succeeded since the job started failing (the platform or the network is down, not
+this message), for up to ``outage_hold_s``: an outage leaves the backlog queued in order, to be
+delivered when the platform is back. A lane with nothing
 to do exits after ``idle_exit`` seconds; the router starts it again when a job arrives.
 """
 
@@ -244,7 +246,7 @@ class Lane:
             return
         self.stats.head_ms = entry_ms(eid)
         self.stats.state = "sending"
-        attempts, failures, first_failure = 0, 0, 0.0
+        attempts, failures, first_failure, held = 0, 0, 0.0, 0
         while True:
             try:
                 body = pre.body if pre is not None and failures == 0 else None
@@ -259,12 +261,9 @@ class Lane:
                 if err.permanent:
                     await self._dead(eid, job, f"permanent: {err}", attempts + 1, reason="permanent")
                     return
-                if err.retry_after is not None:
-                    self._refused.add(entry)  # a 429 is a definite no: the retry need not look first
-                    self.stats.rate_limited += 1
-                    self._count("rate_limited", "retry_after")
-                    self.stats.last_error = f"429: {err}"
-                    if await self._pause(max(0.0, err.retry_after), "throttled"):
+                if err.hold or err.retry_after is not None:  # not counted as an attempt
+                    held += 1 if err.hold else 0
+                    if await self._wait_out(err, entry, held):
                         return
                     continue
                 error: Exception = err
@@ -297,6 +296,19 @@ class Lane:
         await self._forget_intent(entry)
         self._recent.append(entry)
         self.stats.head_ms = 0
+
+    async def _wait_out(self, err: DeliveryError, entry: str, held: int) -> bool:
+        """A refusal that says when to retry (429), or that waits for an admin (``hold``: the adapter
+        told them; backoff, never dead-lettered). True if the worker is stopping meanwhile."""
+        self._refused.add(entry)  # a definite no: nothing landed, the retry need not look first
+        if err.hold:
+            self._count("held", "needs_admin")
+            self.stats.last_error = f"held: {err}"
+            return await self._pause(backoff(held, self.config.backoff_base_s, self.config.backoff_cap_s), "held")
+        self.stats.rate_limited += 1
+        self._count("rate_limited", "retry_after")
+        self.stats.last_error = f"429: {err}"
+        return await self._pause(max(0.0, err.retry_after or 0.0), "throttled")
 
     async def _forget_intent(self, entry: str) -> None:
         """The delivery is recorded: its intent goes (if Redis fails now, the next attempt at this

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import discord
 
 from bridge import metrics
 from bridge.core.ports import ChannelRef
 
-from .webhooks import WebhookStore
+if TYPE_CHECKING:
+    from .webhooks import WebhookStore
 
 log = logging.getLogger("bridge.discord.admin")
 
@@ -86,7 +88,7 @@ class AdminAlerts:
         guild = self.client.get_guild(int(ref.workspace))
         owner_id = guild.owner_id if guild is not None else None
         if owner_id is None:
-            log.warning("%s: no way to tell an admin (no webhook, guild not cached); see the log and /healthz", ref.key())
+            log.warning("%s: no way to tell an admin (no webhook, guild not cached): see the log", ref.key())
             return
         try:
             owner = self.client.get_user(owner_id) or await self.client.fetch_user(owner_id)

@@ -73,7 +73,7 @@ def granted_in(channel: object) -> int | None:
 
 def sentence(channel_name: str, names: Iterable[str]) -> str:
     """``I need Manage Webhooks and Send Messages in #general``."""
-    items = list(names)
+    items = list(names) or ["nothing more"]
     listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
     return f"I need {listed} in #{channel_name}"
 

@@ -29,6 +29,7 @@ from bridge.formatting.emoji import from_discord_reaction
 from bridge.health import PartHealth
 
 from . import gateway_backoff
+from .admin_alerts import AdminAlerts
 from .catch_up import CatchUp
 from .commands import build_group
 from .config import DiscordConfig
@@ -40,6 +41,7 @@ from .inbound import Inbound
 from .interactions import APOLOGY, CommandHandler
 from .notices import discord_notices
 from .outbound import DiscordDestination
+from .permission_watch import PermissionWatch
 from .reactions_relay import DiscordReactions
 from .supervisor import supervise
 from .webhook_limits import RateGate
@@ -155,6 +157,12 @@ class _BridgeEvents(_ClientBase):
                 {"id": str(message_id), "channel_id": str(payload.channel_id), "guild_id": str(payload.guild_id)}
             )
             await self.adapter.inbound.on_raw_delete(single)
+
+    async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
+        await self.adapter.watch.recheck(after.guild.id)  # its permission overwrites may have changed
+
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        await self.adapter.watch.recheck(after.guild.id)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self.adapter.reactions.on_raw(payload, "add")
@@ -282,6 +290,11 @@ class DiscordAdapter:
         """Zombie connections: a heartbeat without ACK before the next one → reconnect (:mod:`.heartbeat_watch`)."""
         self.history = DiscordHistory(self.inbound)
         """What ``link --backfill`` reads the channel's earlier messages with."""
+        self.alerts = AdminAlerts(client=self.client, webhooks=self.webhooks, name=config.webhook_name)
+        self.webhooks.alerts = self.alerts
+        self.watch = PermissionWatch(client=self.client, chat=chat, alerts=self.alerts)
+        self.destination.watch = self.watch
+        chat.link_checks["discord"] = self.watch.link_problem
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -293,6 +306,7 @@ class DiscordAdapter:
         self.client = self._new_client()
         self.webhooks.client = self.inbound.client = self.destination.client = self.client
         self.inbound.threads.client = self.destination.threads.client = self.client
+        self.alerts.client = self.watch.client = self.client
 
     async def setup_commands(self, tree: app_commands.CommandTree[Any]) -> None:
         """Register ``/chat`` and sync it (per allowed guild, else globally)."""
@@ -337,6 +351,7 @@ class DiscordAdapter:
             zombie_reconnects=self.heartbeats.zombies,
             catch_ups=len(self.catch_up.runs),
             catching_up=not self.inbound.caught_up.is_set(),
+            needs_admin=self.alerts.summary() or None,
             **self.inbound.hold.info(),
         )
 

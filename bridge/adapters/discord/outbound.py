@@ -22,7 +22,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import discord
@@ -40,6 +41,7 @@ from . import reconcile
 from .config import DiscordConfig
 from .endpoints import jump_url
 from .files import Plan, lines_for_edit, planned, upload_limit
+from .permission_watch import PermissionWatch, is_refusal
 from .text import reply_header, split, to_discord, webhook_username
 from .thread_places import THREAD_ARCHIVED, Placement, Threads
 from .webhook_limits import RateGate, Throttled
@@ -48,6 +50,7 @@ from .webhooks import WebhookStore
 log = logging.getLogger("bridge.discord.outbound")
 UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE, INVALID_FORM = 10015, 10008, 40005, 50035
 MISSING = discord.utils.MISSING
+T = TypeVar("T")
 
 
 def to_delivery_error(err: BaseException, what: str, gate: RateGate | None = None) -> DeliveryError:
@@ -70,6 +73,8 @@ def to_delivery_error(err: BaseException, what: str, gate: RateGate | None = Non
             return DeliveryError(detail)
         if err.status == 401:  # the bot token was revoked: an outage of the whole side, held, not dropped
             return DeliveryError(detail)
+        if is_refusal(err):  # a permission is missing: held until an admin grants it (permission_watch)
+            return DeliveryError(detail, hold=True)
         return DeliveryError(detail, permanent=True)
     if isinstance(err, aiohttp.ClientError | OSError | asyncio.TimeoutError | discord.GatewayNotFound):
         return DeliveryError(f"{what}: {type(err).__name__}: {err}")
@@ -116,6 +121,8 @@ class DiscordDestination:
         """The bot's reactions (set by the adapter; see ``reactions``)."""
         self._partial: dict[tuple[str, str], list[str]] = {}
         """Parts of a split message posted before a 429 (this process): its retry posts the rest."""
+        self.watch: PermissionWatch | None = None
+        """Tells the admins about a held channel (missing permission) and when it works again."""
 
     def _failed(self, err: BaseException, what: str) -> DeliveryError:
         error = to_delivery_error(err, what, self.webhooks.gate)
@@ -125,7 +132,23 @@ class DiscordDestination:
         return error
 
     # -- Destination ---------------------------------------------------------------------------
+    async def _checked(self, channel: ChannelRef, work: Awaitable[T]) -> T:
+        """A destination call; a refusal an admin must fix is told to them (``permission_watch``)
+        and held; a success closes whatever was held in the channel."""
+        try:
+            result = await work
+        except DeliveryError as err:
+            if err.hold and self.watch is not None:
+                raise await self.watch.refused(channel, err) from err
+            raise
+        if self.watch is not None:
+            self.watch.worked(channel)
+        return result
+
     async def send(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
+        return await self._checked(channel, self._send_files(channel, message))
+
+    async def _send_files(self, channel: ChannelRef, message: OutboundMessage) -> list[str]:
         limit = upload_limit(self.client, channel.workspace)
         try:
             async with planned(self.files, message.files, limit) as plan:
@@ -206,6 +229,9 @@ class DiscordDestination:
         return sent
 
     async def edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
+        return await self._checked(channel, self._edit(channel, ids, message))
+
+    async def _edit(self, channel: ChannelRef, ids: list[str], message: OutboundMessage) -> list[str]:
         lines = lines_for_edit(message.files, upload_limit(self.client, channel.workspace), self.files.max_bytes)
         holding: list[str] = []
         added: list[str] = []
@@ -301,6 +327,9 @@ class DiscordDestination:
             )
 
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
+        await self._checked(channel, self._delete(channel, ids))
+
+    async def _delete(self, channel: ChannelRef, ids: list[str]) -> None:
         try:
             hook = await self.webhooks.get(channel.channel_id)
             for message_id in ids:

@@ -15,8 +15,10 @@ import aiohttp
 import discord
 
 from bridge.core.chat import Chat
+from bridge.core.ports import ChannelRef
 from bridge.errors import DeliveryError
 
+from .admin_alerts import AdminAlerts, Problem
 from .webhook_limits import RateGate
 
 log = logging.getLogger("bridge.discord.webhooks")
@@ -45,6 +47,8 @@ class WebhookStore:
         self._locks: dict[str, asyncio.Lock] = {}
         self._retired: set[str] = set()
         self._deleting: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.alerts: AdminAlerts | None = None
+        """Where a full channel is told to its admins (set by the adapter)."""
 
     def deleting(self, message_id: str) -> None:
         """Note a message the bridge is about to delete, so its MESSAGE_DELETE echo is not ingested."""
@@ -134,6 +138,11 @@ class WebhookStore:
                 "(code 30007): delete one (Channel settings → Integrations → Webhooks); mirrored messages wait"
             )
             log.error("%s", problem)
+            if self.alerts is not None:
+                fix = "delete one (Channel settings → Integrations → Webhooks)"
+                where = ChannelRef("discord", str(channel.guild.id), channel_id)
+                full = Problem("webhook_limit", f"#{channel.name} has 15 webhooks, Discord's limit", fix)
+                await self.alerts.raise_problem(where, full)
             raise DeliveryError(problem, retry_after=self.hold_s) from err
         if hook.token is None:
             raise DeliveryError(f"Discord returned a webhook without token for {channel_id}", permanent=True)

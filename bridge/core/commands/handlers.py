@@ -9,7 +9,7 @@ from bridge.core.commands import render
 from bridge.core.commands.registry import Call
 from bridge.core.finder import ago, fmt_time
 from bridge.core.ports import ChannelRef, Reply
-from bridge.errors import InvalidInput, UserError
+from bridge.errors import InvalidInput, PermissionDenied, UserError
 from bridge.store import keys
 from bridge.store.connection import RedisClient
 
@@ -109,6 +109,10 @@ async def link(call: Call) -> Reply:
     count = call.number("backfill", call.chat.ctx.settings.backfill_default)
     if count and ref.platform == "cli":
         raise InvalidInput("`--backfill` needs a Discord or Slack channel: only they have a history to import.")
+    check = call.chat.link_checks.get(ref.platform)
+    problem = await check(ref) if check is not None else None
+    if problem:  # e.g. "I need Manage Webhooks in #general": nothing is linked
+        raise PermissionDenied(problem)
     added = await call.chat.channels.link(name, ref)
     verb = "Linked" if added else "Already linked:"
     text = f"{verb} {ref.key()} ⇄ #{name}. Messages now mirror both ways."

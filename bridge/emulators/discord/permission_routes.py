@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import api_errors as errors
 from . import payloads
 from . import permissions as perms
 from .rest import reply
@@ -106,6 +107,47 @@ class PermissionControl:
             "names": perms.names(bits),
             "overwrites": [o.payload() for o in chan.overwrites.values()],
         }
+
+
+GATEWAY_ONLY = (
+    "joined_at",
+    "large",
+    "member_count",
+    "members",
+    "channels",
+    "threads",
+    "voice_states",
+    "presences",
+    "stage_instances",
+    "guild_scheduled_events",
+    "soundboard_sounds",
+    "unavailable",
+)
+"""GUILD_CREATE keys that the REST guild object does not have (events/gateway-events.mdx, Guild Create)."""
+
+
+def rest_routes(emulator: DiscordEmulator, prefix: str) -> list[web.RouteDef]:
+    """``GET /guilds/{id}`` (resources/guild.mdx Get Guild: the guild with its ``roles``) and
+    ``GET /guilds/{id}/roles`` (Get Guild Roles): what a client needs to compute permissions."""
+    world = emulator.world
+
+    def guild(request: web.Request) -> None:
+        if request.match_info["guild_id"] != world.guild_id:
+            raise errors.APIError(403, 50001, "Missing Access")
+
+    async def get_guild(request: web.Request) -> web.Response:
+        guild(request)
+        full = payloads.guild_create(world)
+        return reply({k: v for k, v in full.items() if k not in GATEWAY_ONLY})
+
+    async def get_roles(request: web.Request) -> web.Response:
+        guild(request)
+        return reply([payloads.role(r) for r in world.roles.values()])
+
+    return [
+        web.get(f"{prefix}/guilds/{{guild_id}}", get_guild),
+        web.get(f"{prefix}/guilds/{{guild_id}}/roles", get_roles),
+    ]
 
 
 def control_routes(emulator: DiscordEmulator) -> list[web.RouteDef]:

@@ -31,6 +31,7 @@ from .gateway_chaos import GatewayChaos
 from .gateway_chaos import control_routes as gateway_control_routes
 from .permission_routes import PermissionControl
 from .permission_routes import control_routes as permission_control_routes
+from .permission_routes import rest_routes as permission_rest_routes
 from .ratelimits import RateLimitRule, RateLimits
 from .ratelimits import control_routes as rate_limit_routes
 from .reaction_routes import ReactionRoutes, Reactions
@@ -86,6 +87,7 @@ class DiscordEmulator:
             app.add_routes(TokenRoutes(self.backend).routes(prefix))
             app.add_routes(ThreadRoutes(self.backend).routes(prefix))
             app.add_routes(ReactionRoutes(self.backend, self.reactions).routes(prefix))
+            app.add_routes(permission_rest_routes(self, prefix))
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/", self.gateway.handle)])
         app.add_routes(ControlRoutes(self).routes())
         app.add_routes(self.backend.cdn.routes())

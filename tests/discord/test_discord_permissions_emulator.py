@@ -1,0 +1,145 @@
+"""The emulator's permissions through the real discord.py: the docs' computation (topics/permissions.mdx
+"Permission Overwrites"), the refusals of the routes the bridge uses (50001 / 50013), the control
+routes, and GUILD_CREATE without the presences intent (events/gateway-events.mdx, Guild Create)."""
+
+from __future__ import annotations
+
+import aiohttp
+import discord
+import pytest
+from discord_kit import RecordingClient, StartClient
+
+from bridge.emulators.discord import DiscordEmulator
+from bridge.emulators.discord import permissions as perms
+from bridge.emulators.discord.state import Role
+
+
+def test_the_computation_follows_the_docs_order() -> None:
+    from bridge.emulators.discord.state import EmulatorConfig, World
+
+    world = World(EmulatorConfig())
+    general = world.channel_by_name("general")
+    bot = world.bot.id
+    view, send, hooks = perms.VIEW_CHANNEL, perms.SEND_MESSAGES, perms.MANAGE_WEBHOOKS
+    assert perms.in_channel(world, bot, general) & hooks  # the bot's role grants it
+    perms.overwrite(general, world.guild_id, perms.ROLE, deny=send)  # @everyone denied ...
+    perms.overwrite(general, world.bot_role.id, perms.ROLE, allow=send)  # ... a role allow wins
+    assert perms.in_channel(world, bot, general) & send
+    perms.overwrite(general, bot, perms.MEMBER, deny=send)  # the member's own overwrite comes last
+    assert not perms.in_channel(world, bot, general) & send
+    assert not perms.in_channel(world, bot, general) & perms.ATTACH_FILES  # implicitly denied with send
+    extra = Role("9", "helpers", 0, 3)  # roles' overwrites: denies and allows OR-ed, deny applied first
+    world.roles[extra.id] = extra
+    world.members[bot].roles.append(extra.id)
+    perms.overwrite(general, bot, perms.MEMBER, deny=0)
+    perms.overwrite(general, extra.id, perms.ROLE, deny=hooks)
+    assert not perms.in_channel(world, bot, general) & hooks  # a role overwrite's deny beats the base
+    perms.overwrite(general, world.bot_role.id, perms.ROLE, allow=send | hooks)
+    assert perms.in_channel(world, bot, general) & hooks  # any role's allow beats any role's deny
+    perms.overwrite(general, world.bot_role.id, perms.ROLE, allow=send, deny=view)
+    assert perms.in_channel(world, bot, general) == 0  # no View Channel: nothing at all
+    assert perms.in_channel(world, world.owner_id, general) == perms.ALL  # the owner (alice), never the bot
+    assert world.owner_id == world.user_by_name("alice").id
+
+
+async def test_routes_refuse_what_the_bot_may_not_do(client: RecordingClient, emulator: DiscordEmulator) -> None:
+    general = client.get_channel(int(emulator.channel("general").id))
+    assert isinstance(general, discord.TextChannel)
+    hook = await general.create_webhook(name="ours")
+    await emulator.permissions.revoke("general", "MANAGE_WEBHOOKS")
+    with pytest.raises(discord.Forbidden) as refused:
+        await general.create_webhook(name="another")
+    assert refused.value.code == 50013 and refused.value.text == "Missing Permissions"
+    with pytest.raises(discord.Forbidden):
+        await general.webhooks()
+    sent = await hook.send("a webhook needs no permission of the bot", wait=True)  # its token is enough
+    assert sent.content.startswith("a webhook")
+
+    await emulator.permissions.revoke("general", "SEND_MESSAGES")
+    with pytest.raises(discord.Forbidden) as no_send:
+        await general.send("hello")
+    assert no_send.value.code == 50013
+    await emulator.permissions.revoke("general", "READ_MESSAGE_HISTORY")
+    assert [m async for m in general.history(limit=5)] == []  # Get Channel Messages: none returned
+    with pytest.raises(discord.Forbidden):
+        await general.fetch_message(sent.id)
+    with pytest.raises(discord.Forbidden):
+        await general.get_partial_message(sent.id).add_reaction("👍")
+    await emulator.permissions.revoke("general", "VIEW_CHANNEL")
+    with pytest.raises(discord.Forbidden) as hidden:
+        await client.fetch_channel(general.id)
+    assert hidden.value.code == 50001 and hidden.value.text == "Missing Access"
+
+    await emulator.permissions.reset("general")
+    await general.send("allowed again")
+    assert len(await general.webhooks()) == 1
+    await hook.delete()
+    with pytest.raises(discord.NotFound) as gone:
+        await hook.send("after its deletion", wait=True)
+    assert gone.value.code == 10015  # Unknown Webhook
+
+
+async def test_a_thread_needs_send_messages_in_threads(client: RecordingClient, emulator: DiscordEmulator) -> None:
+    root = await emulator.say("alice", "general", "a thread root")
+    thread = await emulator.start_thread("alice", "general", "talk", message_id=root["id"])
+    await emulator.permissions.revoke("general", "SEND_MESSAGES")  # not inherited by threads
+    channel = await client.fetch_channel(int(thread.id))
+    assert isinstance(channel, discord.Thread)
+    await channel.send("in the thread")
+    await emulator.permissions.revoke("general", "SEND_MESSAGES_IN_THREADS")
+    with pytest.raises(discord.Forbidden):
+        await channel.send("not any more")
+
+
+async def test_discord_py_sees_the_changes_and_the_control_routes(
+    client: RecordingClient, emulator: DiscordEmulator
+) -> None:
+    general = client.get_channel(int(emulator.channel("general").id))
+    assert isinstance(general, discord.TextChannel) and general.guild.me is not None
+    assert general.permissions_for(general.guild.me).manage_webhooks
+    async with aiohttp.ClientSession() as http:
+        base = f"{emulator.base_url}/_emulator"
+        async with http.post(f"{base}/permissions", json={"channel": "general", "revoke": ["MANAGE_WEBHOOKS"]}) as r:
+            body = await r.json()
+            assert r.status == 200 and "MANAGE_WEBHOOKS" not in body["names"] and "VIEW_CHANNEL" in body["names"]
+        await client.wait_for_events(lambda _: not general.permissions_for(general.guild.me).manage_webhooks)
+        async with http.post(f"{base}/permissions", json={"channel": "general", "revoke": ["FLY"]}) as r:
+            assert r.status == 400 and "unknown permission 'FLY'" in (await r.json())["message"]
+        async with http.post(f"{base}/permissions", json={"channel": "general", "who": "nobody", "grant": 8}) as r:
+            assert r.status == 400
+        async with http.put(f"{base}/roles/@everyone", json={"permissions": ["VIEW_CHANNEL"]}) as r:
+            assert r.status == 200 and (await r.json())["permissions"] == str(perms.VIEW_CHANNEL)
+        async with http.get(f"{base}/permissions", params={"channel": "general", "who": "bob"}) as r:
+            assert (await r.json())["names"] == ["VIEW_CHANNEL"]
+        async with http.post(f"{base}/permissions", json={"channel": "general", "reset": True}) as r:
+            assert "MANAGE_WEBHOOKS" in (await r.json())["names"]
+    await client.wait_for_events(lambda _: general.permissions_for(general.guild.me).manage_webhooks)
+    bob = emulator.user("bob").id
+    assert emulator.permissions.of("general", "bob") == perms.VIEW_CHANNEL and emulator.permissions.changes == 3
+    assert bob  # the role change reached discord.py's cache too
+    assert general.guild.default_role.permissions.value == perms.VIEW_CHANNEL
+
+
+async def test_no_message_of_a_channel_the_bot_cannot_view(client: RecordingClient, emulator: DiscordEmulator) -> None:
+    await emulator.permissions.revoke("random", "VIEW_CHANNEL")
+    await emulator.say("alice", "random", "unseen")
+    await emulator.say("alice", "general", "seen")
+    await client.wait_for_events(lambda ev: any(k == "message" and v.content == "seen" for k, v in ev))
+    assert not any(k == "message" and v.content == "unseen" for k, v in client.events)
+
+
+async def test_guild_create_lists_only_the_bot_without_the_presences_intent(
+    client: RecordingClient, run_client: StartClient, emulator: DiscordEmulator
+) -> None:
+    guild = client.get_guild(int(emulator.guild_id))
+    assert guild is not None and guild.member_count == 4
+    assert [m.id for m in guild.members] == [int(emulator.bot_user_id)]
+    assert guild.get_member(int(emulator.user("alice").id)) is None
+    fetched = await guild.fetch_member(int(emulator.user("alice").id))  # REST still answers
+    assert fetched.display_name == "Alice A."
+    intents = discord.Intents.default()
+    intents.presences = intents.members = True  # discord.py caches others only with the members intent
+    full = RecordingClient(intents=intents)
+    await run_client(full, full.ready_event)
+    guild = full.get_guild(int(emulator.guild_id))
+    assert guild is not None and len(guild.members) == 4
