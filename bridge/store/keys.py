@@ -95,6 +95,12 @@ def discord_last_seen(guild_id: str) -> str:
     return f"cb:dseen:{guild_id}"
 
 
+def discord_member(guild_id: str, user_id: str) -> str:
+    """Hash (with a TTL): a Discord person's ``name`` and ``avatar`` as last fetched over REST, or
+    ``missing`` = 1 (no such user); the gateway lists almost no members without the privileged intents."""
+    return f"cb:dmember:{guild_id}:{user_id}"
+
+
 def thread_home(destination: str, root_id: str) -> str:
     """String: where the thread of core message ``root_id`` lives on one destination (the Discord
     thread id, the Slack root ts), written by the adapter when it posts in that thread, so that the

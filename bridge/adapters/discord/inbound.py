@@ -11,7 +11,6 @@ reaches discord.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,12 +22,13 @@ from bridge import metrics
 from bridge.adapters.outage import REDIS_AWAY, HoldFull, OutageHold
 from bridge.adapters.sender_notices import SenderNotices
 from bridge.core.chat import Chat
-from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
+from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult
 from bridge.formatting.thread_text import thread_root_text
 
 from .catch_up import LastSeen
 from .config import DiscordConfig
 from .content import describe_empty, extras, media_base
+from .member_names import MemberNames, platform_user
 from .text import to_core
 from .thread_places import Threads
 from .webhooks import WebhookStore
@@ -77,10 +77,6 @@ def message_event(
     )
 
 
-def platform_user(guild_id: str, user: discord.abc.User) -> PlatformUser:
-    return PlatformUser("discord", guild_id, str(user.id), user.display_name or user.name, str(user.display_avatar.url))
-
-
 class Inbound:
     def __init__(self, *, client: discord.Client, chat: Chat, config: DiscordConfig, webhooks: WebhookStore) -> None:
         self.client = client
@@ -102,6 +98,8 @@ class Inbound:
         """Cleared while a new gateway session catches up on its gap (``catch_up``): live events wait."""
         self.caught_up.set()
         self.last_seen = LastSeen(chat.ctx.redis)
+        self.members = MemberNames(client=client, chat=chat)
+        """Names of people the member cache does not hold (no privileged intents: almost everyone)."""
 
     async def wait_handled(self, count: int, within: float = 5.0) -> list[IngestResult]:
         """Wait until ``count`` events have been handed to the core; return the recent results."""
@@ -229,16 +227,15 @@ class Inbound:
         as its platform id, so every message of the thread goes in the same core thread."""
         if await self.chat.thread_root_of(ref, str(thread.id)) is not None:
             return
-        owner = thread.owner or message.author
+        owner = platform_user(ref.workspace, thread.owner or message.author)
         if thread.owner is None and thread.owner_id:
-            with contextlib.suppress(discord.HTTPException):
-                owner = await thread.guild.fetch_member(thread.owner_id)
+            owner = await self.members.user(ref.workspace, str(thread.owner_id)) or owner
         root = InboundEvent(
             kind="message",
             channel=ref,
             message_id=str(thread.id),
             event_key=f"discord:{thread.id}:thread",
-            author=platform_user(ref.workspace, owner),
+            author=owner,
             text=thread_root_text(thread.name),
         )
         await self._ingest(root)
@@ -320,10 +317,11 @@ class Inbound:
             name = await self.chat.find_username("discord", workspace, user_id)
             if name is not None:
                 return name
-            user = mentioned.get(user_id) or guild.get_member(int(user_id))
-            if user is None:
+            user = mentioned.get(user_id)
+            person = platform_user(workspace, user) if user is not None else await self.members.user(workspace, user_id)
+            if person is None:
                 return None
-            return await self.chat.resolve_user(platform_user(workspace, user))
+            return await self.chat.resolve_user(person)
 
         async def channel_name(channel_id: str) -> str | None:
             return await self.chat.channel_for(ChannelRef("discord", workspace, channel_id))

@@ -23,7 +23,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Invocation, Reply
 
 from .config import DiscordConfig
-from .inbound import platform_user
+from .member_names import platform_user
 from .text import split, to_discord
 
 log = logging.getLogger("bridge.discord.commands")

@@ -25,7 +25,7 @@ from bridge import metrics
 from bridge.core.ports import ChannelRef, PlatformUser, ReactionEvent
 from bridge.formatting.emoji import DiscordCustom, from_discord_reaction, to_discord_reaction
 
-from .inbound import platform_user
+from .member_names import platform_user
 from .outbound import UNKNOWN_MESSAGE, to_delivery_error
 
 if TYPE_CHECKING:
@@ -84,10 +84,9 @@ class DiscordReactions:
         """The reacting person (the add event carries the member; a remove only the id)."""
         if member is not None:
             return platform_user(guild_id, member)
-        guild = self.client.get_guild(int(guild_id))
-        found: discord.abc.User | None = (guild.get_member(user_id) if guild else None) or self.client.get_user(user_id)
+        found = await self.inbound.members.user(guild_id, str(user_id))  # no member cache without the intents
         if found is not None:
-            return platform_user(guild_id, found)
+            return found
         username = await self.chat.find_username("discord", guild_id, str(user_id))
         return PlatformUser("discord", guild_id, str(user_id), username or str(user_id))
 
