@@ -44,16 +44,16 @@ class PermissionDenied(UserError):
 
 class DeliveryError(BridgeError):
     """An outbound platform call failed. ``retry_after`` is set when the platform said when to retry;
-    ``hold``: the destination waits for an admin's fix (a missing permission): retried with backoff
+    ``needs_admin``: the destination waits for an admin's fix (a missing permission): retried with backoff
     for as long as it takes, never dead-lettered."""
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False, hold: bool = False
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False, needs_admin: bool = False
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
-        self.hold = hold
+        self.needs_admin = needs_admin
 
 
 class HistoryError(BridgeError):

@@ -8,7 +8,7 @@ whose idempotency record ``cb:delivered:<entry>:<destination>`` exists. After a 
 call one script writes the id map, the idempotency record and the XACK (``mirror_commit.lua``).
 
 Failures only hold up their own lane: ``DeliveryError.retry_after`` is waited exactly (not counted
-as an attempt); ``DeliveryError.hold`` (a missing permission: the adapter told an admin) backs
+as an attempt); ``DeliveryError.needs_admin`` (a missing permission: the adapter told an admin) backs
 off up to ``backoff_cap_s`` for as long as it takes, never counted; other errors back off
 exponentially with jitter; after ``max_attempts`` or a permanent error the job goes to the
 dead-letter stream and is acknowledged. Failures are not counted while no destination of the same
@@ -261,8 +261,8 @@ class Lane:
                 if err.permanent:
                     await self._dead(eid, job, f"permanent: {err}", attempts + 1, reason="permanent")
                     return
-                if err.hold or err.retry_after is not None:  # not counted as an attempt
-                    held += 1 if err.hold else 0
+                if err.needs_admin or err.retry_after is not None:  # not counted as an attempt
+                    held += 1 if err.needs_admin else 0
                     if await self._wait_out(err, entry, held):
                         return
                     continue
@@ -298,10 +298,10 @@ class Lane:
         self.stats.head_ms = 0
 
     async def _wait_out(self, err: DeliveryError, entry: str, held: int) -> bool:
-        """A refusal that says when to retry (429), or that waits for an admin (``hold``: the adapter
+        """A refusal that says when to retry (429), or that waits for an admin (``needs_admin``: the adapter
         told them; backoff, never dead-lettered). True if the worker is stopping meanwhile."""
         self._refused.add(entry)  # a definite no: nothing landed, the retry need not look first
-        if err.hold:
+        if err.needs_admin:
             self._count("held", "needs_admin")
             self.stats.last_error = f"held: {err}"
             return await self._pause(backoff(held, self.config.backoff_base_s, self.config.backoff_cap_s), "held")

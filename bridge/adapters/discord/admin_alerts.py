@@ -1,7 +1,7 @@
 """Problems in a linked Discord channel that only a server admin can fix, told where they are seen.
 
 A missing permission (``channel_permissions``) or a channel with 15 webhooks (``webhooks``) holds
-that channel's deliveries (``DeliveryError(hold=True)``: retried with backoff, never dead-lettered;
+that channel's deliveries (``DeliveryError(needs_admin=True)``: retried with backoff, never dead-lettered;
 the other rooms go on). Each problem, once, when it appears:
 
 - a WARNING log line naming the channel, what is missing and how to fix it;

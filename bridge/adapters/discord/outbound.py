@@ -74,7 +74,7 @@ def to_delivery_error(err: BaseException, what: str, gate: RateGate | None = Non
         if err.status == 401:  # the bot token was revoked: an outage of the whole side, held, not dropped
             return DeliveryError(detail)
         if is_refusal(err):  # a permission is missing: held until an admin grants it (permission_watch)
-            return DeliveryError(detail, hold=True)
+            return DeliveryError(detail, needs_admin=True)
         return DeliveryError(detail, permanent=True)
     if isinstance(err, aiohttp.ClientError | OSError | asyncio.TimeoutError | discord.GatewayNotFound):
         return DeliveryError(f"{what}: {type(err).__name__}: {err}")
@@ -138,7 +138,7 @@ class DiscordDestination:
         try:
             result = await work
         except DeliveryError as err:
-            if err.hold and self.watch is not None:
+            if err.needs_admin and self.watch is not None:
                 raise await self.watch.refused(channel, err) from err
             raise
         if self.watch is not None:

@@ -71,7 +71,7 @@ class PermissionWatch:
             name = found[0] if found is not None else ref.channel_id
             text = f"Discord refuses the bot in #{name} ({err})"
         await self.alerts.raise_problem(ref, Problem(KIND, text, fix_hint()))
-        return DeliveryError(f"{text} ({err})", hold=True)
+        return DeliveryError(f"{text} ({err})", needs_admin=True)
 
     def worked(self, ref: ChannelRef) -> None:
         """A call in the channel succeeded: whatever was held there is fixed."""

@@ -33,6 +33,8 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``DELETE /_emulator/threads/{id}``
 - ``POST /_emulator/threads/sync``                 ``{channels}`` → the THREAD_LIST_SYNC sent
 - ``POST /_emulator/reactions``, ``GET /_emulator/reactions?channel=``: see ``reaction_routes.control_routes``
+- ``POST /_emulator/permissions``, ``GET /_emulator/permissions``, ``PUT /_emulator/roles/{role}``: grant and
+  revoke the bot's (or anyone's) permissions, see ``permission_routes``
 """
 
 from __future__ import annotations
