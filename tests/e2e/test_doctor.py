@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
 from generations import Generation
 
 from bridge.config import parse
@@ -22,7 +23,13 @@ async def run_doctor(
     slack: SlackEmulator,
     *,
     discord_token: str | None = None,
+    keep_data: bool = False,
 ) -> int:
+    """``chatbridge doctor`` against the emulators, on an empty database unless ``keep_data`` (the
+    session's Redis keeps what earlier tests linked, and doctor checks every linked channel)."""
+    if not keep_data:
+        with redis.Redis.from_url(redis_url) as client:
+            client.flushall()
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DISCORD_TOKEN", discord_token or discord.token)
     monkeypatch.setenv("SLACK_BOT_TOKEN", slack.config.bot_token)

@@ -28,7 +28,7 @@ async def _doctor_on_linked_channels(
         await chat.channels.create("general")
         for name in ("general", "random", "cricket"):
             await chat.channels.link("general", ChannelRef("discord", discord.guild_id, discord.channel(name).id))
-        code = await run_doctor(monkeypatch, redis_url, discord, slack)
+        code = await run_doctor(monkeypatch, redis_url, discord, slack, keep_data=True)
         out = capsys.readouterr().out
         assert code == 0, out
         assert "[ok] the bot has what mirroring needs in #general" in out and "#cricket" in out
@@ -38,7 +38,7 @@ async def _doctor_on_linked_channels(
         await discord.permissions.revoke("cricket", "VIEW_CHANNEL", who="@everyone")
         await discord.permissions.grant("cricket", "VIEW_CHANNEL", who="chatbridge")  # a role allow wins
         await discord.permissions.revoke("cricket", "ADD_REACTIONS")
-        code = await run_doctor(monkeypatch, redis_url, discord, slack)
+        code = await run_doctor(monkeypatch, redis_url, discord, slack, keep_data=True)
     out = capsys.readouterr().out
     assert code == 1
     problems = [line for line in out.splitlines() if line.startswith("[!!]")]
