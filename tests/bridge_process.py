@@ -17,6 +17,28 @@ BOOT_TIMEOUT = 60.0
 SANDBOX_FILE = "chatbridge-sandbox.json"
 
 
+def wait_for(cond: Callable[[], object], timeout: float, what: str = "condition") -> None:
+    """Poll another process's state (its log, its files, its answers) until ``cond()`` is truthy."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.1)  # polling another process's output; bounded by the deadline
+
+
+def cli(cfg: Path, cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``chatbridge -c cfg <args>`` beside the running bridge; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "-c", str(cfg), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _tail(log_path: Path) -> str:
     return log_path.read_text(errors="replace")[-3000:]
 

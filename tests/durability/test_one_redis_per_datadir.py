@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from bridge_process import cli as bridge_cli
 from generations import Generation
 
 from bridge.errors import StoreError
@@ -172,14 +173,7 @@ def test_chatbridge_run_killed_then_restarted_adopts_its_redis(tmp_path: Path, g
         return proc, log
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bridge", "-c", str(cfg), *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return bridge_cli(cfg, tmp_path, *args, env=env)
 
     first, log1 = run()
     try:

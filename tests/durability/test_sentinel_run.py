@@ -7,31 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from bridge_process import SANDBOX_FILE, bridge_process
+from bridge_process import SANDBOX_FILE, bridge_process, cli, wait_for
 from generations import Generation
 from sentinel_cluster import MASTER, SentinelGroup
-
-
-def _cli(cfg: Path, cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", "-c", str(cfg), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _emulator(info: dict[str, Any], platform: str, path: str, body: dict[str, str] | None = None) -> Any:
@@ -62,14 +46,6 @@ def _shown(info: dict[str, Any], platform: str) -> list[str]:
     return [str(m.get("text", "")) for m in rows if not m.get("deleted")]
 
 
-def _wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not within {timeout}s")
-        time.sleep(0.1)  # polling another process's output; bounded by the deadline
-
-
 # CLI processes beside the bridge, each a full Python start: more than 60 s on a loaded machine
 @pytest.mark.timeout(240)
 def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Path, generation: Generation) -> None:
@@ -89,7 +65,7 @@ def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Pat
             info = json.loads((data / SANDBOX_FILE).read_text())
             assert info["redis"] == group.url
             _say(info, "discord", "alice", "before-kill")
-            _wait_for(lambda: "before-kill" in _shown(info, "slack"), 60, "the first message on Slack")
+            wait_for(lambda: "before-kill" in _shown(info, "slack"), 60, "the first message on Slack")
 
             old = group.primary_port()
             assert old is not None
@@ -99,10 +75,10 @@ def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Pat
             new = group.wait_promoted(old)
             group.rejoin(killed)  # redis.wait.replicas 1 needs a replica again
 
-            _wait_for(lambda: "during-d" in _shown(info, "slack"), 60, "the Discord message said during the failover")
-            _wait_for(lambda: "during-s" in _shown(info, "discord"), 60, "the Slack message said during the failover")
+            wait_for(lambda: "during-d" in _shown(info, "slack"), 60, "the Discord message said during the failover")
+            wait_for(lambda: "during-s" in _shown(info, "discord"), 60, "the Slack message said during the failover")
             assert _shown(info, "slack").count("during-d") == 1 and _shown(info, "discord").count("during-s") == 1
-            history = _cli(cfg, tmp_path, env, "exec", "history general 20").stdout
+            history = cli(cfg, tmp_path, "exec", "history general 20", env=env).stdout
             assert history.count("during-d") == 1 and history.count("during-s") == 1, history
 
             def healthz() -> dict[str, dict[str, object]]:
@@ -112,8 +88,8 @@ def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Pat
 
             redis_part = healthz()["redis"]
             assert redis_part["ok"] and f"up at {group.url}" == redis_part["detail"], redis_part
-            _wait_for(lambda: bool(healthz()["worker"]["ok"]), 30, "the worker healthy after the failover")
-            doctor = _cli(cfg, tmp_path, env, "doctor").stdout
+            wait_for(lambda: bool(healthz()["worker"]["ok"]), 30, "the worker healthy after the failover")
+            doctor = cli(cfg, tmp_path, "doctor", env=env).stdout
             assert f"1 replica(s) connected (Sentinel group {MASTER}: primary at 127.0.0.1:{new})" in doctor, doctor
     finally:
         group.stop()

@@ -11,12 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge_process import SANDBOX_FILE, bridge_process
+from bridge_process import SANDBOX_FILE, bridge_process, cli, wait_for
 from generations import Generation
 
 BOOT_TIMEOUT = 60.0
@@ -31,20 +30,6 @@ def sandbox(tmp_path: Path, generation: Generation) -> Iterator[tuple[Path, Path
     with bridge_process(cfg, tmp_path, env, tmp_path / "run.log", ready=(data / SANDBOX_FILE).exists):
         yield cfg, tmp_path
     assert not (data / "chatbridge-sandbox.json").exists()
-
-
-def wait_for(cond: object, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.1)  # polling another process's output; bounded by the deadline
-
-
-def cli(cfg: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", "-c", str(cfg), *args], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
 
 
 # a dozen CLI processes, each a full Python start: more than the 60 s default on a loaded machine

@@ -7,22 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge_process import SANDBOX_FILE, bridge_process
+from bridge_process import SANDBOX_FILE, bridge_process, wait_for
 
 BOOT_TIMEOUT = 60.0
-
-
-def wait_for(cond: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling another process's output; bounded by the deadline
 
 
 class Run:
