@@ -53,6 +53,16 @@ async def _recorded(redis: RedisClient) -> collections.Counter[str]:
     return counts
 
 
+async def _all_acked(both: Both) -> None:
+    """Every Slack event envelope sent (first deliveries and redeliveries) is acknowledged in the
+    end: each copy's handler finished (none is left running when the bridge stops)."""
+    await until(
+        lambda: all(e.acked for e in both.slack.socket.envelopes if e.type == "events_api"),
+        timeout=30,
+        what="every Slack envelope acknowledged",
+    )
+
+
 def _crossed(both: Both) -> tuple[list[str], list[str]]:
     """(Discord's messages as Slack shows them, Slack's as Discord shows them)."""
     return [t for t in both.slack_texts() if t.startswith("d-")], [
@@ -97,6 +107,7 @@ async def test_a_killed_primary_mid_traffic_both_ways_loses_and_doubles_nothing(
             assert all(counts[t] == 1 for t in want_d + want_s), counts
             holds = both.adapter("discord").inbound.hold, both.adapter("slack").rooms.hold
             await until(lambda: holds[0].held == 0 and holds[1].held == 0, timeout=30, what="empty holds")
+            await _all_acked(both)
             # the promoted replica has the search index too, with what was recorded on either node
             page = await chat.finder.messages("s-15")
             assert [m.text for m in page.hits] == ["s-15"]
@@ -157,7 +168,8 @@ async def test_wait_timeout_leaves_the_event_unacked_and_the_redelivery_is_recor
             counts = await _recorded(chat.ctx.redis)
             assert counts["s-held"] == 1 and counts["d-held"] == 1
             assert both.adapter("slack").rooms.counters["duplicate"] >= 1  # the redelivery, deduplicated
-            await until(lambda: _crossed(both) == (["d-before", "d-held"], ["s-before", "s-held"]), timeout=5)
+            await _all_acked(both)
+            assert _crossed(both) == (["d-before", "d-held"], ["s-before", "s-held"])
     finally:
         await redis.aclose()
 
