@@ -12,7 +12,9 @@ platform's history API (the emulators on 127.0.0.1, the real slack_sdk / discord
   source (``conversations.history`` pages of 200 + ``conversations.replies``; Get Channel Messages
   pages of 100), converted as live events are, then recorded.
 
-Medians of ``--runs``; the machine is shared, so read the ratios.
+Medians of ``--runs``; the machine is shared, so read the ratios. The Slack emulator enforces
+Slack's Tier 3 (50 calls a minute) on both methods, as Slack does: with a thread every 10 messages
+the Slack figure is that limit (one ``conversations.replies`` call per thread), not the bridge.
 """
 
 from __future__ import annotations

@@ -45,9 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("bridge.backfill")
 
 MAX_BACKFILL = 10_000
-"""The largest N of one ``link --backfill``: Slack allows about 50 ``conversations.history`` calls a
-minute (Tier 3, 200 messages each, plus one ``conversations.replies`` call per thread) and Discord
-100 messages a call, so 10,000 is a few minutes at most. Older history: ``chatbridge import``."""
+"""The largest N of one ``link --backfill``. Slack allows about 50 ``conversations.history`` calls a
+minute (Tier 3, 200 messages each) and as many ``conversations.replies`` calls (one per thread):
+10,000 channel messages are ~1 minute, plus a minute per 50 threads among them; Discord reads 100
+messages a call. Older or larger history: ``chatbridge import``."""
 ACTIVE = ("queued", "running")
 Tell = Callable[[Mapping[str, str], str], Awaitable[None]]
 """How the runner reaches the person who asked: (the job's fields, text)."""
