@@ -201,3 +201,56 @@ async def test_a_sharded_adapter_catches_up_too(chat: Chat, discord_endpoints: D
             assert runs[0].failed == 0 and emu.gateway.identifies == 4
         finally:
             await bridge.close()
+
+
+async def test_a_restart_catches_up_what_was_said_while_down(
+    linked: Chat, emulator: DiscordEmulator, adapter_config: DiscordConfig
+) -> None:
+    """A restart is a gap too: the next start reads each linked channel after its recorded anchor. A
+    channel with no anchor yet (linked, nothing taken in) gets one at start; its older history is
+    never replayed."""
+    await emulator.say("alice", "random", "old history, before the link")
+    await linked.channels.create("random")
+    await linked.channels.link("random", ChannelRef("discord", emulator.guild_id, emulator.channel("random").id))
+    first = DiscordAdapter(chat=linked, config=adapter_config)
+    await first.start(emulator.token, ready_within=10)
+    try:
+        before = await _say(emulator, "before", 2)
+        await _in_core(linked, before)
+        assert first.catch_up.start_run is not None and first.catch_up.start_run.messages == 0
+    finally:
+        await first.close()
+    down = await _say(emulator, "while the bridge was down", 4)
+    down_random = await _say(emulator, "in random while down", 1, where="random")
+    second = DiscordAdapter(chat=linked, config=adapter_config)
+    await second.start(emulator.token, ready_within=10)
+    try:
+        await until(lambda: second.catch_up.start_run, what="the start's catch-up")
+        after = await _say(emulator, "after", 1)
+        assert await _in_core(linked, before + down + after) == before + down + after
+        random = [m.text for m in await linked.messages.history("random", 20) if m.kind == "message"]
+        assert random == down_random  # not "old history, before the link"
+        assert second.catch_up.runs == []  # no lost session, only the start
+    finally:
+        await second.close()
+
+
+async def test_catch_up_on_start_can_be_turned_off(
+    linked: Chat, emulator: DiscordEmulator, adapter_config: DiscordConfig
+) -> None:
+    config = adapter_config.model_copy(update={"catch_up_on_start": False})
+    first = DiscordAdapter(chat=linked, config=config)
+    await first.start(emulator.token, ready_within=10)
+    try:
+        await _in_core(linked, await _say(emulator, "before", 1))
+    finally:
+        await first.close()
+    await _say(emulator, "while down", 1)
+    second = DiscordAdapter(chat=linked, config=config)
+    await second.start(emulator.token, ready_within=10)
+    try:
+        after = await _say(emulator, "after", 1)
+        assert (await _in_core(linked, after))[-2:] == ["before 0", "after 0"]
+        assert second.catch_up.start_run is None
+    finally:
+        await second.close()

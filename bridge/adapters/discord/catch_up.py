@@ -3,7 +3,7 @@
 Discord replays missed events only on a successful RESUME (discord-api-docs events/gateway.mdx
 "Resuming"). After op 9 Invalid Session with ``d: false``, close 4009 "Session timed out", or a
 client that had to start over, the new session begins with READY and the events of the gap are gone
-for good. So on every READY but the first (``RESUMED`` needs nothing), every linked channel and the
+for good. So on every READY but the first (``RESUMED`` needs nothing; the start: below), every linked channel and the
 active threads under it are read over REST (:mod:`.history`, Get Channel Messages ``after`` the
 anchor, oldest first) and each message goes through the normal inbound path: it crosses to the other
 platforms exactly as if it had come live, and once — its event key ``discord:<id>:create`` is the one
@@ -19,6 +19,12 @@ The anchor of a channel or thread is the newer of: the last message id taken in 
 in a linked room), and the snowflake of the last gateway event of the old session less
 ``MARGIN_S`` (everything older than that was received before the gap; the margin covers gateway
 latency and the clock difference with Discord). A thread never seen before starts at the latter.
+
+The adapter's start is a gap too (the bridge was down; ``discord.catch_up_on_start``, default on):
+the first READY runs a catch-up from the recorded anchors only — a linked channel with none yet
+(nothing taken in there so far) is not read, it gets Discord's ``last_message_id`` as its anchor
+for next time, so a channel's older history is never replayed as new. After each read the anchor
+moves past the newest message read, the bridge's own webhook posts included.
 
 What is recovered and what is not:
 
@@ -88,6 +94,16 @@ class LastSeen:
         more, deduplicated), never forward past an unseen message."""
         await self.redis.hset(keys.discord_last_seen(str(guild_id)), str(channel_id), str(message_id))
 
+    async def seed(self, guild_id: int, anchors: dict[int, int]) -> None:
+        """Anchors for channels that have none yet (HSETNX each: never moves a recorded one)."""
+        if not anchors:
+            return
+        key = keys.discord_last_seen(str(guild_id))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel_id, message_id in anchors.items():
+                pipe.hsetnx(key, str(channel_id), str(message_id))
+            await pipe.execute()
+
     async def of(self, guild_id: int, channel_ids: list[int]) -> dict[int, int]:
         if not channel_ids:
             return {}
@@ -103,6 +119,8 @@ class CatchUpResult:
     """Messages read from history and handed to the inbound path (duplicates included)."""
     edits: int = 0
     """Edits of messages from before the gap, made during it, handed to the inbound path."""
+    start: bool = False
+    """The catch-up of the adapter's start (its downtime), not of a lost session."""
     failed: int = 0
     seconds: float = 0.0
 
@@ -116,7 +134,14 @@ class CatchUp:
     runs the catch-up after a READY that was not the first."""
 
     def __init__(
-        self, *, chat: Chat, last_seen: LastSeen, gate: asyncio.Event, replay: Replay, replay_edit: ReplayEdit
+        self,
+        *,
+        chat: Chat,
+        last_seen: LastSeen,
+        gate: asyncio.Event,
+        replay: Replay,
+        replay_edit: ReplayEdit,
+        on_start: bool = True,
     ) -> None:
         self.chat = chat
         self.last_seen = last_seen
@@ -124,6 +149,11 @@ class CatchUp:
         """Set while live events may be taken in; cleared from a new session's READY to the end of its catch-up."""
         self.replay = replay
         self.replay_edit = replay_edit
+        self.on_start = on_start
+        """Also catch up when the adapter starts (a restart is a gap too), from the recorded anchors."""
+        self.start_run: CatchUpResult | None = None
+        """The catch-up of the adapter's start, once done (``runs`` holds those of lost sessions)."""
+        self._starting = False
         self.client: discord.Client | None = None
         self.readies = 0
         self.last_event_at = 0.0
@@ -146,6 +176,9 @@ class CatchUp:
                 self._gap_from = self._gap_from or self.last_event_at
                 self._pending = True
                 self.gate.clear()
+            elif self.readies == 1 and self.on_start:  # the process (re)started: its downtime is a gap too
+                self._pending = self._starting = True
+                self.gate.clear()
         self.last_event_at = time.time()
 
     def ready(self, client: discord.Client) -> None:
@@ -159,9 +192,10 @@ class CatchUp:
         self._start(client)
 
     def _start(self, client: discord.Client) -> None:
-        self._pending = self._ready_waiting = False
+        starting = self._starting and not self._gap_from
+        self._pending = self._ready_waiting = self._starting = False
         gap_from, self._gap_from = self._gap_from, 0.0
-        self._task = asyncio.create_task(self._run(client, gap_from), name="discord-catch-up")
+        self._task = asyncio.create_task(self._run(client, None if starting else gap_from), name="discord-catch-up")
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -179,12 +213,15 @@ class CatchUp:
         return self.runs
 
     # -- the catch-up ------------------------------------------------------------------------------
-    async def _run(self, client: discord.Client, gap_from: float) -> CatchUpResult:
+    async def _run(self, client: discord.Client, gap_from: float | None) -> CatchUpResult:
+        """``gap_from``: when the lost session's last event came; None: the adapter's start (only
+        channels with a recorded anchor are read, from it; the others get one for next time)."""
         started = time.monotonic()
-        result = CatchUpResult()
+        result = CatchUpResult(start=gap_from is None)
         try:
-            since = datetime.fromtimestamp(max(gap_from - MARGIN_S, DISCORD_EPOCH_S), tz=UTC)
-            log.info("Discord: a new gateway session (not resumed): catching up every linked channel")
+            since = None if gap_from is None else datetime.fromtimestamp(max(gap_from - MARGIN_S, DISCORD_EPOCH_S), UTC)
+            why = "the adapter started" if since is None else "a new gateway session (not resumed)"
+            log.info("Discord: %s: catching up every linked channel", why)
             for guild_id, channel_ids in (await self._linked()).items():
                 await self._guild(client, guild_id, channel_ids, since, result)
         except Exception:
@@ -192,8 +229,11 @@ class CatchUp:
             result.failed += 1
         finally:
             result.seconds = time.monotonic() - started
-            self.runs.append(result)
-            del self.runs[:-50]
+            if result.start:
+                self.start_run = result
+            else:
+                self.runs.append(result)
+                del self.runs[:-50]
             self.changed.set()
             if not self._pending:
                 self.gate.set()
@@ -217,9 +257,12 @@ class CatchUp:
         return found
 
     async def _guild(
-        self, client: discord.Client, guild_id: int, channel_ids: list[int], since: datetime, result: CatchUpResult
-    ) -> None:
-        floor = max(discord.utils.time_snowflake(since), 0)
+        self, client: discord.Client, guild_id: int, channel_ids: list[int], since: datetime | None,
+        result: CatchUpResult,
+    ) -> None:  # fmt: skip
+        """Each linked channel, then its active threads, after its anchor. ``since`` None (the start):
+        only where an anchor is recorded (a thread without one: its channel's); the channels without
+        one get the newest message id Discord reports for them, to start from next time."""
         guild = client.get_guild(guild_id)
         threads: list[discord.Thread] = []
         if guild is not None:
@@ -228,26 +271,41 @@ class CatchUp:
             except discord.HTTPException as err:
                 self._failed(result, f"guild {guild_id}", f"cannot list its active threads ({err})")
         seen = await self.last_seen.of(guild_id, channel_ids + [t.id for t in threads])
+        floor = 0 if since is None else max(discord.utils.time_snowflake(since), 0)
+        unseen: dict[int, int] = {}
         for channel_id in sorted(channel_ids):
             where = client.get_channel(channel_id)
-            if not isinstance(where, discord.ForumChannel):  # a forum has no messages of its own
+            anchor = max(seen.get(channel_id, 0), floor)
+            if not anchor:  # the start, and nothing recorded: nothing known to have been missed
+                last = getattr(where, "last_message_id", None)
+                if isinstance(last, int):
+                    unseen[channel_id] = last
+            elif not isinstance(where, discord.ForumChannel):  # a forum has no messages of its own
                 result.channels += 1
-                await self._read(client, guild_id, channel_id, max(seen.get(channel_id, 0), floor), since, result)
+                await self._read(client, guild_id, channel_id, anchor, since, result)
             for thread in sorted((t for t in threads if t.parent_id == channel_id), key=lambda t: t.id):
-                result.threads += 1
-                await self._read(client, guild_id, thread, max(seen.get(thread.id, 0), floor), since, result)
+                thread_anchor = max(seen.get(thread.id, 0), floor) or anchor
+                if thread_anchor:
+                    result.threads += 1
+                    await self._read(client, guild_id, thread, thread_anchor, since, result)
+        await self.last_seen.seed(guild_id, unseen)
 
     async def _read(
         self, client: discord.Client, guild_id: int, where: int | discord.Thread, after_id: int,
-        since: datetime, result: CatchUpResult,
+        since: datetime | None, result: CatchUpResult,
     ) -> None:  # fmt: skip
         try:
             place = where if isinstance(where, discord.Thread) else await history.channel(client, where)
+            newest = 0
             async for message in history.after(client, place, after_id):
                 result.messages += 1
                 metrics.inbound_event("discord", "caught_up")
                 await self.replay(message)
-            await self._edits(client, guild_id, place, after_id, since, result)
+                newest = message.id
+            if newest:  # past what the inbound path ignores too (the bridge's own webhook posts)
+                await self.last_seen.note(guild_id, place.id, newest)
+            edits_since = since or discord.utils.snowflake_time(after_id)  # the start: edits since the anchor
+            await self._edits(client, guild_id, place, after_id, edits_since, result)
         except (history.HistoryUnavailable, discord.HTTPException) as err:
             name = f"thread {where.id}" if isinstance(where, discord.Thread) else f"channel {where}"
             self._failed(result, name, str(err))

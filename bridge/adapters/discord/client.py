@@ -284,6 +284,7 @@ class DiscordAdapter:
             gate=self.inbound.caught_up,
             replay=self.inbound.replay,
             replay_edit=self.inbound.replay_edit,
+            on_start=config.catch_up_on_start,
         )
         """What was said during a gateway session that could not be resumed (:mod:`.catch_up`)."""
         self.heartbeats = HeartbeatWatch(lambda: _gateway_sockets(self.client))
