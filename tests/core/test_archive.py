@@ -163,6 +163,7 @@ async def test_bad_archive_input_is_refused_clearly(chat: Chat, tmp_path: Path) 
     assert "bad.jsonl:4" in reasons and "missing.jsonl: no such file" in reasons
 
 
+@pytest.mark.timeout(180)  # nine CLI processes: close to the 60 s default on a loaded machine
 async def test_cli_archive_and_import(redis: RedisClient, redis_url: str, tmp_path: Path) -> None:
     """(``redis`` flushes the database first: the CLI then sees only this test's data.)"""
     env = {**os.environ, "REDIS_URL": redis_url}
