@@ -212,7 +212,6 @@ async def test_a_restart_catches_up_what_was_said_while_down(
     await emulator.say("alice", "random", "old history, before the link")
     await linked.channels.create("random")
     await linked.channels.link("random", ChannelRef("discord", emulator.guild_id, emulator.channel("random").id))
-    adapter_config = adapter_config.model_copy(update={"catch_up_on_start": True})
     first = DiscordAdapter(chat=linked, config=adapter_config)
     await first.start(emulator.token, ready_within=10)
     try:
@@ -236,10 +235,10 @@ async def test_a_restart_catches_up_what_was_said_while_down(
         await second.close()
 
 
-async def test_catch_up_on_start_is_off_by_default(
+async def test_catch_up_on_start_can_be_turned_off(
     linked: Chat, emulator: DiscordEmulator, adapter_config: DiscordConfig
 ) -> None:
-    config = adapter_config
+    config = adapter_config.model_copy(update={"catch_up_on_start": False})
     first = DiscordAdapter(chat=linked, config=config)
     await first.start(emulator.token, ready_within=10)
     try:

@@ -20,7 +20,7 @@ in a linked room), and the snowflake of the last gateway event of the old sessio
 ``MARGIN_S`` (everything older than that was received before the gap; the margin covers gateway
 latency and the clock difference with Discord). A thread never seen before starts at the latter.
 
-The adapter's start is a gap too (the bridge was down; ``discord.catch_up_on_start``, default off):
+The adapter's start is a gap too (the bridge was down; ``discord.catch_up_on_start``, default on):
 the first READY runs a catch-up from the recorded anchors only — a linked channel with none yet
 (nothing taken in there so far) is not read, it gets Discord's ``last_message_id`` as its anchor
 for next time, so a channel's older history is never replayed as new. After each read the anchor
@@ -141,7 +141,7 @@ class CatchUp:
         gate: asyncio.Event,
         replay: Replay,
         replay_edit: ReplayEdit,
-        on_start: bool = False,
+        on_start: bool = True,
     ) -> None:
         self.chat = chat
         self.last_seen = last_seen

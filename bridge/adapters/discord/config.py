@@ -22,7 +22,7 @@ Keys (all optional)::
       bad_token_retry_s: 600.0             # token refused / intent missing: one error line, retry slowly
       admin_fix_retry_s: 300.0             # a room waiting for an admin (channel has 15 webhooks): retry
       reaction_interval_s: 0.25            # the bot's reactions per channel at most this often
-      catch_up_on_start: false             # at start, take in what was said while the bridge was down
+      catch_up_on_start: true              # at start, take in what was said while the bridge was down
 
 The token comes from the environment variable named by ``token_env`` (default ``DISCORD_TOKEN``).
 ``DISCORD_API_BASE`` / ``DISCORD_GATEWAY_URL`` in the environment override the two URLs (how a
@@ -68,9 +68,8 @@ class DiscordConfig(BaseModel):
     admin_fix_retry_s: float = Field(default=300.0, gt=0.0)
     reaction_interval_s: float = Field(default=0.25, ge=0.0, le=10.0)
     """Pause between two of the bot's reaction calls in one channel (Discord: ~1 per 0.25 s)."""
-    catch_up_on_start: bool = False
-    """At start, take in what was said while the bridge was down (from each linked channel's anchor).
-    Off by default for now: it made each start of the 20-kill crash test ~3 s slower (not understood yet)."""
+    catch_up_on_start: bool = True
+    """At start, take in what was said while the bridge was down (from each linked channel's anchor)."""
 
     @field_validator("shards")
     @classmethod
