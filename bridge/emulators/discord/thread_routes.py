@@ -107,7 +107,11 @@ class ThreadRoutes:
             for t in threads
             if self.world.bot.id in meta(t).members
         ]
-        return reply({"threads": [thread_payload(self.world, t) for t in threads], "members": members})
+        # The docs' response body names `threads` and `members` only; the official OpenAPI spec
+        # (discord-api-spec, ThreadsResponse for get_active_guild_threads) also requires `has_more`,
+        # which the API sends there as for archived threads: always false, the list is complete.
+        body = {"threads": [thread_payload(self.world, t) for t in threads], "members": members, "has_more": False}
+        return reply(body)
 
     async def archived_public(self, request: web.Request) -> web.Response:
         parent = self.b.channel(request.match_info["channel_id"])
