@@ -95,6 +95,12 @@ def discord_last_seen(guild_id: str) -> str:
     return f"cb:dseen:{guild_id}"
 
 
+def slack_last_seen(team_id: str) -> str:
+    """Hash: channel id -> ``ts`` of the newest message the Slack adapter took in there (live or
+    caught up); where the catch-up after the app (re)joins a linked channel starts reading."""
+    return f"cb:sseen:{team_id}"
+
+
 def discord_member(guild_id: str, user_id: str) -> str:
     """Hash (with a TTL): a Discord person's ``name`` and ``avatar`` as last fetched over REST, or
     ``missing`` = 1 (no such user); the gateway lists almost no members without the privileged intents."""

@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge import metrics
 from bridge.adapters.file_transfer import FileHub
 from bridge.adapters.linkstate import LinkState, Reconnect
+from bridge.adapters.slack.catch_up import LastSeen, SlackCatchUp
 from bridge.adapters.slack.commands import SlashCommands
 from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
@@ -45,6 +46,7 @@ from bridge.adapters.slack.pacing import Pacer
 from bridge.adapters.slack.reactions_relay import SlackReactions
 from bridge.adapters.slack.socket_client import BridgeSocketModeHandler
 from bridge.adapters.slack.supervisor import supervise
+from bridge.core.chat import Chat
 from bridge.core.ports import PlatformUser
 from bridge.errors import ConfigError
 from bridge.health import PartHealth
@@ -125,6 +127,13 @@ class SlackAdapter:
             ),
             self.rooms,
         )
+        redis = chat.ctx.redis if isinstance(chat, Chat) else None
+        self.catch_up: SlackCatchUp | None = None
+        """Takes in what was said in a channel while the app was out of it (``catch_up``; needs Redis)."""
+        if redis is not None:
+            last_seen = LastSeen(redis)
+            self.rooms.noted = last_seen.note
+            self.catch_up = SlackCatchUp(history=self.history, rooms=self.rooms, last_seen=last_seen)
         self.reactions = SlackReactions(
             chat=chat,
             directory=self.directory,
@@ -137,6 +146,8 @@ class SlackAdapter:
         self.destination.reactions = self.reactions
         self.destination.access.hold_s = config.admin_fix_retry_s
         self.destination.access.tell_admins = self._tell_admins
+        if self.catch_up is not None:
+            self.destination.access.on_rejoined = self.catch_up.on_rejoined
         self.reactions.access = self.destination.access
         self.notices = slack_notices(self.client)
         self.rooms.notices = self.notices
@@ -194,6 +205,8 @@ class SlackAdapter:
         self.team_id = str(auth.get("team_id") or "")
         self.rooms.bot_user_id = auth.get("user_id")  # also how reactions skip the bot's own
         self.rooms.bot_id = auth.get("bot_id")
+        if self.catch_up is not None:
+            self.catch_up.team = self.team_id
         if self.config.mode == "socket":
             socket = BridgeSocketModeHandler(  # disconnect frames: socket_client
                 self.app,

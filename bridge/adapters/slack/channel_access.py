@@ -79,6 +79,8 @@ class ChannelAccess:
         """Channels the app joined again by itself (for tests and health)."""
         self.tell_admins: Callable[[str], Awaitable[None]] | None = None
         """Set by the adapter: DMs ``slack.admin_users`` (best effort)."""
+        self.on_rejoined: Callable[[str], Awaitable[None]] | None = None
+        """Set by the adapter: takes in what was said while the app was out (``catch_up``)."""
 
     async def call(self, method: Call, kwargs: Mapping[str, Any]) -> Any:
         """``method(**kwargs)``; a ``not_in_channel`` answer makes the app join and try once more;
@@ -112,6 +114,8 @@ class ChannelAccess:
             return error_code(err) or "refused"
         log.warning("slack: the app was not in channel %s any more: it joined it again", channel)
         self.joined.append(channel)
+        if self.on_rejoined is not None:
+            await self.on_rejoined(channel)
         return None
 
     async def _hold(self, channel: str, code: str, join_refused: str | None) -> RoomHeld:

@@ -101,7 +101,7 @@ class SlackHistory:
             args: dict[str, Any] = {"channel": channel_id, "limit": min(self.page, count - len(found))}
             if cursor:
                 args["cursor"] = cursor
-            data = await self._call("conversations_history", args)
+            data = await self.call("conversations_history", args)
             found += list(data.get("messages") or [])
             if progress is not None:
                 progress(min(len(found), count))
@@ -118,7 +118,7 @@ class SlackHistory:
             args: dict[str, Any] = {"channel": channel_id, "ts": parent_ts, "limit": self.page}
             if cursor:
                 args["cursor"] = cursor
-            data = await self._call("conversations_replies", args)
+            data = await self.call("conversations_replies", args)
             replies += [m for m in data.get("messages") or [] if m.get("ts") != parent_ts]
             cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
             if not data.get("has_more") or not cursor:
@@ -137,7 +137,7 @@ class SlackHistory:
         if event is not None and event.kind == "message":
             out.append(HistoryMessage(event, ts_ms(ts)))
 
-    async def _call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """``name`` is the client's method (``conversations_history``: the Web API's conversations.history)."""
         method = name.replace("_", ".")
         call = getattr(self.client, name)

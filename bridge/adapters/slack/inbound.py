@@ -20,6 +20,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bridge import metrics
@@ -84,6 +85,8 @@ class RoomTraffic:
         """How a sender whose message did not cross is told (an ephemeral message; set by the adapter)."""
         self.hold = OutageHold("slack")
         """Events waiting (un-acked) for Redis to come back."""
+        self.noted: Callable[[str, str, str], Awaitable[None]] | None = None
+        """Set by the adapter: records (team, channel, ts) of each message taken in (``catch_up.LastSeen``)."""
 
     def _own(self, message: dict[str, Any]) -> bool:
         bot_id = message.get("bot_id")
@@ -140,7 +143,10 @@ class RoomTraffic:
         inbound = await self.to_inbound(body, event)
         if inbound is None:
             return None
-        return inbound, await self._chat.ingest(inbound)
+        result = await self._chat.ingest(inbound)
+        if inbound.kind == "message" and result.status != "ignored" and self.noted is not None:
+            await self.noted(inbound.channel.workspace, inbound.channel.channel_id, inbound.message_id)
+        return inbound, result
 
     async def _tell(self, inbound: InboundEvent, event: dict[str, Any], text: str, *, reason: str) -> None:
         user = inbound.author.user_id if inbound.author is not None else str(event.get("user") or "")
