@@ -120,6 +120,26 @@ async def test_discord_py_sees_the_changes_and_the_control_routes(
     assert general.guild.default_role.permissions.value == perms.VIEW_CHANNEL
 
 
+async def test_a_role_overwrite_over_the_control_route_answers_with_the_bots_permissions(
+    client: RecordingClient, emulator: DiscordEmulator
+) -> None:
+    # the soak's flip of @everyone was applied but answered 400: the answer looked for a member named @everyone
+    async with aiohttp.ClientSession() as http:
+        base = f"{emulator.base_url}/_emulator"
+        flip = {"channel": "general", "who": "@everyone", "revoke": ["SEND_MESSAGES"]}
+        async with http.post(f"{base}/permissions", json=flip) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        everyone = emulator.world.everyone_role.id
+        assert any(o["id"] == everyone and int(o["deny"]) & perms.SEND_MESSAGES for o in body["overwrites"])
+        assert body["names"] == perms.names(emulator.permissions.of("general"))
+        async with http.get(f"{base}/permissions", params={"channel": "general", "who": "@everyone"}) as r:
+            assert r.status == 200
+        back = {"channel": "general", "who": "@everyone", "reset": True}
+        async with http.post(f"{base}/permissions", json=back) as r:
+            assert r.status == 200 and not any(o["id"] == everyone for o in (await r.json())["overwrites"])
+
+
 async def test_no_message_of_a_channel_the_bot_cannot_view(client: RecordingClient, emulator: DiscordEmulator) -> None:
     await emulator.permissions.revoke("random", "VIEW_CHANNEL")
     await emulator.say("alice", "random", "unseen")

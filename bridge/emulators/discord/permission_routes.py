@@ -100,7 +100,10 @@ class PermissionControl:
         return role
 
     def describe(self, channel: str, who: str = "bot") -> dict[str, Any]:
-        bits = self.of(channel, who)
+        """The answer of the control routes: what ``who`` may do in ``channel``; for a role (an overwrite
+        of ``@everyone`` or ``Moderators``) what the bot may do there, since a role has no member."""
+        member = "bot" if who != "bot" and self.role(who, missing_ok=True) is not None else who
+        bits = self.of(channel, member)
         chan = self.emu.channel(channel)
         return {
             "permissions": str(bits),
