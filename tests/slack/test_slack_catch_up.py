@@ -5,9 +5,11 @@ adapter reads the channel's history since its anchor after it joined again (``ca
 
 from __future__ import annotations
 
+import pytest
 from slack_kit import SlackBridge, running_bridge
 
 from bridge import metrics
+from bridge.adapters.slack.channel_access import RoomHeld
 from bridge.core.chat import Chat
 from bridge.core.ports import OutboundMessage
 from bridge.emulators.slack import SlackEmulator
@@ -55,6 +57,26 @@ async def test_messages_said_while_the_app_was_out_cross_once_in_order(slack: Sl
         assert catch_up.runs[-1].messages >= 5 and not catch_up.runs[-1].failed
         assert await texts(bridge) == ["before", "gap 0", "gap 1", "gap 2", "after"]
         assert [m.text for m in slack.history("cricket")].count("hello from discord") == 1
+
+
+async def test_a_room_an_admin_lets_the_app_back_into_is_caught_up(slack: SlackEmulator, chat: Chat) -> None:
+    async with running_bridge(chat, slack, "socket") as bridge:
+        await bridge.link("cricket", "cricket")
+        slack.user_says(user="bob", channel="cricket", text="before")
+        await bridge.settled()
+        channel = bridge.ref("cricket").channel_id
+        slack.config.scopes = tuple(s for s in slack.config.scopes if s != "channels:join")  # cannot rejoin
+        slack.workspace.channels[channel].members.discard(slack.workspace.bot_user_id)
+        for n in range(2):
+            slack.user_says(user="bob", channel="cricket", text=f"gap {n}")
+        with pytest.raises(RoomHeld):
+            await rejoin_by_a_discord_post(bridge, "held")
+        assert bridge.adapter.destination.access.held and await texts(bridge) == ["before"]
+        slack.workspace.channels[channel].members.add(slack.workspace.bot_user_id)  # an admin invites it back
+        await rejoin_by_a_discord_post(bridge, "held")  # the lane's retry
+        assert not bridge.adapter.destination.access.held
+        assert await texts(bridge) == ["before", "gap 0", "gap 1"]
+        assert [m.text for m in slack.history("cricket")].count("held") == 1
 
 
 async def test_a_history_that_cannot_be_read_is_reported(slack: SlackEmulator, chat: Chat) -> None:

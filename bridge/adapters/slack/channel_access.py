@@ -80,7 +80,8 @@ class ChannelAccess:
         self.tell_admins: Callable[[str], Awaitable[None]] | None = None
         """Set by the adapter: DMs ``slack.admin_users`` (best effort)."""
         self.on_rejoined: Callable[[str], Awaitable[None]] | None = None
-        """Set by the adapter: takes in what was said while the app was out (``catch_up``)."""
+        """Set by the adapter: takes in what was said while the app was out (``catch_up``), after the
+        app joined again by itself or after a held room's call works again (an admin invited it back)."""
 
     async def call(self, method: Call, kwargs: Mapping[str, Any]) -> Any:
         """``method(**kwargs)``; a ``not_in_channel`` answer makes the app join and try once more;
@@ -103,7 +104,8 @@ class ChannelAccess:
                         continue
                     raise await self._hold(channel, code, refused) from err
                 raise await self._hold(channel, code, None) from err
-            self._clear(channel)
+            if self._clear(channel) and self.on_rejoined is not None:  # an admin let the app back in
+                await self.on_rejoined(channel)
             return resp
 
     async def _rejoin(self, channel: str) -> str | None:
@@ -146,11 +148,13 @@ class ChannelAccess:
                     log.warning("could not tell the Slack admins about %s", channel, exc_info=True)
         return RoomHeld(self.held[channel], self.hold_s)
 
-    def _clear(self, channel: str) -> None:
+    def _clear(self, channel: str) -> bool:
+        """Lift ``channel``'s hold; True when there was one (the app was out and is back)."""
         hold = self.held.pop(channel, None)
         if hold is not None:
             ROOMS_HELD.labels(channel=channel, reason=hold.reason).set(0)
             log.info("slack: channel %s accepts the app again: its held messages go out", channel)
+        return hold is not None
 
     def info(self) -> dict[str, Any]:
         """For ``/healthz``: each held channel and why."""
