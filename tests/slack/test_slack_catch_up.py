@@ -32,14 +32,20 @@ async def rejoin_by_a_discord_post(bridge: SlackBridge, text: str) -> None:
     await bridge.adapter.destination.send(bridge.ref("cricket"), message)
 
 
+async def app_removed_after_one_message(bridge: SlackBridge, slack: SlackEmulator) -> str:
+    """#cricket linked and one message ("before") taken in, then someone removes the app: its channel id."""
+    await bridge.link("cricket", "cricket")
+    slack.user_says(user="bob", channel="cricket", text="before")
+    await bridge.settled()
+    channel = bridge.ref("cricket").channel_id
+    slack.workspace.channels[channel].members.discard(slack.workspace.bot_user_id)
+    return channel
+
+
 async def test_messages_said_while_the_app_was_out_cross_once_in_order(slack: SlackEmulator, chat: Chat) -> None:
     async with running_bridge(chat, slack, "socket") as bridge:
-        await bridge.link("cricket", "cricket")
-        slack.user_says(user="bob", channel="cricket", text="before")
-        await bridge.settled()
+        channel = await app_removed_after_one_message(bridge, slack)
         assert await texts(bridge) == ["before"]
-        channel = bridge.ref("cricket").channel_id
-        slack.workspace.channels[channel].members.discard(slack.workspace.bot_user_id)  # someone removed the app
         for n in range(3):
             slack.user_says(user="bob", channel="cricket", text=f"gap {n}")
         assert await texts(bridge) == ["before"]  # Slack delivered none of them
@@ -61,12 +67,8 @@ async def test_messages_said_while_the_app_was_out_cross_once_in_order(slack: Sl
 
 async def test_a_room_an_admin_lets_the_app_back_into_is_caught_up(slack: SlackEmulator, chat: Chat) -> None:
     async with running_bridge(chat, slack, "socket") as bridge:
-        await bridge.link("cricket", "cricket")
-        slack.user_says(user="bob", channel="cricket", text="before")
-        await bridge.settled()
-        channel = bridge.ref("cricket").channel_id
         slack.config.scopes = tuple(s for s in slack.config.scopes if s != "channels:join")  # cannot rejoin
-        slack.workspace.channels[channel].members.discard(slack.workspace.bot_user_id)
+        channel = await app_removed_after_one_message(bridge, slack)
         for n in range(2):
             slack.user_says(user="bob", channel="cricket", text=f"gap {n}")
         with pytest.raises(RoomHeld):
@@ -81,11 +83,7 @@ async def test_a_room_an_admin_lets_the_app_back_into_is_caught_up(slack: SlackE
 
 async def test_a_history_that_cannot_be_read_is_reported(slack: SlackEmulator, chat: Chat) -> None:
     async with running_bridge(chat, slack, "socket") as bridge:
-        await bridge.link("cricket", "cricket")
-        slack.user_says(user="bob", channel="cricket", text="before")
-        await bridge.settled()
-        channel = bridge.ref("cricket").channel_id
-        slack.workspace.channels[channel].members.discard(slack.workspace.bot_user_id)
+        await app_removed_after_one_message(bridge, slack)
         slack.user_says(user="bob", channel="cricket", text="lost")
         slack.config.scopes = tuple(s for s in slack.config.scopes if s != "channels:history")
         failed = dropped("catch_up_failed")
