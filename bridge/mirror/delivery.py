@@ -9,7 +9,8 @@ call one script writes the id map, the idempotency record and the XACK (``mirror
 
 Failures only hold up their own lane: ``DeliveryError.retry_after`` is waited exactly (not counted
 as an attempt); ``DeliveryError.needs_admin`` (a missing permission: the adapter told an admin) backs
-off up to ``backoff_cap_s`` for as long as it takes, never counted; other errors back off
+off up to ``backoff_cap_s`` (or waits its ``retry_after`` when the adapter gave one) for as long as
+it takes, never counted and booked as ``held``, not ``rate_limited``; other errors back off
 exponentially with jitter; after ``max_attempts`` or a permanent error the job goes to the
 dead-letter stream and is acknowledged. Failures are not counted while no destination of the same
 platform has succeeded since the job started failing (the platform or the network is down, not
@@ -301,10 +302,14 @@ class Lane:
         """A refusal that says when to retry (429), or that waits for an admin (``needs_admin``: the adapter
         told them; backoff, never dead-lettered). True if the worker is stopping meanwhile."""
         self._refused.add(entry)  # a definite no: nothing landed, the retry need not look first
-        if err.needs_admin:
+        if err.needs_admin:  # the adapter's own retry time if it gave one (a held Slack room), else backoff
+            self.stats.held += 1
             self._count("held", "needs_admin")
             self.stats.last_error = f"held: {err}"
-            return await self._pause(backoff(held, self.config.backoff_base_s, self.config.backoff_cap_s), "held")
+            wait = err.retry_after
+            if wait is None:
+                wait = backoff(held, self.config.backoff_base_s, self.config.backoff_cap_s)
+            return await self._pause(wait, "held")
         self.stats.rate_limited += 1
         self._count("rate_limited", "retry_after")
         self.stats.last_error = f"429: {err}"

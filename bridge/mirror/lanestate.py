@@ -32,6 +32,8 @@ class LaneStats:
     delivered: int = 0
     retries: int = 0
     rate_limited: int = 0
+    held: int = 0
+    """Waits for an admin's fix (``DeliveryError.needs_admin``: a permission, a Slack channel that dropped the app)."""
     dead_lettered: int = 0
     skipped: int = 0
     duplicates: int = 0
@@ -52,6 +54,7 @@ class LaneStats:
             "delivered": self.delivered,
             "retries": self.retries,
             "rate_limited": self.rate_limited,
+            "held": self.held,
             "dead_lettered": self.dead_lettered,
             "skipped": self.skipped,
             "reconciled": self.reconciled,

@@ -204,7 +204,15 @@ class Worker:
     def metrics(self) -> dict[str, Any]:
         """Counters since start, per-destination state and backlog, and mirror-log lag per partition."""
         now = int(time.time() * 1000)
-        totals = {"delivered": 0, "retries": 0, "rate_limited": 0, "dead_lettered": 0, "skipped": 0, "duplicates": 0}
+        totals = {
+            "delivered": 0,
+            "retries": 0,
+            "rate_limited": 0,
+            "held": 0,
+            "dead_lettered": 0,
+            "skipped": 0,
+            "duplicates": 0,
+        }
         by_type: dict[str, int] = {}
         for st in self.stats.values():
             for name in totals:
@@ -241,6 +249,7 @@ class Worker:
             backlog=sum(st.backlog for st in self.stats.values()),
             log_lag=sum(s["lag"] for s in self.log_stats.values()),
             lanes_active=sum(1 for _, task in self._lanes.values() if not task.done()),
+            lanes_held=sorted(dest for dest, st in self.stats.items() if st.state == "held"),
             refreshed_at=round(self._refreshed_at, 3) if self._refreshed_at else None,
         )
 

@@ -14,6 +14,7 @@ import pytest
 from slack_kit import SlackBridge, running_bridge, web_client
 from slack_sdk.errors import SlackApiError
 from test_slack_mirror import worker_for
+from waiting import until
 
 from bridge import metrics
 from bridge.adapters.slack.channel_access import RoomHeld
@@ -157,7 +158,8 @@ async def test_a_channel_that_needs_an_admin_holds_the_room(
     ref = ChannelRef("slack", TEAM, channel)
     with pytest.raises(RoomHeld) as info:
         await dest.send(ref, message("waits"))
-    assert info.value.retry_after == 7.0 and not info.value.permanent and why in str(info.value)
+    assert info.value.retry_after == 7.0 and info.value.needs_admin and not info.value.permanent
+    assert why in str(info.value)
     assert channel in dest.access.info()["rooms_held"] and held_gauge(channel, reason) == 1
     slack.workspace.channels[channel].members.add(slack.workspace.bot_user_id)  # an admin invites the app
     await dest.send(ref, message("waits"))
@@ -196,6 +198,13 @@ async def _held_backlog(bridge: SlackBridge, redis_url: str) -> None:
         )
         assert secret in dm[0].text
         await emu.wait_for(lambda: len(emu.requests_for("chat.postMessage")) >= 4, what="a retry after the hold")
+        # booked as held for an admin, not as a 429 (the room's lane and the worker's /healthz part)
+        key = bridge.ref("secret").key()
+        health = await until(lambda: (h := worker.health()).info["lanes_held"] and h, what="the lane held")
+        assert health.info["lanes_held"] == [key]
+        lane = worker.metrics()["destinations"][key]
+        assert lane["held"] >= 1 and lane["rate_limited"] == 0 and lane["last_error"].startswith("held: ")
+        assert worker.metrics()["rate_limited"] == 0
         emu.workspace.channels[secret].members.add(emu.workspace.bot_user_id)  # an admin invites it back
         await emu.wait_for(lambda: len(emu.history(secret)) == 3, within=10, what="the backlog delivered")
     finally:

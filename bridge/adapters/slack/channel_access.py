@@ -10,9 +10,10 @@ it, but an admin can:
   private channel (``method_not_supported_for_channel_type``) and without the scope
   (``missing_scope``); then the room is held as below.
 - a refused join or ``channel_not_found`` → the room is **held**: the call raises a
-  :class:`~bridge.errors.DeliveryError` with ``retry_after = hold_s``, which the delivery lane waits
-  out without counting an attempt (``bridge.mirror.delivery``), so the backlog stays queued, in
-  order, never dead-lettered, and is delivered by the first attempt after the fix. The hold is told
+  :class:`~bridge.errors.DeliveryError` with ``needs_admin`` and ``retry_after = hold_s``, which the
+  delivery lane waits out without counting an attempt (``bridge.mirror.delivery``: booked as held,
+  lane state ``held``, not as a 429), so the backlog stays queued, in order, never dead-lettered,
+  and is delivered by the first attempt after the fix. The hold is told
   once per channel (until it clears): a WARNING line, the ``chatbridge_slack_rooms_held`` gauge,
   ``rooms_held`` in the adapter's ``/healthz`` info, a DM to each ``slack.admin_users`` and a notice
   to the sender of the held message on their platform (``FileHub.tell_sender``, the path the other
@@ -62,10 +63,11 @@ def error_code(err: SlackApiError) -> str:
 
 
 class RoomHeld(DeliveryError):
-    """A held room: the lane waits ``retry_after`` without counting an attempt, then tries again."""
+    """A held room: the lane waits ``retry_after`` without counting an attempt, then tries again;
+    ``needs_admin``: it is booked as held for an admin (lane state ``held``), not as rate limited."""
 
     def __init__(self, hold: Hold, retry_after: float) -> None:
-        super().__init__(hold.detail, retry_after=retry_after)
+        super().__init__(hold.detail, retry_after=retry_after, needs_admin=True)
         self.hold = hold
 
 
