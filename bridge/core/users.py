@@ -12,7 +12,7 @@ from bridge.core import validation
 from bridge.core.context import CoreContext
 from bridge.core.models import Profile
 from bridge.core.ports import PlatformUser
-from bridge.errors import Conflict, InvalidInput, NotFound
+from bridge.errors import Conflict, InvalidInput, NotFound, StoreError
 from bridge.store import keys
 from bridge.store.scripts import run
 from bridge.store.search import index_hash
@@ -136,6 +136,7 @@ class Users:
         values = {f: validation.profile_field(f, v) for f, v in fields.items() if v}
         flat = [x for pair in values.items() for x in pair]
         result = await run(self.ctx.scripts.move_user, current, clean, "rename", self.ctx.index_flag, *flat)
+        _check_moved(result)
         if result[0] == "taken":
             raise Conflict(f"The username `{clean}` is taken.")
         if not self.ctx.module.explicit:
@@ -178,10 +179,29 @@ class Users:
                     "can be linked to another."
                 )
             result = await run(self.ctx.scripts.move_user, current, target, "merge", self.ctx.index_flag)
+            _check_moved(result)
             if result[0] != "ok":
                 raise NotFound(f"Could not link: there is no user `{result[1]}` any more.")
         await self._link_identity(target, user)
         return target
+
+
+def _check_moved(result: list[str]) -> None:
+    """move_user.lua finds a user's messages with ``@username:{name}`` in ``idx:messages``; an index
+    that is missing (1.x), still being built (2.x) or that fails the search refuses the move, unchanged."""
+    if result[0] == "no_index":
+        raise StoreError(
+            f"The search index {result[1]} is missing; `chatbridge reindex` rebuilds it. Nothing was changed."
+        )
+    if result[0] == "indexing":
+        raise StoreError(
+            f"The search index {result[1]} is still being built; try again in a minute. Nothing was changed."
+        )
+    if result[0] == "search_error":
+        raise StoreError(
+            f"Could not find the messages to move: idx:messages answered {result[1]!r} to @username:{{...}}. "
+            "Nothing was changed."
+        )
 
 
 def _clean_display(text: str) -> str:

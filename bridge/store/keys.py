@@ -114,11 +114,10 @@ def thread_home(destination: str, root_id: str) -> str:
     return f"cb:threadhome:{destination}:{root_id}"
 
 
-def posts_of(username: str) -> str:
-    """Stream: one entry per message a user posted, its entry id = the message id (the allocator's
-    ids only grow), one empty field; used to move history on rename and merge. (Schema 1 kept a
-    sorted set here: ~120 bytes a message; ``Chat.open`` converts it.)"""
-    return f"cb:posts:{username}"
+LEGACY_POSTS = "cb:posts:*"
+"""Pattern of the per-user post records of schemas 1 and 2 (``cb:posts:<user>``: a sorted set, then a
+stream of message ids, for renames and merges). Schema 3 has none: ``move_user.lua`` finds a user's
+messages with ``@username:{name}`` in ``idx:messages``; ``Chat.open`` deletes the old keys."""
 
 
 TOP = "cb:top"

@@ -129,15 +129,18 @@ async def ensure_indexes(redis: Redis, module: SearchModule) -> list[str]:
             done.append(f"created {name}")
             continue
         existing = field_specs(info)
-        if not await _stopwords_off(redis, module, name, info):
+        retyped = [f[0] for f in schema if f[0] in existing and existing[f[0]][0] != f[1]]
+        if retyped or not await _stopwords_off(redis, module, name, info):
             # created elsewhere (the guide's loader) with default stopwords: `{the}`, `from:it` and
-            # phrases such as "what a match" would be errors or find nothing. Rebuild it; the hashes
-            # stay, and so do the other tool's SORTABLE flags and extra fields.
+            # phrases such as "what a match" would be errors or find nothing; or with one of our
+            # fields of another type (a TEXT `username`: `@username:{ada}` finds nothing, silently,
+            # and renames find a user's messages with it). Rebuild it; the hashes stay, and so do
+            # the other tool's SORTABLE flags and extra fields.
             await redis.execute_command(*(("FT.DROP", name, "KEEPDOCS") if module.explicit else ("FT.DROPINDEX", name)))
             await _create(redis, module, name, prefix, merged_schema(schema, existing))
             if not module.explicit:
                 await wait_indexed(redis, name)
-            done.append(f"rebuilt {name} without stopwords")
+            done.append(f"rebuilt {name} " + (f"with {', '.join(retyped)} retyped" if retyped else "without stopwords"))
             continue
         for field in schema:
             if field[0] not in existing:

@@ -15,8 +15,8 @@ local POST_ARGS = 20
 
 -- What one call (one message, or a post_many batch) keeps in memory and writes once at its end:
 -- checks already made (channel and user exist, the index exists), the id allocator's state, the
--- activity times (max per user), the top-poster counts, each author's post records and the count of
--- documents with ts (_docs.lua). Every
+-- activity times (max per user), the top-poster counts and the count of documents with ts
+-- (_docs.lua). (No per-user post record: move_user.lua finds a user's messages in the index.) Every
 -- check of a message runs before any of its writes, so a message either is written whole or is
 -- refused; the end-of-call writes (flush_batch) are plain ZADD/ZINCRBY/SET that cannot fail.
 -- A message's POST_ARGS fields travel as ONE argument, joined by NUL ("\0": message text never holds
@@ -31,7 +31,7 @@ local function post_fields(joined, n)
 end
 
 local function new_batch()
-  return {streams = {}, member = {}, active = {}, top = {}, posts = {}, index = nil, docs = 0}
+  return {streams = {}, member = {}, active = {}, top = {}, index = nil, docs = 0}
 end
 
 local function is_member(batch, set, name)
@@ -59,13 +59,6 @@ local function flush_batch(batch)
   end
   for key, per in pairs(batch.top) do
     for user, n in pairs(per) do redis.call('ZINCRBY', key, n, user) end
-  end
-  -- each author's post record: a stream entry whose id IS the message id (ids only grow), with one
-  -- empty field: a few bytes a message where a sorted set of ids costs ~120 once it is large
-  for key, ids in pairs(batch.posts) do
-    -- (pcall: the allocator's ids only grow, so this cannot fail; if another tool ever broke that,
-    -- the flush must still not stop halfway through a batch that is already written)
-    for _, id in ipairs(ids) do redis.pcall('XADD', key, id, 'm', '') end
   end
 end
 
@@ -155,9 +148,6 @@ local function post_message(A, batch)
       if A[7] == '1' then redis.call('FT.ADDHASH', 'idx:messages', root, '1.0', 'REPLACE') end
     end
   end
-  local pk = 'cb:posts:' .. username
-  batch.posts[pk] = batch.posts[pk] or {}
-  table.insert(batch.posts[pk], id)
   -- last activity only moves forward (imported history keeps the newer activity)
   for _, akey in ipairs({'cb:active', 'cb:active:' .. channel}) do
     batch.active[akey] = batch.active[akey] or {}

@@ -1,6 +1,6 @@
 -- Retention: remove an exported part of a channel's history from Redis, silently (no room event:
 -- the platforms keep their copies; this is not a delete). For each message id: its index entry
--- (FT.DEL ... DD on 1.x), hash, platform id maps (_forget.lua), post record and top-poster count; then the stream entries before
+-- (FT.DEL ... DD on 1.x), hash, platform id maps (_forget.lua) and top-poster count; then the stream entries before
 -- `minid` (messages and their edit/delete/join/leave events) are trimmed, and the channel's
 -- archive boundary (cb:archived, channel -> ms) moves forward.
 -- ARGV: 1 channel, 2 index mode (1 = 1.x explicit), 3 minid (first entry id to keep), 4.. message ids
@@ -16,7 +16,6 @@ for i = 4, #ARGV do
     forget_ids(id, key, true)  -- its id maps, the origin's and every copy's (_forget.lua)
     if explicit then redis.call('FT.DEL', 'idx:messages', key, 'DD') end
     redis.call('DEL', key)
-    redis.call('XDEL', 'cb:posts:' .. owner, id)
     count_post(channel, owner, -1)
     removed = removed + 1
   end

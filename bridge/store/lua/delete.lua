@@ -1,6 +1,7 @@
 -- Delete a message: a `delete` event in the channel stream (mirrors follow), the hash and its index
--- entry removed (FT.DEL ... DD on RediSearch 1.x; on 2.x DEL is enough), its author's post record
--- dropped, its top-poster counts lowered (_top.lua). ARGV: 1 message id, 2 requester username, 3.. the shared tail of change_args (_prelude.lua).
+-- entry removed (FT.DEL ... DD on RediSearch 1.x; on 2.x DEL is enough), its top-poster counts
+-- lowered (_top.lua). ARGV: 1 message id, 2 requester username, 3.. the shared tail of change_args
+-- (_prelude.lua).
 local id, who = ARGV[1], ARGV[2]
 local c = change_args(3)
 local err, channel, owner = check_change(c, id, who)
@@ -18,6 +19,5 @@ if c.explicit then
   redis.call('FT.DEL', 'idx:messages', key, 'DD')
 end
 redis.call('DEL', key)
-redis.call('XDEL', 'cb:posts:' .. owner, id)
 count_post(channel, owner, -1)
 return finish_change(c, channel, 'delete', {'type', 'delete', 'id', id, 'username', who})
