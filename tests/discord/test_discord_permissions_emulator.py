@@ -8,6 +8,7 @@ import aiohttp
 import discord
 import pytest
 from discord_kit import RecordingClient, StartClient
+from waiting import until
 
 from bridge.emulators.discord import DiscordEmulator
 from bridge.emulators.discord import permissions as perms
@@ -163,3 +164,71 @@ async def test_guild_create_lists_only_the_bot_without_the_presences_intent(
     await run_client(full, full.ready_event)
     guild = full.get_guild(int(emulator.guild_id))
     assert guild is not None and len(guild.members) == 4
+
+
+async def test_losing_and_regaining_the_view_sends_what_discord_sends(
+    client: RecordingClient, emulator: DiscordEmulator
+) -> None:
+    """topics/threads.mdx "Channel Access": a loss is only the event that changed the permission (no
+    CHANNEL_DELETE, no THREAD_DELETE); a gain is that event, then THREAD_LIST_SYNC of the channels."""
+    from bridge.emulators.discord.state import BOT_PERMISSIONS, DEFAULT_PERMISSIONS
+
+    def sent_since(mark: int) -> list[dict[str, object]]:
+        (session,) = emulator.gateway.sessions.values()
+        return [{"t": p["t"], **p["d"]} for p in session.buffer[mark:]]
+
+    def mark() -> int:
+        (session,) = emulator.gateway.sessions.values()
+        return len(session.buffer)
+
+    general, random = emulator.channel("general").id, emulator.channel("random").id
+    at = mark()
+    await emulator.permissions.revoke("general", "VIEW_CHANNEL")
+    assert [e["t"] for e in sent_since(at)] == ["CHANNEL_UPDATE"]
+    at = mark()
+    await emulator.permissions.reset("general")
+    back = sent_since(at)
+    assert [e["t"] for e in back] == ["CHANNEL_UPDATE", "THREAD_LIST_SYNC"]
+    assert back[1]["channel_ids"] == [general] and back[1]["threads"] == []
+    at = mark()
+    await emulator.permissions.grant("general", "VIEW_CHANNEL")  # no change of view: no sync
+    assert [e["t"] for e in sent_since(at)] == ["CHANNEL_UPDATE"]
+
+    at = mark()  # a role's permissions (GUILD_ROLE_UPDATE): every channel at once
+    await emulator.permissions.reset("general")
+    await emulator.permissions.set_role("@everyone", DEFAULT_PERMISSIONS & ~perms.VIEW_CHANNEL)
+    await emulator.permissions.set_role("chatbridge", BOT_PERMISSIONS & ~perms.VIEW_CHANNEL)
+    assert emulator.permissions.of("general") == 0
+    await emulator.permissions.set_role("chatbridge", BOT_PERMISSIONS)
+    events = sent_since(at)
+    assert [e["t"] for e in events] == ["CHANNEL_UPDATE"] + ["GUILD_ROLE_UPDATE"] * 3 + ["THREAD_LIST_SYNC"]
+    assert set(events[-1]["channel_ids"]) >= {general, random}  # type: ignore[call-overload]
+
+    at = mark()  # the bot's roles (GUILD_MEMBER_UPDATE, sent for the current user without GUILD_MEMBERS)
+    await emulator.permissions.set_role("chatbridge", BOT_PERMISSIONS & ~perms.VIEW_CHANNEL)
+    moderators = emulator.world.admin_role.id
+    await emulator.permissions.add_role("bot", "Moderators")  # Moderators may view: the bot sees again
+    events = sent_since(at)
+    assert [e["t"] for e in events] == ["GUILD_ROLE_UPDATE", "GUILD_MEMBER_UPDATE", "THREAD_LIST_SYNC"]
+    assert moderators in events[1]["roles"] and events[1]["user"]["id"] == emulator.bot_user_id  # type: ignore[index]
+    me = client.get_guild(int(emulator.guild_id)).me  # type: ignore[union-attr]
+    await until(lambda: any(r.id == int(moderators) for r in me.roles), what="discord.py's cache follows")
+    at = mark()
+    await emulator.permissions.remove_role("bot", "Moderators")
+    assert [e["t"] for e in sent_since(at)] == ["GUILD_MEMBER_UPDATE"]  # hidden again: nothing else
+    at = mark()
+    await emulator.permissions.add_role("bob", "Moderators")  # someone else: needs GUILD_MEMBERS
+    assert sent_since(at) == [] and moderators in emulator.world.members[emulator.user("bob").id].roles
+
+    async with aiohttp.ClientSession() as http:
+        base = f"{emulator.base_url}/_emulator/members"
+        async with http.put(f"{base}/bot/roles/Moderators") as r:
+            assert r.status == 200 and moderators in (await r.json())["roles"]
+        async with http.delete(f"{base}/bot/roles/Moderators") as r:
+            assert r.status == 200 and moderators not in (await r.json())["roles"]
+        async with http.put(f"{base}/bot/roles/Pilots") as r:
+            assert r.status == 400 and "no role 'Pilots" in (await r.json())["message"]
+        async with http.put(f"{base}/bot/roles/@everyone") as r:
+            assert r.status == 400
+        async with http.put(f"{base}/nobody/roles/Moderators") as r:
+            assert r.status == 400

@@ -43,6 +43,13 @@ What is recovered and what is not:
 A channel whose history cannot be read (permissions, unknown channel, Discord down) is reported
 (WARNING + ``inbound_dropped`` ``catch_up_failed``, with the reason): what was said there during the
 gap did not cross, and the operator is told.
+
+One channel can be caught up the same way without a new session (:meth:`CatchUp.channel`): a
+linked channel the bot could not view — Discord sends it nothing from there — and can again
+(``view_watch``). The same reads, anchors, event keys and edits window, for that channel and its
+active threads; the gate is that room's (``Inbound.room_gates``), so only its live events wait.
+Catch-ups run one at a time (a session's and a channel's may overlap in what they read: duplicates
+for the core, never second copies).
 """
 
 from __future__ import annotations
@@ -123,6 +130,10 @@ class CatchUpResult:
     """The catch-up of the adapter's start (its downtime), not of a lost session."""
     failed: int = 0
     seconds: float = 0.0
+    channel: int | None = None
+    """The one channel caught up after the bot could view it again (None: every linked channel)."""
+    gap: str = "while the gateway session was lost"
+    """What the missed messages were missed in (for the report of a channel that cannot be read)."""
 
 
 Replay = Callable[[discord.Message], Awaitable[None]]
@@ -163,7 +174,10 @@ class CatchUp:
         self._task: asyncio.Task[CatchUpResult] | None = None
         self.runs: list[CatchUpResult] = []
         """Finished catch-ups (bounded), for health, tests and the bench."""
+        self.restored: list[CatchUpResult] = []
+        """Finished catch-ups of one channel the bot could view again (bounded)."""
         self.changed = asyncio.Event()
+        self._one_at_a_time = asyncio.Lock()
 
     # -- gateway hooks -----------------------------------------------------------------------------
     def session_event(self, event_type: str, *, shards: int = 1) -> None:
@@ -204,13 +218,45 @@ class CatchUp:
             await asyncio.wait({task})
         self.gate.set()
 
-    async def wait_runs(self, count: int, within: float = 10.0) -> list[CatchUpResult]:
-        """Wait until ``count`` catch-ups have finished (tests, bench)."""
+    async def wait_runs(self, count: int, within: float = 10.0, *, restored: bool = False) -> list[CatchUpResult]:
+        """Wait until ``count`` catch-ups (of sessions; ``restored``: of single channels) have
+        finished (tests, bench)."""
+        found = self.restored if restored else self.runs
         async with asyncio.timeout(within):
-            while len(self.runs) < count:
+            while len(found) < count:
                 self.changed.clear()
                 await self.changed.wait()
-        return self.runs
+        return found
+
+    async def channel(
+        self, client: discord.Client, guild_id: int, channel_id: int, *, hidden_since: float | None,
+    ) -> CatchUpResult:  # fmt: skip
+        """Catch up one linked channel (and its active threads) the bot can view again, from its
+        anchors; ``hidden_since`` (unix time the loss of view was seen) also bounds the anchor from
+        below like a lost session's last event (None: the loss was not seen, e.g. it happened while
+        the adapter was down: the recorded anchors only). The caller holds the room's gate."""
+        started = time.monotonic()
+        result = CatchUpResult(channel=channel_id, gap="while the bot could not view it")
+        since = None
+        if hidden_since is not None:
+            since = datetime.fromtimestamp(max(hidden_since - MARGIN_S, DISCORD_EPOCH_S), UTC)
+        try:
+            async with self._one_at_a_time:
+                log.info("Discord: the bot can view channel %s again: catching it up", channel_id)
+                await self._guild(client, guild_id, [channel_id], since, result)
+        except Exception:
+            log.exception("Discord catch-up of channel %s failed", channel_id)
+            result.failed += 1
+        finally:
+            result.seconds = time.monotonic() - started
+            self.restored.append(result)
+            del self.restored[:-50]
+            self.changed.set()
+        log.info(
+            "Discord catch-up of channel %s: %d thread(s), %d message(s) and %d earlier edit(s) in %.2f s (%d failed)",
+            channel_id, result.threads, result.messages, result.edits, result.seconds, result.failed,
+        )  # fmt: skip
+        return result
 
     # -- the catch-up ------------------------------------------------------------------------------
     async def _run(self, client: discord.Client, gap_from: float | None) -> CatchUpResult:
@@ -222,8 +268,9 @@ class CatchUp:
             since = None if gap_from is None else datetime.fromtimestamp(max(gap_from - MARGIN_S, DISCORD_EPOCH_S), UTC)
             why = "the adapter started" if since is None else "a new gateway session (not resumed)"
             log.info("Discord: %s: catching up every linked channel", why)
-            for guild_id, channel_ids in (await self._linked()).items():
-                await self._guild(client, guild_id, channel_ids, since, result)
+            async with self._one_at_a_time:
+                for guild_id, channel_ids in (await self._linked()).items():
+                    await self._guild(client, guild_id, channel_ids, since, result)
         except Exception:
             log.exception("Discord catch-up failed")
             result.failed += 1
@@ -336,6 +383,5 @@ class CatchUp:
     def _failed(self, result: CatchUpResult, what: str, why: str) -> None:
         result.failed += 1
         metrics.inbound_dropped(
-            "discord", "catch_up_failed",
-            "%s: what was said there while the gateway session was lost could not be read (%s)", what, why,
+            "discord", "catch_up_failed", "%s: what was said there %s could not be read (%s)", what, result.gap, why,
         )  # fmt: skip

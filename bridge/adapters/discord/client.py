@@ -44,6 +44,7 @@ from .outbound import DiscordDestination
 from .permission_watch import PermissionWatch
 from .reactions_relay import DiscordReactions
 from .supervisor import supervise
+from .view_watch import ViewWatch
 from .webhook_limits import RateGate
 from .webhooks import WebhookStore
 
@@ -120,6 +121,7 @@ class _BridgeEvents(_ClientBase):
         self.ready_event.set()
         if not isinstance(self, discord.AutoShardedClient):  # sharded: once per shard, on_shard_ready
             self.adapter.catch_up.ready(self)
+        await self.adapter.view.refresh(starting=True)  # channels the bot cannot view already
 
     async def on_shard_ready(self, shard_id: int) -> None:
         self.adapter.catch_up.ready(self)
@@ -158,11 +160,25 @@ class _BridgeEvents(_ClientBase):
             )
             await self.adapter.inbound.on_raw_delete(single)
 
+    # Permission changes (topics/threads.mdx "Channel Access"): the view of linked channels is checked
+    # first, before any await (a channel visible again closes its room's gate before the handlers of
+    # later events run), then what the bot needs in each linked channel.
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
-        await self.adapter.watch.recheck(after.guild.id)  # its permission overwrites may have changed
+        await self._permissions_changed(after.guild.id)  # its permission overwrites may have changed
 
     async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
-        await self.adapter.watch.recheck(after.guild.id)
+        await self._permissions_changed(after.guild.id)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        """Sent for the bot itself without the GUILD_MEMBERS intent (events/gateway.mdx "Caveats"):
+        its roles changed."""
+        if self.user is not None and after.id == self.user.id:
+            await self._permissions_changed(after.guild.id)
+
+    async def _permissions_changed(self, guild_id: int) -> None:
+        self.adapter.view.changed()
+        await self.adapter.view.refresh()
+        await self.adapter.watch.recheck(guild_id)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self.adapter.reactions.on_raw(payload, "add")
@@ -296,6 +312,8 @@ class DiscordAdapter:
         self.watch = PermissionWatch(client=self.client, chat=chat, alerts=self.alerts)
         self.destination.watch = self.watch
         chat.link_checks["discord"] = self.watch.link_problem
+        self.view = ViewWatch(client=self.client, chat=chat, catch_up=self.catch_up, gates=self.inbound.room_gates)
+        """Linked channels the bot cannot view, caught up when it can again (:mod:`.view_watch`)."""
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -307,7 +325,7 @@ class DiscordAdapter:
         self.client = self._new_client()
         self.webhooks.client = self.inbound.client = self.destination.client = self.client
         self.inbound.threads.client = self.destination.threads.client = self.client
-        self.alerts.client = self.watch.client = self.client
+        self.alerts.client = self.watch.client = self.view.client = self.client
 
     async def setup_commands(self, tree: app_commands.CommandTree[Any]) -> None:
         """Register ``/chat`` and sync it (per allowed guild, else globally)."""
@@ -410,6 +428,7 @@ class DiscordAdapter:
         self._stopping.set()
         await self.heartbeats.stop()
         await self.catch_up.close()
+        await self.view.close()
         await self.client.close()
         await self.file_source.close()
         await self.webhooks.close()

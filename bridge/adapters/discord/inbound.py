@@ -97,6 +97,9 @@ class Inbound:
         self.caught_up = asyncio.Event()
         """Cleared while a new gateway session catches up on its gap (``catch_up``): live events wait."""
         self.caught_up.set()
+        self.room_gates: dict[int, asyncio.Event] = {}
+        """Rooms (channel ids) whose live events wait, while unset: a channel being caught up after
+        the bot could view it again (``view_watch``); the others go on."""
         self.last_seen = LastSeen(chat.ctx.redis)
         self.members = MemberNames(client=client, chat=chat)
         """Names of people the member cache does not hold (no privileged intents: almost everyone)."""
@@ -160,9 +163,13 @@ class Inbound:
     ) -> None:
         """Hold the event until it is recorded, however long Redis is away (Discord never
         redelivers); past the hold's bound it is reported dropped (WARNING + metric). Live events
-        first wait for a catch-up in progress (in arrival order: asyncio wakes waiters FIFO)."""
+        first wait for a catch-up in progress, the session's and their room's (in arrival order: asyncio
+        wakes waiters FIFO)."""
         if gated and not self.caught_up.is_set():
             await self.caught_up.wait()
+        room_gate = self.room_gates.get(channel_id) if gated else None
+        if room_gate is not None and not room_gate.is_set():
+            await room_gate.wait()
         try:
             with self.hold.slot():
                 async with self._lock(channel_id):

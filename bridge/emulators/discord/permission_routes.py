@@ -7,6 +7,8 @@ Python API (``emu.permissions``)::
     await emu.permissions.grant("general", "MANAGE_WEBHOOKS")              # back (an allow)
     await emu.permissions.reset("general")                                 # the bot's overwrite removed
     await emu.permissions.set_role("chatbridge", ["VIEW_CHANNEL", ...])    # a role's guild permissions
+    await emu.permissions.add_role("bot", "Moderators")                    # a member's roles
+    await emu.permissions.remove_role("bot", "Moderators")
     emu.permissions.of("general")                                          # what the bot may do there
 
 Control routes (JSON; ``channel`` an id or a name, ``who`` "bot" (default), a role's name or id
@@ -16,10 +18,24 @@ names such as ``MANAGE_WEBHOOKS`` or an integer):
 - ``GET  /_emulator/permissions?channel=&who=``  → ``{permissions, names, overwrites}``
 - ``POST /_emulator/permissions``  ``{channel, who?, grant?, revoke?, reset?}`` → the same
 - ``PUT  /_emulator/roles/{role}`` ``{permissions}`` → the role
+- ``PUT|DELETE /_emulator/members/{who}/roles/{role}`` → the member (as Add/Remove Guild Member Role)
 
 Each change sends the gateway event Discord sends (events/gateway-events.mdx): CHANNEL_UPDATE with
-the channel's new ``permission_overwrites``, GUILD_ROLE_UPDATE with the role, so a client's cache
-(discord.py's ``permissions_for``) follows.
+the channel's new ``permission_overwrites``, GUILD_ROLE_UPDATE with the role, GUILD_MEMBER_UPDATE
+with the member's new ``roles``, so a client's cache (discord.py's ``permissions_for``) follows.
+GUILD_MEMBER_UPDATE needs the GUILD_MEMBERS intent, except that it "is sent for current-user
+updates regardless of whether the GUILD_MEMBERS intent is set" (events/gateway.mdx "Caveats").
+
+Losing and regaining the view of a channel (topics/threads.mdx "Channel Access"): "When an app
+loses access to a channel, the Gateway does **not** send it Thread Delete event (or any equivalent
+thread-specific event). Instead, the app will receive the event that caused its permissions on the
+channel to change" — so a loss is only the causing event above (the channel stays in the client's
+cache, no CHANNEL_DELETE), and from then on the channel's MESSAGE_* are not dispatched to the bot
+(``gateway.message_shape``). "When an app gains access to a channel ... a Thread List Sync event is
+sent" (its ``channel_ids`` the channels whose threads are synced, events/gateway-events.mdx "Thread
+List Sync"): after the causing event, one THREAD_LIST_SYNC for every channel the change made
+viewable, with their active threads. No CHANNEL_CREATE either way: bots get every channel of the
+guild in GUILD_CREATE, viewable or not.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from . import api_errors as errors
 from . import payloads
 from . import permissions as perms
 from .rest import reply
-from .state import Channel, Role
+from .state import Channel, Member, Role
 
 if TYPE_CHECKING:
     from .server import DiscordEmulator
@@ -80,24 +96,79 @@ class PermissionControl:
         if chan.guild_id is None or chan.thread is not None:
             raise ValueError("overwrites belong to guild channels (a thread has its parent's)")
         target, kind = self._target(who)
+        viewable = self.viewable()
         if reset:
             chan.overwrites.pop(target, None)
         perms.overwrite(chan, target, kind, grant=grant, revoke=revoke)
         await self._channel_update(chan)
+        await self._sync_gained(viewable)
         return self.of(chan.id)
 
     async def _channel_update(self, channel: Channel) -> None:
         self.changes += 1
         await self.emu.gateway.dispatch("CHANNEL_UPDATE", payloads.channel(self.world, channel))
 
+    def viewable(self) -> set[str]:
+        """The guild channels (not threads: they follow their parent) the bot can view now."""
+        return {
+            c.id
+            for c in self.world.guild_channels()
+            if perms.in_channel(self.world, self.world.bot.id, c) & perms.VIEW_CHANNEL
+        }
+
+    async def _sync_gained(self, before: set[str]) -> None:
+        """After the event that changed permissions: THREAD_LIST_SYNC for the channels it made
+        viewable (topics/threads.mdx "Gaining Access to Channels"); nothing for those it hid."""
+        gained = sorted(self.viewable() - before, key=int)
+        if gained:
+            await self.emu.backend.threads.list_sync(gained)
+
     async def set_role(self, which: str, permissions: Any) -> Role:
         role = self.role(which)
         assert role is not None
+        viewable = self.viewable()
         role.permissions = perms.parse(permissions)
         self.changes += 1
         event = {"guild_id": self.world.guild_id, "role": payloads.role(role)}
         await self.emu.gateway.dispatch("GUILD_ROLE_UPDATE", event)
+        await self._sync_gained(viewable)
         return role
+
+    async def add_role(self, who: str, role: str) -> Member:
+        """Give ``who`` (``bot``, a username or an id) the role ``role`` (name or id)."""
+        return await self._member_roles(who, role, add=True)
+
+    async def remove_role(self, who: str, role: str) -> Member:
+        return await self._member_roles(who, role, add=False)
+
+    async def _member_roles(self, who: str, which: str, *, add: bool) -> Member:
+        """Add/Remove Guild Member Role (resources/guild.mdx), then GUILD_MEMBER_UPDATE (its fields:
+        ``guild_id``, ``roles``, ``user``, ``nick``, ``joined_at``, … — events/gateway-events.mdx)."""
+        role = self.role(which)
+        assert role is not None
+        if role.id == self.world.guild_id:
+            raise ValueError("everyone has @everyone: it cannot be added or removed")
+        user_id = self.world.bot.id if who == "bot" else self.emu.user(who).id
+        member = self.world.members.get(user_id)
+        if member is None:
+            raise KeyError(f"{who!r} is not a member of the guild")
+        viewable = self.viewable()
+        if add and role.id not in member.roles:
+            member.roles.append(role.id)
+        elif not add and role.id in member.roles:
+            member.roles.remove(role.id)
+        self.changes += 1
+        event = {"guild_id": self.world.guild_id, **payloads.member(self.world, member)}
+        bot_id = self.world.bot.id
+
+        def members_intent(session: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+            # events/gateway.mdx "Caveats": the current user's update comes without GUILD_MEMBERS too
+            return data if user_id == bot_id or session.intents & INTENT_GUILD_MEMBERS else None
+
+        await self.emu.gateway.dispatch("GUILD_MEMBER_UPDATE", event, shape=members_intent)
+        if user_id == bot_id:
+            await self._sync_gained(viewable)
+        return member
 
     def describe(self, channel: str, who: str = "bot") -> dict[str, Any]:
         """The answer of the control routes: what ``who`` may do in ``channel``; for a role (an overwrite
@@ -111,6 +182,9 @@ class PermissionControl:
             "overwrites": [o.payload() for o in chan.overwrites.values()],
         }
 
+
+INTENT_GUILD_MEMBERS = 1 << 1
+"""events/gateway.mdx "List of Intents": GUILD_MEMBER_ADD/UPDATE/REMOVE."""
 
 GATEWAY_ONLY = (
     "joined_at",
@@ -182,10 +256,17 @@ def control_routes(emulator: DiscordEmulator) -> list[web.RouteDef]:
         role = await control.set_role(request.match_info["role"], body["permissions"])
         return reply(payloads.role(role))
 
+    async def member_role(request: web.Request) -> web.Response:
+        who, role = request.match_info["who"], request.match_info["role"]
+        change = control.add_role if request.method == "PUT" else control.remove_role
+        return reply(payloads.member(emulator.world, await change(who, role)))
+
     return [
         web.get("/_emulator/permissions", guarded(read)),
         web.post("/_emulator/permissions", guarded(change)),
         web.put("/_emulator/roles/{role}", guarded(put_role)),
+        web.put("/_emulator/members/{who}/roles/{role}", guarded(member_role)),
+        web.delete("/_emulator/members/{who}/roles/{role}", guarded(member_role)),
     ]
 
 
