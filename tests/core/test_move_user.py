@@ -12,7 +12,7 @@ import pytest
 
 from bridge.core.chat import Chat
 from bridge.core.messages import BulkPost, PostResult
-from bridge.core.ports import PlatformUser
+from bridge.core.ports import Invocation, PlatformUser
 from bridge.errors import NotFound
 from bridge.store import keys, migrate
 from bridge.store.connection import RedisClient
@@ -158,3 +158,19 @@ async def test_an_index_with_a_text_username_is_rebuilt_and_a_rename_still_moves
     await reopened.users.claim(slack, "typed", {})
     assert await authors(redis) == Counter({"typed": 5})
     assert await searched(reopened, "typed") == 5
+
+
+async def test_the_unread_summary_after_a_rename_leaves_out_the_readers_own_messages(chat: Chat) -> None:
+    """The author is read from the hash (the stream entry names none): a rename changes the hashes
+    only, and the renamed reader's own messages still do not count as new."""
+    await chat.channels.create("tech")
+    await chat.users.register("bob", {})
+    slack = PlatformUser("slack", "T1", "U5", "Ann")
+    auto = await chat.users.resolve(slack)
+    for i in range(3):
+        await chat.messages.post("tech", auto, f"mine {i}")
+    for i in range(2):
+        await chat.messages.post("tech", "bob", f"theirs {i}")
+    await chat.users.claim(slack, "annie", {})
+    reply = await chat.commands.execute(Invocation(platform="cli", username="annie"), "unread")
+    assert reply.data == {"tech": 2}, reply.text

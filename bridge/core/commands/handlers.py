@@ -202,25 +202,24 @@ async def _unread_summary(call: Call, me: str) -> Reply:
 async def _unread_counts(
     redis: RedisClient, names: list[str], ranges: list[list[tuple[str, dict[str, str]]]], me: str
 ) -> dict[str, int]:
-    """New messages per channel, the reader's own left out. Entries written by other tools (the
-    guide's loader: only ``type``) name no author: it is read from the message hash, and a message
-    whose hash is gone (deleted) does not count."""
-    unknown = [
-        eid for entries in ranges for eid, e in entries if e.get("type", "message") == "message" and "username" not in e
-    ]
+    """New messages per channel, the reader's own left out. A message entry names no author (the
+    guide's ``type message``, as chatbridge writes it; entries from before that named one, which a
+    rename left stale): it is read from the message hash, one pipeline, and a message whose hash is
+    gone (deleted) does not count."""
+    message_ids = [eid for entries in ranges for eid, e in entries if e.get("type", "message") == "message"]
     authors: dict[str, str | None] = {}
-    if unknown:
+    if message_ids:
         async with redis.pipeline(transaction=False) as pipe:
-            for eid in unknown:
+            for eid in message_ids:
                 pipe.hget(keys.message(eid), "username")
-            authors = dict(zip(unknown, await pipe.execute(), strict=True))
+            authors = dict(zip(message_ids, await pipe.execute(), strict=True))
     counts: dict[str, int] = {}
     for name, entries in zip(names, ranges, strict=True):
         n = 0
         for eid, entry in entries:
             if entry.get("type", "message") != "message":
                 continue
-            author = entry.get("username") or authors.get(eid)
+            author = authors.get(eid)
             if author is not None and author != me:
                 n += 1
         counts[name] = n
