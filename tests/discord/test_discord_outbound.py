@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiohttp
 import pytest
 from discord_kit import HOOK_POST, limit_the_nth_post
 
@@ -199,10 +202,31 @@ async def test_metrics_count_deliveries_and_429s(adapter: DiscordAdapter, emulat
 async def test_a_growing_edit_that_fails_half_way_leaves_no_extra_part(
     adapter: DiscordAdapter, emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An edit that grows 1 part into 3 posts part 2, then part 3 keeps failing: part 2 is removed
-    again, so the worker's retry cannot leave a duplicate or an untracked part behind."""
+    """An edit that grows 1 part into 3 posts part 2, then part 3 keeps failing (short 429s that
+    discord.py gives up on): part 2 is kept for the worker's retry, which posts only part 3 — no
+    duplicate and no untracked part behind; a failure that is not a 429 removes part 2 again."""
     [first] = await adapter.destination.send(ref(emulator), out("short"))
     limit_the_nth_post(emulator, monkeypatch, 2, retry_after=0.05, times=5)
-    with pytest.raises(DeliveryError):
+    with pytest.raises(DeliveryError) as info:
         await adapter.destination.edit(ref(emulator), [first], out("z" * 5000))
+    assert info.value.retry_after is not None
+    assert len(emulator.messages("general")) == 2
+    ids = await adapter.destination.edit(ref(emulator), [first], out("z" * 5000))
+    assert [m["id"] for m in emulator.messages("general")] == ids and len(ids) == 3
+    assert "".join(m["content"] for m in emulator.messages("general")) == "z" * 5000
+
+    ids = await adapter.destination.edit(ref(emulator), ids, out("short"))  # back to one part
+    real_post, calls = adapter.destination._post, 0
+
+    async def cut_off(*args: Any, **kwargs: Any) -> str:  # the network goes at the second new part
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise aiohttp.ClientConnectionError("connection reset")
+        return str(await real_post(*args, **kwargs))
+
+    monkeypatch.setattr(adapter.destination, "_post", cut_off)
+    with pytest.raises(DeliveryError) as failed:
+        await adapter.destination.edit(ref(emulator), ids, out("y" * 5000))
+    assert failed.value.retry_after is None
     assert [m["id"] for m in emulator.messages("general")] == [first]

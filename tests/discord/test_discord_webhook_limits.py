@@ -113,3 +113,54 @@ async def test_a_split_message_rate_limited_half_way_resumes_without_duplicates(
     assert [m["id"] for m in stored] == ids and ids[0] == first and len(ids) > 2
     assert " ".join(m["content"] for m in stored).split() == text.split()
     assert not [r for r in emulator.requests if r.method == "DELETE"]
+
+
+async def test_an_edit_that_grows_rate_limited_half_way_keeps_its_new_parts_and_the_retry_posts_the_rest(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-part message edited to several parts; the 2nd new part is refused with a long 429: the
+    part posted before it stays (as a split post's do), and the retry posts only what is missing."""
+    [first] = await adapter.destination.send(ref(emulator), out("short"))
+    limit_the_nth_post(emulator, monkeypatch, 2, retry_after=10.0, times=1)
+    text = " ".join(f"w{i:04d}" for i in range(1000))  # 5,000 characters: several parts
+    with pytest.raises(DeliveryError) as info:
+        await adapter.destination.edit(ref(emulator), [first], out(text))
+    assert info.value.retry_after == pytest.approx(10.0)
+    assert len(emulator.messages("general")) == 2  # the edited first part and the new second one
+    since = len(emulator.requests)
+    ids = await adapter.destination.edit(ref(emulator), [first], out(text))
+    stored = emulator.messages("general")
+    assert [m["id"] for m in stored] == ids and ids[0] == first and len(ids) > 2
+    assert " ".join(m["content"] for m in stored).split() == text.split()
+    assert [status for _, status in posts(emulator, since)] == [200] * (len(ids) - 2)  # only the missing parts
+    assert not [r for r in emulator.requests if r.method == "DELETE"]
+
+
+async def test_a_newer_edit_after_a_rate_limited_growing_edit_reuses_the_parts_it_posted(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry is another text (the original was edited again meanwhile): the kept part is edited
+    to it or removed, never left behind or posted twice."""
+    [first] = await adapter.destination.send(ref(emulator), out("short"))
+    limit_the_nth_post(emulator, monkeypatch, 2, retry_after=10.0, times=1)
+    with pytest.raises(DeliveryError):
+        await adapter.destination.edit(ref(emulator), [first], out(" ".join(f"w{i:04d}" for i in range(1000))))
+    longer = " ".join(f"x{i:04d}" for i in range(1000))
+    ids = await adapter.destination.edit(ref(emulator), [first], out(longer))
+    stored = emulator.messages("general")
+    assert [m["id"] for m in stored] == ids and len(ids) > 2
+    assert " ".join(m["content"] for m in stored).split() == longer.split()
+    ids = await adapter.destination.edit(ref(emulator), ids, out("short again"))
+    assert [m["content"] for m in emulator.messages("general")] == ["short again"] and ids == [first]
+
+
+async def test_a_delete_after_a_rate_limited_growing_edit_removes_the_parts_it_posted(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [first] = await adapter.destination.send(ref(emulator), out("short"))
+    limit_the_nth_post(emulator, monkeypatch, 2, retry_after=10.0, times=1)
+    with pytest.raises(DeliveryError):
+        await adapter.destination.edit(ref(emulator), [first], out(" ".join(f"w{i:04d}" for i in range(1000))))
+    assert len(emulator.messages("general")) == 2
+    await adapter.destination.delete(ref(emulator), [first])  # the message was deleted meanwhile
+    assert emulator.messages("general") == []

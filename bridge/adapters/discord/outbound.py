@@ -8,7 +8,9 @@ cannot be native for webhook posts, so a reply starts with a quote line and a ju
 Rate limits (the choice): discord.py handles short 429s itself. On webhook routes it would sleep
 any ``retry_after`` and retry up to 5 times inside the call; ``webhook_limits`` lets it do so only up
 to ``webhook_max_wait_s`` and turns longer waits, global limits and Cloudflare bans into
-``DeliveryError(retry_after=...)`` at once, so the worker reschedules the job in order.
+``DeliveryError(retry_after=...)`` at once, so the worker reschedules the job in order. The parts
+a split post or a growing edit posted before such a 429 are kept (deleting them would spend more of
+the limit) and its retry posts only the rest.
 On bot routes (DMs, reply lookups) ``max_ratelimit_timeout``
 (config, minimum 30 s) makes discord.py raise ``RateLimited`` for longer waits, which also becomes
 ``DeliveryError(retry_after=...)`` so the worker can reschedule instead of blocking.
@@ -121,6 +123,10 @@ class DiscordDestination:
         """The bot's reactions (set by the adapter; see ``reactions``)."""
         self._partial: dict[tuple[str, str], list[str]] = {}
         """Parts of a split message posted before a 429 (this process): its retry posts the rest."""
+        self._grown: dict[tuple[str, str], tuple[tuple[str, ...], list[tuple[str, str]]]] = {}
+        """Parts an edit that grew posted before a 429 (this process), by (channel, first part id):
+        the ids it edited, and each new part's (id, text). Its retry (or a newer edit of the same
+        message) reuses them; a delete of the message removes them too."""
         self.watch: PermissionWatch | None = None
         """Tells the admins about a held channel (missing permission) and when it works again."""
 
@@ -236,6 +242,11 @@ class DiscordDestination:
         holding: list[str] = []
         added: list[str] = []
         others: list[tuple[int | None, list[str]]] = []
+        parts: list[str] = []
+        base = tuple(ids)
+        key = (channel.key(), ids[0] if ids else "")
+        kept = self._grown.pop(key, None)
+        reuse = kept[1] if kept is not None and kept[0] == base else []
         try:
             place = await self.threads.place(channel, message)
             text, pingable = await self._render(channel, message, lines, place)
@@ -248,9 +259,12 @@ class DiscordDestination:
             extra = parts[len(ids) :]
             where = await self.threads.thread_of(channel, ids[0]) if ids and extra else None
             in_channel = where is None and place.thread is None  # reconcile looks in the channel only
+            if others:  # a broadcast's parts are not kept across a 429 (below): none to reuse
+                await self._delete_quietly(channel, [i for i, _ in reuse])
+                reuse = []
             landed = (
                 await self._landed(channel, message, extra)
-                if message.reconcile_since_ms and extra and in_channel
+                if message.reconcile_since_ms and extra and in_channel and not reuse
                 else []
             )
             for index, part in enumerate(parts):
@@ -258,6 +272,12 @@ class DiscordDestination:
                     files = message.files if index == 0 else None  # the first part holds the files
                     await self._edit_one(channel, hook, ids[index], part, allowed, files)
                     holding.append(ids[index])
+                elif index - len(ids) < len(reuse):  # posted by an attempt refused later with a 429
+                    posted, posted_text = reuse[index - len(ids)]
+                    if posted_text != part:  # a newer text meanwhile
+                        await self._edit_one(channel, hook, posted, part, allowed)
+                    holding.append(posted)
+                    added.append(posted)
                 elif index - len(ids) < len(landed):  # posted by an attempt that died
                     holding.append(landed[index - len(ids)])
                     added.append(holding[-1])
@@ -268,24 +288,34 @@ class DiscordDestination:
                     if spot.thread is not None:
                         await self.threads.remember(channel, holding[-1], spot.thread)
             for other, copy in others:  # the broadcast's other copy, edited where it is
-                for index, part in enumerate(parts):
-                    if index < len(copy):
-                        await self._edit_one(channel, hook, copy[index], part, allowed)
-                        holding.append(copy[index])
-                        continue
-                    holding.append(await self._post(channel, part, message, allowed, None, Placement(thread=other)))
-                    added.append(holding[-1])
-                    if other is not None:
-                        await self.threads.remember(channel, holding[-1], other)
+                await self._edit_copy(channel, hook, copy, other, parts, message, allowed, holding, added)
         except Exception as err:
-            if added:  # parts posted by this attempt: removed, so the retry does not post them twice
+            if added and not others and _rate_limited(err):  # kept, and reused by the retry after the wait
+                self._grown[key] = (base, [(i, parts[len(ids) + n]) for n, i in enumerate(added)])  # (deleting
+            elif added:  # would spend more of the limit); else removed: the retry does not post them twice
                 await self._delete_quietly(channel, added)
             raise self._failed(err, f"edit in {channel.key()}") from err
         surplus = ids[len(parts) :] + [i for _, copy in others for i in copy[len(parts) :]]
+        surplus += [i for i, _ in reuse[max(0, len(parts) - len(ids)) :]]  # the newer text is shorter
         if surplus:
             await self.delete(channel, surplus)
         self.counters["edited"] += 1
         return holding
+
+    async def _edit_copy(
+        self, channel: ChannelRef, hook: discord.Webhook, copy: list[str], thread: int | None, parts: list[str],
+        message: OutboundMessage, allowed: discord.AllowedMentions, holding: list[str], added: list[str],
+    ) -> None:  # fmt: skip
+        """A broadcast reply's other copy (in ``thread``, or None: the channel), edited where it is."""
+        for index, part in enumerate(parts):
+            if index < len(copy):
+                await self._edit_one(channel, hook, copy[index], part, allowed)
+                holding.append(copy[index])
+                continue
+            holding.append(await self._post(channel, part, message, allowed, None, Placement(thread=thread)))
+            added.append(holding[-1])
+            if thread is not None:
+                await self.threads.remember(channel, holding[-1], thread)
 
     async def _copies(self, channel: ChannelRef, ids: list[str]) -> list[tuple[int | None, list[str]]]:
         """The posted parts grouped by where they are (a thread id, or None: the channel), in order."""
@@ -327,6 +357,9 @@ class DiscordDestination:
             )
 
     async def delete(self, channel: ChannelRef, ids: list[str]) -> None:
+        kept = self._grown.pop((channel.key(), ids[0]), None) if ids else None
+        if kept is not None and kept[0] == tuple(ids):  # parts a rate-limited edit posted go with it
+            ids = ids + [i for i, _ in kept[1]]
         await self._checked(channel, self._delete(channel, ids))
 
     async def _delete(self, channel: ChannelRef, ids: list[str]) -> None:
