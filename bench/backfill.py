@@ -115,7 +115,7 @@ async def platform_rates(chat: Chat, url: str, n: int) -> dict[str, tuple[float,
             source: Any = running.history[platform]
             count = n if platform == "discord" else n // 10  # Slack: N counts channel messages, replies on top
             t = time.perf_counter()
-            got = await source.latest(ref, count)
+            got = (await source.latest(ref, count)).messages
             fetched = time.perf_counter() - t
             result = await backfill(chat, ref, got)
             total = time.perf_counter() - t

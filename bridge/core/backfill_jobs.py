@@ -18,7 +18,10 @@ done. Hence:
   channels get no flood of old messages; they go to history and search only;
 - progress: the state hash is updated after every fetched page and recorded batch (``chatbridge
   exec`` prints it as it changes), the person who asked on a platform gets a DM when it starts, at
-  most every ``tell_every_s`` while it runs and when it ends, and each step is an INFO log line.
+  most every ``tell_every_s`` while it runs and when it ends, and each step is an INFO log line;
+- no silent gap: what the source could not read (:attr:`HistoryRead.left_out`, e.g. Discord private
+  archived threads without Manage Threads) is in the state hash (``left_out``), in the closing line
+  the person who asked gets, and a WARNING each.
 """
 
 from __future__ import annotations
@@ -109,11 +112,12 @@ def describe(state: Mapping[str, str]) -> str:
     count = state.get("count", "?")
     status = state.get("status", "")
     if status == "done":
-        return (
+        line = (
             f"Backfill of {where} done: {state.get('recorded', '0')} messages recorded, "
             f"{state.get('duplicates', '0')} already known, {state.get('refused', '0')} refused "
             f"(of {state.get('fetched', '0')} read)."
         )
+        return f"{line} Not read: {state['left_out']}" if state.get("left_out") else line
     if status == "error":
         return f"Backfill of {where} failed: {state.get('error', 'unknown error')}"
     if status == "queued":
@@ -260,10 +264,10 @@ class BackfillRunner:
             return
         progress = _Progress(self, entry_id, fields)
         await progress.start()
-        history = None
+        read = None
         for attempt in range(1, self.attempts + 1):
             try:
-                history = await source.latest(ref, count, progress.fetched)
+                read = await source.latest(ref, count, progress.fetched)
                 break
             except HistoryError as err:
                 if stop.is_set():  # shutting down: the job stays pending, the next run resumes it
@@ -275,7 +279,10 @@ class BackfillRunner:
                 log.warning("backfill of %s: %s (attempt %d, retrying)", key, err, attempt)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.retry_s * attempt)
-        assert history is not None
+        assert read is not None
+        history = read.messages
+        for line in read.left_out:
+            log.warning("backfill of %s: not read: %s", key, line)
         await progress.flush()
         try:
             result = await backfill(self.chat, ref, history, progress=progress.recorded)
@@ -294,6 +301,7 @@ class BackfillRunner:
             recorded=str(result.recorded),
             duplicates=str(result.duplicates),
             refused=str(len(result.refused)),
+            left_out="; ".join(read.left_out),
         )
 
     async def _end(self, entry_id: str, fields: Mapping[str, str], *, status: str, **values: str) -> None:

@@ -181,6 +181,17 @@ class HistoryMessage:
     """When it was posted on the platform."""
 
 
+@dataclass(frozen=True)
+class HistoryRead:
+    """What :meth:`HistorySource.latest` read: the messages, and what it knows it could not read."""
+
+    messages: list[HistoryMessage]
+    left_out: tuple[str, ...] = ()
+    """One line per part of the history that exists (or may) but was not read, with why and what
+    would include it, e.g. private archived threads without Manage Threads. The person who asked is
+    told, and each line is logged (a WARNING): never a silent gap."""
+
+
 class HistorySource(Protocol):
     """The read-only half of an adapter that ``link <channel> --backfill N`` uses: the core runs the
     command and knows no platform, so each adapter answers "the last N messages of this channel".
@@ -194,11 +205,13 @@ class HistorySource(Protocol):
 
     async def latest(
         self, channel: ChannelRef, count: int, progress: Callable[[int], None] | None = None
-    ) -> list[HistoryMessage]:
+    ) -> HistoryRead:
         """The channel's newest ``count`` channel-level messages (fewer if it has fewer), oldest first,
         together with the replies in their threads (which do not count towards ``count``), each as an
         :class:`InboundEvent` built the way live traffic is (same authors, text conversion, files).
-        The bridge's own copies are left out. ``progress(fetched)`` is called after each page."""
+        The bridge's own copies are left out. ``progress(fetched)`` is called after each page. On a
+        channel whose top level is made of threads (a Discord forum), each post's first message is a
+        channel-level message and its replies come on top."""
         ...
 
 

@@ -14,9 +14,18 @@ import pytest
 from waiting import until
 
 from bridge.config import parse
+from bridge.core import backfill_jobs
 from bridge.core.backfill_jobs import BackfillRunner, Ticket, follow
 from bridge.core.chat import Chat
-from bridge.core.ports import ChannelRef, HistoryMessage, InboundEvent, Invocation, Platform, PlatformUser
+from bridge.core.ports import (
+    ChannelRef,
+    HistoryMessage,
+    HistoryRead,
+    InboundEvent,
+    Invocation,
+    Platform,
+    PlatformUser,
+)
 from bridge.errors import ConfigError, HistoryError
 from bridge.runtime import apply_static_config
 from bridge.store import keys
@@ -35,6 +44,7 @@ class Source:
         self.failures = list(failures or [])
         self.calls = 0
         self.gate: asyncio.Event | None = None
+        self.left_out: tuple[str, ...] = ()
 
     @property
     def platform(self) -> Platform:
@@ -42,7 +52,7 @@ class Source:
 
     async def latest(
         self, channel: ChannelRef, count: int, progress: Callable[[int], None] | None = None
-    ) -> list[HistoryMessage]:
+    ) -> HistoryRead:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
@@ -55,7 +65,7 @@ class Source:
         ]
         if progress is not None:
             progress(len(out))
-        return out
+        return HistoryRead(out, self.left_out)
 
 
 async def state(chat: Chat, ref: ChannelRef = D1) -> dict[str, str]:
@@ -146,6 +156,35 @@ async def test_runner_records_reports_and_acknowledges(chat: Chat) -> None:
     assert not await chat.ctx.redis.exists(keys.backfill_runner("discord"))  # gone with the runner
 
 
+async def test_what_the_source_could_not_read_is_told_stored_and_logged(
+    chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    await chat.channels.create("general")
+    told: list[str] = []
+
+    async def tell(job: object, text: str) -> None:
+        told.append(text)
+
+    source = Source(5)
+    source.left_out = ("3 private archived threads (needs Manage Threads in #general)",)
+    runner = BackfillRunner(chat, {"discord": source}, tell=tell, poll_s=0.02, tell_every_s=0.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await chat.channels.link("general", D1)
+        who = Invocation(platform="discord", user=ALICE, is_admin=True, channel=D1)
+        await backfill_jobs.request(chat, D1, 5, who)
+        await until(lambda: runner.finished == 1)
+        final = await state(chat)
+        assert final["status"] == "done" and final["left_out"] == source.left_out[0], final
+        assert told[-1].endswith("Not read: 3 private archived threads (needs Manage Threads in #general)"), told
+        warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert any("not read: 3 private archived threads" in line for line in warned), warned
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
 async def test_transient_errors_are_retried_a_permanent_one_ends_the_job(chat: Chat) -> None:
     await chat.channels.create("general")
     await chat.channels.link("general", D1)
@@ -186,7 +225,7 @@ async def test_a_job_cut_short_is_resumed_by_the_next_runner_without_duplicates(
     source.gate = None
     from bridge.core.backfill import backfill
 
-    partial = await backfill(chat, D1, (await source.latest(D1, 500))[:250])
+    partial = await backfill(chat, D1, (await source.latest(D1, 500)).messages[:250])
     assert partial.recorded == 250
     second = BackfillRunner(chat, {"discord": source}, poll_s=0.02)
     task = asyncio.create_task(second.run(stop))

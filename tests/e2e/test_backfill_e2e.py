@@ -258,3 +258,138 @@ async def test_cli_exec_queues_and_follows_and_a_second_request_waits(setup: Set
     assert final["status"] == "done" and final["recorded"] == "3", final
     assert lines[-1].startswith(f"Backfill of {target} done: 3 messages recorded")
     assert [m.text for m in await core_messages(chat, "cricket")] == [f"cricket talk {i}" for i in (2, 3, 4)]
+
+
+async def backfill_as_cli(chat: Chat, channel: str, target: str, count: int) -> dict[str, str]:
+    """``link <channel> <target> --backfill N`` from the CLI, followed until it ends."""
+    from bridge.core.backfill_jobs import Ticket, follow
+
+    reply = await chat.commands.execute(
+        Invocation(platform="cli", is_admin=True), f"link {channel} {target} --backfill {count}"
+    )
+    assert reply.ok, reply.text
+    return dict(await asyncio.wait_for(follow(chat.ctx.redis, Ticket(**reply.data["backfill"]), lambda _: None), 30))
+
+
+@pytest.mark.parametrize("media", [False, True])
+async def test_discord_forum_backfill_reads_active_and_archived_posts_as_live_posts_are_recorded(
+    setup: Setup, media: bool
+) -> None:
+    b, chat = setup.bridge, setup.chat
+    discord = b.discord
+    inbound = b.running.adapters["discord"].inbound
+    start = inbound.handled
+    forum = await discord.create_forum("help", media=media)
+    oldest, _ = await discord.forum_post("alice", "help", "Too old", "not among the newest 3 posts")
+    vpn, _ = await discord.forum_post("carol", "help", "VPN broken", "since this morning")
+    for j in range(3):
+        await discord.say("bob" if j % 2 else "alice", vpn.id, f"vpn answer {j}")
+    printer, _ = await discord.forum_post("bob", "help", "Printer jam", "third floor")
+    await discord.say("carol", printer.id, "fixed it")
+    await discord.update_thread(printer.id, archived=True)  # archived: List Public Archived Threads on the forum
+    gone, first = await discord.forum_post("carol", "help", "Lost starter", "deleted soon")
+    await discord.say("alice", gone.id, "the post stays")
+    await discord.delete(gone.id, first["id"])  # the post's first message deleted: the thread stays
+    # every event handled (ignored: not linked yet), so none is taken in live once the link stands
+    await until(lambda: inbound.handled >= start + 10, what="every Discord event handled")
+    await chat.channels.create("helpdesk")
+    target = f"discord:{discord.guild_id}:{forum.id}"
+
+    final = await backfill_as_cli(chat, "helpdesk", target, 3)
+    assert (final["status"], final["recorded"], final.get("left_out", "")) == ("done", "8", ""), final
+    ordered = await core_messages(chat, "helpdesk")
+    texts = [m.text for m in ordered]
+    assert not any("Too old" in t or "not among" in t for t in texts)  # N counts posts: the 3 newest
+    assert [m.ts for m in ordered] == sorted(m.ts for m in ordered)
+    by_text = {m.text: m for m in ordered}
+    guild = discord.guild_id
+    carol = await chat.find_username("discord", guild, discord.user("carol").id)
+    root = by_text["🧵 **VPN broken**\nsince this morning"]  # the root a live forum post gets
+    assert root.username == carol and root.replies == 3
+    vpn_answers = [m for m in ordered if m.text.startswith("vpn answer")]
+    assert [m.text for m in vpn_answers] == [f"vpn answer {j}" for j in range(3)]
+    assert all(m.thread == root.id for m in vpn_answers)
+    assert by_text["fixed it"].thread == by_text["🧵 **Printer jam**\nthird floor"].id  # the archived post
+    lost = by_text["🧵 **Lost starter**"]  # no first message: the root the live path makes, as its creator
+    assert lost.username == carol and by_text["the post stays"].thread == lost.id
+    # a reply arriving live afterwards joins the same core thread (the mapping the live path uses)
+    await discord.say("alice", vpn.id, "live answer")
+    live = await until_async(lambda: _message(chat, "helpdesk", "live answer"), what="the live reply recorded")
+    assert live.thread == root.id
+    await discord.say("bob", gone.id, "live in the lost one")
+    live = await until_async(lambda: _message(chat, "helpdesk", "live in the lost one"), what="the live reply")
+    assert live.thread == lost.id
+    # a repeat writes nothing
+    again = await backfill_as_cli(chat, "helpdesk", target, 3)
+    assert (again["status"], again["recorded"]) == ("done", "0"), again
+    del oldest
+
+
+async def _message(chat: Chat, channel: str, text: str) -> Any:
+    return next((m for m in await core_messages(chat, channel) if m.text == text), None)
+
+
+async def test_discord_private_archived_threads_are_read_or_their_absence_is_told(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bridge.emulators.discord import permissions as perms
+    from bridge.emulators.discord.state import MANAGE_THREADS
+    from bridge.emulators.discord.threads import meta
+
+    b, chat = setup.bridge, setup.chat
+    discord = b.discord
+    bot = discord.world.bot.id
+    inbound = b.running.adapters["discord"].inbound
+    start = inbound.handled
+    for name in ("plans", "secrets"):
+        await discord.create_channel(name)
+        await discord.say("alice", name, f"hello {name}")
+    await until(lambda: b.running.adapters["discord"].inbound.client.get_channel(int(discord.channel("secrets").id)))
+    # #plans: the bot may list private archived threads (Manage Threads, as its invite asks)
+    private = await discord.start_thread("carol", "plans", "offsite", private=True)
+    await discord.say("carol", private.id, "budget is 500")
+    await discord.say("bob", private.id, "book the train")
+    await discord.update_thread(private.id, archived=True)
+    await until(lambda: inbound.handled >= start + 4, what="every Discord event handled (not linked yet)")
+    await chat.channels.create("plans")
+    final = await backfill_as_cli(chat, "plans", f"discord:{discord.guild_id}:{discord.channel('plans').id}", 10)
+    assert (final["status"], final["recorded"], final.get("left_out", "")) == ("done", "4", ""), final
+    ordered = await core_messages(chat, "plans")
+    root = next(m for m in ordered if m.text == "🧵 **offsite**")  # started from nothing: the live root
+    assert root.username == await chat.find_username("discord", discord.guild_id, discord.user("carol").id)
+    assert [m.text for m in ordered if m.thread == root.id and m.id != root.id] == ["budget is 500", "book the train"]
+
+    # #secrets: no Manage Threads there; the private thread the bot is in is read, the other is told
+    secrets = discord.channel("secrets")
+    perms.overwrite(secrets, bot, perms.MEMBER, deny=MANAGE_THREADS)
+    joined = await discord.start_thread("alice", "secrets", "with the bot", private=True)
+    meta(joined).members.add(bot)
+    await discord.say("alice", joined.id, "the bot may read this")
+    hidden = await discord.start_thread("alice", "secrets", "without the bot", private=True)
+    await discord.say("alice", hidden.id, "the bot may not list this")
+    for thread in (joined, hidden):
+        await discord.update_thread(thread.id, archived=True)
+    await until(lambda: inbound.handled >= start + 6, what="every Discord event handled (not linked yet)")
+    await chat.channels.create("secrets")
+    who = Invocation(platform="discord", user=_discord_user(b, "alice"), is_admin=True, channel=b.dref("secrets"))
+    await chat.channels.link("secrets", b.dref("secrets"))
+    from bridge.core import backfill_jobs
+
+    await backfill_jobs.request(chat, b.dref("secrets"), 10, who)
+    await setup.finished(2)
+    final = await setup.state(b.dref("secrets").key())
+    assert (final["status"], final["recorded"]) == ("done", "3"), final  # hello, the joined thread's root + reply
+    texts = [m.text for m in await core_messages(chat, "secrets")]
+    assert "the bot may read this" in texts and "the bot may not list this" not in texts
+    assert "private archived threads of #secrets the bot is not a member of" in final["left_out"]
+    assert "Manage Threads in #secrets" in final["left_out"]
+    closing = await until(lambda: [m["content"] for m in discord.dm_messages("alice") if "done" in m["content"]])
+    assert "Not read: private archived threads of #secrets" in closing[-1] and "Manage Threads" in closing[-1]
+    assert any(r.levelname == "WARNING" and "Manage Threads in #secrets" in r.getMessage() for r in caplog.records)
+
+
+def _discord_user(b: Bridge, name: str) -> Any:
+    from bridge.core.ports import PlatformUser
+
+    user = b.discord.user(name)
+    return PlatformUser("discord", b.discord.guild_id, user.id, name)

@@ -5,6 +5,7 @@
         ...
     last = await history.latest(client, channel_id, 200)        # the newest 200, oldest first
     threads = await history.active_threads(client, guild_id, channel_id)    # its active threads
+    found, more = await history.archived(where, private=True, limit=1000)    # archived ones, newest first
 
 All of it is Get Channel Messages (discord-api-docs resources/message.mdx,
 https://discord.com/developers/docs/resources/message#get-channel-messages): pages of at most 100,
@@ -18,7 +19,16 @@ that would pass for "nothing was said".
 A thread is a channel (topics/threads.mdx: a thread's messages have ``channel_id`` = the thread), so
 its history is read the same way, by the thread's id; :func:`active_threads` lists the threads of a
 channel that are active (List Active Guild Threads, resources/guild.mdx ``GET /guilds/{id}/threads/active``
-— "all active threads in the guild", filtered here to the channel).
+— "all active threads in the guild", filtered here to the channel). :func:`archived` lists the archived
+ones (resources/channel.mdx "List Public Archived Threads", READ_MESSAGE_HISTORY; "List Private
+Archived Threads", READ_MESSAGE_HISTORY and MANAGE_THREADS; "List Joined Private Archived Threads",
+READ_MESSAGE_HISTORY: the private ones the bot is a member of), newest archived first, 100 a call,
+paged by discord.py with ``before``; a refusal is the caller's :class:`discord.Forbidden`.
+
+A forum (or media) channel has no messages of its own: its posts are threads, each opened by a
+message that has the thread's id and lives in the thread (topics/threads.md "Forums": "threads in
+forum channels behave in the same way as in text channels—meaning they use the same endpoints");
+:func:`located` answers it (``channel`` refuses it, having no history to page).
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ PAGE = 100
 """Get Channel Messages' largest ``limit``."""
 
 Readable = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
+Located = Readable | discord.ForumChannel
+"""A channel a backfill reads: one with messages, or a forum/media channel (discord.py's
+``ForumChannel`` is both types 15 and 16) whose posts are threads."""
 
 
 class HistoryUnavailable(Exception):
@@ -49,15 +62,37 @@ def _reading(channel_id: int) -> Iterator[None]:
         raise HistoryUnavailable(f"channel {channel_id}: no access to its history ({err.text or err.status})") from err
 
 
-async def channel(client: discord.Client, channel_id: int) -> Readable:
-    """The channel or thread ``channel_id``, from discord.py's cache or ``GET /channels/{id}``."""
+async def located(client: discord.Client, channel_id: int) -> Located:
+    """The channel, thread or forum ``channel_id``, from discord.py's cache or ``GET /channels/{id}``."""
     found = client.get_channel(channel_id)
     if found is None:
         with _reading(channel_id):
             found = await client.fetch_channel(channel_id)
+    if not isinstance(found, Located):
+        raise HistoryUnavailable(f"channel {channel_id}: a {type(found).__name__} has no message history")
+    return found
+
+
+async def channel(client: discord.Client, channel_id: int) -> Readable:
+    """The channel or thread ``channel_id`` (one with messages of its own)."""
+    found = await located(client, channel_id)
     if not isinstance(found, Readable):
         raise HistoryUnavailable(f"channel {channel_id}: a {type(found).__name__} has no message history")
     return found
+
+
+async def archived(
+    where: discord.TextChannel | discord.ForumChannel, *, private: bool = False, joined: bool = False, limit: int
+) -> tuple[list[discord.Thread], bool]:
+    """``where``'s archived threads, newest archived first, at most ``limit``: public ones (a forum's
+    posts), or private ones (``joined``: only those the bot is a member of), and whether the limit
+    cut the list short. Raises :class:`discord.HTTPException` (403 without the permission)."""
+    if isinstance(where, discord.ForumChannel):  # a forum's posts are public threads
+        listing = where.archived_threads(limit=limit + 1)
+    else:
+        listing = where.archived_threads(limit=limit + 1, private=private or joined, joined=joined)
+    found = [thread async for thread in listing]
+    return found[:limit], len(found) > limit
 
 
 async def after(

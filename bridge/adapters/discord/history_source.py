@@ -1,20 +1,32 @@
 """A Discord channel's history for ``link <channel> --backfill N`` (the core's :class:`HistorySource`).
 
 The reading is :mod:`bridge.adapters.discord.history` (Get Channel Messages paged by discord.py,
-oldest first, rate limits waited out by discord.py): the channel's newest N messages, then the
-messages of every thread started from one of them (a thread's id is its starter message's id), each
-read whole: the active ones (List Active Guild Threads) and the public archived ones among the last
-1,000 archived (List Public Archived Threads). Private archived threads (they need Manage Threads),
-and threads started from nothing or from an older message, are not read (their messages come in
-live once someone writes there again, as today). N counts the channel's messages; thread messages
-come on top.
+oldest first, rate limits waited out by discord.py).
+
+A text (or announcement, voice) channel: its newest N messages, then the messages of its threads,
+each read whole: the active ones (List Active Guild Threads) and the archived ones among the last
+1,000 archived of each list (List Public Archived Threads; List Private Archived Threads, which
+needs Manage Threads, else List Joined Private Archived Threads, the private ones the bot is in).
+A thread counts when it was started from one of the N messages (its id is that message's id), or
+started from nothing (a private thread, or a public one whose starter was deleted) while the N
+messages were said (its id is not older than the oldest of them; all of them when the channel has
+fewer than N). Such a thread gets the root the live path gives it (``🧵 <name>``, as its creator,
+with the thread's id as its platform id; see ``Inbound._ensure_root``). Threads started from an
+older message are not read (their messages come in live once someone writes there again).
+
+A forum or media channel has no messages of its own; its posts are threads (topics/threads.md
+"Forums"): its newest N posts, active and archived (List Public Archived Threads on the forum), each
+read whole. A post's first message has the post's id and becomes the root, ``🧵 <title>`` above its
+text, exactly as a live forum post does; its replies are in its thread. N counts the posts.
+
+In both, N counts channel-level messages (posts); thread messages come on top. What could not be
+read is said, never skipped silently (:attr:`HistoryRead.left_out`, a WARNING each): private
+archived threads when the bot may not list them (the permission that would include them), a list
+cut at 1,000 archived threads, a refused listing.
 
 Each message becomes an :class:`InboundEvent` the way a live one does (:class:`Inbound`: the same
 ignore rules, so the bridge's own webhook copies and system messages are left out; the same text
 and file conversion; authors as :func:`platform_user`), with its thread and reply links.
-
-A forum channel has no channel messages (its posts are threads): Discord answers no history for it,
-which is a permanent :class:`HistoryError`.
 """
 
 from __future__ import annotations
@@ -26,13 +38,15 @@ import discord
 
 from bridge.adapters.discord import history
 from bridge.adapters.discord.content import describe_empty
-from bridge.adapters.discord.inbound import Inbound, message_event, reply_target
-from bridge.core.ports import ChannelRef, HistoryMessage, Platform
+from bridge.adapters.discord.inbound import Inbound, message_event, reply_target, thread_root_event
+from bridge.adapters.discord.member_names import platform_user
+from bridge.core.ports import ChannelRef, HistoryMessage, HistoryRead, Platform, PlatformUser
 from bridge.errors import HistoryError
+from bridge.formatting.thread_text import thread_root_text
 
 log = logging.getLogger("bridge.discord.history")
 ARCHIVED_LISTED = 1_000
-"""Archived threads looked at per backfill (Discord lists them 100 a call, newest archived first)."""
+"""Archived threads looked at per list and backfill (Discord lists them 100 a call, newest archived first)."""
 
 
 class DiscordHistory:
@@ -46,24 +60,26 @@ class DiscordHistory:
 
     async def latest(
         self, channel: ChannelRef, count: int, progress: Callable[[int], None] | None = None
-    ) -> list[HistoryMessage]:
+    ) -> HistoryRead:
         client = self.inbound.client
         if client.user is None:
             raise HistoryError("the Discord adapter is not connected yet")
         channel_id = int(channel.channel_id)
+        left_out: list[str] = []
         try:
-            messages = await history.latest(client, channel_id, count)
-            if progress is not None:
-                progress(len(messages))
-            starters = {m.id for m in messages}
-            threads = [
-                t for t in await history.active_threads(client, int(channel.workspace), channel_id) if t.id in starters
-            ]
-            threads += await self._archived(await history.channel(client, channel_id), starters)
+            where = await history.located(client, channel_id)
+            if isinstance(where, discord.ForumChannel):
+                messages: list[discord.Message] = []
+                threads = await self._posts(channel, where, count, left_out)
+            else:
+                messages = await history.latest(client, channel_id, count)
+                if progress is not None:
+                    progress(len(messages))
+                threads = await self._threads(channel, where, messages, count, left_out)
             in_threads: list[tuple[discord.Thread, list[discord.Message]]] = []
             total = len(messages)
             for thread in threads:
-                replies = [m async for m in history.after(client, thread.id, None)]
+                replies = [m async for m in history.after(client, thread, None)]
                 in_threads.append((thread, replies))
                 total += len(replies)
                 if progress is not None:
@@ -77,26 +93,96 @@ class DiscordHistory:
         out: list[HistoryMessage] = []
         for message in messages:
             await self._add(channel, message, None, out)
+        in_channel = {m.id for m in messages}
         for thread, replies in in_threads:
             self.inbound.threads.learn(thread)
+            if thread.id not in in_channel and all(m.id != thread.id for m in replies):
+                await self._root(channel, thread, replies, out)  # started from nothing, or its starter is gone
             for message in replies:
                 await self._add(channel, message, thread, out)
-        return out
+        return HistoryRead(out, tuple(left_out))
 
-    async def _archived(self, where: history.Readable, starters: set[int]) -> list[discord.Thread]:
-        """The archived public threads started from one of ``starters`` (List Public Archived Threads,
-        newest archived first, at most ``ARCHIVED_LISTED`` looked at). A refusal leaves them out
-        with a WARNING: the channel's own history is still imported."""
-        if not isinstance(where, discord.TextChannel):
-            return []
+    async def _threads(
+        self,
+        ref: ChannelRef,
+        where: history.Readable,
+        messages: list[discord.Message],
+        count: int,
+        left_out: list[str],
+    ) -> list[discord.Thread]:
+        """The threads of a channel with messages that this backfill reads (see the module doc)."""
+        client = self.inbound.client
+        threads = await history.active_threads(client, int(ref.workspace), where.id)
+        if isinstance(where, discord.TextChannel):
+            threads += await self._archived(where, left_out)
+        starters = {m.id for m in messages}
+        since = min(starters) if len(messages) >= count else 0  # fewer than N: the whole channel
+        chosen = {t.id: t for t in threads if t.id in starters or t.id >= since}
+        return sorted(chosen.values(), key=lambda t: t.id)
+
+    async def _posts(
+        self, ref: ChannelRef, forum: discord.ForumChannel, count: int, left_out: list[str]
+    ) -> list[discord.Thread]:
+        """A forum's newest ``count`` posts (by creation: a post's id), active and archived, oldest first."""
+        client = self.inbound.client
+        posts = {t.id: t for t in await history.active_threads(client, int(ref.workspace), forum.id)}
+        for thread in await self._archived(forum, left_out):
+            posts.setdefault(thread.id, thread)
+        return sorted(posts.values(), key=lambda t: t.id)[-count:]
+
+    async def _archived(
+        self, where: discord.TextChannel | discord.ForumChannel, left_out: list[str]
+    ) -> list[discord.Thread]:
+        """The archived threads of ``where`` the bot may list; what it may not is added to ``left_out``."""
+        name = f"#{where.name}"
         found: list[discord.Thread] = []
         try:
-            async for thread in where.archived_threads(limit=ARCHIVED_LISTED):
-                if thread.id in starters:
-                    found.append(thread)
+            public, more = await history.archived(where, limit=ARCHIVED_LISTED)
+            found += public
+            if more:
+                left_out.append(f"archived threads of {name} beyond the {ARCHIVED_LISTED:,} most recently archived")
         except discord.HTTPException as err:
-            log.warning("backfill of %s: archived threads not read (%s %s)", where.id, err.status, err.text)
+            left_out.append(f"the archived threads of {name} (Discord answered {err.status}: {err.text or err})")
+        if isinstance(where, discord.ForumChannel):
+            return found  # a forum's posts are all public threads
+        try:
+            private, more = await history.archived(where, private=True, limit=ARCHIVED_LISTED)
+        except discord.Forbidden:
+            # List Private Archived Threads needs Manage Threads; the joined ones need Read Message History
+            try:
+                private, more = await history.archived(where, joined=True, limit=ARCHIVED_LISTED)
+            except discord.HTTPException as err:
+                left_out.append(
+                    f"the private archived threads of {name} (Discord answered {err.status}: {err.text or err}; "
+                    "listing them needs Read Message History and Manage Threads there)"
+                )
+                return found
+            left_out.append(
+                f"private archived threads of {name} the bot is not a member of "
+                f"({len(private)} it is in were read; Discord does not say how many others there are): "
+                f"give the bot Manage Threads in {name} to include them"
+            )
+        except discord.HTTPException as err:
+            left_out.append(f"the private archived threads of {name} (Discord answered {err.status}: {err.text})")
+            return found
+        found += private
+        if more:
+            left_out.append(f"private archived threads of {name} beyond the {ARCHIVED_LISTED:,} most recently archived")
         return found
+
+    async def _root(
+        self, ref: ChannelRef, thread: discord.Thread, replies: list[discord.Message], out: list[HistoryMessage]
+    ) -> None:
+        """The root a thread without a starter message gets, as live (``Inbound._ensure_root``)."""
+        owner: PlatformUser | None = platform_user(ref.workspace, thread.owner) if thread.owner else None
+        if owner is None and thread.owner_id:
+            owner = await self.inbound.members.user(ref.workspace, str(thread.owner_id))
+        if owner is None and replies:
+            owner = platform_user(ref.workspace, replies[0].author)
+        if owner is None:
+            return  # an empty thread whose creator is unknown: nothing was said in it
+        root = thread_root_event(ref, thread, owner)
+        out.append(HistoryMessage(root, int(discord.utils.snowflake_time(thread.id).timestamp() * 1000)))
 
     async def _add(
         self, ref: ChannelRef, message: discord.Message, thread: discord.Thread | None, out: list[HistoryMessage]
@@ -106,8 +192,12 @@ class DiscordHistory:
         text, files = await self.inbound.content_of(message)
         if not text and not files:
             text = describe_empty(message)
+        root: str | None = None
+        if thread is not None and message.id == thread.id:  # a forum post's first message: the root
+            text = thread_root_text(thread.name, text)
+        elif thread is not None:
+            root = str(thread.id)
         if thread is not None:  # where the original lives, for what acts on it later (reactions)
             await self.inbound.threads.remember(ref, str(message.id), thread.id)
-        root = str(thread.id) if thread is not None else None
         event = message_event(ref, message, text, files, root, reply_to=reply_target(message))
         out.append(HistoryMessage(event, int(message.created_at.timestamp() * 1000)))

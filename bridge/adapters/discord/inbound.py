@@ -22,7 +22,7 @@ from bridge import metrics
 from bridge.adapters.outage import REDIS_AWAY, HoldFull, OutageHold
 from bridge.adapters.sender_notices import SenderNotices
 from bridge.core.chat import Chat
-from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult
+from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
 from bridge.formatting.thread_text import thread_root_text
 
 from .catch_up import LastSeen
@@ -74,6 +74,19 @@ def message_event(
         reply_to=reply_to,
         attachments=tuple(files),
         thread=thread_root,
+    )
+
+
+def thread_root_event(ref: ChannelRef, thread: discord.Thread, owner: PlatformUser) -> InboundEvent:
+    """The root a thread without a starter message gets (``🧵 <name>``, as ``owner``), with the
+    thread's id as its platform id so every message of the thread goes in the same core thread."""
+    return InboundEvent(
+        kind="message",
+        channel=ref,
+        message_id=str(thread.id),
+        event_key=f"discord:{thread.id}:thread",
+        author=owner,
+        text=thread_root_text(thread.name),
     )
 
 
@@ -237,15 +250,7 @@ class Inbound:
         owner = platform_user(ref.workspace, thread.owner or message.author)
         if thread.owner is None and thread.owner_id:
             owner = await self.members.user(ref.workspace, str(thread.owner_id)) or owner
-        root = InboundEvent(
-            kind="message",
-            channel=ref,
-            message_id=str(thread.id),
-            event_key=f"discord:{thread.id}:thread",
-            author=owner,
-            text=thread_root_text(thread.name),
-        )
-        await self._ingest(root)
+        await self._ingest(thread_root_event(ref, thread, owner))
 
     async def _on_raw_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message

@@ -34,7 +34,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.inbound import RoomTraffic
-from bridge.core.ports import ChannelRef, HistoryMessage, Platform
+from bridge.core.ports import ChannelRef, HistoryMessage, HistoryRead, Platform
 from bridge.errors import HistoryError
 
 log = logging.getLogger("bridge.slack.history")
@@ -76,7 +76,7 @@ class SlackHistory:
 
     async def latest(
         self, channel: ChannelRef, count: int, progress: Callable[[int], None] | None = None
-    ) -> list[HistoryMessage]:
+    ) -> HistoryRead:
         if self.rooms.bot_id is None:  # until auth.test answered, the bridge's own copies look like anyone's
             raise HistoryError("the Slack adapter is not connected yet")
         raw = await self.channel_messages(channel.channel_id, count, progress)
@@ -89,7 +89,7 @@ class SlackHistory:
                     await self._add(channel, reply, out, seen)
                 if progress is not None:
                     progress(len(out))
-        return out
+        return HistoryRead(out)
 
     async def channel_messages(
         self, channel_id: str, count: int, progress: Callable[[int], None] | None = None

@@ -25,7 +25,7 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``POST /_emulator/outage``                      drop every gateway socket and refuse reconnects
 - ``DELETE /_emulator/outage``                    allow reconnects again
 - ``POST /_emulator/channels``                     ``{name}`` → the new text channel
-- ``POST /_emulator/forums``                       ``{name}`` → the new forum channel
+- ``POST /_emulator/forums``                       ``{name, media?}`` → the new forum (or media) channel
 - ``POST /_emulator/threads``                      ``{user, channel, name, message_id?, private?}``
   → the thread (on that message; ``message_id`` + an existing thread answers that thread)
 - ``POST /_emulator/forum_posts``                  ``{user, forum, title, content}`` → thread + message
@@ -279,7 +279,8 @@ class ControlRoutes:
         name = str(body["name"])
         if not name or len(name) > 100:
             raise errors.invalid_form_body("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
-        return reply(payloads.channel(self.emu.world, await self.emu.create_forum(name)))
+        forum = await self.emu.create_forum(name, media=bool(body.get("media", False)))
+        return reply(payloads.channel(self.emu.world, forum))
 
     async def start_thread(self, request: web.Request) -> web.Response:
         body = await _json(request)

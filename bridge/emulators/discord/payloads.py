@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .state import Channel, Interaction, Member, Ping, Role, User, Webhook, World, iso_now
-from .threads import FORUM, FORUM_FIELDS, active_threads, is_thread, thread_payload
+from .threads import FORUM_FIELDS, THREAD_ONLY, active_threads, is_thread, thread_payload
 
 
 def user(u: User) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def channel(world: World, c: Channel) -> dict[str, Any]:
         "topic": None,
         "last_message_id": next(reversed(c.messages), None),
         "rate_limit_per_user": 0,
-        **(FORUM_FIELDS if c.type == FORUM else {}),
+        **(FORUM_FIELDS if c.type in THREAD_ONLY else {}),
     }
 
 

@@ -189,7 +189,7 @@ class BotRoutes:
     # -- webhooks ------------------------------------------------------------------------------
     async def create_webhook(self, request: web.Request) -> web.Response:
         channel = self.b.channel(request.match_info["channel_id"])
-        if channel.type not in (0, 5, 15):  # text, announcement, forum (resources/webhook.mdx)
+        if channel.type not in (0, 5, 15, 16):  # text, announcement, forum, media (resources/webhook.mdx)
             raise errors.APIError(400, 50024, "Cannot execute action on this channel type")
         self._need(channel, perms.VIEW_CHANNEL | perms.MANAGE_WEBHOOKS)  # Create Webhook: MANAGE_WEBHOOKS
         name = body_of(request).get("name")

@@ -16,7 +16,7 @@ from . import permissions as perms
 from .rest import JSON_BODY, body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Channel, Interaction, Webhook
-from .threads import FORUM, is_thread
+from .threads import THREAD_ONLY, is_thread
 from .uploads import take_files
 
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7
@@ -89,7 +89,7 @@ class TokenRoutes:
             "extra": {"attachments": files, "embeds": body.get("embeds")},
         }
         if body.get("thread_name") is not None:
-            if self.b.channel(hook.channel_id).type != FORUM:
+            if self.b.channel(hook.channel_id).type not in THREAD_ONLY:  # forum or media (resources/webhook.mdx)
                 raise errors.APIError(400, 220003, "Webhooks can only create threads in forum channels")
             _, message = await self.b.threads.start_forum_post(
                 self.b.channel(hook.channel_id),
@@ -116,7 +116,7 @@ class TokenRoutes:
         parent = self.b.channel(hook.channel_id)
         thread_id = request.query.get("thread_id")
         if not thread_id:
-            if parent.type == FORUM and request.method == "POST":
+            if parent.type in THREAD_ONLY and request.method == "POST":
                 raise errors.APIError(
                     400, 220001, "Webhooks posted to forum channels must have a thread_name or thread_id"
                 )

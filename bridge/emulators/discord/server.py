@@ -42,7 +42,7 @@ from .rest_webhooks import TokenRoutes
 from .service import LOADING, Backend
 from .state import Channel, EmulatorConfig, Interaction, Ping, User, World
 from .thread_routes import ThreadRoutes
-from .threads import FORUM, PRIVATE_THREAD, PUBLIC_THREAD
+from .threads import FORUM, MEDIA, PRIVATE_THREAD, PUBLIC_THREAD
 
 T = TypeVar("T")
 API_PREFIXES = ("/api/v10", "/api/v9")
@@ -404,9 +404,11 @@ class DiscordEmulator:
         return self.reactions.of(message_id)
 
     # -- threads and forums (bridge.emulators.discord.threads) ----------------------------------
-    async def create_forum(self, name: str) -> Channel:
-        """Someone creates a forum channel (type 15; ``CHANNEL_CREATE`` is dispatched)."""
-        forum = Channel(self.world.ids.next(), name, FORUM, self.world.guild_id, position=len(self.world.channels))
+    async def create_forum(self, name: str, *, media: bool = False) -> Channel:
+        """Someone creates a forum channel (type 15), or a media channel (16: a forum whose posts
+        show as a gallery, topics/threads.mdx); ``CHANNEL_CREATE`` is dispatched."""
+        kind = MEDIA if media else FORUM
+        forum = Channel(self.world.ids.next(), name, kind, self.world.guild_id, position=len(self.world.channels))
         self.world.channels[forum.id] = forum
         await self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.world, forum))
         return forum

@@ -5,7 +5,10 @@ start-thread routes, archived-thread listing), resources/webhook.mdx (``thread_i
 on execute and on webhook-message routes), topics/gateway-events.mdx (THREAD_CREATE / UPDATE /
 DELETE / LIST_SYNC), topics/opcodes-and-status-codes.mdx (error codes).
 
-- Channel types: 5 announcement, 10 announcement thread, 11 public thread, 12 private thread, 15 forum.
+- Channel types: 5 announcement, 10 announcement thread, 11 public thread, 12 private thread, 15 forum,
+  16 media. A media channel is "similar to a GUILD_FORUM channel in that only threads can be created
+  in them ... threads in media channels behave in the same way as in forum channels" (topics/threads.mdx
+  "Media Channels"), so every forum rule below holds for both ("thread-only channels").
 - A thread started from a message shares that message's id; the starter message gets the ``thread``
   field and flag HAS_THREAD (1 << 5). A thread is started only once per message (160004).
 - A forum channel takes no messages itself (50024); each post is a public thread whose first message
@@ -40,7 +43,9 @@ if TYPE_CHECKING:
 
     from .service import Backend
 
-TEXT, ANNOUNCEMENT, FORUM = 0, 5, 15
+TEXT, ANNOUNCEMENT, FORUM, MEDIA = 0, 5, 15, 16
+THREAD_ONLY = frozenset({FORUM, MEDIA})
+"""Forum and media channels: their posts are threads; they take no messages of their own."""
 ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 10, 11, 12
 THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
 HAS_THREAD = 1 << 5
@@ -231,7 +236,7 @@ class Threads:
         **create: Any,
     ) -> tuple[Channel, dict[str, Any]]:
         """A forum post: a public thread and its first message, which has the thread's id."""
-        if forum.type != FORUM:
+        if forum.type not in THREAD_ONLY:
             raise wrong_channel_type()
         self._need(owner_id, CREATE_PUBLIC_THREADS, forum)
         title = thread_name(name)
@@ -323,7 +328,7 @@ class Threads:
     async def admit(self, channel: Channel, author_id: str) -> None:
         """Before a message is posted in ``channel``: a forum takes none; an archived thread is
         unarchived by the post unless it is locked."""
-        if channel.type == FORUM:
+        if channel.type in THREAD_ONLY:
             raise wrong_channel_type()
         if not is_thread(channel):
             return
