@@ -33,7 +33,15 @@ def test_manifest_socket_mode() -> None:
         "users:read",
     ]
     assert m["settings"]["event_subscriptions"] == {
-        "bot_events": ["message.channels", "message.groups", "reaction_added", "reaction_removed"]
+        "bot_events": [
+            "message.channels",
+            "message.groups",
+            "reaction_added",
+            "reaction_removed",
+            "member_joined_channel",
+            "channel_left",
+            "group_left",
+        ]
     }
     [command] = m["features"]["slash_commands"]
     assert command["command"] == "/chat" and command["should_escape"] is True and "url" not in command

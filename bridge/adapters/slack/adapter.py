@@ -39,7 +39,8 @@ from bridge.adapters.slack.config import SlackConfig, SlackSecrets
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.files import SlackFiles
 from bridge.adapters.slack.history import SlackHistory
-from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
+from bridge.adapters.slack.inbound import LAST_RETRY, RetryLater, RoomTraffic, retry_num
+from bridge.adapters.slack.membership_events import MembershipEvents
 from bridge.adapters.slack.notices import slack_notices
 from bridge.adapters.slack.outbound import SlackDestination
 from bridge.adapters.slack.pacing import Pacer
@@ -71,6 +72,13 @@ def slack_kind(body: dict[str, Any]) -> str:
     return str(body.get("type") or "other")
 
 
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 class SlackAdapter:
     platform = "slack"
 
@@ -88,6 +96,7 @@ class SlackAdapter:
         if config.mode == "http" and not secrets.signing_secret:
             raise ConfigError("Slack HTTP mode needs the signing secret (SLACK_SIGNING_SECRET)")
         self.config = config
+        self._chat = chat
         self._secrets = secrets
         self._log = logger or log
         base_url = config.api_base_url or AsyncWebClient.BASE_URL
@@ -133,7 +142,11 @@ class SlackAdapter:
         if redis is not None:
             last_seen = LastSeen(redis)
             self.rooms.noted = last_seen.note
-            self.catch_up = SlackCatchUp(history=self.history, rooms=self.rooms, last_seen=last_seen)
+            self.catch_up = SlackCatchUp(
+                history=self.history, rooms=self.rooms, last_seen=last_seen, chat=chat, pacer=self.pacer
+            )
+            if isinstance(chat, Chat):  # a link by command records where the channel's history stands
+                chat.link_checks["slack"] = self.catch_up.link_check
         self.reactions = SlackReactions(
             chat=chat,
             directory=self.directory,
@@ -171,7 +184,13 @@ class SlackAdapter:
             logger=self._log.getChild("sdk"),  # slack-bolt's and slack_sdk's own lines (INFO, see bridge.logs)
         )
         self.app.command(config.command)(self.commands.on_command)
-        self.app.event("message")(self.rooms.on_message)
+        self.membership = MembershipEvents(
+            chat=chat, rooms=self.rooms, access=self.destination.access, catch_up=self.catch_up, spawn=self._spawn
+        )
+        self.app.event("message")(self._on_message)
+        self.app.event("member_joined_channel")(self.membership.on_member_joined)
+        self.app.event("channel_left")(self.membership.on_left)
+        self.app.event("group_left")(self.membership.on_left)
         self.app.event("reaction_added")(self.reactions.on_reaction)
         self.app.event("reaction_removed")(self.reactions.on_reaction)
         self.app.error(self._on_error)
@@ -207,6 +226,7 @@ class SlackAdapter:
         self.rooms.bot_id = auth.get("bot_id")
         if self.catch_up is not None:
             self.catch_up.team = self.team_id
+            self._spawn(self._seed_anchors())
         if self.config.mode == "socket":
             socket = BridgeSocketModeHandler(  # disconnect frames: socket_client
                 self.app,
@@ -270,6 +290,27 @@ class SlackAdapter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any], request: Any = None) -> None:
+        """Bolt listener for ``message``: after a catch-up of its channel (order), the live path."""
+        channel = str(event.get("channel") or "")
+        hold = self.destination.access.held.get(channel)
+        if hold is not None and _float(event.get("ts")) > hold.since:  # said after the hold: the app is back
+            self.membership.back(channel, "a message said there after it was held arrived")
+        if self.catch_up is not None:
+            await self.catch_up.in_order(channel, final=retry_num(request) >= LAST_RETRY)
+        await self.rooms.on_message(body, event, request)
+
+    async def _seed_anchors(self) -> None:
+        """Where each linked channel's history stands, for those with no anchor yet (``catch_up``)."""
+        if self.catch_up is None or not isinstance(self._chat, Chat):
+            return
+        try:
+            linked = await self._chat.channels.all_links("slack")
+        except Exception as err:  # Redis away: the next start tries again
+            self._log.warning("slack: could not list the linked channels to anchor them: %s", err)
+            return
+        await self.catch_up.seed([r.channel_id for r in linked if r.workspace == self.team_id])
 
     async def _seen(self, body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:
         """Bolt middleware: Slack reached us (either mode); counted by kind."""

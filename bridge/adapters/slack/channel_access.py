@@ -18,6 +18,11 @@ it, but an admin can:
   ``rooms_held`` in the adapter's ``/healthz`` info, a DM to each ``slack.admin_users`` and a notice
   to the sender of the held message on their platform (``FileHub.tell_sender``, the path the other
   per-message notices take). The first call that succeeds on the channel clears it (INFO line).
+
+Slack also says so itself (``membership_events``): ``channel_left`` / ``group_left`` when someone removes the
+app (:meth:`ChannelAccess.removed`: the same hold and notices at once, before any call fails) and
+``member_joined_channel`` of the app's own user when it is back (:meth:`ChannelAccess.readmitted`:
+the hold is lifted at once).
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class ChannelAccess:
         self.held: dict[str, Hold] = {}
         self.joined: list[str] = []
         """Channels the app joined again by itself (for tests and health)."""
+        self._joined_at: dict[str, float] = {}
+        """When (monotonic) the app last joined a channel by itself (its catch-up ran then)."""
         self.tell_admins: Callable[[str], Awaitable[None]] | None = None
         """Set by the adapter: DMs ``slack.admin_users`` (best effort)."""
         self.on_rejoined: Callable[[str], Awaitable[None]] | None = None
@@ -106,7 +113,8 @@ class ChannelAccess:
                         continue
                     raise await self._hold(channel, code, refused) from err
                 raise await self._hold(channel, code, None) from err
-            if self._clear(channel) and self.on_rejoined is not None:  # an admin let the app back in
+            # an admin let the app back in (after a join of its own the catch-up ran already)
+            if self._clear(channel) and not rejoined and self.on_rejoined is not None:
                 await self.on_rejoined(channel)
             return resp
 
@@ -118,12 +126,38 @@ class ChannelAccess:
             return error_code(err) or "refused"
         log.warning("slack: the app was not in channel %s any more: it joined it again", channel)
         self.joined.append(channel)
+        del self.joined[:-100]
+        self._joined_at[channel] = time.monotonic()
         if self.on_rejoined is not None:
             await self.on_rejoined(channel)
         return None
 
-    async def _hold(self, channel: str, code: str, join_refused: str | None) -> RoomHeld:
-        if code == "channel_not_found":
+    def joined_itself(self, channel: str, *, within: float = 120.0) -> bool:
+        """The app joined ``channel`` by itself in the last ``within`` seconds (``member_joined_channel``
+        without ``inviter`` is then that join of its own)."""
+        at = self._joined_at.get(channel)
+        return at is not None and time.monotonic() - at < within
+
+    async def removed(self, channel: str, actor: str | None) -> None:
+        """Slack said someone removed the app (``channel_left`` / ``group_left``): the room is held now,
+        told as a refused call would be (WARNING, gauge, ``/healthz``, the admins' DM)."""
+        await self._hold(channel, "channel_left", actor)
+
+    def readmitted(self, channel: str) -> bool:
+        """Slack said the app is a member again (``member_joined_channel``): the hold is lifted;
+        True when there was one."""
+        return self._clear(channel)
+
+    async def _hold(self, channel: str, code: str, context: str | None) -> RoomHeld:
+        """Hold ``channel`` for ``code``; ``context``: Slack's refusal of the join (``not_in_channel``)
+        or who removed the app (``channel_left``)."""
+        if code == "channel_left":
+            by = f" by Slack user {context}" if context else ""
+            detail = (
+                f"the app was removed from Slack channel {channel}{by}: invite it back (/invite @chatbridge); "
+                "its messages wait, and what is said there meanwhile is read back once it is in again"
+            )
+        elif code == "channel_not_found":
             detail = (
                 f"Slack channel {channel} answers channel_not_found: it is private and the app is not in it "
                 "(or it was deleted); invite the app there (/invite @chatbridge) or unlink it; its messages wait"
@@ -132,7 +166,7 @@ class ChannelAccess:
             why = {
                 "method_not_supported_for_channel_type": "it is private",
                 "missing_scope": "the app lacks the channels:join scope (reinstall it: `chatbridge slack-manifest`)",
-            }.get(join_refused or "", f"Slack refused to let it join ({join_refused})")
+            }.get(context or "", f"Slack refused to let it join ({context})")
             detail = (
                 f"the app is not in Slack channel {channel} and cannot join it: {why}; "
                 "invite it there (/invite @chatbridge); its messages wait"

@@ -18,6 +18,9 @@ Bot scopes, and why each is needed:
 - ``files:write``: upload files mirrored from Discord (``files.getUploadURLExternal`` /
   ``files.completeUploadExternal``) and delete them with their message.
 - ``reactions:read``: ``reaction_added`` / ``reaction_removed`` events (mirrored to the other side).
+- ``channels:read`` / ``groups:read`` also bring the app's own membership events:
+  ``member_joined_channel`` (the app is back in a linked channel: what was said there meanwhile is
+  read at once) and ``channel_left`` / ``group_left`` (someone removed it: the admins are told).
 - ``reactions:write``: ``reactions.add`` / ``reactions.remove``: the bot mirrors other people's reactions.
 - ``emoji:read``: ``emoji.list``, to know which custom emoji the workspace has (Discord custom emoji
   of the same name are shown and mirrored as them).
@@ -56,7 +59,15 @@ BOT_SCOPES = (
     "reactions:write",
     "users:read",
 )
-BOT_EVENTS = ("message.channels", "message.groups", "reaction_added", "reaction_removed")
+BOT_EVENTS = (
+    "message.channels",
+    "message.groups",
+    "reaction_added",
+    "reaction_removed",
+    "member_joined_channel",
+    "channel_left",
+    "group_left",
+)
 
 
 def slack_manifest(

@@ -10,10 +10,26 @@ used with this method": a private channel or a DM), ``channel_not_found``, ``is_
 private channel the app is not in does not exist for it (``channel_not_found``, see
 ``webapi._channel``).
 
+Events (bot events the app receives when its own membership changes; the emulator sends them only
+while the token has the scope the event needs — channels:read for a public channel, groups:read for
+a private one — as "Which events your bot or app will receive depends on the scopes granted" says):
+
+- the app joins (``conversations.join``) or is invited / put back (the control route below):
+  ``member_joined_channel`` (https://api.slack.com/events/member_joined_channel: "sent when users
+  join any channel type"; a bot receives it for a channel it is a member of, which it is once it
+  joined), ``inviter`` only when someone else added it;
+- the app is removed: ``channel_left`` (https://api.slack.com/events/channel_left, "You left a
+  channel") or, for a private channel, ``group_left`` (https://api.slack.com/events/group_left),
+  with ``actor_id`` = who removed it; delivered although the app is no longer a member.
+
+Nothing is sent when nothing changed (a join of a channel the app is in already, a removal from one
+it is not in).
+
 Control routes (JSON in and out):
 
-- ``POST /_emulator/membership`` ``{channel, member: bool, private?: bool}`` — put the app in (or
-  take it out of) a channel, and optionally flip the channel private / public.
+- ``POST /_emulator/membership`` ``{channel, member: bool, private?: bool, by?: user}`` — put the
+  app in (or take it out of) a channel, invited / removed by ``by`` (a user id or name; default the
+  workspace's primary owner), and optionally flip the channel private / public.
 - ``POST /_emulator/scopes`` ``{scopes: [...]}`` or ``{remove: [...]}`` / ``{add: [...]}`` — the
   bot token's scopes from now on (a reinstall with other scopes).
 """
@@ -25,7 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bridge.emulators.slack import payloads, scopes
 from bridge.emulators.slack.payloads import channel_object
+from bridge.emulators.slack.state import SlackChannel
 from bridge.emulators.slack.webapi import METHODS, ApiError, Args
 
 if TYPE_CHECKING:
@@ -47,13 +65,50 @@ def conversations_join(emu: SlackEmulator, args: Args) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if ws.bot_user_id in channel.members:
         out["_warnings"] = ["already_in_channel"]
-    channel.members.add(ws.bot_user_id)
-    emu.notify()
+    app_joins(emu, channel, inviter=None)
     out["channel"] = channel_object(ws, channel, viewer=ws.bot_user_id)
     return out
 
 
 METHODS["conversations.join"] = conversations_join
+
+
+def _may_see(emu: SlackEmulator, channel: SlackChannel) -> bool:
+    """The token has the scope the membership events of this channel's type need."""
+    return scopes.needed("conversations.info", "private" if channel.is_private else "public") in emu.config.scopes
+
+
+def app_joins(emu: SlackEmulator, channel: SlackChannel, *, inviter: str | None) -> bool:
+    """The app's bot user becomes a member (by itself: ``inviter`` None); True if it was not one."""
+    ws = emu.workspace
+    if ws.bot_user_id in channel.members:
+        return False
+    channel.members.add(ws.bot_user_id)
+    if _may_see(emu, channel):
+        event = payloads.member_joined_channel_event(
+            channel, user=ws.bot_user_id, team_id=ws.team_id, event_ts=emu.clock.next(), inviter=inviter
+        )
+        emu.emit(event, channel=channel)
+    emu.notify()
+    return True
+
+
+def app_removed(emu: SlackEmulator, channel: SlackChannel, *, actor: str | None) -> bool:
+    """Someone removes the app's bot user from ``channel``; True if it was a member."""
+    ws = emu.workspace
+    if ws.bot_user_id not in channel.members:
+        return False
+    channel.members.discard(ws.bot_user_id)
+    if _may_see(emu, channel):  # sent to the app itself: no membership check (``channel`` not given)
+        emu.emit(payloads.channel_left_event(channel, actor=actor, event_ts=emu.clock.next()))
+    emu.notify()
+    return True
+
+
+def _by(emu: SlackEmulator, who: Any) -> str:
+    if who:
+        return emu._user(str(who)).id
+    return next(u.id for u in emu.workspace.users.values() if u.is_owner)
 
 
 def add_control_routes(app: web.Application, emu: SlackEmulator, *, guard: Guard, body: Body) -> None:
@@ -68,9 +123,9 @@ def add_control_routes(app: web.Application, emu: SlackEmulator, *, guard: Guard
             channel.archived = bool(b["archived"])
         if "member" in b:
             if b["member"]:
-                channel.members.add(emu.workspace.bot_user_id)
+                app_joins(emu, channel, inviter=_by(emu, b.get("by")))
             else:
-                channel.members.discard(emu.workspace.bot_user_id)
+                app_removed(emu, channel, actor=_by(emu, b.get("by")))
         emu.notify()
         return {"channel": channel_object(emu.workspace, channel, viewer=emu.workspace.bot_user_id)}
 

@@ -177,3 +177,39 @@ def slash_command_form(
         "response_url": response_url,
         "trigger_id": trigger_id,
     }
+
+
+def member_joined_channel_event(
+    channel: SlackChannel, *, user: str, team_id: str, event_ts: str, inviter: str | None
+) -> dict[str, Any]:
+    """https://api.slack.com/events/member_joined_channel: ``user``, ``channel``, ``channel_type`` (a
+    single letter: ``C`` public, ``G`` private), ``team``, ``inviter`` only when someone invited
+    them (absent for a join of one's own, e.g. the app's ``conversations.join``), ``event_ts``
+    (``@slack/types`` MemberJoinedChannelEvent)."""
+    event: dict[str, Any] = {
+        "type": "member_joined_channel",
+        "user": user,
+        "channel": channel.id,
+        "channel_type": "G" if channel.is_private else "C",
+        "team": team_id,
+        "event_ts": event_ts,
+    }
+    if inviter:
+        event["inviter"] = inviter
+    return event
+
+
+def channel_left_event(channel: SlackChannel, *, actor: str | None, event_ts: str) -> dict[str, Any]:
+    """https://api.slack.com/events/channel_left ("You left a channel", sent to the app that left or
+    was removed; ``group_left`` for a private channel, https://api.slack.com/events/group_left):
+    ``channel``, ``actor_id`` (who removed it), ``event_ts`` — as in a captured payload of a bot's
+    ``channel_left`` (haskell slack-web tests/golden/SlackWebhookEvent/channel_left.json) and
+    ``@slack/types`` ChannelLeftEvent."""
+    event: dict[str, Any] = {
+        "type": "group_left" if channel.is_private else "channel_left",
+        "channel": channel.id,
+        "event_ts": event_ts,
+    }
+    if actor:
+        event["actor_id"] = actor
+    return event
