@@ -137,3 +137,30 @@ async def test_log_entries_trimmed_before_routing_are_reported(chat: Chat, redis
     await redis.xtrim(keys.mirror_log(int(part)), maxlen=0)  # what the core's MAXLEN does to a long backlog
     await worker.refresh_metrics()
     assert worker.metrics()["log"][part]["lost"] == 1
+
+
+async def test_a_platform_message_names_its_origin_once_and_is_never_echoed(
+    chat: Chat, redis: RedisClient, redis_url: str
+) -> None:
+    """The room entry is the guide's ``type message`` alone: where a message came from is the hash's
+    ``origin_channel`` (once, not again in the stream), and the router reads it there to skip the
+    origin channel; an entry written before, which still names its origin, routes the same way."""
+    await setup_room(chat)
+    await register(chat, "ada")
+    core_id = await say_from(chat, D1, "m1", "from discord")
+    entry = await redis.xrange(keys.channel("general"), core_id, core_id)
+    assert entry[0][1] == {"type": "message"}
+    assert await redis.hmget(keys.message(core_id), "origin", "origin_channel") == ["discord", D1.key()]
+    # an entry of the older form (the origin in the stream; the hash without origin_channel, as a
+    # message without a platform id had it), written the way post.lua wrote it then
+    ms = int(core_id.split("-")[0]) + 1
+    older = await redis.xadd(keys.channel("general"), {"type": "message", "origin": S1.key()}, id=f"{ms}-0")
+    await redis.hset(keys.message(older), mapping={"username": "ada", "channel": "general", "message": "from slack",
+                                                   "ts": str(ms), "origin": "slack"})  # fmt: skip
+    log_key, _ = chat.ctx.log_args("general")
+    await redis.xadd(log_key, {"channel": "general", "id": older, "type": "message"})
+    discord, slack, dests = recorders()
+    worker = make_worker(chat, redis_url, dests)
+    await worker.drain(10)
+    assert discord.texts(D1) == ["from slack"] and discord.texts(D2) == ["from discord", "from slack"]
+    assert slack.texts(S1) == ["from discord"] and slack.texts(S2) == ["from discord", "from slack"]

@@ -103,13 +103,11 @@ local function post_message(A, batch)
     end
   end
 
-  -- the stream entry is the guide's (`type message`), plus where it came from (the router's echo
-  -- check): the author lives in the hash alone. (A `username` here was 12 B a message at 100,000
-  -- messages, stored twice, and went stale on a rename: move_user.lua changes hashes only.)
+  -- the stream entry is the guide's (`type message`) and nothing else: the author and where the
+  -- message came from live in the hash alone. (A `username` here was ~12 B a message stored twice,
+  -- stale after a rename: move_user.lua changes hashes only; an `origin` = the origin channel key
+  -- was ~50 B more a platform message, stored twice too: the router reads origin_channel instead.)
   local fields = {'type', 'message'}
-  if A[5] ~= '' then
-    table.insert(fields, 'origin'); table.insert(fields, A[13])
-  end
   local id = room_event(channel, 'message', fields, tonumber(A[11]), A[14], tonumber(A[15]), batch)
 
   local key = 'message:' .. id
@@ -118,9 +116,13 @@ local function post_message(A, batch)
   if A[5] ~= '' then
     table.insert(hash, 'origin'); table.insert(hash, A[5])
   end
-  if A[16] ~= '' then
-    -- where the original lives (a reply to it from that same channel quotes it natively)
+  -- where the original lives: the channel a message came from (mirror_route.lua: never echoed
+  -- back there), and its platform id (a reply to it from that same channel quotes it natively;
+  -- every reader of origin_channel for that also needs origin_id)
+  if A[13] ~= '' and (A[5] ~= '' or A[16] ~= '') then
     table.insert(hash, 'origin_channel'); table.insert(hash, A[13])
+  end
+  if A[16] ~= '' then
     table.insert(hash, 'origin_id'); table.insert(hash, A[16])
   end
   if reply_to ~= '' then

@@ -1,8 +1,9 @@
 -- Mirroring worker, router stage: fan a batch of mirror-log entries out to the outboxes of their
 -- rooms' linked destinations (never the origin), and XACK them, atomically (routing happens once).
--- Cost per entry: one XRANGE of the room entry, one SMEMBERS of that room's links, and per
--- destination one HGET + one XADD; it does not depend on how many rooms exist. Then the log's
--- routed head is trimmed (trim_acked, _mirror_prelude.lua).
+-- Cost per entry: one XRANGE of the room entry (and, for a message, one HMGET of where it came
+-- from), one SMEMBERS of that room's links, and per destination one HGET + one XADD; it does not
+-- depend on how many rooms exist. Then the log's routed head is trimmed (trim_acked,
+-- _mirror_prelude.lua).
 -- ARGV: 1 log key, 2 group, 3 channel stream prefix, 4 room links prefix, 5 outbox prefix,
 --       6 outbox registry hash, 7 partition, 8 show join/leave (1/0), 9 message key prefix,
 --       10 mirror map key prefix, then 4 per entry: log entry id, channel, type, room entry id
@@ -50,6 +51,12 @@ for i = 11, #ARGV, 4 do
         if f[j] == 'origin' then origin = f[j + 1]
         elseif f[j] == 'id' then target = f[j + 1]
         elseif f[j] == 'username' then user = f[j + 1] end
+      end
+      if kind == 'message' and origin == '' and rec[1] then
+        -- a message's entry names no origin (entries written before did): the channel it came
+        -- from is the hash's origin_channel, for a message that has an origin platform (_post.lua)
+        local h = redis.call('HMGET', mprefix .. entry, 'origin', 'origin_channel')
+        if h[1] and h[1] ~= '' and h[2] then origin = h[2] end
       end
     end
     -- The room entry was trimmed (channel MAXLEN) before routing: a message can still be routed
