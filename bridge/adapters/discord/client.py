@@ -30,6 +30,7 @@ from bridge.health import PartHealth
 
 from . import gateway_backoff
 from .admin_alerts import AdminAlerts
+from .bot_limits import BotLimits
 from .catch_up import CatchUp
 from .commands import build_group
 from .config import DiscordConfig
@@ -111,6 +112,7 @@ class _BridgeEvents(_ClientBase):
             await asyncio.sleep(self.adapter.config.identify_delay)
 
     async def setup_hook(self) -> None:
+        self.adapter.bot_limits.install(self.http)  # logged in: discord.py's session exists now
         await self.adapter.setup_commands(self.tree)
 
     async def on_ready(self) -> None:
@@ -287,9 +289,12 @@ class DiscordAdapter:
         self.file_source = DiscordFiles()
         self.files.register("discord", self.file_source, self.notices)
         self.commands = CommandHandler(chat=chat, config=config)
+        self.bot_limits = BotLimits(RateGate(max_wait_s=config.webhook_max_wait_s))
+        """The bot routes' 429s during deliveries: raised, not slept (:mod:`.bot_limits`)."""
         self.destination = DiscordDestination(
-            client=self.client, chat=chat, config=config, webhooks=self.webhooks, files=self.files
-        )
+            client=self.client, chat=chat, config=config, webhooks=self.webhooks, files=self.files,
+            bot_limits=self.bot_limits,
+        )  # fmt: skip
         self.reactions = DiscordReactions(
             client=self.client, chat=chat, inbound=self.inbound, interval_s=config.reaction_interval_s
         )

@@ -12,8 +12,9 @@ Keys (all optional)::
       api_base: http://127.0.0.1:8301/api/v10   # emulator only: REST base URL
       gateway_url: ws://127.0.0.1:8301/gateway  # emulator only: gateway URL
       defer_after: 2.0                     # answer directly if a command finishes sooner, else defer
-      max_ratelimit_timeout: 30            # longer 429s on bot routes surface as DeliveryError
-      webhook_max_wait_s: 2.0              # longer webhook 429s: rescheduled by the worker, not slept
+      max_ratelimit_timeout: 30            # outside deliveries: longer bot-route 429s raise (discord.py)
+      webhook_max_wait_s: 2.0              # longer 429s in a delivery (webhook or bot route): rescheduled
+                                           # by the worker, not slept
       shards: auto                         # large bots: "auto" (Discord's recommendation) or a count;
                                            # absent = one gateway connection
       identify_delay: 5.0                  # seconds between shard IDENTIFYs (Discord's limit)

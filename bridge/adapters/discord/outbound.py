@@ -11,9 +11,9 @@ to ``webhook_max_wait_s`` and turns longer waits, global limits and Cloudflare b
 ``DeliveryError(retry_after=...)`` at once, so the worker reschedules the job in order. The parts
 a split post or a growing edit posted before such a 429 are kept (deleting them would spend more of
 the limit) and its retry posts only the rest.
-On bot routes (DMs, reply lookups) ``max_ratelimit_timeout``
-(config, minimum 30 s) makes discord.py raise ``RateLimited`` for longer waits, which also becomes
-``DeliveryError(retry_after=...)`` so the worker can reschedule instead of blocking.
+The bot's own routes (DMs, notices, reactions, thread and webhook creation, reply lookups) get the
+same treatment while a delivery runs (``bot_limits``: every destination call is ``delivering``), so
+no bot-route 429 longer than ``webhook_max_wait_s`` is slept inside a call either.
 401 (token revoked) is an outage, not permanent; other 4xx answers are permanent
 (``DeliveryError(permanent=True)``); 5xx and network errors are not.
 """
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .reactions_relay import DiscordReactions
 
 from . import reconcile
+from .bot_limits import BotLimits
 from .config import DiscordConfig
 from .endpoints import jump_url
 from .files import Plan, lines_for_edit, planned, upload_limit
@@ -106,8 +107,11 @@ class DiscordDestination:
         config: DiscordConfig,
         webhooks: WebhookStore,
         files: FileHub | None = None,
+        bot_limits: BotLimits | None = None,
     ) -> None:
         self.client = client
+        self.bot_limits = bot_limits or BotLimits(RateGate(max_wait_s=config.webhook_max_wait_s))
+        """Bot-route 429s raised, not slept, inside these calls (``bot_limits``)."""
         self.chat = chat
         self.config = config
         self.webhooks = webhooks
@@ -142,7 +146,11 @@ class DiscordDestination:
         """A destination call; a refusal an admin must fix is told to them (``permission_watch``)
         and held; a success closes whatever was held in the channel."""
         try:
-            result = await work
+            with self.bot_limits.delivering():
+                result = await work
+        except Throttled as err:  # a global limit or ban on the bot's routes: not even asked
+            _close(work)
+            raise self._failed(err, f"delivery to {channel.key()}") from err
         except DeliveryError as err:
             if err.needs_admin and self.watch is not None:
                 raise await self.watch.refused(channel, err) from err
@@ -383,18 +391,23 @@ class DiscordDestination:
     async def react(self, channel: ChannelRef, message_id: str, emoji: str, *, add: bool) -> bool:
         if self.reactions is None:
             return False
-        thread = await self.threads.thread_of(channel, message_id)  # a copy (or original) in a thread
-        where = ChannelRef(channel.platform, channel.workspace, str(thread)) if thread else channel
-        done = await self.reactions.react(where, message_id, emoji, add=add)
+        try:
+            with self.bot_limits.delivering():
+                thread = await self.threads.thread_of(channel, message_id)  # a copy (or original) in a thread
+                where = ChannelRef(channel.platform, channel.workspace, str(thread)) if thread else channel
+                done = await self.reactions.react(where, message_id, emoji, add=add)
+        except Throttled as err:
+            raise self._failed(err, f"reaction {emoji} on {message_id}") from err
         self.counters["reactions" if done else "reactions_unavailable"] += 1
         return done
 
     async def direct_message(self, user: PlatformUser, text: str) -> None:
         try:
-            target = self.client.get_user(int(user.user_id)) or await self.client.fetch_user(int(user.user_id))
-            dm = await target.create_dm()
-            for part in split(to_discord(text)[0]):
-                await dm.send(part, allowed_mentions=discord.AllowedMentions.none())
+            with self.bot_limits.delivering():
+                target = self.client.get_user(int(user.user_id)) or await self.client.fetch_user(int(user.user_id))
+                dm = await target.create_dm()
+                for part in split(to_discord(text)[0]):
+                    await dm.send(part, allowed_mentions=discord.AllowedMentions.none())
             self.counters["dms"] += 1
         except ValueError as err:
             raise DeliveryError(f"not a Discord user id: {user.user_id!r}", permanent=True) from err
@@ -426,7 +439,7 @@ class DiscordDestination:
             snippet = data.get("content") or None
         except discord.NotFound:
             snippet = "(deleted message)"
-        except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, KeyError) as err:
+        except (discord.HTTPException, discord.RateLimited, Throttled, aiohttp.ClientError, KeyError) as err:
             log.warning("reply lookup failed for %s in %s: %s", message_id, channel.key(), err)
         return reply_header(author, snippet, jump_url(channel.workspace, str(where), message_id))
 
@@ -500,6 +513,12 @@ def kept_attachments(current: list[discord.Attachment], files: tuple[Attachment,
             names[attachment.filename] -= 1
             kept.append(attachment)
     return kept
+
+
+def _close(work: Awaitable[Any]) -> None:
+    """A call never started (refused before it ran): no "never awaited" warning for it."""
+    if asyncio.iscoroutine(work):
+        work.close()
 
 
 def _rate_limited(err: BaseException) -> bool:

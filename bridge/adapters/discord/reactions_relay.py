@@ -27,6 +27,7 @@ from bridge.formatting.emoji import DiscordCustom, from_discord_reaction, to_dis
 
 from .member_names import platform_user
 from .outbound import UNKNOWN_MESSAGE, to_delivery_error
+from .webhook_limits import Throttled
 
 if TYPE_CHECKING:
     from bridge.core.chat import Chat
@@ -136,7 +137,7 @@ class DiscordReactions:
                 if err.code == UNKNOWN_MESSAGE:
                     return True  # the copy is gone: nothing left to react on
                 raise to_delivery_error(err, f"reaction {emoji} on {message_id}") from err
-            except (TimeoutError, OSError, discord.RateLimited) as err:
+            except (TimeoutError, OSError, discord.RateLimited, Throttled) as err:
                 raise to_delivery_error(err, f"reaction {emoji} on {message_id}") from err
             finally:
                 last[0] = time.monotonic()

@@ -110,7 +110,7 @@ class RateGate:
             wait = self.cloudflare()
             response.release()
             raise Throttled(wait, "cloudflare")
-        retry_after, is_global = await _rate_limit_of(response)
+        retry_after, is_global = await rate_limit_of(response)
         if is_global:
             self.global_limit(retry_after)
         else:
@@ -121,7 +121,7 @@ class RateGate:
         return response  # discord.py sleeps this short wait and retries
 
 
-async def _rate_limit_of(response: aiohttp.ClientResponse) -> tuple[float, bool]:
+async def rate_limit_of(response: aiohttp.ClientResponse) -> tuple[float, bool]:
     """``(retry_after, global)`` of an API 429: the body's float, else the header's seconds."""
     is_global = response.headers.get("X-RateLimit-Global", "").lower() == "true"
     try:
