@@ -7,6 +7,8 @@ with context and show a generic apology.
 
 from __future__ import annotations
 
+import asyncio
+
 
 class BridgeError(Exception):
     """Root of every error chatbridge raises on purpose."""
@@ -45,15 +47,23 @@ class PermissionDenied(UserError):
 class DeliveryError(BridgeError):
     """An outbound platform call failed. ``retry_after`` is set when the platform said when to retry;
     ``needs_admin``: the destination waits for an admin's fix (a missing permission): retried with backoff
-    for as long as it takes, never dead-lettered."""
+    for as long as it takes, never dead-lettered. ``fixed``: set by the adapter once it knows the cause is
+    gone (e.g. Slack said the app is back in the channel): the wait ends there, not at ``retry_after``."""
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False, needs_admin: bool = False
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        needs_admin: bool = False,
+        fixed: asyncio.Event | None = None,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
         self.needs_admin = needs_admin
+        self.fixed = fixed
 
 
 class HistoryError(BridgeError):

@@ -9,12 +9,13 @@ call one script writes the id map, the idempotency record and the XACK (``mirror
 
 Failures only hold up their own lane: ``DeliveryError.retry_after`` is waited exactly (not counted
 as an attempt); ``DeliveryError.needs_admin`` (a missing permission: the adapter told an admin) backs
-off up to ``backoff_cap_s`` (or waits its ``retry_after`` when the adapter gave one) for as long as
-it takes, never counted and booked as ``held``, not ``rate_limited``; other errors back off
-exponentially with jitter; after ``max_attempts`` or a permanent error the job goes to the
-dead-letter stream and is acknowledged. Failures are not counted while no destination of the same
-platform has succeeded since the job started failing (the platform or the network is down, not
-this message), for up to ``outage_hold_s``: an outage leaves the backlog queued in order, to be
+off up to ``backoff_cap_s`` (or waits its ``retry_after`` when the adapter gave one, or until its
+``fixed`` event is set: the adapter learnt the cause is gone) for as long as it takes, never
+counted and booked as ``held``, not ``rate_limited``; other errors back off exponentially with
+jitter; after ``max_attempts`` or a permanent error the job goes to the dead-letter stream and is
+acknowledged. Failures are not counted while no destination of the same platform has succeeded
+since the job started failing (the platform or the network is down, not this message), for up to
+``outage_hold_s``: an outage leaves the backlog queued in order, to be
 delivered when the platform is back. A lane with nothing
 to do exits after ``idle_exit`` seconds; the router starts it again when a job arrives.
 """
@@ -220,9 +221,16 @@ class Lane:
             return False
         return True
 
-    async def _pause(self, delay: float, state: str) -> bool:
-        """Wait ``delay`` seconds (this lane only); True if the worker is stopping meanwhile."""
+    async def _pause(self, delay: float, state: str, *, until: asyncio.Event | None = None) -> bool:
+        """Wait ``delay`` seconds (this lane only), or until ``until`` is set; True if the worker is
+        stopping meanwhile."""
         self.stats.state = state
+        if until is not None:
+            waits = {asyncio.ensure_future(self.halt.wait()), asyncio.ensure_future(until.wait())}
+            _, pending = await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            return self.halt.is_set()
         try:
             await asyncio.wait_for(self.halt.wait(), delay)
         except TimeoutError:
@@ -309,7 +317,7 @@ class Lane:
             wait = err.retry_after
             if wait is None:
                 wait = backoff(held, self.config.backoff_base_s, self.config.backoff_cap_s)
-            return await self._pause(wait, "held")
+            return await self._pause(wait, "held", until=err.fixed)
         self.stats.rate_limited += 1
         self._count("rate_limited", "retry_after")
         self.stats.last_error = f"429: {err}"

@@ -5,7 +5,6 @@ or holds the room for an admin — never dead-letters it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -13,7 +12,7 @@ import aiohttp
 import pytest
 from slack_kit import SlackBridge, running_bridge, web_client
 from slack_sdk.errors import SlackApiError
-from test_slack_mirror import worker_for
+from test_slack_mirror import running_worker
 from waiting import until
 
 from bridge import metrics
@@ -183,10 +182,7 @@ async def _held_backlog(bridge: SlackBridge, redis_url: str) -> None:
     for n in range(3):
         emu.user_says(user="bob", channel="cricket", text=f"backlog {n}")
     await bridge.settled()
-    worker = worker_for(bridge, redis_url)
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with running_worker(bridge, redis_url) as worker:
         await emu.wait_for(lambda: bridge.adapter.destination.access.held, what="the room held")
         health = bridge.adapter.health()
         assert health.ok and secret in health.info["rooms_held"]
@@ -207,9 +203,6 @@ async def _held_backlog(bridge: SlackBridge, redis_url: str) -> None:
         assert worker.metrics()["rate_limited"] == 0
         emu.workspace.channels[secret].members.add(emu.workspace.bot_user_id)  # an admin invites it back
         await emu.wait_for(lambda: len(emu.history(secret)) == 3, within=10, what="the backlog delivered")
-    finally:
-        stop.set()
-        await running
     assert [m.text for m in emu.history(secret)] == ["backlog 0", "backlog 1", "backlog 2"]
     assert worker.metrics()["dead_lettered"] == 0 and not bridge.adapter.destination.access.held
     assert len([e for e in emu.ephemeral if e.user == "U0BOB00001"]) == 1  # told once, not per retry

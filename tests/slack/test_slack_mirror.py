@@ -3,6 +3,10 @@ adapter: messages arrive as their author, edits/deletes/threads follow, nothing 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 from slack_kit import SlackBridge
 
@@ -18,6 +22,19 @@ def worker_for(bridge: SlackBridge, redis_url: str) -> Worker:
         backoff_base_s=0.01,
         metrics_interval_s=0.05,
     )
+
+
+@asynccontextmanager
+async def running_worker(bridge: SlackBridge, redis_url: str) -> AsyncIterator[Worker]:
+    """:func:`worker_for` running in a task for the block, stopped at its end."""
+    worker = worker_for(bridge, redis_url)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await running
 
 
 async def test_slack_to_slack_message_edit_thread_delete(bridge: SlackBridge, redis_url: str) -> None:

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from slack_kit import SlackBridge, running_bridge, web_client
 from test_slack_catch_up import app_removed_after_one_message, rejoin_by_a_discord_post, texts
+from test_slack_mirror import running_worker
 from waiting import until
 
 from bridge import metrics
@@ -320,3 +321,26 @@ def ref_of(slack: SlackEmulator, name: str) -> ChannelRef:
     chan = slack.workspace.channel(name)
     assert chan is not None
     return ChannelRef("slack", slack.workspace.team_id, chan.id)
+
+
+async def test_the_held_backlog_goes_out_as_soon_as_slack_says_the_app_is_back(
+    slack: SlackEmulator, chat: Chat, redis_url: str
+) -> None:
+    """The lane waits out a held room for ``slack.admin_fix_retry_s`` (here a minute) — or until the
+    hold is lifted: member_joined_channel ends the wait at once."""
+    async with running_bridge(chat, slack, "socket", admin_fix_retry_s=60.0) as bridge:
+        secret = slack.workspace.add_channel("G0SECRET01", "secret", private=True, bot=True).id
+        await bridge.link("cricket", "cricket")
+        await bridge.link("secret", "cricket")
+        await put(slack, secret, member=False)  # group_left: held at once
+        await until(lambda: secret in bridge.adapter.destination.access.held, what="the hold")
+        for n in range(3):
+            slack.user_says(user="bob", channel="cricket", text=f"backlog {n}")
+        await bridge.settled()
+        async with running_worker(bridge, redis_url) as worker:
+            key = bridge.ref("secret").key()
+            await until(lambda: worker.health().info["lanes_held"] == [key], what="the lane held")
+            await put(slack, secret, member=True)  # an admin invites the app back
+            await until(lambda: len(slack.history(secret)) == 3, timeout=10, what="the backlog, well before 60 s")
+        assert [m.text for m in slack.history(secret)] == ["backlog 0", "backlog 1", "backlog 2"]
+        assert worker.metrics()["dead_lettered"] == 0

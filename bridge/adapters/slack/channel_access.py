@@ -27,10 +27,11 @@ the hold is lifted at once).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Gauge
@@ -60,6 +61,8 @@ class Hold:
     """The Slack error that holds the room (not_in_channel after a refused join, channel_not_found)."""
     detail: str
     since: float
+    lifted: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
+    """Set when the hold is lifted (the lane waiting it out tries again at once)."""
 
 
 def error_code(err: SlackApiError) -> str:
@@ -72,7 +75,7 @@ class RoomHeld(DeliveryError):
     ``needs_admin``: it is booked as held for an admin (lane state ``held``), not as rate limited."""
 
     def __init__(self, hold: Hold, retry_after: float) -> None:
-        super().__init__(hold.detail, retry_after=retry_after, needs_admin=True)
+        super().__init__(hold.detail, retry_after=retry_after, needs_admin=True, fixed=hold.lifted)
         self.hold = hold
 
 
@@ -188,6 +191,7 @@ class ChannelAccess:
         """Lift ``channel``'s hold; True when there was one (the app was out and is back)."""
         hold = self.held.pop(channel, None)
         if hold is not None:
+            hold.lifted.set()
             ROOMS_HELD.labels(channel=channel, reason=hold.reason).set(0)
             log.info("slack: channel %s accepts the app again: its held messages go out", channel)
         return hold is not None
