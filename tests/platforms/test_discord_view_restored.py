@@ -16,6 +16,7 @@ from waiting import until, until_async
 
 from bridge.core.chat import Chat
 from bridge.emulators.discord.state import BOT_PERMISSIONS, DEFAULT_PERMISSIONS
+from bridge.metrics import REGISTRY
 
 VIEW_CHANNEL = 1 << 10
 Flip = Callable[[Both], Awaitable[object]]
@@ -41,6 +42,7 @@ async def _hidden_then_back(b: Both, hide: Flip, show: Flip, *, speaker: str = "
     await until(lambda: _on_slack(b, before), what="the first messages on Slack")
     await hide(b)
     await until(lambda: general in view.hidden, what="the loss of view noticed")
+    assert f"discord:{b.discord.guild_id}:{general}" in b.adapter("discord").health().info["cannot_view"]
     hidden = [f"while hidden {i}" for i in range(6)]
     for text in hidden:
         await b.discord.say(speaker, "general", text)
@@ -60,6 +62,7 @@ async def _crossed_once_in_order(b: Both, chat: Chat, expected: list[str]) -> No
     assert [t for t in await core_texts(chat) if t in expected] == expected
     assert await b.dead_letters() == 0
     assert b.discord.gateway.identifies == 1  # no new session: the channel alone was caught up
+    assert not b.adapter("discord").health().info.get("cannot_view")
 
 
 async def test_a_channel_overwrite_hiding_the_channel_then_lifted(chat: Chat, redis_url: str) -> None:
@@ -141,3 +144,36 @@ async def test_threads_and_edits_of_the_hidden_channel_are_caught_up_too(chat: C
         replies = {m.text: m for m in await chat.messages.history("general", 100)}
         assert replies["reply while hidden"].thread == replies["a topic"].id  # still in its thread
         assert await b.dead_letters() == 0
+
+
+async def test_a_channel_visible_again_without_read_message_history_is_reported_not_silent(
+    chat: Chat, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord lists no messages without Read Message History: what was said while hidden cannot be
+    read, and the operator is told (WARNING + ``inbound_dropped`` ``catch_up_failed``); live traffic
+    flows again at once."""
+
+    def dropped() -> float:
+        labels = {"platform": "discord", "reason": "catch_up_failed"}
+        return REGISTRY.get_sample_value("chatbridge_inbound_dropped_total", labels) or 0.0
+
+    async with both_sides(chat, redis_url) as b:
+        emu, view = b.discord, b.adapter("discord").view
+        general = int(emu.channel("general").id)
+        before = await _discord_says(b, "before", 1)
+        await until(lambda: _on_slack(b, before), what="the first message on Slack")
+        await emu.permissions.revoke("general", "VIEW_CHANNEL", "READ_MESSAGE_HISTORY")
+        await until(lambda: general in view.hidden, what="the loss of view noticed")
+        await emu.say("alice", "general", "said while hidden")
+        failed = dropped()
+        with caplog.at_level(logging.WARNING):
+            await emu.permissions.grant("general", "VIEW_CHANNEL")  # back, but history still denied
+            runs = await b.adapter("discord").catch_up.wait_runs(1, within=30, restored=True)
+        assert runs[0].failed == 1 and runs[0].messages == 0
+        assert dropped() == failed + 1
+        assert any(
+            "Read Message History" in r.getMessage() and "catch_up_failed" in r.getMessage() for r in caplog.records
+        )
+        after = await _discord_says(b, "after", 1)
+        await until(lambda: _on_slack(b, before + after), what="live traffic again")
+        assert "said while hidden" not in b.slack_texts()

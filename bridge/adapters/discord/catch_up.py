@@ -40,7 +40,8 @@ What is recovered and what is not:
   (Discord lists no deleted messages; their copies stay), reactions during the gap, messages in
   threads that were archived before the catch-up ran (only active threads are listed).
 
-A channel whose history cannot be read (permissions, unknown channel, Discord down) is reported
+A channel whose history cannot be read (permissions — without Read Message History Discord answers
+an empty list, so the cache's permissions are checked first —, unknown channel, Discord down) is reported
 (WARNING + ``inbound_dropped`` ``catch_up_failed``, with the reason): what was said there during the
 gap did not cross, and the operator is told.
 
@@ -72,6 +73,8 @@ from bridge.core.ports import ChannelRef
 from bridge.store import keys
 
 from . import history
+from .channel_permissions import granted_in
+from .invite import READ_MESSAGE_HISTORY
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +346,11 @@ class CatchUp:
     ) -> None:  # fmt: skip
         try:
             place = where if isinstance(where, discord.Thread) else await history.channel(client, where)
+            granted = granted_in(place)  # a thread: its channel's (checked there)
+            if granted is not None and not granted & READ_MESSAGE_HISTORY:
+                # resources/message.mdx, Get Channel Messages: "If the current user is missing the
+                # READ_MESSAGE_HISTORY permission in the channel, then no messages will be returned."
+                raise history.HistoryUnavailable("the bot lacks Read Message History there: Discord lists no messages")
             newest = 0
             async for message in history.after(client, place, after_id):
                 result.messages += 1

@@ -376,6 +376,7 @@ class DiscordAdapter:
             catch_ups=len(self.catch_up.runs),
             catching_up=not self.inbound.caught_up.is_set(),
             needs_admin=self.alerts.summary() or None,
+            cannot_view=self.view.summary() or None,
             **self.inbound.hold.info(),
         )
 

@@ -73,6 +73,10 @@ class ViewWatch:
         """Linked channels the bot cannot view, by channel id."""
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def summary(self) -> list[str]:
+        """For /healthz: the linked channels the bot cannot view (what is said there waits in Discord)."""
+        return [ChannelRef("discord", str(h.guild_id), str(c)).key() for c, h in sorted(self.hidden.items())]
+
     def changed(self) -> None:
         """A permission event was applied to the cache (synchronous: call it before any await)."""
         now = time.time()
