@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 VISIBLE_KINDS = ("message", "join", "leave")
+HISTORY_PAGE = 500
+"""Stream entries read per call when ``history`` reads past backdated ones."""
+HISTORY_SCAN = 50_000
+"""At most this many stream entries read past backdated ones for one ``history`` (a 10,000-message
+backfill at the stream's tail costs 20 calls of 500); beyond it the backdated set alone answers."""
 
 
 def mentioned_usernames(text: str) -> list[str]:
@@ -298,13 +303,27 @@ class Messages:
         return out
 
     async def history(self, channel: str, count: int) -> list[Message]:
-        """The last ``count`` visible entries, oldest first (XREVRANGE + one pipeline per round;
-        at most three rounds when many entries are edit/delete events)."""
+        """The last ``count`` visible entries by when they were said, oldest first.
+
+        The stream is in the order messages were recorded, which is the order they were said
+        except for backdated ones (``keys.backdated``: a backfill or an import recorded them after
+        newer messages). Without any, this is the guide's XREVRANGE (+ one pipeline per round; at
+        most three rounds when many entries are edit/delete events). With some, the newest
+        ``count`` of the stream's other entries (read past the backdated ones, at most
+        ``HISTORY_SCAN`` entries) and the newest ``count`` of the set are merged by ``ts``."""
         count = max(1, min(count, self.ctx.settings.history_max))
         found: list[Message] = []
         end = "+"
-        for _ in range(3):
-            raw = await self.ctx.redis.xrevrange(keys.channel(channel), end, "-", count=count + 8)
+        for round_ in range(3):
+            if round_ == 0:  # whether the channel has backdated messages, in the same round trip
+                async with self.ctx.redis.pipeline(transaction=False) as pipe:
+                    pipe.exists(keys.backdated(channel))
+                    pipe.xrevrange(keys.channel(channel), end, "-", count=count + 8)
+                    backdated, raw = await pipe.execute()
+                if backdated:
+                    return await self._by_time(channel, count)
+            else:
+                raw = await self.ctx.redis.xrevrange(keys.channel(channel), end, "-", count=count + 8)
             if not raw:
                 break
             found.extend(await self.hydrate(channel, raw))
@@ -312,6 +331,25 @@ class Messages:
                 break
             end = "(" + raw[-1][0]
         return list(reversed(found[:count]))
+
+    async def _by_time(self, channel: str, count: int) -> list[Message]:
+        redis, backdated = self.ctx.redis, keys.backdated(channel)
+        found: list[Message] = []
+        end, scanned, page = "+", 0, max(count + 8, HISTORY_PAGE)
+        while len(found) < count and scanned < HISTORY_SCAN:
+            raw = await redis.xrevrange(keys.channel(channel), end, "-", count=page)
+            if not raw:
+                break
+            scores = await redis.zmscore(backdated, [eid for eid, _ in raw])
+            found.extend(await self.hydrate(channel, [e for e, s in zip(raw, scores, strict=True) if s is None]))
+            scanned += len(raw)
+            if len(raw) < page:
+                break
+            end = "(" + raw[-1][0]
+        late_ids: list[str] = await redis.zrevrange(backdated, 0, count + 7)
+        late = await self.hydrate(channel, [(mid, {"type": "message"}) for mid in late_ids])
+        merged = sorted(found[:count] + late, key=lambda m: (m.ts, keys.stream_ms(m.id), m.id))
+        return merged[-count:]
 
     async def unread(self, channel: str, username: str, limit: int = 50) -> tuple[list[Message], bool]:
         """Messages since the user's last visit (``HGET user:<u> channel:<c>``, then the guide's
@@ -346,8 +384,10 @@ class Messages:
                 pipe.xrange(keys.channel(name), start, "+", count=limit)
             per_channel = await pipe.execute()
         merged: list[Message] = []
+        since = self.ctx.now_ms() - minutes * 60_000
         for name, entries in zip(channels, per_channel, strict=True):
-            merged.extend(await self.hydrate(name, entries))
+            # by when they were said: a backfilled or imported message recorded now is not recent
+            merged.extend(m for m in await self.hydrate(name, entries) if m.ts >= since)
         merged.sort(key=lambda m: (m.ts, m.id))
         return merged[-limit:]
 

@@ -16,6 +16,11 @@ from bridge.store import keys
 from bridge.store.connection import RedisClient as Redis
 
 log = logging.getLogger("bridge.notify")
+HISTORY_AGE_MS = 10 * 60_000
+"""A message recorded this much later than it was said is history, not news: a backfill or an
+import records messages with their original ``ts``, while everything posted live (a gateway
+catch-up and a Redis outage held in memory included) is stamped when it is recorded. Nobody is
+notified of history: a 10,000-message backfill must not become 10,000 DMs."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,9 @@ class Notifier:
             body, subs = await pipe.execute()
         if not body:
             return 0
+        ts = str(body.get("ts") or "")
+        if ts.isdigit() and keys.stream_ms(entry_id) - int(ts) > HISTORY_AGE_MS:
+            return 0  # history recorded late (see HISTORY_AGE_MS)
         author = body.get("username", "")
         count = 0
         for user in sorted(subs):

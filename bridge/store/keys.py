@@ -83,6 +83,19 @@ def thread_replies(root_id: str) -> str:
     return f"cb:thread:{root_id}"
 
 
+def backdated(channel_name: str) -> str:
+    """Sorted set: ids of the messages of ``channel_name`` recorded after newer ones (stream ids only
+    grow: a backfill or an import into a channel that already had later messages), scored by their
+    ``ts`` (ms); ``_post.lua`` adds them, ``delete.lua`` and ``archive.lua`` remove them. ``history``
+    merges them into the stream by time; the guide's XREVRANGE lists the stream as recorded."""
+    return f"cb:backdated:{channel_name}"
+
+
+NEWEST_TS = "cb:newest-ts"
+"""Hash: channel name -> the newest ``ts`` (ms) among its messages recorded in stream order, what
+``_post.lua`` compares a new message's ``ts`` with to tell a backdated one."""
+
+
 def discord_thread_of(guild_id: str, message_id: str) -> str:
     """String: the id of the Discord thread a message the bridge posted lives in (webhook edits and
     deletes of it need that ``thread_id``)."""

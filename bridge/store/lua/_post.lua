@@ -31,7 +31,29 @@ local function post_fields(joined, n)
 end
 
 local function new_batch()
-  return {streams = {}, member = {}, active = {}, top = {}, index = nil, docs = 0}
+  return {streams = {}, member = {}, active = {}, top = {}, index = nil, docs = 0, newest = {}, moved = {}}
+end
+
+-- Stream ids only grow, so a message said before one its channel already holds (a backfill or an
+-- import into a channel with later messages) is recorded after it. Such a message is "backdated":
+-- its id goes in cb:backdated:<channel>, scored by its ts, and `history` merges that set into the
+-- stream by time (Messages.history). cb:newest-ts (channel -> ms) is the newest ts recorded in
+-- stream order; BACKDATED_SLACK_MS of leeway keeps live posts stamped by bridge processes whose
+-- clocks differ a little out of the set. A channel filled in order (live traffic, a backfill into
+-- an empty channel) gets no entry in the set.
+local BACKDATED_SLACK_MS = 5000
+local function backdate(batch, channel, id, score)
+  local newest = batch.newest[channel]
+  if newest == nil then
+    newest = tonumber(redis.call('HGET', 'cb:newest-ts', channel) or '') or false
+  end
+  if newest and score < newest - BACKDATED_SLACK_MS then
+    redis.call('ZADD', 'cb:backdated:' .. channel, score, id)
+  elseif not newest or score > newest then
+    newest = score
+    batch.moved[channel] = true
+  end
+  batch.newest[channel] = newest
 end
 
 local function is_member(batch, set, name)
@@ -52,6 +74,9 @@ end
 local function flush_batch(batch)
   flush_ids(batch)
   count_docs(batch.docs)
+  for channel in pairs(batch.moved) do
+    redis.call('HSET', 'cb:newest-ts', channel, string.format('%d', batch.newest[channel]))
+  end
   for key, per in pairs(batch.active) do
     local args = {}
     for user, score in pairs(per) do args[#args + 1] = score; args[#args + 1] = user end
@@ -144,6 +169,7 @@ local function post_message(A, batch)
   batch.docs = batch.docs + 1  -- a document with ts (_docs.lua)
 
   local score = tonumber(ts)
+  backdate(batch, channel, id, score)
   if thread ~= '' then
     redis.call('ZADD', 'cb:thread:' .. thread, score, id)
     local root = 'message:' .. thread

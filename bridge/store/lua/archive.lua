@@ -16,6 +16,7 @@ for i = 4, #ARGV do
     forget_ids(id, key, true)  -- its id maps, the origin's and every copy's (_forget.lua)
     if explicit then redis.call('FT.DEL', 'idx:messages', key, 'DD') end
     redis.call('DEL', key)
+    redis.call('ZREM', 'cb:backdated:' .. channel, id)
     count_post(channel, owner, -1)
     removed = removed + 1
   end

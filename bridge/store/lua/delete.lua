@@ -19,5 +19,6 @@ if c.explicit then
   redis.call('FT.DEL', 'idx:messages', key, 'DD')
 end
 redis.call('DEL', key)
+redis.call('ZREM', 'cb:backdated:' .. channel, id)  -- (_post.lua: a message recorded after newer ones)
 count_post(channel, owner, -1)
 return finish_change(c, channel, 'delete', {'type', 'delete', 'id', id, 'username', who})
