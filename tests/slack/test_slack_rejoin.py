@@ -21,6 +21,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef
 from bridge.emulators.slack import SlackEmulator
 from bridge.emulators.slack.limits import Injected
+from bridge.store import keys
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
 
@@ -344,3 +345,24 @@ async def test_the_held_backlog_goes_out_as_soon_as_slack_says_the_app_is_back(
             await until(lambda: len(slack.history(secret)) == 3, timeout=10, what="the backlog, well before 60 s")
         assert [m.text for m in slack.history(secret)] == ["backlog 0", "backlog 1", "backlog 2"]
         assert worker.metrics()["dead_lettered"] == 0
+
+
+async def test_an_edit_made_while_the_app_was_out_is_taken_in_once(slack: SlackEmulator, chat: Chat) -> None:
+    async with running_bridge(chat, slack, "socket") as bridge:
+        await bridge.link("cricket", "cricket")
+        first = slack.user_says(user="bob", channel="cricket", text="first")
+        slack.user_says(user="bob", channel="cricket", text="second")
+        await bridge.settled()
+        await put(slack, "cricket", member=False)
+        await until(lambda: bridge.adapter.destination.access.held, what="the hold")
+        slack.user_edits(channel="cricket", ts=first.ts, text="first, edited while the app was out")
+        await put(slack, "cricket", member=True)
+        catch_up = bridge.adapter.catch_up
+        assert catch_up is not None
+        await until(lambda: catch_up.runs, what="the catch-up")
+        assert await texts(bridge) == ["first, edited while the app was out", "second"]
+        assert catch_up.runs[-1].edits == 1
+        await catch_up.on_rejoined(bridge.ref("cricket").channel_id)  # again: the core has that text
+        assert catch_up.runs[-1].edits == 0
+        stream = await bridge.chat.ctx.redis.xrange(keys.channel("cricket"))
+        assert [fields["type"] for _, fields in stream].count("edit") == 1  # one edit event: mirrored once

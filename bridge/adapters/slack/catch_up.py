@@ -42,14 +42,19 @@ otherwise (config file, CLI), when the adapter starts (:meth:`SlackCatchUp.seed`
 message ``ts`` there (``0`` for an empty channel: all of it is newer), or the bridge's clock when
 the app cannot read the channel then; and when Slack says the app was removed (``channel_left``:
 its ``event_ts``). A channel still without one when the app comes back (linked by the CLI while
-the bridge ran, nothing said there since, and removed without that event) is not read: nothing is known to
-have been missed there, and reading all of its history would import what was said before it was
-linked (``link --backfill`` does that on request); a WARNING says so.
+the bridge ran, nothing said there since, and removed without that event) is not read: nothing is
+known to have been missed there, and reading all of its history would import what was said before
+it was linked (``link --backfill`` does that on request); a WARNING says so.
 
-What is not recovered: edits and deletes of older messages made during the gap, and replies in
-threads rooted before the listing's reach that the core did not see active in the last 7 days (or
-beyond the 50). A history that cannot be read is reported (WARNING +
-``inbound_dropped`` ``catch_up_failed``), never silence.
+Edits made during the gap: a message listed (in the gap, or before the anchor within the
+look-back) shows its current text, and one said before the anchor with ``edited.ts`` after it is
+taken in as the ``message_changed`` Slack would have sent, when the core has another text for it.
+
+What is not recovered: deletes made during the gap (Slack lists nothing for a deleted message, and
+a missing one cannot be told from a reply or a hidden one safely), edits of thread replies and of
+messages before the look-back, and replies in threads rooted before the listing's reach that the
+core did not see active in the last 7 days (or beyond the 50). A history that cannot be read is
+reported (WARNING + ``inbound_dropped`` ``catch_up_failed``), never silence.
 """
 
 from __future__ import annotations
@@ -113,8 +118,24 @@ class CatchUpResult:
     """Threads asked for."""
     threads_skipped: int = 0
     """Threads the core saw active lately that were not asked for (``known_threads.CAP``)."""
+    edits: int = 0
+    """Older messages (listed before the anchor) edited during the gap whose new text was taken in."""
     no_anchor: bool = False
     failed: bool = False
+
+
+@dataclass
+class Listing:
+    """What one catch-up's ``conversations.history`` read found."""
+
+    gap: list[dict[str, Any]]
+    """Messages after the anchor."""
+    earlier: list[dict[str, Any]]
+    """Messages up to the anchor that the look-back listed (for their ``latest_reply`` and ``edited``)."""
+    roots: list[str]
+    """Roots listed (either part) with a reply after the anchor."""
+    reached: float
+    """The oldest ``ts`` the listing covers: older roots are looked for among the threads the core knows."""
 
 
 class SlackCatchUp:
@@ -236,8 +257,9 @@ class SlackCatchUp:
                     channel,
                 )
                 return
-            messages, roots, listed_to = await self._since(channel, anchor)
-            replies = await self._replies(channel, anchor, roots, listed_to, result)
+            listing = await self._since(channel, anchor)
+            messages = listing.gap
+            replies = await self._replies(channel, anchor, listing.roots, listing.reached, result)
             seen: set[str] = set()
             for message in sorted([*messages, *replies], key=lambda m: float(m.get("ts") or 0)):
                 ts = str(message.get("ts") or "")
@@ -250,6 +272,7 @@ class SlackCatchUp:
                     {"team_id": self.team}, {**message, "channel": channel, "channel_type": "channel"}
                 )
             result.replies = len({str(m.get("ts")) for m in replies})
+            result.edits = await self._edits(channel, anchor, listing.earlier)
             log.info(
                 "slack: channel %s: caught up %d message(s) said while the app was out (%d in %d thread(s))",
                 channel, result.messages, result.replies, result.threads,
@@ -284,10 +307,9 @@ class SlackCatchUp:
             if not data.get("has_more") or not cursor or (enough is not None and enough(found)):
                 return found
 
-    async def _since(self, channel: str, anchor: str) -> tuple[list[dict[str, Any]], list[str], float]:
-        """The channel-level messages after ``anchor`` (exclusive); the roots listed with a reply after
-        it (``latest_reply``), also among up to :data:`LOOKBACK_PAGES` pages of what came before it
-        (:data:`LOOKBACK_DAYS` at most); and how far back that listing went (its oldest ``ts``)."""
+    async def _since(self, channel: str, anchor: str) -> Listing:
+        """The channel-level messages after ``anchor`` (exclusive), and up to :data:`LOOKBACK_PAGES`
+        pages of what came before it (:data:`LOOKBACK_DAYS` at most): see :class:`Listing`."""
         after = float(anchor)
         floor = max(0.0, after - LOOKBACK_DAYS * 86_400)
         page = self.history.page
@@ -304,9 +326,34 @@ class SlackCatchUp:
             for m in listed
             if m.get("ts") and m.get("thread_ts") == m.get("ts") and float(m.get("latest_reply") or 0) > after
         ]
-        reached = min([float(m.get("ts") or 0) for m in listed if float(m.get("ts") or 0) <= after], default=after)
-        exhausted = not enough(listed)
-        return gap, roots, floor if exhausted else reached
+        earlier = [m for m in listed if float(m.get("ts") or 0) <= after]
+        reached = min([float(m.get("ts") or 0) for m in earlier], default=after)
+        return Listing(gap, earlier, roots, reached if enough(listed) else floor)
+
+    async def _edits(self, channel: str, anchor: str, earlier: list[dict[str, Any]]) -> int:
+        """Messages said before the anchor and edited after it (``edited.ts``, conversations.history):
+        each one the core knows with another text goes through the live path as the
+        ``message_changed`` Slack would have sent (its key: the edit's ts, so a repeat is a duplicate)."""
+        taken = 0
+        redis = self.last_seen.redis
+        for message in earlier:
+            edited_ts = str((message.get("edited") or {}).get("ts") or "")
+            if not edited_ts or float(edited_ts) <= float(anchor) or message.get("subtype") == "tombstone":
+                continue
+            event = {
+                "type": "message", "subtype": "message_changed", "channel": channel, "channel_type": "channel",
+                "ts": edited_ts, "event_ts": edited_ts, "message": message, "previous_message": {"ts": message["ts"]},
+            }  # fmt: skip
+            body = {"team_id": self.team}
+            inbound = await self.rooms.to_inbound(body, event)
+            if inbound is None or inbound.kind != "edit":
+                continue
+            core_id = await redis.get(keys.platform_message("slack", self.team, channel, str(message["ts"])))
+            if not core_id or await redis.hget(keys.message(str(core_id)), "message") in (None, inbound.text):
+                continue  # never taken in (not the bridge's to edit), or the core has this text already
+            await self.rooms.handle(body, event, final=True)
+            taken += 1
+        return taken
 
     async def _replies(
         self, channel: str, anchor: str, roots: list[str], listed_to: float, result: CatchUpResult
