@@ -51,7 +51,9 @@ look-back) shows its current text, and one said before the anchor with ``edited.
 taken in as the ``message_changed`` Slack would have sent, when the core has another text for it.
 
 What is not recovered: deletes made during the gap (Slack lists nothing for a deleted message, and
-a missing one cannot be told from a reply or a hidden one safely), edits of thread replies and of
+a missing one cannot be told from a reply or a hidden one safely), reactions added or removed
+during the gap (listed messages carry ``reactions``; replaying them needs an order against live
+reaction events that a listing does not give), edits of thread replies and of
 messages before the look-back, and replies in threads rooted before the listing's reach that the
 core did not see active in the last 7 days (or beyond the 50). A history that cannot be read is
 reported (WARNING + ``inbound_dropped`` ``catch_up_failed``), never silence.
