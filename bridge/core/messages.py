@@ -65,6 +65,9 @@ class PostOptions:
     """Core id of the thread root this message replies in (a reply's id: its root's thread)."""
     broadcast: bool = False
     """A thread reply that is also shown in the channel."""
+    cursor: tuple[str, str, str] = ("", "", "")
+    """An inbound message's cursor (hash key, field, value; ``ports.Cursor``), moved forward by the
+    post's own script call once the message is recorded or found recorded already."""
     parent_keys: tuple[str, str] = ("", "")
     """Bulk posts (backfill): the platform id map keys of the message replied to and of the thread
     root when that one is posted earlier in the same batch, in place of ``reply_to`` / ``thread``
@@ -129,7 +132,7 @@ class Messages:
     def _post_args(
         self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None, mirror: bool = True
     ) -> str:
-        """The POST_ARGS (20) fields of one message for post.lua / post_many.lua, joined by NUL into
+        """The POST_ARGS (23) fields of one message for post.lua / post_many.lua, joined by NUL into
         one script argument (post_fields in _post.lua; validated text holds no NUL)."""
         o = opts or PostOptions()
         limit = self.ctx.settings.max_message_chars
@@ -143,7 +146,7 @@ class Messages:
             self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
             *(self.ctx.log_args(channel) if mirror else ("", 0)), o.origin_message_id,
             attachments_to_json(o.files), has_tags(o.files),
-            thread, "1" if o.broadcast and thread else "",
+            thread, "1" if o.broadcast and thread else "", *o.cursor,
         )  # fmt: skip
         joined = "\0".join(str(a) for a in args)
         if joined.count("\0") != len(args) - 1:
@@ -154,6 +157,28 @@ class Messages:
         args = self._post_args(channel, username, text, opts, None)
         status, value = await self.batcher.run(args)  # concurrent posts share a call (post_batch.py)
         return _posted(status, value, channel, username)
+
+    async def post_in_order(self, posts: Sequence[tuple[str, str, str, PostOptions]]) -> list[PostResult | Exception]:
+        """Posts (channel, username, text, options) written in this order in one script call (with the
+        posts of others queued meanwhile: ``PostBatcher.run_many``), each exactly as :meth:`post`
+        writes it; a post's own failure (bad text, no channel, a thread that is not one, ...) is its
+        result, the others are written. A failure of the call itself (Redis away) is raised."""
+        results: list[PostResult | Exception | None] = [None] * len(posts)
+        queued: list[int] = []
+        args: list[str] = []
+        for i, (channel, username, text, opts) in enumerate(posts):
+            try:
+                args.append(self._post_args(channel, username, text, opts, None))
+                queued.append(i)
+            except InvalidInput as err:
+                results[i] = err
+        for i, (status, value) in zip(queued, await self.batcher.run_many(args), strict=True):
+            channel, username = posts[i][0], posts[i][1]
+            try:
+                results[i] = _posted(status, value, channel, username)
+            except (NotFound, StoreError) as err:
+                results[i] = err
+        return [r if r is not None else StoreError("not posted") for r in results]
 
     async def post_many(self, posts: Sequence[BulkPost], batch: int = BULK_BATCH) -> list[PostResult]:
         """The bulk path (imports, backfills, the bench): messages posted in order, ``batch`` per

@@ -12,6 +12,7 @@ platform syntax to and from it (``bridge.formatting``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -143,6 +144,27 @@ def attachments_from_json(raw: str | None) -> tuple[Attachment, ...]:
         return ()
 
 
+_DECIMAL = re.compile(r"\d{1,40}(\.\d{1,20})?")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where an adapter keeps the newest platform id it took in for a place (its catch-up's anchor):
+    hash ``key`` (a name from ``bridge.store.keys``), ``field``, ``value``. The ingest that records
+    the event writes it in the same script call, and only forward: ``value`` is a non-negative decimal
+    number (a Slack ts, a Discord snowflake), compared as such whatever its length (``_cursor.lua``),
+    so events taken in concurrently or a redelivery never move it back."""
+
+    key: str
+    field: str
+    value: str
+
+    @property
+    def valid(self) -> bool:
+        """A key and field, and a value that is a decimal number (else the core does not write it)."""
+        return bool(self.key and self.field and "\0" not in self.key + self.field and _DECIMAL.fullmatch(self.value))
+
+
 @dataclass(frozen=True)
 class InboundEvent:
     """A message, edit or delete seen in a platform channel.
@@ -169,6 +191,9 @@ class InboundEvent:
     without one, the id of the root the adapter recorded for it)."""
     broadcast: bool = False
     """A thread reply also sent to the channel (Slack ``thread_broadcast``)."""
+    cursor: Cursor | None = None
+    """A new message's place in its adapter's catch-up anchors, moved forward by its ingest (recorded,
+    a duplicate, or refused by the core: taken in either way)."""
 
 
 @dataclass(frozen=True)

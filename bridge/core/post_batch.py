@@ -2,11 +2,13 @@
 
 Every :meth:`Messages.post` hands its script argument to :class:`PostBatcher`. A post alone (the
 usual case when traffic is light) runs ``post.lua`` as before. Posts queued in the same event-loop
-turn (50 adapter events handled at once, a burst of commands) run as ONE ``post_many.lua`` call,
-up to :data:`BULK_BATCH` per call: one round trip, one script run, and the per-call work (clock,
-id allocator, channel and user checks, activity, top-poster and post-record writes) done once per
-call instead of once per message. Nothing is held back to wait for company: the queue is sent as
-soon as the loop is free (``call_soon``), so a lone post costs what it did.
+turn (50 adapter events handled at once, a burst of commands, an adapter's group commit of a
+room's events: :meth:`PostBatcher.run_many`) run as ONE ``post_many.lua`` call, up to
+:data:`BULK_BATCH` per call (a longer queue: consecutive calls, one after the other): one round
+trip, one script run, and the per-call work (clock, id allocator, channel and user checks,
+activity, top-poster and post-record writes) done once per call instead of once per message.
+Nothing is held back to wait for company: the queue is sent as soon as the loop is free
+(``call_soon``), so a lone post costs what it did.
 
 Each message is still written exactly as ``post.lua`` writes it (the same ``post_message`` in
 ``_post.lua``), in the order the posts were made, and gets its own reply: a check that fails (no
@@ -36,20 +38,33 @@ class PostBatcher:
 
     async def run(self, args: str) -> tuple[str, str]:
         """(status, value) of one message's post (its POST_ARGS fields joined, see Messages)."""
+        (reply,) = await self.run_many([args])
+        return reply
+
+    async def run_many(self, many: list[str]) -> list[tuple[str, str]]:
+        """(status, value) of each of several posts, written in this order: queued together, they
+        are in the same call, or in consecutive calls of the same flush, which run one after the
+        other (an adapter's group commit keeps a room's order through this)."""
+        if not many:
+            return []
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[str, str]] = loop.create_future()
-        self._queue.append((args, future))
-        if len(self._queue) == 1:
+        futures: list[asyncio.Future[tuple[str, str]]] = [loop.create_future() for _ in many]
+        if not self._queue:
             loop.call_soon(self._start_flush)
+        self._queue.extend(zip(many, futures, strict=True))
         # shielded: a caller cancelled while its call is in flight does not cancel the others'
-        return await asyncio.shield(future)
+        return list(await asyncio.shield(asyncio.gather(*futures)))
 
     def _start_flush(self) -> None:
         batch, self._queue = self._queue, []
+        task = asyncio.get_running_loop().create_task(self._flush_all(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_all(self, batch: list[tuple[str, asyncio.Future[tuple[str, str]]]]) -> None:
+        """The queue, :data:`BULK_BATCH` posts a call, one call after the other (in queue order)."""
         for start in range(0, len(batch), BULK_BATCH):
-            task = asyncio.get_running_loop().create_task(self._flush(batch[start : start + BULK_BATCH]))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            await self._flush(batch[start : start + BULK_BATCH])
 
     async def _flush(self, batch: list[tuple[str, asyncio.Future[tuple[str, str]]]]) -> None:
         try:

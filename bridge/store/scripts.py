@@ -15,13 +15,14 @@ from redis.commands.core import AsyncScript
 
 _NAMES = (
     "post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen",
-    "top_rebuild", "react", "archive",
+    "top_rebuild", "react", "archive", "cursor",
 )  # fmt: skip
 # Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
 
 
-_PRELUDES = {  # (in this order: _post.lua calls count_docs)
+_PRELUDES = {  # (in this order: _post.lua calls count_docs and note_cursor)
+    "_cursor": ("post", "post_many", "cursor"),  # an adapter's catch-up anchor, moved only forward
     "_docs": ("post", "post_many", "delete", "archive"),  # the count of message documents with ts
     "_forget": ("delete", "archive"),  # the platform id maps of a message leaving Redis
     "_prelude": ("post", "post_many", "edit", "delete", "join"),  # the global stream id allocator, room events
@@ -56,6 +57,7 @@ class Scripts:
     top_rebuild: AsyncScript
     react: AsyncScript
     archive: AsyncScript
+    cursor: AsyncScript
     mirror_route: AsyncScript
     mirror_take: AsyncScript
     mirror_commit: AsyncScript

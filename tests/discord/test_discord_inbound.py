@@ -11,6 +11,7 @@ from bridge.core.chat import Chat
 from bridge.core.models import Message
 from bridge.core.ports import ChannelRef, IngestResult, OutboundMessage
 from bridge.emulators.discord import DiscordEmulator
+from bridge.store import keys
 
 
 async def link_general(emu: DiscordEmulator, core_channel: str = "cricket") -> None:
@@ -166,3 +167,26 @@ async def test_registered_people_post_under_their_core_name(
         ("bobby", "hi, I am bobby"),
         ("carol", "hello @bobby"),
     ]
+
+
+async def test_a_message_moves_its_catch_up_anchor_in_its_own_ingest(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, chat: Chat
+) -> None:
+    """The anchor (``cb:dseen:<guild>``, read by the catch-up through ``LastSeen.of``) is written by
+    the message's own ingest script call, not by an HSET after it (only-forward: tests/core)."""
+    await link_general(emulator)
+    written: list[str] = []
+    real_hset = chat.ctx.redis.hset
+
+    async def hset(name: str, *args: Any, **kwargs: Any) -> Any:
+        written.append(name)
+        return await real_hset(name, *args, **kwargs)  # type: ignore[misc]
+
+    chat.ctx.redis.hset = hset  # type: ignore[method-assign]
+    await emulator.say("bob", "general", "older")
+    newer = await emulator.say("bob", "general", "newer")
+    await adapter.inbound.wait_handled(2)
+    general = int(emulator.channel("general").id)
+    anchors = await adapter.inbound.last_seen.of(int(emulator.guild_id), [general])
+    assert anchors == {general: int(newer["id"])}
+    assert keys.discord_last_seen(emulator.guild_id) not in written

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -69,16 +69,16 @@ async def test_event_not_acked_until_recorded(bridge: SlackBridge) -> None:
     tries again (bridge.adapters.outage), then it is recorded once and acked."""
     await bridge.link("cricket", "cricket")
     chat = bridge.chat
-    real_ingest = chat.ingest
+    real_ingest = chat.ingest_many
     calls: list[InboundEvent] = []
 
-    async def failing_once(event: InboundEvent) -> IngestResult:
-        calls.append(event)
+    async def failing_once(events: Sequence[InboundEvent]) -> list[IngestResult | Exception]:
+        calls.extend(events)
         if len(calls) == 1:
             raise ConnectionError("redis went away")
-        return await real_ingest(event)
+        return await real_ingest(events)
 
-    chat.ingest = failing_once  # type: ignore[method-assign]
+    chat.ingest_many = failing_once  # type: ignore[method-assign]
     bridge.emu.user_says(user="bob", channel="cricket", text="survives an outage")
     await bridge.settled()
     assert len(calls) == 2 and calls[0].event_key == calls[1].event_key

@@ -15,7 +15,7 @@ they queue in gateway order) so nothing said after the gap overtakes what was sa
 room is read channel first (a thread's starter message lives there), then its threads.
 
 The anchor of a channel or thread is the newer of: the last message id taken in there
-(``keys.discord_last_seen``, written by :class:`LastSeen` for every message the inbound path takes
+(``keys.discord_last_seen``, moved by the ingest of every message the inbound path takes
 in a linked room), and the snowflake of the last gateway event of the old session less
 ``MARGIN_S`` (everything older than that was received before the gap; the margin covers gateway
 latency and the clock difference with Discord). A thread never seen before starts at the latter.
@@ -99,9 +99,9 @@ class LastSeen:
         self.redis = redis
 
     async def note(self, guild_id: int, channel_id: int, message_id: int) -> None:
-        """One HSET: events of a channel are taken in in order (per-room lock), so the last written is
-        the newest; a replayed older event only moves the anchor back (the catch-up reads a little
-        more, deduplicated), never forward past an unseen message."""
+        """Set an anchor (one HSET): the catch-up, past the newest message it read. The live path
+        does not call this: each message it takes in moves its anchor forward in its own ingest
+        script call (``InboundEvent.cursor``, ``_cursor.lua``: only forward)."""
         await self.redis.hset(keys.discord_last_seen(str(guild_id)), str(channel_id), str(message_id))
 
     async def seed(self, guild_id: int, anchors: dict[int, int]) -> None:

@@ -11,6 +11,7 @@ reaches discord.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,8 +23,9 @@ from bridge import metrics
 from bridge.adapters.outage import REDIS_AWAY, HoldFull, OutageHold
 from bridge.adapters.sender_notices import SenderNotices
 from bridge.core.chat import Chat
-from bridge.core.ports import Attachment, ChannelRef, InboundEvent, IngestResult, PlatformUser
+from bridge.core.ports import Attachment, ChannelRef, Cursor, InboundEvent, IngestResult, PlatformUser
 from bridge.formatting.thread_text import thread_root_text
+from bridge.store import keys
 
 from .catch_up import LastSeen
 from .config import DiscordConfig
@@ -238,8 +240,10 @@ class Inbound:
         if thread is not None:  # where the original lives, for what acts on it later (reactions)
             await self.threads.remember(ref, str(message.id), thread.id)
         event = message_event(ref, message, text, files, thread_root, reply_to=reply_to)
-        await self._ingest(event, message)
-        await self.last_seen.note(message.guild.id, message.channel.id, message.id)
+        # the catch-up's anchor of the channel or thread (catch_up.LastSeen), moved forward by the
+        # ingest's own script call: no write of its own after it
+        cursor = Cursor(keys.discord_last_seen(str(message.guild.id)), str(message.channel.id), str(message.id))
+        await self._ingest(dataclasses.replace(event, cursor=cursor), message)
 
     async def _ensure_root(self, ref: ChannelRef, thread: discord.Thread, message: discord.Message) -> None:
         """A thread whose root the core does not know (started from nothing, or on a message from

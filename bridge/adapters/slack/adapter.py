@@ -141,7 +141,6 @@ class SlackAdapter:
         """Takes in what was said in a channel while the app was out of it (``catch_up``; needs Redis)."""
         if redis is not None:
             last_seen = LastSeen(redis)
-            self.rooms.noted = last_seen.note
             self.catch_up = SlackCatchUp(
                 history=self.history, rooms=self.rooms, last_seen=last_seen, chat=chat, pacer=self.pacer
             )

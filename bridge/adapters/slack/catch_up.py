@@ -5,8 +5,8 @@ delivered for conversations the app is a member of), so what is said while someo
 app is never delivered, and joining again does not replay it. So once the app is in again — it
 joined by itself (:class:`ChannelAccess` ``on_rejoined``), a held room's call works again, or Slack
 said so (``member_joined_channel`` of the app's own user: ``membership_events``) — the channel is read
-since the last message the adapter took in there (``keys.slack_last_seen``, noted by
-:class:`LastSeen` for every message the live path takes in) and each message goes through the live
+since the last message the adapter took in there (``keys.slack_last_seen``, moved by every
+message the live path takes in: ``InboundEvent.cursor``) and each message goes through the live
 inbound path (:meth:`RoomTraffic.handle`): converted, attributed and mirrored as if it had come
 live. Exactly once: the core never records the same platform message twice (``cb:pmsg:*`` in
 ``_post.lua``, whatever the event key), so a message both read here and received live, or read
@@ -97,7 +97,9 @@ class LastSeen:
         self.redis = redis
 
     async def note(self, team: str, channel: str, ts: str) -> None:
-        """One HSET: a channel's events are taken in one at a time, in order (``RoomTraffic``)."""
+        """Set a channel's anchor (one HSET). The live path does not call this: each message it
+        takes in moves the anchor forward in its own ingest script call (``InboundEvent.cursor``,
+        ``_cursor.lua``: only ever forward, whatever order concurrent events are written in)."""
         await self.redis.hset(keys.slack_last_seen(team), channel, ts)
 
     async def of(self, team: str, channel: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +38,8 @@ class ChatPort(Protocol):
     def commands(self) -> CommandsPort: ...
 
     async def ingest(self, event: InboundEvent) -> IngestResult: ...
+
+    async def ingest_many(self, events: Sequence[InboundEvent]) -> list[IngestResult | Exception]: ...
 
     async def react(self, event: ReactionEvent) -> IngestResult: ...
 

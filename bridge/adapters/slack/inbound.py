@@ -5,6 +5,12 @@ The listener runs before the event is acknowledged (the app uses ``process_befor
 exception leaves the event un-acked, so Slack delivers it again; the ``event_key`` is built from
 Slack's ``event_id``, which a retry keeps, so the core records it once.
 
+A channel's events are recorded in arrival order, but not one at a time: each event's lookups
+(users.info through the directory's cache, the route) run as soon as it arrives, and what is ready
+at the head of the channel's queue is written by one ``Chat.ingest_many`` call (``room_order``:
+a group commit per channel; the catch-up anchor ``cb:sseen`` moves in that same script call). A
+busy channel takes in as many events per round trip to Redis as arrived meanwhile.
+
 An edit or delete can arrive before the message it changes (Slack does not promise order, and the
 message's own delivery may have failed and wait for a retry). It is left un-acked
 (:class:`RetryLater`) so Slack delivers it again, while its message is younger than
@@ -16,11 +22,9 @@ refused again but reported as dropped (``early_edit``), never lost silently.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bridge import metrics
@@ -29,7 +33,9 @@ from bridge.adapters.sender_notices import SenderNotices
 from bridge.adapters.slack import text as slack_text
 from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.files import slack_files
-from bridge.core.ports import ChannelRef, InboundEvent, IngestResult, PlatformUser
+from bridge.adapters.slack.room_order import RoomOrder
+from bridge.core.ports import ChannelRef, Cursor, InboundEvent, IngestResult, PlatformUser
+from bridge.store import keys
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +82,8 @@ class RoomTraffic:
         self._chat = chat
         self._directory = directory
         self._early_edit_window = early_edit_window
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.order = RoomOrder(self._commit)
+        """Each channel's events recorded in arrival order, a group commit at a time (``room_order``)."""
         self.counters: collections.Counter[str] = collections.Counter()
         """Message events by outcome: recorded, duplicate, ignored, skipped (not for the core), retry_later."""
         self.bot_user_id: str | None = None
@@ -85,8 +92,6 @@ class RoomTraffic:
         """How a sender whose message did not cross is told (an ephemeral message; set by the adapter)."""
         self.hold = OutageHold("slack")
         """Events waiting (un-acked) for Redis to come back."""
-        self.noted: Callable[[str, str, str], Awaitable[None]] | None = None
-        """Set by the adapter: records (team, channel, ts) of each message taken in (``catch_up.LastSeen``)."""
 
     def _own(self, message: dict[str, Any]) -> bool:
         bot_id = message.get("bot_id")
@@ -100,19 +105,26 @@ class RoomTraffic:
             log.debug("slack %s → %s %s", body.get("event_id"), result.status, result.core_id)
 
     async def handle(self, body: dict[str, Any], event: dict[str, Any], *, final: bool = False) -> IngestResult | None:
-        # one channel at a time, in arrival order: an edit never overtakes the message it changes
-        lock = self._locks.setdefault(str(event.get("channel") or ""), asyncio.Lock())
+        """Take one event in; returns once it is recorded (bolt acknowledges it then), or raises to
+        leave it un-acked. Its lookups run at once; its recording waits for the channel's earlier
+        events (``room_order``): an edit never overtakes the message it changes."""
+        channel = str(event.get("channel") or "")
+        what = f"event {body.get('event_id')}"
         try:
-            with self.hold.slot():
-                async with lock:  # while Redis is away the event waits here, un-acked (adapters.outage)
-                    what = f"event {body.get('event_id')}"
-                    recorded = await self.hold.ride(lambda: self._record(body, event), what=what)
+            with self.hold.slot():  # while Redis is away the event waits in here, un-acked (adapters.outage)
+                turn = self.order.enter(channel)  # its place in the channel's order: before any await
+                try:
+                    inbound = await self.hold.ride(lambda: self.to_inbound(body, event), what=what)
+                except BaseException:
+                    self.order.skip(channel, turn)
+                    raise
+                if inbound is None:
+                    self.order.skip(channel, turn)
+                    self.counters["skipped"] += 1
+                    return None
+                result = await self.order.commit(channel, turn, inbound)
         except HoldFull as err:
             raise RetryLater(str(err)) from err  # not acked: Slack delivers it again
-        if recorded is None:
-            self.counters["skipped"] += 1
-            return None
-        inbound, result = recorded
         early = result.status == "ignored" and result.reason == "unknown message" and self._recent(inbound.message_id)
         if early and not final:
             self.counters["retry_later"] += 1
@@ -139,14 +151,11 @@ class RoomTraffic:
         self.counters[result.status] += 1
         return result
 
-    async def _record(self, body: dict[str, Any], event: dict[str, Any]) -> tuple[InboundEvent, IngestResult] | None:
-        inbound = await self.to_inbound(body, event)
-        if inbound is None:
-            return None
-        result = await self._chat.ingest(inbound)
-        if inbound.kind == "message" and result.status != "ignored" and self.noted is not None:
-            await self.noted(inbound.channel.workspace, inbound.channel.channel_id, inbound.message_id)
-        return inbound, result
+    async def _commit(self, channel: str, events: list[InboundEvent]) -> list[IngestResult | Exception]:
+        """One group of a channel's events into the core, ridden out while Redis is away (the
+        ingest is idempotent by event key, so a group tried again records each event once)."""
+        what = f"{len(events)} event(s) of channel {channel}"
+        return await self.hold.ride(lambda: self._chat.ingest_many(events), what=what)
 
     async def _tell(self, inbound: InboundEvent, event: dict[str, Any], text: str, *, reason: str) -> None:
         user = inbound.author.user_id if inbound.author is not None else str(event.get("user") or "")
@@ -210,9 +219,12 @@ class RoomTraffic:
         files, lines = slack_files(event.get("files"))
         text = "\n".join([text, *lines]) if text and lines else text or "\n".join(lines)
         broadcast = subtype == "thread_broadcast"
+        # the catch-up's anchor (catch_up.LastSeen), moved by the ingest's own script call
+        cursor = Cursor(keys.slack_last_seen(team), channel_id, ts)
         return InboundEvent(
-            "message", ref, ts, key, author, text, attachments=tuple(files), thread=thread, broadcast=broadcast
-        )
+            "message", ref, ts, key, author, text, attachments=tuple(files), thread=thread, broadcast=broadcast,
+            cursor=cursor,
+        )  # fmt: skip
 
     async def _author(self, team: str, message: dict[str, Any]) -> PlatformUser | None:
         user = message.get("user")

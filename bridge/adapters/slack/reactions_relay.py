@@ -82,17 +82,22 @@ class SlackReactions:
             at = float(event.get("event_ts") or 0) or time.time()
         except ValueError:
             at = time.time()
-        lock = self._rooms._locks.setdefault(ref.channel_id, asyncio.Lock())
-        async with lock:
-            reaction = ReactionEvent(
-                kind="add" if event.get("type") == "reaction_added" else "remove",
-                channel=ref,
-                message_id=str(item["ts"]),
-                emoji=from_slack_reaction(name),
-                user=await self._directory.platform_user(team, user),
-                at=at,
-            )
-            result = await self._chat.react(reaction)
+        order = self._rooms.order  # in the channel's order: a reaction never overtakes its message
+        turn = order.enter(ref.channel_id)
+        try:
+            person = await self._directory.platform_user(team, user)
+        except BaseException:
+            order.skip(ref.channel_id, turn)
+            raise
+        reaction = ReactionEvent(
+            kind="add" if event.get("type") == "reaction_added" else "remove",
+            channel=ref,
+            message_id=str(item["ts"]),
+            emoji=from_slack_reaction(name),
+            user=person,
+            at=at,
+        )
+        result = await order.run(ref.channel_id, turn, lambda: self._chat.react(reaction))
         if result.status == "ignored" and result.reason == "unknown_message" and self._rooms._recent(str(item["ts"])):
             if retry_num(request) < LAST_RETRY:  # Slack delivers it again (see inbound: early edits)
                 raise RetryLater(f"reaction on {item['ts']} arrived before the message")

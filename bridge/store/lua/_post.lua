@@ -10,8 +10,10 @@
 --       17 attachments as JSON ("" = none; names, sizes, types and origin urls, never bytes),
 --       18 what the message has, for `has:` search (TAG: "file", "file,image"; "" = nothing),
 --       19 the id of the thread root this message is a reply in ("" = none; a reply's id means its
---          root: there are no nested threads), 20 "1" when the reply is also shown in the channel
-local POST_ARGS = 20
+--          root: there are no nested threads), 20 "1" when the reply is also shown in the channel,
+--       21/22/23 a cursor the message moves forward once it is recorded (or known already): hash key,
+--          field, value (note_cursor in _cursor.lua; "" = none)
+local POST_ARGS = 23
 
 -- What one call (one message, or a post_many batch) keeps in memory and writes once at its end:
 -- checks already made (channel and user exist, the index exists), the id allocator's state, the
@@ -203,9 +205,22 @@ end
 -- written and flush_batch always runs (its cb:lastid write is what keeps the next id unique: an id
 -- handed out and not flushed could be handed out again in another channel and overwrite a hash).
 -- Like a Lua error in any script, the failed message may be partly written; nothing else is.
+-- A message recorded, or recorded before (a duplicate: a redelivery, a catch-up reading it again),
+-- then moves its cursor in the same call: no write of its own for the adapter to wait for. A cursor
+-- hash of the wrong type (written by another tool) must not turn a recorded message into an error
+-- (it would be redelivered, found a duplicate, and fail again): the server log says so instead.
 local function post_one(A, batch)
   local ok, reply = pcall(post_message, A, batch)
-  if ok then return reply end
-  local text = type(reply) == 'table' and reply.err or tostring(reply)
-  return {'error', text}
+  if not ok then
+    local text = type(reply) == 'table' and reply.err or tostring(reply)
+    return {'error', text}
+  end
+  if reply[1] == 'ok' or reply[1] == 'duplicate' then
+    local moved, err = pcall(note_cursor, A[21], A[22], A[23])
+    if not moved then
+      local text = type(err) == 'table' and err.err or tostring(err)
+      redis.log(redis.LOG_WARNING, 'chatbridge: cursor ' .. A[21] .. ' ' .. A[22] .. ' not moved: ' .. text)
+    end
+  end
+  return reply
 end
