@@ -366,3 +366,36 @@ async def test_an_edit_made_while_the_app_was_out_is_taken_in_once(slack: SlackE
         assert catch_up.runs[-1].edits == 0
         stream = await bridge.chat.ctx.redis.xrange(keys.channel("cricket"))
         assert [fields["type"] for _, fields in stream].count("edit") == 1  # one edit event: mirrored once
+
+
+async def test_reactions_changed_while_the_app_was_out_are_taken_in(slack: SlackEmulator, chat: Chat) -> None:
+    async with running_bridge(chat, slack, "socket") as bridge:
+        await bridge.link("cricket", "cricket")
+        before = slack.user_says(user="bob", channel="cricket", text="before")
+        await bridge.settled()
+        slack.user_reacts(user="bob", channel="cricket", ts=before.ts, name="+1")
+        slack.user_reacts(user="carol", channel="cricket", ts=before.ts, name="eyes")
+        await bridge.settled()
+        [core] = await bridge.core_messages("cricket")
+
+        async def standing() -> list[tuple[str, str]]:
+            return sorted((r.emoji, r.user_id) for r in await bridge.chat.reactions.standing(core.id))
+
+        assert len(await standing()) == 2
+        await put(slack, "cricket", member=False)
+        await until(lambda: bridge.adapter.destination.access.held, what="the hold")
+        slack.user_reacts(user="carol", channel="cricket", ts=before.ts, name="tada")
+        slack.user_reacts(user="bob", channel="cricket", ts=before.ts, name="+1", remove=True)
+        gap = slack.user_says(user="bob", channel="cricket", text="gap")
+        slack.user_reacts(user="carol", channel="cricket", ts=gap.ts, name="+1")
+        await put(slack, "cricket", member=True)
+        catch_up = bridge.adapter.catch_up
+        assert catch_up is not None
+        await until(lambda: catch_up.runs, what="the catch-up")
+        assert await standing() == [("🎉", "U0CAROL001"), ("👀", "U0CAROL001")]
+        said = {m.text: m for m in await bridge.core_messages("cricket")}
+        on_gap = [(r.emoji, r.user_id) for r in await bridge.chat.reactions.standing(said["gap"].id)]
+        assert on_gap == [("👍", "U0CAROL001")]
+        assert catch_up.runs[-1].reactions == 3
+        await catch_up.on_rejoined(bridge.ref("cricket").channel_id)  # again: nothing left to change
+        assert catch_up.runs[-1].reactions == 0

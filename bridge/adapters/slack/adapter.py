@@ -156,6 +156,8 @@ class SlackAdapter:
             pacer=self.pacer,
         )
         self.destination.reactions = self.reactions
+        if self.catch_up is not None:
+            self.catch_up.on_reaction = self.reactions.on_reaction
         self.destination.access.hold_s = config.admin_fix_retry_s
         self.destination.access.tell_admins = self._tell_admins
         if self.catch_up is not None:

@@ -50,10 +50,11 @@ Edits made during the gap: a message listed (in the gap, or before the anchor wi
 look-back) shows its current text, and one said before the anchor with ``edited.ts`` after it is
 taken in as the ``message_changed`` Slack would have sent, when the core has another text for it.
 
+Reactions added or removed during the gap on the listed messages: ``gap_reactions`` (the listing
+against what the core has standing from the channel).
+
 What is not recovered: deletes made during the gap (Slack lists nothing for a deleted message, and
-a missing one cannot be told from a reply or a hidden one safely), reactions added or removed
-during the gap (listed messages carry ``reactions``; replaying them needs an order against live
-reaction events that a listing does not give), edits of thread replies and of
+a missing one cannot be told from a reply or a hidden one safely), edits of thread replies and of
 messages before the look-back, and replies in threads rooted before the listing's reach that the
 core did not see active in the last 7 days (or beyond the 50). A history that cannot be read is
 reported (WARNING + ``inbound_dropped`` ``catch_up_failed``), never silence.
@@ -71,7 +72,7 @@ from typing import Any
 import redis.asyncio as redis_async
 
 from bridge import metrics
-from bridge.adapters.slack import known_threads
+from bridge.adapters.slack import gap_reactions, known_threads
 from bridge.adapters.slack.directory import ChatPort
 from bridge.adapters.slack.history import SlackHistory
 from bridge.adapters.slack.inbound import RetryLater, RoomTraffic
@@ -124,6 +125,8 @@ class CatchUpResult:
     """Threads the core saw active lately that were not asked for (``known_threads.CAP``)."""
     edits: int = 0
     """Older messages (listed before the anchor) edited during the gap whose new text was taken in."""
+    reactions: int = 0
+    """Reactions added or removed during the gap, taken in (``gap_reactions``)."""
     no_anchor: bool = False
     failed: bool = False
 
@@ -162,6 +165,8 @@ class SlackCatchUp:
         """Set by the adapter once ``auth.test`` answered."""
         self.runs: list[CatchUpResult] = []
         """Finished catch-ups (bounded), for tests and health."""
+        self.on_reaction: gap_reactions.OnReaction | None = None
+        """Set by the adapter (``SlackReactions.on_reaction``): reactions changed during the gap go through it."""
         self.live_wait_s = LIVE_WAIT_S
         self.live_waits = 0
         """Live events that waited for a catch-up of their channel."""
@@ -261,6 +266,7 @@ class SlackCatchUp:
                     channel,
                 )
                 return
+            read_at = time.time()  # the reactions listed are as of then (``gap_reactions``)
             listing = await self._since(channel, anchor)
             messages = listing.gap
             replies = await self._replies(channel, anchor, listing.roots, listing.reached, result)
@@ -277,6 +283,12 @@ class SlackCatchUp:
                 )
             result.replies = len({str(m.get("ts")) for m in replies})
             result.edits = await self._edits(channel, anchor, listing.earlier)
+            if self.on_reaction is not None:
+                listed = list({str(m.get("ts")): m for m in [*listing.earlier, *messages, *replies]}.values())
+                result.reactions = await gap_reactions.replay(
+                    self.last_seen.redis, self.on_reaction, ChannelRef("slack", self.team, channel),
+                    read_at=read_at, listed=listed, bot_user_id=self.rooms.bot_user_id,
+                )  # fmt: skip
             log.info(
                 "slack: channel %s: caught up %d message(s) said while the app was out (%d in %d thread(s))",
                 channel, result.messages, result.replies, result.threads,
