@@ -16,7 +16,7 @@ from bridge.core.ports import Invocation, PlatformUser
 from bridge.errors import NotFound
 from bridge.store import keys, migrate
 from bridge.store.connection import RedisClient
-from bridge.store.search import index_hash
+from bridge.store.search import ensure_indexes, index_hash
 
 
 async def authors(redis: RedisClient) -> Counter[str]:
@@ -174,3 +174,18 @@ async def test_the_unread_summary_after_a_rename_leaves_out_the_readers_own_mess
     await chat.users.claim(slack, "annie", {})
     reply = await chat.commands.execute(Invocation(platform="cli", username="annie"), "unread")
     assert reply.data == {"tech": 2}, reply.text
+
+
+async def test_an_index_of_the_right_types_is_never_rebuilt(chat: Chat, redis: RedisClient) -> None:
+    """The type check compares FT.INFO's answer with chatbridge's schema: on its own index, and on one
+    rebuilt from a TEXT username, a start finds nothing to do (a rebuild at every start would re-index
+    every hash on 1.x and drop the index for a while on 2.x)."""
+    assert await ensure_indexes(redis, chat.ctx.module) == []
+    explicit = chat.ctx.module.explicit
+    await redis.execute_command(
+        *(("FT.DROP", "idx:messages", "KEEPDOCS") if explicit else ("FT.DROPINDEX", "idx:messages"))
+    )
+    on_hash = () if explicit else ("ON", "HASH", "PREFIX", "1", keys.MESSAGE_PREFIX)
+    await redis.execute_command("FT.CREATE", "idx:messages", *on_hash, "STOPWORDS", "0", "SCHEMA", "username", "TEXT")
+    assert await ensure_indexes(redis, chat.ctx.module) == ["rebuilt idx:messages with username retyped"]
+    assert await ensure_indexes(redis, chat.ctx.module) == []
