@@ -296,8 +296,12 @@ async def test_discord_forum_backfill_reads_active_and_archived_posts_as_live_po
     await until(lambda: inbound.handled >= start + 10, what="every Discord event handled")
     await chat.channels.create("helpdesk")
     target = f"discord:{discord.guild_id}:{forum.id}"
+    # Discord rate limits: a 429 on the archived list and on a post's messages, waited out by discord.py
+    archived_429 = discord.rate_limit("GET", rf"/channels/{forum.id}/threads/archived/public", retry_after=0.3)
+    post_429 = discord.rate_limit("GET", rf"/channels/{vpn.id}/messages", retry_after=0.3)
 
     final = await backfill_as_cli(chat, "helpdesk", target, 3)
+    assert archived_429.hits == 1 and post_429.hits == 1
     assert (final["status"], final["recorded"], final.get("left_out", "")) == ("done", "8", ""), final
     ordered = await core_messages(chat, "helpdesk")
     texts = [m.text for m in ordered]
