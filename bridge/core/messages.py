@@ -27,11 +27,10 @@ if TYPE_CHECKING:
 
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 VISIBLE_KINDS = ("message", "join", "leave")
-HISTORY_PAGE = 500
-"""Stream entries read per call when ``history`` reads past backdated ones."""
 HISTORY_SCAN = 50_000
-"""At most this many stream entries read past backdated ones for one ``history`` (a 10,000-message
-backfill at the stream's tail costs 20 calls of 500); beyond it the backdated set alone answers."""
+"""At most this many stream entries ``history_scan.lua`` reads past backdated ones per round of
+``history`` (a 10,000-message backfill at the stream's tail is one call); beyond it the backdated
+set alone answers."""
 
 
 def mentioned_usernames(text: str) -> list[str]:
@@ -360,17 +359,15 @@ class Messages:
     async def _by_time(self, channel: str, count: int) -> list[Message]:
         redis, backdated = self.ctx.redis, keys.backdated(channel)
         found: list[Message] = []
-        end, scanned, page = "+", 0, max(count + 8, HISTORY_PAGE)
-        while len(found) < count and scanned < HISTORY_SCAN:
-            raw = await redis.xrevrange(keys.channel(channel), end, "-", count=page)
-            if not raw:
+        end = "+"
+        for _ in range(3):  # more rounds only when many entries are edit/delete events
+            raw, end = await self.ctx.scripts.history_scan(
+                keys=[keys.channel(channel), backdated], args=[end, count + 8, HISTORY_SCAN], client=redis
+            )
+            entries = [(str(eid), dict(zip(fields[::2], fields[1::2], strict=True))) for eid, fields in raw]
+            found.extend(await self.hydrate(channel, entries))
+            if len(found) >= count or not end:
                 break
-            scores = await redis.zmscore(backdated, [eid for eid, _ in raw])
-            found.extend(await self.hydrate(channel, [e for e, s in zip(raw, scores, strict=True) if s is None]))
-            scanned += len(raw)
-            if len(raw) < page:
-                break
-            end = "(" + raw[-1][0]
         late_ids: list[str] = await redis.zrevrange(backdated, 0, count + 7)
         late = await self.hydrate(channel, [(mid, {"type": "message"}) for mid in late_ids])
         merged = sorted(found[:count] + late, key=lambda m: (m.ts, keys.stream_ms(m.id), m.id))

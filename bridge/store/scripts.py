@@ -15,7 +15,7 @@ from redis.commands.core import AsyncScript
 
 _NAMES = (
     "post", "post_many", "edit", "delete", "register", "identity", "move_user", "join", "seen",
-    "top_rebuild", "react", "archive", "cursor",
+    "top_rebuild", "react", "archive", "cursor", "history_scan",
 )  # fmt: skip
 # Mirroring worker (bridge/mirror): routing, outbox read, delivery commit (+ trim), dead letters, dlq retry.
 _MIRROR_NAMES = ("mirror_route", "mirror_take", "mirror_commit", "mirror_dead", "mirror_retry")
@@ -58,6 +58,7 @@ class Scripts:
     react: AsyncScript
     archive: AsyncScript
     cursor: AsyncScript
+    history_scan: AsyncScript
     mirror_route: AsyncScript
     mirror_take: AsyncScript
     mirror_commit: AsyncScript
