@@ -106,12 +106,14 @@ async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(se
     away.close()
     assert "Created" in await slack_answer(b, "alice", "random", "create random")
     await chat.channels.link("random", b.dref("random"))  # the room's Discord side: must get no flood
-    slack.limiter.inject("conversations.history", Injected("ratelimited", count=1, status=429, retry_after=1))
+    # (3 s: the live message below must be said while the backfill waits; with 1 s a loaded machine
+    # noticed the wait only after the retried call had answered, and the live one was not among the 40)
+    slack.limiter.inject("conversations.history", Injected("ratelimited", count=1, status=429, retry_after=3))
 
     answer = await slack_answer(b, "alice", "random", "link random --backfill 40")
     assert "Linked" in answer and "Importing its last 40 messages" in answer and "not mirrored" in answer
     # a message that arrives live while the backfill waits out the 429 is recorded once
-    await until(lambda: source.waited_s >= 1, what="the 429 being waited out")
+    await until(lambda: source.waited_s >= 3, what="the 429 being waited out")
     live = slack.user_says(user="bob", channel="random", text="said live during the backfill")
     await until_async(lambda: _texts(chat, "random", "said live during the backfill"), what="the live message recorded")
     await setup.finished(1)
