@@ -165,12 +165,6 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-def _id_order(message_id: str) -> tuple[int, int]:
-    """A stream id as numbers (``10-2`` before ``9-11`` as strings, not as ids)."""
-    ms, _, seq = message_id.partition("-")
-    return (int(ms) if ms.isdigit() else 0, int(seq) if seq.isdigit() else 0)
-
-
 @dataclass(frozen=True)
 class TopPosters:
     rows: list[tuple[str, int]]
@@ -331,7 +325,7 @@ class Finder:
                 redis, keys.IDX_MESSAGES, f"@ts:[{tie} {tie}] {query}", "RETURN", 1, "ts", "LIMIT", 0, TIE_LIMIT
             )
             rows = [r for r in rows if r[0] != tie] + [(tie, keys.message_id_of(k)) for k, _ in same]
-        rows.sort(key=lambda r: (r[0], *_id_order(r[1])), reverse=True)
+        rows.sort(key=lambda r: (r[0], *keys.stream_order(r[1])), reverse=True)
         return total, rows[:need]
 
     async def _page(self, ranked: list[tuple[int, str]], offset: int, size: int) -> list[Message]:

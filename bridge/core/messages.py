@@ -370,7 +370,7 @@ class Messages:
                 break
         late_ids: list[str] = await redis.zrevrange(backdated, 0, count + 7)
         late = await self.hydrate(channel, [(mid, {"type": "message"}) for mid in late_ids])
-        merged = sorted(found[:count] + late, key=lambda m: (m.ts, keys.stream_ms(m.id), m.id))
+        merged = sorted(found[:count] + late, key=lambda m: (m.ts, *keys.stream_order(m.id)))
         return merged[-count:]
 
     async def unread(self, channel: str, username: str, limit: int = 50) -> tuple[list[Message], bool]:

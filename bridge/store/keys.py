@@ -54,6 +54,13 @@ def stream_ms(stream_id: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
+def stream_order(stream_id: str) -> tuple[int, int]:
+    """A stream id as the numbers Redis orders it by (``10-2`` before ``9-11`` as strings, and
+    ``5-10`` after ``5-9``, not as ids)."""
+    ms, _, seq = stream_id.partition("-")
+    return (int(ms) if ms.isdigit() else 0, int(seq) if seq.isdigit() else 0)
+
+
 # --- chatbridge's own keys ------------------------------------------------------------------------
 PREFIX = "cb:"
 META = "cb:meta"

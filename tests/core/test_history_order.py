@@ -123,3 +123,15 @@ async def test_backfilled_history_notifies_nobody_a_live_message_does(chat: Chat
         assert [n.text for n in got] == ["live 0"]
     finally:
         await blocking.aclose()
+
+
+async def test_backdated_messages_of_one_millisecond_keep_their_recorded_order(chat: Chat) -> None:
+    """A backfill records many messages Slack gives the same millisecond (its ``ts`` has
+    microseconds, the core keeps ms): their ids are ``<ms>-0``, ``<ms>-1`` … ``<ms>-11``, which must
+    sort as numbers (``-10`` after ``-9``), not as strings (``-10`` between ``-1`` and ``-2``)."""
+    await chat.channels.create("general")
+    await chat.channels.link("general", D1)
+    await live(chat, "l0", "live 0")
+    old = int(time.time() * 1000) - 48 * HOUR
+    assert (await backfill(chat, D1, [said(f"b{i:02d}", ALICE, f"old {i}", old) for i in range(12)])).recorded == 12
+    assert await texts(chat, 20) == [f"old {i}" for i in range(12)] + ["live 0"]
