@@ -19,7 +19,7 @@ from waiting import until, until_async
 from bridge.app import backfill_teller
 from bridge.core.backfill_jobs import BackfillRunner
 from bridge.core.chat import Chat
-from bridge.core.ports import Invocation
+from bridge.core.ports import ChannelRef, Invocation
 from bridge.emulators.slack.limits import Injected
 from bridge.store import keys
 
@@ -401,3 +401,30 @@ def _discord_user(b: Bridge, name: str) -> Any:
 
     user = b.discord.user(name)
     return PlatformUser("discord", b.discord.guild_id, user.id, name)
+
+
+async def test_link_typed_in_a_forum_post_links_and_backfills_the_forum(setup: Setup) -> None:
+    """A forum takes no messages, so no command is typed there: `/chat link` in one of its posts
+    acts on the forum; in a thread of a text channel it is still refused."""
+    b, chat = setup.bridge, setup.chat
+    discord = b.discord
+    inbound = b.running.adapters["discord"].inbound
+    start = inbound.handled
+    forum = await discord.create_forum("support")
+    post, _ = await discord.forum_post("carol", "support", "Where is the wiki", "I cannot find it")
+    await discord.say("bob", post.id, "see the pinned post")
+    await until(lambda: inbound.handled >= start + 2, what="every Discord event handled (not linked yet)")
+    await chat.channels.create("support")
+    answer = await discord_answer(b, "alice", post.id, "link", {"channel": "support", "backfill": 10})
+    ref = ChannelRef("discord", discord.guild_id, forum.id)
+    assert f"Linked {ref.key()}" in answer and "Importing its last 10 messages" in answer, answer
+    assert await chat.channels.route(ref) == "support"
+    await setup.finished(1)
+    final = await setup.state(ref.key())
+    assert (final["status"], final["recorded"]) == ("done", "2"), final
+    texts = [m.text for m in await core_messages(chat, "support")]
+    assert texts == ["🧵 **Where is the wiki**\nI cannot find it", "see the pinned post"]
+    thread = await discord.start_thread("bob", "random", "side talk")
+    refused = await discord_answer(b, "alice", thread.id, "link", {"channel": "support"})
+    assert "This is a thread" in refused, refused
+    assert await chat.channels.route(ChannelRef("discord", discord.guild_id, thread.id)) is None

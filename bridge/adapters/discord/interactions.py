@@ -41,12 +41,18 @@ def invocation(interaction: discord.Interaction, config: DiscordConfig) -> Invoc
     channel = ChannelRef("discord", workspace, str(interaction.channel_id)) if interaction.channel_id else None
     where = interaction.channel
     parent = ChannelRef("discord", workspace, str(where.parent_id)) if isinstance(where, discord.Thread) else None
+    name = getattr(interaction.channel, "name", None)
+    if isinstance(where, discord.Thread) and isinstance(where.parent, discord.ForumChannel):
+        # a forum (or media) channel takes no messages, so no command is typed there: its posts are
+        # where people type, and a post is part of the forum's room (thread_places), so a command
+        # typed in a post acts on the forum (`link` links the forum, `--backfill` reads its posts)
+        channel, parent, name = parent, None, where.parent.name
     return Invocation(
         "discord",
         user=platform_user(workspace, interaction.user),
         is_admin=is_admin,
         channel=channel,
-        channel_name=getattr(interaction.channel, "name", None),
+        channel_name=name,
         thread_of=parent,
     )
 
