@@ -123,6 +123,12 @@ def _posted(status: str, value: str, channel: str, username: str) -> PostResult:
     return PostResult(id=value)
 
 
+def said_before_visit(backdated_ts: float | None, last_seen: str) -> bool:
+    """A backdated message (its ts from ``keys.backdated``; None: not backdated) said before the
+    reader's last visit (the last seen id's time)."""
+    return backdated_ts is not None and backdated_ts <= keys.stream_ms(last_seen)
+
+
 class Messages:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
@@ -375,15 +381,23 @@ class Messages:
 
     async def unread(self, channel: str, username: str, limit: int = 50) -> tuple[list[Message], bool]:
         """Messages since the user's last visit (``HGET user:<u> channel:<c>``, then the guide's
-        ``XREAD ... STREAMS channel:<c> <last>``), and the last seen id moved forward."""
+        ``XREAD ... STREAMS channel:<c> <last>``), and the last seen id moved forward. A backdated
+        message (``keys.backdated``: a backfill or import recorded it late) said before that visit
+        is history, not news: it is left out (``history`` shows it in its place)."""
         field = keys.last_seen_field(channel)
-        last: str | None = await self.ctx.redis.hget(keys.user(username), field)
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.user(username), field)
+            pipe.exists(keys.backdated(channel))
+            last, backdated = await pipe.execute()
         raw = await self.ctx.redis.xread({keys.channel(channel): last or "0"}, count=limit + 1)
         entries = raw[0][1] if raw else []
         more = len(entries) > limit
         entries = entries[:limit]
         if entries:
             await self._advance_seen(username, channel, entries[-1][0])
+        if entries and last and backdated:
+            said = await self.ctx.redis.zmscore(keys.backdated(channel), [eid for eid, _ in entries])
+            entries = [e for e, ts in zip(entries, said, strict=True) if not said_before_visit(ts, last)]
         return await self.hydrate(channel, entries), more
 
     async def _advance_seen(self, username: str, channel: str, entry_id: str) -> None:

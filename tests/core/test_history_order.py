@@ -135,3 +135,21 @@ async def test_backdated_messages_of_one_millisecond_keep_their_recorded_order(c
     old = int(time.time() * 1000) - 48 * HOUR
     assert (await backfill(chat, D1, [said(f"b{i:02d}", ALICE, f"old {i}", old) for i in range(12)])).recorded == 12
     assert await texts(chat, 20) == [f"old {i}" for i in range(12)] + ["live 0"]
+
+
+async def test_unread_leaves_out_backdated_history_said_before_the_last_visit(chat: Chat) -> None:
+    await chat.channels.create("general")
+    await chat.channels.link("general", D1)
+    await chat.commands.execute(Invocation("cli"), "register ann")
+    ann = Invocation("cli", username="ann")
+    await live(chat, "l0", "live 0")
+    first = await chat.commands.execute(ann, "unread general")
+    assert [m["text"] for m in first.data["messages"]] == ["live 0"]  # the visit
+    old = int(time.time() * 1000) - 48 * HOUR
+    await backfill(chat, D1, [said(f"b{i}", ALICE, f"old {i}", old + i) for i in range(30)])
+    await live(chat, "l1", "live 1")
+    summary = await chat.commands.execute(ann, "unread")
+    assert summary.data == {"general": 1}, summary.text  # not 31: the backfill is history
+    again = await chat.commands.execute(ann, "unread general")
+    assert [m["text"] for m in again.data["messages"]] == ["live 1"]
+    assert "old 29" in [m.text for m in await chat.messages.history("general", 5)]  # still in its place

@@ -8,6 +8,7 @@ from bridge.core import backfill_jobs
 from bridge.core.commands import render
 from bridge.core.commands.registry import Call
 from bridge.core.finder import ago, fmt_time
+from bridge.core.messages import said_before_visit
 from bridge.core.ports import ChannelRef, Reply
 from bridge.errors import InvalidInput, PermissionDenied, UserError
 from bridge.store import keys
@@ -193,34 +194,45 @@ async def _unread_summary(call: Call, me: str) -> Reply:
         for name, last in zip(names, seen, strict=True):
             pipe.xrange(keys.channel(name), f"({last}" if last else "-", "+", count=100)
         ranges = await pipe.execute()
-    counts = await _unread_counts(redis, names, ranges, me)
+    counts = await _unread_counts(redis, names, ranges, me, seen)
     rows = [f"#{n}: {c}{'+' if c >= 100 else ''} new" for n, c in counts.items() if c]
     text = "**Unread**\n" + "\n".join(rows) if rows else "You are all caught up."
     return Reply(text, data=counts)
 
 
 async def _unread_counts(
-    redis: RedisClient, names: list[str], ranges: list[list[tuple[str, dict[str, str]]]], me: str
+    redis: RedisClient,
+    names: list[str],
+    ranges: list[list[tuple[str, dict[str, str]]]],
+    me: str,
+    seen: list[str | None],
 ) -> dict[str, int]:
     """New messages per channel, the reader's own left out. A message entry names no author (the
     guide's ``type message``, as chatbridge writes it; entries from before that named one, which a
     rename left stale): it is read from the message hash, one pipeline, and a message whose hash is
-    gone (deleted) does not count."""
-    message_ids = [eid for entries in ranges for eid, e in entries if e.get("type", "message") == "message"]
-    authors: dict[str, str | None] = {}
-    if message_ids:
+    gone (deleted) does not count; nor does a backdated one said before the last visit (as ``unread``)."""
+    wanted = [
+        (name, eid)
+        for name, entries in zip(names, ranges, strict=True)
+        for eid, e in entries
+        if e.get("type", "message") == "message"
+    ]
+    found: dict[str, tuple[str | None, float | None]] = {}
+    if wanted:
         async with redis.pipeline(transaction=False) as pipe:
-            for eid in message_ids:
+            for name, eid in wanted:
                 pipe.hget(keys.message(eid), "username")
-            authors = dict(zip(message_ids, await pipe.execute(), strict=True))
+                pipe.zscore(keys.backdated(name), eid)
+            answers = await pipe.execute()
+        found = {eid: (answers[2 * i], answers[2 * i + 1]) for i, (_, eid) in enumerate(wanted)}
     counts: dict[str, int] = {}
-    for name, entries in zip(names, ranges, strict=True):
+    for name, entries, last in zip(names, ranges, seen, strict=True):
         n = 0
         for eid, entry in entries:
             if entry.get("type", "message") != "message":
                 continue
-            author = authors.get(eid)
-            if author is not None and author != me:
+            author, backdated = found.get(eid, (None, None))
+            if author is not None and author != me and not (last and said_before_visit(backdated, last)):
                 n += 1
         counts[name] = n
     return counts
