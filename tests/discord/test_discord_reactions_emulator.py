@@ -129,3 +129,17 @@ async def test_reaction_events_need_the_reactions_intent(run_client: StartClient
     await emulator.say("alice", "general", "after")
     await bot.wait_for_events(lambda ev: any(k == "message" and v.content == "after" for k, v in ev))
     assert _of(bot, "add") == []
+
+
+async def test_no_reaction_event_of_a_channel_the_bot_cannot_view(
+    rclient: ReactionClient, emulator: DiscordEmulator
+) -> None:
+    """topics/threads.mdx "Losing Access to Channels": no further events of a channel the app lost."""
+    hidden = await emulator.say("alice", "random", "in a channel the bot cannot view")
+    seen = await _message(rclient, emulator, "in view")
+    await emulator.permissions.revoke("random", "VIEW_CHANNEL")
+    await emulator.react("bob", "random", str(hidden["id"]), "👍")
+    await emulator.react("bob", "general", str(seen.id), "👍")
+    await rclient.wait_for_events(lambda ev: len(_of(rclient, "add")) == 1)
+    assert [p.message_id for p in _of(rclient, "add")] == [seen.id]
+    assert emulator.reactions_of(str(hidden["id"]))  # the reaction is there all the same

@@ -36,6 +36,7 @@ from .gateway import Filter, Session
 if TYPE_CHECKING:
     from .server import DiscordEmulator
     from .service import Backend
+    from .state import World
 
 INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
 INTENT_DIRECT_MESSAGE_REACTIONS = 1 << 13
@@ -96,7 +97,18 @@ def reaction_shape(session: Session, data: dict[str, Any]) -> dict[str, Any] | N
     return data if session.intents & needed else None
 
 
-_SHAPE: Filter = reaction_shape
+def visible_reaction_shape(world: World) -> Filter:
+    """``reaction_shape``, and nothing from a channel the bot cannot view (topics/permissions.mdx: View
+    Channel "includes reading messages"; topics/threads.mdx "Losing Access to Channels": the app gets
+    no further events of it). A thread follows its parent's overwrites (``permissions.in_channel``)."""
+
+    def shape(session: Session, data: dict[str, Any]) -> dict[str, Any] | None:
+        channel = world.channels.get(str(data.get("channel_id")))
+        if channel is not None and not permissions.in_channel(world, world.bot.id, channel) & permissions.VIEW_CHANNEL:
+            return None
+        return reaction_shape(session, data)
+
+    return shape
 
 
 class Reactions:
@@ -111,6 +123,7 @@ class Reactions:
         self.emojis: dict[str, GuildEmoji] = {}
         self.messages: dict[str, MessageReactions] = {}
         self._last: dict[str, float] = {}
+        self._shape = visible_reaction_shape(self.world)
 
     # -- custom emoji ----------------------------------------------------------------------------
     def add_emoji(self, name: str, *, animated: bool = False) -> GuildEmoji:
@@ -209,7 +222,7 @@ class Reactions:
         if channel.guild_id is not None and member is not None:
             more["member"] = payloads.member(self.world, member)
         await self.b.gateway.dispatch(
-            "MESSAGE_REACTION_ADD", self._event(channel.id, channel.guild_id, message_id, **more), shape=_SHAPE
+            "MESSAGE_REACTION_ADD", self._event(channel.id, channel.guild_id, message_id, **more), shape=self._shape
         )
         self.b.notifier.poke()
 
@@ -226,7 +239,7 @@ class Reactions:
         self._store(channel.messages, message_id)
         more = {"user_id": user_id, "emoji": ref.partial(), "burst": False, "type": 0}
         await self.b.gateway.dispatch(
-            "MESSAGE_REACTION_REMOVE", self._event(channel.id, channel.guild_id, message_id, **more), shape=_SHAPE
+            "MESSAGE_REACTION_REMOVE", self._event(channel.id, channel.guild_id, message_id, **more), shape=self._shape
         )
         self.b.notifier.poke()
 
@@ -236,7 +249,7 @@ class Reactions:
         self.messages.pop(message_id, None)
         self._store(channel.messages, message_id)
         event = self._event(channel.id, channel.guild_id, message_id)
-        await self.b.gateway.dispatch("MESSAGE_REACTION_REMOVE_ALL", event, shape=_SHAPE)
+        await self.b.gateway.dispatch("MESSAGE_REACTION_REMOVE_ALL", event, shape=self._shape)
         self.b.notifier.poke()
 
     async def remove_emoji(self, channel_id: str, message_id: str, ref: EmojiRef) -> None:
@@ -247,7 +260,7 @@ class Reactions:
             entry.by_emoji.pop(ref.key, None)
         self._store(channel.messages, message_id)
         event = self._event(channel.id, channel.guild_id, message_id, emoji=ref.partial())
-        await self.b.gateway.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", event, shape=_SHAPE)
+        await self.b.gateway.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", event, shape=self._shape)
         self.b.notifier.poke()
 
     def users(self, message_id: str, ref: EmojiRef) -> list[str]:
