@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import subprocess
 import tempfile
@@ -33,17 +34,26 @@ POSTS = 1_000
 LOADED = 20_000
 
 
+def lua_at(rev: str, part: str) -> str | None:
+    """``bridge/store/lua/<part>.lua`` at ``rev``; None when that revision has no such file."""
+    shown = subprocess.run(["git", "show", f"{rev}:bridge/store/lua/{part}.lua"], capture_output=True, text=True)
+    return shown.stdout if shown.returncode == 0 else None
+
+
 def old_source(rev: str, name: str) -> str:
-    """A script's text at ``rev``, with its preludes, as bridge.store.scripts builds it today."""
+    """A script's text at ``rev``, with the preludes bridge.store.scripts puts in front of it today
+    (one that ``rev`` does not have yet is left out: its scripts did not call it)."""
+    preludes = [lua_at(rev, p) for p, users in scripts._PRELUDES.items() if name in users]
+    return "".join(p for p in preludes if p) + (lua_at(rev, name) or "")
 
-    def read(part: str) -> str:
-        shown = subprocess.run(
-            ["git", "show", f"{rev}:bridge/store/lua/{part}.lua"], capture_output=True, text=True, check=True
-        )
-        return shown.stdout
 
-    preludes = [read(p) for p, users in scripts._PRELUDES.items() if name in users]
-    return "".join(preludes) + read(name)
+_POST_ARGS = re.compile(r"^local POST_ARGS = (\d+)", re.M)
+
+
+def post_args(source: str) -> str:
+    """How many fields a message has in a post script (its POST_ARGS), "?" if it says none."""
+    found = _POST_ARGS.search(source)
+    return found.group(1) if found else "?"
 
 
 async def server_us(redis: RedisClient) -> float:
@@ -113,4 +123,11 @@ if __name__ == "__main__":
         subprocess.run(["git", "rev-parse", "--verify", f"{args.old}^{{commit}}"], capture_output=True, check=True)
     except subprocess.CalledProcessError:
         parser.error(f"--old {args.old!r} is not a git revision of this checkout")
+    # the old scripts run with this checkout's Python, so both must take a message's fields alike
+    old_n, new_n = post_args(lua_at(args.old, "_post") or ""), post_args(scripts._read("_post"))
+    if old_n != new_n:
+        parser.error(
+            f"the post scripts of {args.old} take {old_n} fields a message and this checkout's {new_n}: "
+            "the Python of this checkout cannot drive them; compare two revisions with the same POST_ARGS"
+        )
     asyncio.run(main(args.old, args.search, args.rounds))
