@@ -62,6 +62,7 @@ class Chat:
         self.finder = Finder(ctx)
         self.subscriptions = Subscriptions(ctx)
         self.commands = CommandLayer(self, builtin_commands())
+        self._lookup_slots = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self.link_checks: dict[str, LinkCheck] = {}
         """Per platform (set by its adapter): what a channel lacks before it can be linked, in words
         for the admin (None: nothing); ``link`` refuses with that."""
@@ -228,13 +229,12 @@ class Chat:
         self, events: Sequence[InboundEvent]
     ) -> tuple[dict[ChannelRef, str | None], dict[PlatformUser, str | Exception]]:
         """The routes and core usernames a group of new messages needs, each looked up once (a busy
-        room's group is one channel and a few people), :data:`LOOKUPS_AT_ONCE` at a time: a group
-        never takes more of the connection pool than that. A person who cannot be resolved
+        room's group is one channel and a few people), at most :data:`LOOKUPS_AT_ONCE` in flight
+        for all groups together. A person who cannot be resolved
         (``UserError``) is that person's messages' refusal; Redis away is raised."""
-        at_once = asyncio.Semaphore(LOOKUPS_AT_ONCE)
 
         async def bounded(step: Awaitable[T]) -> T:
-            async with at_once:
+            async with self._lookup_slots:
                 return await step
 
         refs = list(dict.fromkeys(e.channel for e in events))
@@ -360,7 +360,9 @@ class _Post:
 
 T = TypeVar("T")
 LOOKUPS_AT_ONCE = 16
-"""Redis lookups one group of new messages has in flight at once (``Chat._lookups``)."""
+"""Redis lookups the groups of new messages have in flight at once, all rooms together
+(``Chat._lookups``): many busy rooms never take the client's whole connection pool (redis-py's
+default pool refuses past 100 connections, which reads as Redis being away)."""
 
 
 async def _refusal(step: Awaitable[str]) -> str | Exception:

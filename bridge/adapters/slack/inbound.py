@@ -22,6 +22,7 @@ refused again but reported as dropped (``early_edit``), never lost silently.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import time
@@ -40,6 +41,10 @@ from bridge.store import keys
 log = logging.getLogger(__name__)
 
 MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "me_message", "file_share", "bot_message"})
+PREPARES_AT_ONCE = 32
+"""Events whose lookups (route, mentions: Redis round trips) run at once: a burst of a few hundred
+events never takes the Redis client's whole connection pool (redis-py's default pool refuses past
+100 connections, which the outage hold would read as Redis being away)."""
 LAST_RETRY = 3
 """Slack retries an event at most 3 times (api.slack.com/apis/events-api#retries)."""
 
@@ -82,6 +87,7 @@ class RoomTraffic:
         self._chat = chat
         self._directory = directory
         self._early_edit_window = early_edit_window
+        self._preparing = asyncio.Semaphore(PREPARES_AT_ONCE)
         self.order = RoomOrder(self._commit)
         """Each channel's events recorded in arrival order, a group commit at a time (``room_order``)."""
         self.counters: collections.Counter[str] = collections.Counter()
@@ -114,7 +120,8 @@ class RoomTraffic:
             with self.hold.slot():  # while Redis is away the event waits in here, un-acked (adapters.outage)
                 turn = self.order.enter(channel)  # its place in the channel's order: before any await
                 try:
-                    inbound = await self.hold.ride(lambda: self.to_inbound(body, event), what=what)
+                    async with self._preparing:
+                        inbound = await self.hold.ride(lambda: self.to_inbound(body, event), what=what)
                 except BaseException:
                     self.order.skip(channel, turn)
                     raise
