@@ -19,7 +19,7 @@ on another host or a managed service, or a loaded machine, where each of an even
 costs milliseconds rather than the ~0.1 ms of an idle loopback.
 
 ``python -m bench.slack_inbound [--n 900] [--rate 50] [--saturate] [--rtt-ms 2]``: ``--saturate`` also looks for
-the rate one channel saturates at (the highest rate of 25, 50, 75, 100, 150, 200, 300, 400 msg/s whose 300
+the rate one channel saturates at (the highest rate of 10, 20, 30, 50, 75, 100, 150, 200, 300, 400 msg/s whose 300
 messages all cross with no redelivery).
 """
 
@@ -250,7 +250,7 @@ async def main(n: int, rate: float, saturate: bool, rtt_ms: float) -> None:
                 for line in _split("10 channels", spread) + _split("1 channel", one):
                     print(line)
                 if saturate:
-                    rates = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0)
+                    rates = (10.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0)
                     many = await saturation(rig, rates, 300, rig.channels, "10 channels")
                     single = await saturation(rig, rates, 300, rig.channels[:1], "1 channel")
                     ratio = single / many if many else float("nan")
