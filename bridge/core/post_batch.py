@@ -37,9 +37,15 @@ class PostBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, args: str) -> tuple[str, str]:
-        """(status, value) of one message's post (its POST_ARGS fields joined, see Messages)."""
-        (reply,) = await self.run_many([args])
-        return reply
+        """(status, value) of one message's post (its POST_ARGS fields joined, see Messages): queued
+        as run_many queues it, awaited on its own future (no gather, no shield: a caller cancelled
+        meanwhile cancels only its own future, which the flush then leaves alone; the message is
+        written all the same, as with run_many)."""
+        future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        if not self._queue:
+            asyncio.get_running_loop().call_soon(self._start_flush)
+        self._queue.append((args, future))
+        return await future
 
     async def run_many(self, many: list[str]) -> list[tuple[str, str]]:
         """(status, value) of each of several posts, written in this order: queued together, they

@@ -76,3 +76,17 @@ async def test_a_redis_error_on_one_message_is_that_callers_alone(chat: Chat, to
     assert await redis.get("cb:lastid") == newest
     later = await chat.messages.post("cricket", "wasim", "after")
     assert tuple(map(int, later.id.split("-"))) > tuple(map(int, newest.split("-")))
+
+
+async def test_a_caller_cancelled_while_its_post_is_queued_leaves_the_others_answered(chat: Chat) -> None:
+    """A single post awaits its own future: cancelling that caller cancels nothing else, the call
+    still runs and writes every queued message (as a call already sent to Redis would)."""
+    await setup(chat)
+    tasks = [asyncio.create_task(chat.messages.post("tech", "ada", f"queued {i}")) for i in range(6)]
+    await asyncio.sleep(0)  # every task has queued its post; the flush runs on the next loop turn
+    tasks[2].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert all(isinstance(r, PostResult) for i, r in enumerate(results) if i != 2)
+    texts = [m.text for m in await chat.messages.history("tech", 10)]
+    assert texts == [f"queued {i}" for i in range(6)]  # the cancelled caller's message is written too
