@@ -47,7 +47,7 @@ def _shown(info: dict[str, Any], platform: str) -> list[str]:
 
 
 # CLI processes beside the bridge, each a full Python start: more than 60 s on a loaded machine
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Path, generation: Generation) -> None:
     group = SentinelGroup(generation, tmp_path / "group")
     try:
@@ -72,7 +72,7 @@ def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Pat
             killed = group.kill_primary()
             _say(info, "discord", "alice", "during-d")
             _say(info, "slack", "bob", "during-s")
-            new = group.wait_promoted(old)
+            group.wait_promoted(old)
             group.rejoin(killed)  # redis.wait.replicas 1 needs a replica again
 
             wait_for(lambda: "during-d" in _shown(info, "slack"), 60, "the Discord message said during the failover")
@@ -89,7 +89,20 @@ def test_chatbridge_run_on_a_sentinel_group_rides_a_killed_primary(tmp_path: Pat
             redis_part = healthz()["redis"]
             assert redis_part["ok"] and f"up at {group.url}" == redis_part["detail"], redis_part
             wait_for(lambda: bool(healthz()["worker"]["ok"]), 30, "the worker healthy after the failover")
-            doctor = cli(cfg, tmp_path, "doctor", env=env).stdout
-            assert f"1 replica(s) connected (Sentinel group {MASTER}: primary at 127.0.0.1:{new})" in doctor, doctor
+            # doctor names the primary the sentinels name, and its replica. Usually the promoted replica; on a
+            # loaded machine the sentinels (down-after 1000 ms) may fail over once more after the rejoin
+            # (a fresh clone's run saw the rejoined node primary again, its replica not yet connected),
+            # so doctor is asked again until the group has settled
+            doctors: list[str] = []
+
+            def doctor_names_the_primary() -> bool:
+                doctors.append(cli(cfg, tmp_path, "doctor", env=env).stdout)
+                named = f"(Sentinel group {MASTER}: primary at 127.0.0.1:{group.primary_port()})"
+                return f"1 replica(s) connected {named}" in doctors[-1]
+
+            try:
+                wait_for(doctor_names_the_primary, 90, "doctor to name the primary and its replica")
+            except TimeoutError:
+                raise AssertionError(doctors[-1]) from None
     finally:
         group.stop()
