@@ -33,6 +33,13 @@ class Runtime:
     """The data dir's embedded server (None with an external Redis)."""
 
 
+RUNTIME_CONNECTIONS = 64
+"""Connections of the client ``chatbridge run`` and the CLI share (adapters, core, health). Past it a
+caller waits for a free one: redis-py's default pool raises ``MaxConnectionsError`` past 100 instead,
+a ConnectionError that the outage hold took for Redis being away (a burst of lookups on ten busy
+Slack channels hit it). The blocking reads have clients of their own (notify, the mirror router)."""
+
+
 async def _reachable(url: str) -> None:
     """One PING without retries, so a Redis that is down is one clear line (exit 3), not a series
     of retry warnings and a traceback."""
@@ -72,7 +79,7 @@ async def open_runtime(config: Config, *, own_server: bool = False) -> AsyncIter
         )
         url = embedded.url
     await _reachable(url)
-    redis = connect(url)
+    redis = connect(url, max_connections=RUNTIME_CONNECTIONS)
     try:
         chat = await Chat.open(redis, config.core_settings())
         await apply_static_config(chat, config)
