@@ -106,8 +106,8 @@ async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(se
     away.close()
     assert "Created" in await slack_answer(b, "alice", "random", "create random")
     await chat.channels.link("random", b.dref("random"))  # the room's Discord side: must get no flood
-    # (3 s: the live message below must be said while the backfill waits; with 1 s a loaded machine
-    # noticed the wait only after the retried call had answered, and the live one was not among the 40)
+    # (the 429 goes to the first conversations.history call: the backfill's, or the link's own read
+    # of where the channel's history stands, which the Slack catch-up records at link time)
     slack.limiter.inject("conversations.history", Injected("ratelimited", count=1, status=429, retry_after=3))
 
     answer = await slack_answer(b, "alice", "random", "link random --backfill 40")
@@ -120,14 +120,18 @@ async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(se
     key = b.sref("random").key()
     state = await setup.state(key)
     assert state["status"] == "done", state
-    # the 40 newest channel items: the live one (there before the retried call), the broadcast, old 7..44
+    # the 40 newest channel items when the backfill listed them: the broadcast, old `first`..44, and the
+    # live one if it was said by then (first 7) — not if the link's read took the 429 and the backfill
+    # listed the channel before it (first 6; seen on a loaded CI machine twice)
     texts = [m.text for m in await core_messages(chat, "random")]
     assert texts.count("said live during the backfill") == 1
-    assert [t for t in texts if t.startswith("old message")] == [f"old message {i}" for i in range(7, 45)]
+    olds = [t for t in texts if t.startswith("old message")]
+    first = int(olds[0].rsplit(" ", 1)[1])
+    assert first in (6, 7) and olds == [f"old message {i}" for i in range(first, 45)], olds
     ordered = await core_messages(chat, "random")
     imported = [m for m in ordered if m.text != "said live during the backfill"]  # recorded first, live
     assert [m.ts for m in imported] == sorted(m.ts for m in imported)  # oldest first, with Slack's times
-    assert imported[0].ts == int(said[7].ts.replace(".", "")) // 1000
+    assert imported[0].ts == int(said[first].ts.replace(".", "")) // 1000
     bob = await chat.find_username("slack", slack.workspace.team_id, slack.workspace.user("bob").id)
     carol = await chat.find_username("slack", slack.workspace.team_id, slack.workspace.user("carol").id)
     by_text = {m.text: m for m in ordered}
@@ -138,7 +142,7 @@ async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(se
     assert all(m.thread == root_core for m in answers)
     assert by_text["also in channel"].thread == root_core and texts.count("also in channel") == 1
     assert int(state["recorded"]) == len(ordered) - 1  # all but the live one
-    assert int(state["duplicates"]) == 1
+    assert int(state["duplicates"]) == (1 if first == 7 else 0)  # the live one, when it was listed
     del replies, shout, live
     # never mirrored: the room's Discord side gets the live messages only (a room is delivered in
     # order, so a flood logged by the backfill would have arrived before the later live message)
@@ -161,13 +165,13 @@ async def test_slack_backfill_pages_threads_authors_no_mirror_repeat_and_live(se
     assert "Already linked" in await slack_answer(b, "alice", "random", "link random --backfill 80")
     await setup.finished(2)
     again = await setup.state(key)
-    assert again["status"] == "done" and again["recorded"] == "7", again  # old 0..6, beyond the first 40
-    assert len(await core_messages(chat, "random")) == count + 7
+    assert again["status"] == "done" and again["recorded"] == str(first), again  # old 0..first-1
+    assert len(await core_messages(chat, "random")) == count + first
     await slack_answer(b, "alice", "random", "link random --backfill 80")
     await setup.finished(3)
     third = await setup.state(key)
     assert (third["status"], third["recorded"], third["refused"]) == ("done", "0", "0"), third
-    assert len(await core_messages(chat, "random")) == count + 7
+    assert len(await core_messages(chat, "random")) == count + first
     # (where history lists them, said seconds before the live ones, is tests/core/test_history_order.py's)
     texts = [m.text for m in await core_messages(chat, "random")]
     assert all(texts.count(f"old message {i}") == 1 for i in range(7))
