@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bridge import config
 from bridge.errors import StoreError
 from bridge.store.embedded import DEFAULT_MODULE, DEFAULT_SERVER, EmbeddedRedis, find_binaries, pypi_search_2x
 
@@ -36,6 +37,11 @@ class Generation:
         return EmbeddedRedis(
             data_dir=data_dir, server_binary=self.server_binary, module_path=self.module_path, **kwargs
         )
+
+    def embedded_config(self, data_dir: Path) -> config.Config:
+        """A chatbridge config whose embedded server (in ``data_dir``) is this generation's."""
+        redis = {"data_dir": str(data_dir), "server_binary": self.server_binary, "module_path": self.module_path}
+        return config.parse({"redis": redis})
 
     def config_yaml(self) -> str:
         """The ``redis:`` settings (indented lines) that make ``chatbridge`` embed this generation."""

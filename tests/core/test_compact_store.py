@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from generations import Generation
 
-from bridge import config
 from bridge.core.chat import Chat
 from bridge.runtime import open_runtime
 from bridge.store import keys
@@ -19,15 +18,7 @@ async def test_the_embedded_server_keeps_a_long_message_hash_a_listpack(
     tmp_path: Path, generation: Generation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
-    cfg = config.parse(
-        {
-            "redis": {
-                "data_dir": str(tmp_path / "data"),
-                "server_binary": generation.server_binary,
-                "module_path": generation.module_path,
-            }
-        }
-    )
+    cfg = generation.embedded_config(tmp_path / "data")
     text = "a long message " * 60  # 900 characters: a hashtable under Redis's default (64 bytes)
     async with open_runtime(cfg) as rt:
         chat = rt.chat

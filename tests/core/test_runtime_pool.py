@@ -11,7 +11,6 @@ import pytest
 from generations import Generation
 from redis.asyncio import BlockingConnectionPool
 
-from bridge import config
 from bridge.runtime import RUNTIME_CONNECTIONS, open_runtime
 
 
@@ -19,15 +18,7 @@ async def test_a_burst_of_commands_waits_for_the_pool_instead_of_failing(
     tmp_path: Path, generation: Generation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
-    cfg = config.parse(
-        {
-            "redis": {
-                "data_dir": str(tmp_path / "data"),
-                "server_binary": generation.server_binary,
-                "module_path": generation.module_path,
-            }
-        }
-    )
+    cfg = generation.embedded_config(tmp_path / "data")
     async with open_runtime(cfg) as rt:
         pool = rt.redis.connection_pool
         assert isinstance(pool, BlockingConnectionPool) and pool.max_connections == RUNTIME_CONNECTIONS
