@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from notify_kit import collecting_notifier
+
 from bridge.core.backfill import HistoryMessage, backfill
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, InboundEvent, Invocation, PlatformUser
@@ -100,29 +102,17 @@ async def test_history_pages_past_a_long_backdated_run(chat: Chat) -> None:
 
 
 async def test_backfilled_history_notifies_nobody_a_live_message_does(chat: Chat, redis_url: str) -> None:
-    from bridge.core.notify import Notification, Notifier
-    from bridge.store.connection import blocking_client
-
     await chat.channels.create("general")
     await chat.channels.link("general", D1)
     await chat.commands.execute(Invocation("cli"), "register ann")
     await chat.commands.execute(Invocation("cli", username="ann"), "notify add general")
-    got: list[Notification] = []
-
-    async def deliver(n: Notification) -> None:
-        got.append(n)
-
-    blocking = blocking_client(redis_url)
-    notifier = Notifier(chat.ctx.redis, blocking, deliver, block_ms=50)
-    try:
+    async with collecting_notifier(chat, redis_url) as (notifier, got):
         old = int(time.time() * 1000) - 48 * HOUR
         await backfill(chat, D1, [said(f"b{i}", ALICE, f"old {i}", old + i) for i in range(30)])
         await live(chat, "l0", "live 0")
         for _ in range(3):
             await notifier.step()
         assert [n.text for n in got] == ["live 0"]
-    finally:
-        await blocking.aclose()
 
 
 async def test_backdated_messages_of_one_millisecond_keep_their_recorded_order(chat: Chat) -> None:

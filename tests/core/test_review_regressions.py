@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from notify_kit import collecting_notifier
+
 from bridge import config
 from bridge.core.chat import Chat
-from bridge.core.notify import Notification, Notifier
 from bridge.core.ports import Invocation, PlatformUser
-from bridge.store.connection import blocking_client
 
 CLI = Invocation(platform="cli")
 
@@ -45,14 +45,7 @@ async def test_notify_add_then_post_is_notified_and_a_later_subscriber_is_not_fl
     for name in ("ann", "ben", "cat"):
         await chat.commands.execute(CLI, f"register {name}")
     await chat.commands.execute(CLI, "create news")
-    got: list[Notification] = []
-
-    async def deliver(n: Notification) -> None:
-        got.append(n)
-
-    blocking = blocking_client(redis_url)
-    notifier = Notifier(chat.ctx.redis, blocking, deliver, block_ms=50)
-    try:
+    async with collecting_notifier(chat, redis_url) as (notifier, got):
         await chat.commands.execute(Invocation(platform="cli", username="ann"), "notify add news")
         await chat.commands.execute(Invocation(platform="cli", username="cat"), "post news first")
         await notifier.step()
@@ -66,8 +59,6 @@ async def test_notify_add_then_post_is_notified_and_a_later_subscriber_is_not_fl
         await chat.commands.execute(Invocation(platform="cli", username="cat"), "post news for ben")
         await notifier.step()
         assert [(n.username, n.text) for n in got[1:]] == [("ben", "for ben")]
-    finally:
-        await blocking.aclose()
 
 
 async def test_last_seen_never_moves_backwards(chat: Chat) -> None:
