@@ -73,6 +73,9 @@ class PostOptions:
     (the script reads its core id once it is written; see parent_ref in _post.lua)."""
 
 
+_NO_OPTIONS = PostOptions()
+
+
 def has_tags(files: tuple[Attachment, ...]) -> str:
     """The ``has`` TAG value of a message: ``file`` for any attachment, plus ``image``."""
     if not files:
@@ -138,23 +141,25 @@ class Messages:
         self, channel: str, username: str, text: str, opts: PostOptions | None, ts: int | None, mirror: bool = True
     ) -> str:
         """The POST_ARGS (23) fields of one message for post.lua / post_many.lua, joined by NUL into
-        one script argument (post_fields in _post.lua; validated text holds no NUL)."""
-        o = opts or PostOptions()
-        limit = self.ctx.settings.max_message_chars
-        body = validation.message_text(text, limit=limit, allow_empty=bool(o.files))
+        one script argument (post_fields in _post.lua; validated text holds no NUL). Every field is
+        made a string here, in one tuple (this runs once per message: the single post's client cost)."""
+        o = opts or _NO_OPTIONS
+        ctx, settings = self.ctx, self.ctx.settings
+        body = validation.message_text(text, limit=settings.max_message_chars, allow_empty=bool(o.files))
         dedupe = keys.inbound_seen(o.dedupe_key) if o.dedupe_key else ""
         reply_to = o.reply_to or (f"@{o.parent_keys[0]}" if o.parent_keys[0] else "")
         thread = check_id(o.thread) if o.thread else (f"@{o.parent_keys[1]}" if o.parent_keys[1] else "")
-        args = (
-            channel, username, body, self.ctx.now_ms() if ts is None else ts, o.origin, reply_to,
-            self.ctx.index_flag, dedupe, self.ctx.settings.dedupe_ttl_s, o.platform_key,
-            self.ctx.settings.stream_maxlen, " ".join(mentioned_usernames(body)), o.origin_channel,
-            *(self.ctx.log_args(channel) if mirror else ("", 0)), o.origin_message_id,
-            attachments_to_json(o.files), has_tags(o.files),
+        log_key, log_maxlen = ctx.log_args(channel) if mirror else ("", 0)
+        fields = (
+            channel, username, body, str(ctx.now_ms() if ts is None else ts), o.origin, reply_to,
+            ctx.index_flag, dedupe, str(settings.dedupe_ttl_s), o.platform_key,
+            str(settings.stream_maxlen), " ".join(mentioned_usernames(body)),
+            o.origin_channel, log_key, str(log_maxlen), o.origin_message_id,
+            attachments_to_json(o.files) if o.files else "", has_tags(o.files),
             thread, "1" if o.broadcast and thread else "", *o.cursor,
         )  # fmt: skip
-        joined = "\0".join(str(a) for a in args)
-        if joined.count("\0") != len(args) - 1:
+        joined = "\0".join(fields)
+        if joined.count("\0") != len(fields) - 1:
             raise InvalidInput("A message field holds a NUL character.")  # never from validated input
         return joined
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from bridge.core.chat import Chat
 from bridge.core.ports import Invocation
-from bridge.core.validation import MAX_MESSAGE_CHARS
+from bridge.core.validation import MAX_MESSAGE_CHARS, clean_text, message_text
+from bridge.errors import InvalidInput
 from bridge.store.connection import RedisClient
 from bridge.store.search import detect, escape_tag, index_hash, plain_words
 
@@ -149,3 +150,26 @@ async def test_plain_words_never_produce_a_syntax_error(redis: RedisClient, text
             await redis.execute_command("FT.SEARCH", "idx:propq", " ".join(words), "NOCONTENT")
     finally:
         await redis.execute_command("FT.DROP", "idx:propq")
+
+
+TRICKY = "ab \t\n\r\x00\x07\x1b\x7f\u202a\u202e\u2066\u2069\u200b\u200e\ud800\udfff é東😀"
+
+
+ONE_EACH = [f"a{chr(c)}b" for c in (*range(0x20), 0x7F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xD800, 0xDFFF)]
+
+
+@pytest.mark.parametrize("text", ONE_EACH, ids=[f"U+{ord(t[1]):04X}" for t in ONE_EACH])
+def test_message_text_cleans_each_character_the_cleaning_touches(text: str) -> None:
+    assert message_text(text) == clean_text(text).strip()
+
+
+@given(st.text(alphabet=st.sampled_from(TRICKY), max_size=40))
+def test_message_text_skips_cleaning_only_when_cleaning_changes_nothing(text: str) -> None:
+    """message_text's one-scan shortcut (most messages need no cleaning) gives what the four
+    cleaning passes give, for text made of every kind of character they touch."""
+    expected = clean_text(text).strip()
+    if expected:
+        assert message_text(text) == expected
+    else:
+        with pytest.raises(InvalidInput):
+            message_text(text)

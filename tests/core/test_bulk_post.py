@@ -64,3 +64,33 @@ async def test_bulk_deduplicates_by_platform_id_and_event_key(chat: Chat) -> Non
     assert all(r.duplicate and r.id == first[0].id for r in again)
     assert await chat.ctx.redis.xlen(keys.channel("tech")) == 1
     assert dict((await chat.finder.top(5)).rows) == {"ada": 1}
+
+
+async def test_one_call_over_several_channels_keeps_each_channels_newest_activity_and_counts(chat: Chat) -> None:
+    """flush_batch writes the per-channel state of a whole call at its end (one HSET of every
+    channel's newest ts, a ZADD GT per activity set): each channel of the call gets its own."""
+    await world(chat)
+    posts = [
+        BulkPost("cricket", "wasim", "c1", ts=1_000_000),
+        BulkPost("tech", "ada", "t1", ts=2_000_000),
+        BulkPost("cricket", "ada", "c2", ts=3_000_000),
+        BulkPost("tech", "wasim", "t2", ts=4_000_000),
+        BulkPost("cricket", "wasim", "c3", ts=5_000_000),
+    ]
+    assert all(r.id for r in await chat.messages.post_many(posts))
+    redis = chat.ctx.redis
+    assert await redis.hgetall(keys.NEWEST_TS) == {"cricket": "5000000", "tech": "4000000"}
+    assert await redis.zrange(keys.active_in("cricket"), 0, -1, withscores=True) == [
+        ("ada", 3_000_000.0), ("wasim", 5_000_000.0)
+    ]  # fmt: skip
+    assert await redis.zrange(keys.active_in("tech"), 0, -1, withscores=True) == [
+        ("ada", 2_000_000.0), ("wasim", 4_000_000.0)
+    ]  # fmt: skip
+    assert await redis.zrange(keys.ACTIVE, 0, -1, withscores=True) == [("ada", 3_000_000.0), ("wasim", 5_000_000.0)]
+    assert await redis.zrange(keys.top_in("cricket"), 0, -1, withscores=True) == [("ada", 1.0), ("wasim", 2.0)]
+    assert await redis.zrange(keys.TOP, 0, -1, withscores=True) == [("ada", 2.0), ("wasim", 3.0)]
+    # a message said before a channel's newest (5 s of leeway) is backdated in that channel only
+    late = [BulkPost("tech", "ada", "t0", ts=3_000_000), BulkPost("cricket", "ada", "c0", ts=4_999_000)]
+    t0, c0 = await chat.messages.post_many(late)
+    assert await redis.zrange(keys.backdated("tech"), 0, -1) == [t0.id]
+    assert not await redis.exists(keys.backdated("cricket")), c0  # within the leeway: in stream order

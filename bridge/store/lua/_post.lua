@@ -23,17 +23,27 @@ local POST_ARGS = 23
 -- refused; the end-of-call writes (flush_batch) are plain ZADD/ZINCRBY/SET that cannot fail.
 -- A message's POST_ARGS fields travel as ONE argument, joined by NUL ("\0": message text never holds
 -- one, validation drops C0 controls): the client encodes one argument per message instead of 18.
+-- (A plain find per field: a quarter cheaper than a gmatch capture, and this runs per message.)
+local find, sub = string.find, string.sub
 local function post_fields(joined, n)
-  local A = {}
-  for field in string.gmatch(joined .. '\0', '([^%z]*)%z') do A[#A + 1] = field end
-  if #A ~= POST_ARGS then
-    return nil, redis.error_reply('post: message ' .. n .. ' has ' .. #A .. ' fields, not ' .. POST_ARGS)
+  local A, k, from = {}, 0, 1
+  while true do
+    local nul = find(joined, '\0', from, true)
+    k = k + 1
+    if not nul then A[k] = sub(joined, from); break end
+    A[k] = sub(joined, from, nul - 1)
+    from = nul + 1
+  end
+  if k ~= POST_ARGS then
+    return nil, redis.error_reply('post: message ' .. n .. ' has ' .. k .. ' fields, not ' .. POST_ARGS)
   end
   return A
 end
 
 local function new_batch()
-  return {streams = {}, member = {}, active = {}, top = {}, index = nil, docs = 0, newest = {}, moved = {}}
+  -- active / top: user -> newest ts / messages this call, for cb:active and cb:top; rooms: the same
+  -- two per channel ({active = {...}, top = {...}}, for cb:active:<c> and cb:top:<c>)
+  return {streams = {}, member = {}, active = {}, top = {}, rooms = {}, index = nil, docs = 0, newest = {}, moved = {}}
 end
 
 -- Stream ids only grow, so a message said before one its channel already holds (a backfill or an
@@ -73,19 +83,45 @@ local function later(t, key, score)
   if not cur or cur < score then t[key] = score end
 end
 
+-- One post's activity and top-poster count, overall and in its channel (written by flush_batch).
+local function count_post(batch, channel, username, score)
+  local room = batch.rooms[channel]
+  if not room then
+    room = {active = {}, top = {}}
+    batch.rooms[channel] = room
+  end
+  later(batch.active, username, score)
+  later(room.active, username, score)
+  batch.top[username] = (batch.top[username] or 0) + 1
+  room.top[username] = (room.top[username] or 0) + 1
+end
+
+-- last activity only moves forward (imported history keeps the newer activity)
+local function write_active(key, per)
+  local args = {}
+  for user, score in pairs(per) do args[#args + 1] = score; args[#args + 1] = user end
+  redis.call('ZADD', key, 'GT', unpack(args))
+end
+
+local function write_top(key, per)
+  for user, n in pairs(per) do redis.call('ZINCRBY', key, n, user) end
+end
+
 local function flush_batch(batch)
   flush_ids(batch)
   count_docs(batch.docs)
+  local newest = {}
   for channel in pairs(batch.moved) do
-    redis.call('HSET', 'cb:newest-ts', channel, string.format('%d', batch.newest[channel]))
+    newest[#newest + 1] = channel; newest[#newest + 1] = string.format('%d', batch.newest[channel])
   end
-  for key, per in pairs(batch.active) do
-    local args = {}
-    for user, score in pairs(per) do args[#args + 1] = score; args[#args + 1] = user end
-    redis.call('ZADD', key, 'GT', unpack(args))
+  if #newest > 0 then redis.call('HSET', 'cb:newest-ts', unpack(newest)) end
+  if next(batch.active) then
+    write_active('cb:active', batch.active)
+    write_top('cb:top', batch.top)
   end
-  for key, per in pairs(batch.top) do
-    for user, n in pairs(per) do redis.call('ZINCRBY', key, n, user) end
+  for channel, room in pairs(batch.rooms) do
+    write_active('cb:active:' .. channel, room.active)
+    write_top('cb:top:' .. channel, room.top)
   end
 end
 
@@ -181,15 +217,7 @@ local function post_message(A, batch)
       if A[7] == '1' then redis.call('FT.ADDHASH', 'idx:messages', root, '1.0', 'REPLACE') end
     end
   end
-  -- last activity only moves forward (imported history keeps the newer activity)
-  for _, akey in ipairs({'cb:active', 'cb:active:' .. channel}) do
-    batch.active[akey] = batch.active[akey] or {}
-    later(batch.active[akey], username, score)
-  end
-  for _, tkey in ipairs({'cb:top', 'cb:top:' .. channel}) do
-    batch.top[tkey] = batch.top[tkey] or {}
-    batch.top[tkey][username] = (batch.top[tkey][username] or 0) + 1
-  end
+  count_post(batch, channel, username, score)
   for mentioned in string.gmatch(A[12], '%S+') do
     if mentioned ~= username and is_member(batch, 'usernames', mentioned) then
       redis.call('ZADD', 'cb:mentions:' .. mentioned, score, id)
@@ -215,7 +243,7 @@ local function post_one(A, batch)
     local text = type(reply) == 'table' and reply.err or tostring(reply)
     return {'error', text}
   end
-  if reply[1] == 'ok' or reply[1] == 'duplicate' then
+  if A[21] ~= '' and (reply[1] == 'ok' or reply[1] == 'duplicate') then
     local moved, err = pcall(note_cursor, A[21], A[22], A[23])
     if not moved then
       local text = type(err) == 'table' and err.err or tostring(err)
