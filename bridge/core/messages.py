@@ -155,7 +155,7 @@ class Messages:
             ctx.index_flag, dedupe, str(settings.dedupe_ttl_s), o.platform_key,
             str(settings.stream_maxlen), " ".join(mentioned_usernames(body)),
             o.origin_channel, log_key, str(log_maxlen), o.origin_message_id,
-            attachments_to_json(o.files) if o.files else "", has_tags(o.files),
+            attachments_to_json(o.files), has_tags(o.files),
             thread, "1" if o.broadcast and thread else "", *o.cursor,
         )  # fmt: skip
         joined = "\0".join(fields)

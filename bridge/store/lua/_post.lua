@@ -43,7 +43,9 @@ end
 local function new_batch()
   -- active / top: user -> newest ts / messages this call, for cb:active and cb:top; rooms: the same
   -- two per channel ({active = {...}, top = {...}}, for cb:active:<c> and cb:top:<c>)
-  return {streams = {}, member = {}, active = {}, top = {}, rooms = {}, index = nil, docs = 0, newest = {}, moved = {}}
+  return {
+    streams = {}, member = {}, active = {}, top = {}, rooms = {}, index = nil, docs = 0, newest = {}, moved = {},
+  }
 end
 
 -- Stream ids only grow, so a message said before one its channel already holds (a backfill or an
