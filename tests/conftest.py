@@ -15,12 +15,14 @@ run with the install command (never a skip).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from generations import GENERATIONS, Generation, resolve_generation
 
+from bridge import logs
 from bridge.core.chat import Chat
 from bridge.errors import StoreError
 from bridge.store.connection import RedisClient, connect
@@ -65,3 +67,21 @@ async def chat(redis: RedisClient) -> Chat:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """For a test that calls ``logs.configure`` (directly or through ``cli.main``): the root logger's
+    handlers and levels as they were afterwards, so no handler is left writing to a stream the test
+    owned (capsys's is closed after the test: a later log line would print "Logging error")."""
+    root, ours = logging.getLogger(), logging.getLogger("bridge")
+    saved = (list(root.handlers), root.level, ours.level)
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    ours.setLevel(saved[2])
+    logging.captureWarnings(False)
+    logs._format = "text"

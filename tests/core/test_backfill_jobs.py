@@ -261,6 +261,7 @@ async def test_default_applies_to_link_and_config_rooms_are_backfilled_once(chat
     assert await chat.ctx.redis.xlen(keys.BACKFILL_JOBS) == 2
 
 
+@pytest.mark.usefixtures("logging_restored")  # cli.main configures logging onto capsys's stderr
 async def test_exec_without_a_running_bridge_says_the_job_waits(
     chat: Chat, redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

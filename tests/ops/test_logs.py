@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,19 +12,8 @@ from bridge import logs
 
 
 @pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level, logging.getLogger("bridge").level)
-    out = io.StringIO()
-    yield out
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved[0]:
-        root.addHandler(handler)
-    root.setLevel(saved[1])
-    logging.getLogger("bridge").setLevel(saved[2])
-    logging.captureWarnings(False)
-    logs._format = "text"
+def captured(logging_restored: None) -> io.StringIO:
+    return io.StringIO()
 
 
 @pytest.mark.parametrize(

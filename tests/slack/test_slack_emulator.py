@@ -214,20 +214,22 @@ async def test_url_verification(slack_http: SlackEmulator) -> None:
 
 
 async def test_rate_limit_surfaces_as_429_and_retry_handler_waits(slack: SlackEmulator) -> None:
-    slack.limiter.set_limit("chat.postMessage", RateLimit(limit=1, window=0.5, retry_after=1))
+    # one call per 2 s, and Retry-After 2: the calls below get 2 s (not a tight 0.5) to run on a
+    # slow machine before the bucket refills, and the patient client needs exactly one retry
+    slack.limiter.set_limit("chat.postMessage", RateLimit(limit=1, window=2.0, retry_after=2))
     client = web_client(slack)
     await client.chat_postMessage(channel="C0GENERAL1", text="one")
     with pytest.raises(SlackApiError) as info:
         await client.chat_postMessage(channel="C0GENERAL1", text="two")
     assert info.value.response.status_code == 429
     assert info.value.response["error"] == "ratelimited"
-    assert info.value.response.headers["Retry-After"] == "1"
+    assert info.value.response.headers["Retry-After"] == "2"
     # another channel has its own budget
     await client.chat_postMessage(channel="C0RANDOM01", text="elsewhere")
-    patient = web_client(slack, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+    patient = web_client(slack, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
     started = time.monotonic()
     resp = await patient.chat_postMessage(channel="C0GENERAL1", text="three")
-    assert resp["ok"] and time.monotonic() - started >= 1.0
+    assert resp["ok"] and time.monotonic() - started >= 2.0
     assert [m.text for m in slack.history("general")] == ["one", "three"]
     assert slack.throttled == [("chat.postMessage", 429), ("chat.postMessage", 429)]
 

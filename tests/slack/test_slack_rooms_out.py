@@ -88,11 +88,12 @@ async def test_long_text_split_and_edit_resplit(slack: SlackEmulator, dest: Slac
 
 
 async def test_rate_limit_is_a_delivery_error_with_retry_after(slack: SlackEmulator, dest: SlackDestination) -> None:
-    slack.limiter.set_limit("chat.postMessage", RateLimit(limit=1, window=1.0, retry_after=1))
+    # one call per 2 s: "second" is refused even if a slow machine takes a second to get there
+    slack.limiter.set_limit("chat.postMessage", RateLimit(limit=1, window=2.0, retry_after=2))
     await dest.send(CRICKET, message("first"))
     with pytest.raises(DeliveryError) as info:
         await dest.send(CRICKET, message("second", core_id="2-0"))
-    assert info.value.retry_after == 1.0 and not info.value.permanent
+    assert info.value.retry_after == 2.0 and not info.value.permanent
     # another channel is not slowed down by this one
     await dest.send(ChannelRef("slack", "T0EMULATOR", "C0RANDOM01"), message("elsewhere", core_id="3-0"))
     await asyncio.sleep(info.value.retry_after)  # the worker honours Retry-After, then retries
