@@ -52,7 +52,8 @@ BATCH = 200
 YEAR_MS = 365 * 86400 * 1000
 CURVE = (10_000, 100_000, 1_000_000)
 ROUNDS = 5
-"""Alternating raw XADD / single-post rounds at each point of the curve (the median ratio is printed)."""
+"""Alternating raw XADD / single-post rounds at each point of the curve (the median ratio is printed;
+``--rounds`` for more: a round of 1,000 takes ~60 ms, so one hiccup of a shared machine moves it)."""
 
 
 class History:
@@ -223,15 +224,16 @@ async def post_rounds(
     hist: History,
     load_bares: Callable[[list[BulkPost]], Awaitable[None]],
     now: dict[str, int],
+    rounds: int,
 ) -> list[tuple[float, float]]:
-    """(raw XADD/s, single post/s) of each of ROUNDS back-to-back pairs, ROUND_POSTS each, 50 in flight.
+    """(raw XADD/s, single post/s) of each of ``rounds`` back-to-back pairs, ROUND_POSTS each, 50 in flight.
 
     Each post is stamped with its own time (``now``, the chat's clock), next in the history: with the
     clock left where the searches ran, these 5,000 posts per point of the curve all had the same
     ``ts``, a tie no community has, which every newest-first search then read whole to order it (at
     1M on 1.2: 'match' p50 20 ms with the 15,000-message tie, 2.7 ms without)."""
     pairs: list[tuple[float, float]] = []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         raw_now = await rate(lambda i: redis.xadd("bench:raw", {"type": "message"}), ROUND_POSTS, IN_FLIGHT)
         await redis.delete("bench:raw")
         more = [hist.next() for _ in range(ROUND_POSTS)]
@@ -246,7 +248,7 @@ async def post_rounds(
     return pairs
 
 
-async def main(messages: int, samples: int, generation: str) -> None:
+async def main(messages: int, samples: int, generation: str, rounds: int = ROUNDS) -> None:
     curve = [n for n in CURVE if n < messages] + [messages]
     with tempfile.TemporaryDirectory() as tmp:
         core_srv = bench_server(Path(tmp) / "core", generation)
@@ -260,7 +262,7 @@ async def main(messages: int, samples: int, generation: str) -> None:
         redis: RedisClient = connect(core_srv.url)
         bares = [("Redis defaults", connect(bare_default.url)), ("same settings", connect(bare_same.url))]
         try:
-            await run(redis, bares, core_srv.port, messages, samples, curve)
+            await run(redis, bares, core_srv.port, messages, samples, curve, rounds)
         finally:
             await redis.aclose()
             for _, client in bares:
@@ -270,7 +272,13 @@ async def main(messages: int, samples: int, generation: str) -> None:
 
 
 async def run(
-    redis: RedisClient, bares: list[tuple[str, RedisClient]], port: int, messages: int, samples: int, curve: list[int]
+    redis: RedisClient,
+    bares: list[tuple[str, RedisClient]],
+    port: int,
+    messages: int,
+    samples: int,
+    curve: list[int],
+    rounds: int,
 ) -> None:
     now = {"ms": int(time.time() * 1000)}
     chat = await Chat.open(redis)
@@ -344,11 +352,11 @@ async def run(
         now["ms"] = hist.last_ms + 1000  # searches run "now", a second after the newest message
         figs = await figures(chat, samples)
         # throughput at this size: raw XADD in flight, then single posts, same client, back to back,
-        # ROUNDS times alternating (the machine is shared: the ratio of each pair, then the median)
-        pairs = await post_rounds(redis, chat, hist, load_bares, now)
+        # `rounds` times alternating (the machine is shared: the ratio of each pair, then the median)
+        pairs = await post_rounds(redis, chat, hist, load_bares, now, rounds)
         loaded += ROUND_POSTS * len(pairs)
         raw_now, single_now = sorted(pairs, key=lambda p: p[1] / p[0])[len(pairs) // 2]  # the median pair
-        print(f"   post ÷ raw XADD, {ROUNDS} rounds: " + ", ".join(f"{s / r:.2f}" for r, s in pairs))
+        print(f"   post ÷ raw XADD, {rounds} rounds: " + ", ".join(f"{s / r:.2f}" for r, s in pairs))
         rates.append((raw_now, single_now, todo / bulk_s if bulk_s else 0.0))
         rows.append((point, mem, bare_mem, bulk_s, figs))
         vs = ", ".join(f"{name} {b:,.0f}" for (name, _), b in zip(bares, bare_mem, strict=True))
@@ -371,7 +379,7 @@ async def run(
     print("| figure | " + " | ".join(f"{p:,}" for p, *_ in rows) + " |")
     print("|---|" + "---|" * len(rows))
     single_cells = " | ".join(f"{s / r:.2f} ({s:,.0f}/s vs {r:,.0f}/s)" for r, s, _ in rates)
-    print(f"| post throughput ÷ raw XADD, {IN_FLIGHT} in flight, same client (median of {ROUNDS}) | {single_cells} |")
+    print(f"| post throughput ÷ raw XADD, {IN_FLIGHT} in flight, same client (median of {rounds}) | {single_cells} |")
     bulk_cells = " | ".join(f"{b:,.0f}/s = {b / r:.2f} × raw XADD in flight" for r, _, b in rates)
     print(f"| bulk post (post_many.lua) while loading this step | {bulk_cells} |")
     for i, (name, _) in enumerate(bares):
@@ -391,9 +399,12 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--search", choices=("1.2", "2.10"), default="1.2", help="RediSearch generation")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="raw XADD / post rounds of 1,000 at each point")
     args = parser.parse_args()
     if not 1_000 <= args.messages <= 5_000_000:
         parser.error("--messages must be between 1,000 and 5,000,000")
     if not 5 <= args.samples <= 5_000:
         parser.error("--samples must be between 5 and 5,000")
-    asyncio.run(main(args.messages, args.samples, args.search))
+    if not 1 <= args.rounds <= 101:
+        parser.error("--rounds must be between 1 and 101")
+    asyncio.run(main(args.messages, args.samples, args.search, args.rounds))
