@@ -235,7 +235,7 @@ async def test_active_threads_list_a_private_thread_only_to_a_member_or_moderato
 ) -> None:
     hidden = await emulator.start_thread("alice", "general", "hidden", private=True)
     joined = await emulator.start_thread("alice", "general", "with the bot", private=True)
-    meta(joined).members.add(emulator.world.bot.id)
+    await emulator.add_to_thread(joined.id, "bot", by="alice")
     general = emulator.channel("general")
     ids = {str(t.id) for t in await history.active_threads(client, int(emulator.guild_id), int(general.id))}
     assert ids == {hidden.id, joined.id}  # a moderator (the bot has MANAGE_THREADS) sees them all

@@ -10,6 +10,9 @@ import pytest
 from discord_kit import RecordingClient, StartClient
 
 from bridge.emulators.discord import DiscordEmulator
+from bridge.emulators.discord import permissions as perms
+from bridge.emulators.discord.api_errors import APIError
+from bridge.emulators.discord.threads import meta
 
 
 class ThreadClient(RecordingClient):
@@ -147,3 +150,91 @@ async def test_guild_create_lists_active_threads_and_list_sync(
     event = await emulator.thread_list_sync(["general"])
     assert [t["id"] for t in event["threads"]] == [active.id]
     await late.wait_for_events(lambda ev: "THREAD_LIST_SYNC" in _events(late, "socket"))
+
+
+async def test_a_private_thread_reaches_the_bot_only_as_a_member_or_a_moderator(
+    run_client: StartClient, emulator: DiscordEmulator
+) -> None:
+    """resources/channel.mdx: a private thread "is only viewable by those invited and those with the
+    MANAGE_THREADS permission"; topics/threads.mdx: the gateway syncs only the threads an app may
+    view, and sends THREAD_CREATE when the app is added to one."""
+    general, bot_id = emulator.channel("general"), emulator.world.bot.id
+    perms.overwrite(general, bot_id, perms.MEMBER, deny=perms.MANAGE_THREADS)
+    before = await emulator.start_thread("alice", "general", "before the bot", private=True)
+    bot = ThreadClient()
+    await run_client(bot, bot.ready_event)
+    guild = bot.get_guild(int(emulator.guild_id))
+    assert guild is not None and guild.get_thread(int(before.id)) is None  # not in GUILD_CREATE
+    hidden = await emulator.start_thread("alice", "general", "hidden", private=True)
+    await emulator.say("alice", hidden.id, "not for the bot")
+    await emulator.update_thread(hidden.id, name="still hidden", by="alice")
+    public = await emulator.start_thread("alice", "general", "public")
+    await emulator.say("alice", public.id, "for everyone")
+    await bot.wait_for_events(lambda ev: any(m.content == "for everyone" for m in _events(bot, "message")))
+    assert [t.id for t in _events(bot, "thread_create")] == [int(public.id)]
+    assert [t.id for t in _events(bot, "thread_update")] == []
+    assert not any(m.content == "not for the bot" for m in _events(bot, "message"))
+    with pytest.raises(discord.Forbidden) as read:
+        await bot.http.logs_from(int(hidden.id), 10)
+    with pytest.raises(discord.Forbidden) as join:
+        await bot.http.join_thread(int(hidden.id))  # it cannot see the thread to join it
+    assert read.value.code == join.value.code == 50001
+    listed = await emulator.thread_list_sync(["general"])
+    assert [t["id"] for t in listed["threads"]] == [public.id]
+
+    # alice adds the bot: THREAD_CREATE (then THREAD_MEMBERS_UPDATE), and it reads the thread
+    await emulator.add_to_thread(hidden.id, "bot", by="alice")
+    await bot.wait_for_events(lambda ev: guild.get_thread(int(hidden.id)) is not None)
+    thread = guild.get_thread(int(hidden.id))
+    assert thread is not None and thread.me is not None and thread.name == "still hidden"
+    await emulator.say("alice", hidden.id, "now the bot is in")
+    await bot.wait_for_events(lambda ev: any(m.content == "now the bot is in" for m in _events(bot, "message")))
+    assert [m.content async for m in thread.history()] == ["now the bot is in", "not for the bot"]
+
+    # with Manage Threads back, the bot is a moderator: every private thread reaches it
+    perms.overwrite(general, bot_id, perms.MEMBER, allow=0, deny=0)
+    await emulator.say("alice", before.id, "a moderator reads this")
+    await bot.wait_for_events(lambda ev: any(m.content == "a moderator reads this" for m in _events(bot, "message")))
+    assert [m["id"] async for m in _raw_history(bot, before.id)]
+
+
+async def _raw_history(bot: ThreadClient, channel_id: str) -> Any:
+    for message in await bot.http.logs_from(int(channel_id), 10):
+        yield message
+
+
+async def test_adding_a_member_to_a_thread_is_refused_as_discord_refuses(emulator: DiscordEmulator) -> None:
+    """Add Thread Member "Requires the ability to send messages in the thread. Also requires the
+    thread is not archived"; a private thread that is not ``invitable`` ("whether non-moderators can
+    add other non-moderators") takes new members from moderators only."""
+    thread = await emulator.start_thread("alice", "general", "plans", private=True)
+    with pytest.raises(APIError, match="Missing Access"):
+        await emulator.add_to_thread(thread.id, "carol", by="bob")  # bob cannot see it
+    await emulator.add_to_thread(thread.id, "bob", by="alice")
+    await emulator.add_to_thread(thread.id, "bob", by="alice")  # already a member: nothing more
+    assert meta(thread).members == {emulator.user("alice").id, emulator.user("bob").id}
+    await emulator.update_thread(thread.id, archived=True)
+    with pytest.raises(APIError, match="archived"):
+        await emulator.add_to_thread(thread.id, "carol", by="alice")
+    await emulator.update_thread(thread.id, archived=False)
+    meta(thread).invitable = False
+    with pytest.raises(APIError, match="Missing Permissions"):
+        await emulator.add_to_thread(thread.id, "carol", by="bob")
+    assert emulator.user("carol").id not in meta(thread).members
+
+
+async def test_threads_of_a_channel_the_bot_cannot_view_send_it_nothing_until_it_can(
+    bot: ThreadClient, emulator: DiscordEmulator
+) -> None:
+    """topics/threads.mdx: "The Gateway will only sync threads that the app has permission to view";
+    "When an app gains access to a channel ... the Gateway will send a Thread List Sync event"."""
+    await emulator.permissions.revoke("general", "VIEW_CHANNEL")
+    unseen = await emulator.start_thread("alice", "general", "while hidden")
+    await emulator.update_thread(unseen.id, name="renamed while hidden")
+    await emulator.permissions.reset("general")
+    await bot.wait_for_events(lambda ev: "THREAD_LIST_SYNC" in _events(bot, "socket"))
+    assert _events(bot, "thread_create") == [] and _events(bot, "thread_update") == []
+    guild = bot.get_guild(int(emulator.guild_id))
+    assert guild is not None
+    thread = guild.get_thread(int(unseen.id))
+    assert thread is not None and thread.name == "renamed while hidden"  # from the sync, as it is now

@@ -346,7 +346,6 @@ async def test_discord_private_archived_threads_are_read_or_their_absence_is_tol
 ) -> None:
     from bridge.emulators.discord import permissions as perms
     from bridge.emulators.discord.state import MANAGE_THREADS
-    from bridge.emulators.discord.threads import meta
 
     b, chat = setup.bridge, setup.chat
     discord = b.discord
@@ -375,12 +374,14 @@ async def test_discord_private_archived_threads_are_read_or_their_absence_is_tol
     secrets = discord.channel("secrets")
     perms.overwrite(secrets, bot, perms.MEMBER, deny=MANAGE_THREADS)
     joined = await discord.start_thread("alice", "secrets", "with the bot", private=True)
-    meta(joined).members.add(bot)
+    await discord.add_to_thread(joined.id, "bot", by="alice")
     await discord.say("alice", joined.id, "the bot may read this")
     hidden = await discord.start_thread("alice", "secrets", "without the bot", private=True)
-    await discord.say("alice", hidden.id, "the bot may not list this")
+    await discord.say("alice", hidden.id, "the bot may not list this")  # nor see: Discord sends it nothing
     for thread in (joined, hidden):
         await discord.update_thread(thread.id, archived=True)
+    await discord.say("alice", "secrets", "after the threads")
+    # hello ×2, the plans thread's 2, the joined thread's, "after the threads"
     await until(lambda: inbound.handled >= start + 6, what="every Discord event handled (not linked yet)")
     await chat.channels.create("secrets")
     who = Invocation(platform="discord", user=_discord_user(b, "alice"), is_admin=True, channel=b.dref("secrets"))
@@ -390,7 +391,8 @@ async def test_discord_private_archived_threads_are_read_or_their_absence_is_tol
     await backfill_jobs.request(chat, b.dref("secrets"), 10, who)
     await setup.finished(2)
     final = await setup.state(b.dref("secrets").key())
-    assert (final["status"], final["recorded"]) == ("done", "3"), final  # hello, the joined thread's root + reply
+    # hello, after the threads, the joined thread's root + reply
+    assert (final["status"], final["recorded"]) == ("done", "4"), final
     texts = [m.text for m in await core_messages(chat, "secrets")]
     assert "the bot may read this" in texts and "the bot may not list this" not in texts
     assert "private archived threads of #secrets the bot is not a member of" in final["left_out"]

@@ -31,6 +31,7 @@ emulator and read what was posted. All bodies and answers are JSON.
 - ``POST /_emulator/forum_posts``                  ``{user, forum, title, content}`` → thread + message
 - ``PATCH /_emulator/threads/{id}``                ``{archived?, locked?, name?}``
 - ``DELETE /_emulator/threads/{id}``
+- ``PUT /_emulator/threads/{id}/members/{user}``     ``{by}``: a person adds ``user`` (or ``bot``) to the thread
 - ``POST /_emulator/threads/sync``                 ``{channels}`` → the THREAD_LIST_SYNC sent
 - ``POST /_emulator/reactions``, ``GET /_emulator/reactions?channel=``: see ``reaction_routes.control_routes``
 - ``POST /_emulator/permissions``, ``GET /_emulator/permissions``, ``PUT /_emulator/roles/{role}``: grant and
@@ -92,6 +93,7 @@ class ControlRoutes:
             web.post(f"{p}/forum_posts", wrap(self.forum_post)),
             web.patch(f"{p}/threads/{{thread}}", wrap(self.update_thread)),
             web.delete(f"{p}/threads/{{thread}}", wrap(self.delete_thread)),
+            web.put(f"{p}/threads/{{thread}}/members/{{user}}", wrap(self.add_to_thread)),
         ]
 
     @staticmethod
@@ -317,6 +319,11 @@ class ControlRoutes:
 
     async def delete_thread(self, request: web.Request) -> web.Response:
         await self.emu.delete_thread(request.match_info["thread"])
+        return web.Response(status=204)
+
+    async def add_to_thread(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        await self.emu.add_to_thread(request.match_info["thread"], request.match_info["user"], by=str(body["by"]))
         return web.Response(status=204)
 
     async def thread_sync(self, request: web.Request) -> web.Response:

@@ -325,7 +325,7 @@ def message_shape(world: World) -> Filter:
         if not session.intents & needed:
             return None
         channel = world.channels.get(str(data.get("channel_id")))
-        if channel is not None and not permissions.in_channel(world, world.bot.id, channel) & permissions.VIEW_CHANNEL:
+        if channel is not None and not permissions.views(world, world.bot.id, channel):
             return None  # topics/permissions.mdx "Channel Visibility": a channel the bot cannot view sends it nothing
         if session.intents & INTENT_MESSAGE_CONTENT or is_dm or "content" not in data:
             return data

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import permissions
+from .channel_types import THREAD_ONLY
 from .state import Channel, Interaction, Member, Ping, Role, User, Webhook, World, iso_now
-from .threads import FORUM_FIELDS, THREAD_ONLY, active_threads, is_thread, thread_payload
+from .threads import FORUM_FIELDS, active_threads, is_thread, thread_payload
 
 
 def user(u: User) -> dict[str, Any]:
@@ -130,6 +132,7 @@ def guild_create(world: World, intents: int = INTENT_GUILD_PRESENCES) -> dict[st
     over 75k members, members and presences returned in this event will only contain your bot and
     users in voice channels" (the emulator has no voice channels: the bot alone)."""
     listed = world.members.values() if intents & INTENT_GUILD_PRESENCES else [world.members[world.bot.id]]
+    bot = world.bot.id
     return {
         "id": world.guild_id,
         "name": world.guild_name,
@@ -165,7 +168,9 @@ def guild_create(world: World, intents: int = INTENT_GUILD_PRESENCES) -> dict[st
         "unavailable": False,
         "members": [member(world, m) for m in listed],
         "channels": [channel(world, c) for c in world.guild_channels()],
-        "threads": [thread_payload(world, c) for c in active_threads(world)],
+        # topics/gateway-events.mdx, Guild Create: "All active threads in the guild that current
+        # user has permission to view"
+        "threads": [thread_payload(world, c) for c in active_threads(world) if permissions.views(world, bot, c)],
         "voice_states": [],
         "presences": [],
         "stage_instances": [],

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import api_errors as errors
+from .channel_types import PRIVATE_THREAD
 
 if TYPE_CHECKING:
     from .state import Channel, World
@@ -65,6 +66,7 @@ READ_MESSAGE_HISTORY = FLAGS["READ_MESSAGE_HISTORY"]
 MANAGE_MESSAGES = FLAGS["MANAGE_MESSAGES"]
 MANAGE_WEBHOOKS = FLAGS["MANAGE_WEBHOOKS"]
 ATTACH_FILES = FLAGS["ATTACH_FILES"]
+MANAGE_THREADS = FLAGS["MANAGE_THREADS"]
 NEED_SEND = FLAGS["MENTION_EVERYONE"] | FLAGS["SEND_TTS_MESSAGES"] | ATTACH_FILES | FLAGS["EMBED_LINKS"]
 """What denying SEND_MESSAGES implicitly denies ("Implicit Permissions")."""
 
@@ -161,9 +163,21 @@ def in_channel(world: World, user_id: str, channel: Channel) -> int:
         return ALL
     if not computed & VIEW_CHANNEL:
         return 0
+    if channel.type == PRIVATE_THREAD and user_id not in channel.thread.members and not computed & MANAGE_THREADS:
+        # resources/channel.mdx, channel types: a private thread "is only viewable by those invited
+        # and those with the MANAGE_THREADS permission" (topics/threads.mdx: "Private threads are
+        # only synced to you if you are a member or a moderator")
+        return 0
     if not computed & SEND_MESSAGES:
         computed &= ~NEED_SEND
     return computed
+
+
+def views(world: World, user_id: str, channel: Channel) -> bool:
+    """Whether ``user_id`` can see ``channel`` (what the gateway syncs to the bot: topics/permissions.mdx
+    "Channel Visibility"; a thread: topics/threads.mdx "The Gateway will only sync threads that the
+    app has permission to view")."""
+    return bool(in_channel(world, user_id, channel) & VIEW_CHANNEL)
 
 
 def require(world: World, user_id: str, channel: Channel, needed: int) -> None:

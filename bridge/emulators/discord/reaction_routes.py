@@ -104,7 +104,7 @@ def visible_reaction_shape(world: World) -> Filter:
 
     def shape(session: Session, data: dict[str, Any]) -> dict[str, Any] | None:
         channel = world.channels.get(str(data.get("channel_id")))
-        if channel is not None and not permissions.in_channel(world, world.bot.id, channel) & permissions.VIEW_CHANNEL:
+        if channel is not None and not permissions.views(world, world.bot.id, channel):
             return None
         return reaction_shape(session, data)
 

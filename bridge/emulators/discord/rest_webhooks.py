@@ -13,10 +13,11 @@ from aiohttp import web
 from . import api_errors as errors
 from . import interaction_deadlines, payloads, webhook_names
 from . import permissions as perms
+from .channel_types import THREAD_ONLY
 from .rest import JSON_BODY, body_of, no_content, reply
 from .service import EPHEMERAL, LOADING, Backend, check_content
 from .state import Channel, Interaction, Webhook
-from .threads import THREAD_ONLY, is_thread
+from .threads import is_thread
 from .uploads import take_files
 
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7

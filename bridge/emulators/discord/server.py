@@ -25,6 +25,7 @@ from bridge.emulators.network import NetworkFault, control_route
 
 from . import api_errors as errors
 from . import appcommands, payloads, rich
+from .channel_types import FORUM, MEDIA, PRIVATE_THREAD, PUBLIC_THREAD
 from .control import ControlRoutes
 from .gateway import Gateway
 from .gateway_chaos import GatewayChaos
@@ -42,7 +43,6 @@ from .rest_webhooks import TokenRoutes
 from .service import LOADING, Backend
 from .state import Channel, EmulatorConfig, Interaction, Ping, User, World
 from .thread_routes import ThreadRoutes
-from .threads import FORUM, MEDIA, PRIVATE_THREAD, PUBLIC_THREAD
 
 T = TypeVar("T")
 API_PREFIXES = ("/api/v10", "/api/v9")
@@ -452,6 +452,12 @@ class DiscordEmulator:
         return await self.backend.threads.update(
             self.channel(thread), actor_id=actor, archived=archived, locked=locked, name=name
         )
+
+    async def add_to_thread(self, thread: str, user: str, *, by: str) -> None:
+        """Person ``by`` adds ``user`` (a username, or ``"bot"``) to ``thread`` (Add Thread Member: the
+        bot added gets THREAD_CREATE and THREAD_MEMBERS_UPDATE, see ``threads.Threads.add_member``)."""
+        added = self.world.bot.id if user == "bot" else self.user(user).id
+        await self.backend.threads.add_member(self.channel(thread), added, actor_id=self.user(by).id)
 
     async def delete_thread(self, thread: str) -> None:
         """A moderator deletes a thread (``THREAD_DELETE``)."""

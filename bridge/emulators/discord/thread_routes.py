@@ -21,10 +21,11 @@ from aiohttp import web
 from . import api_errors as errors
 from . import payloads
 from . import permissions as perms
+from .channel_types import PRIVATE_THREAD, THREAD_ONLY
 from .rest import body_of, no_content, reply
 from .service import Backend
 from .state import MANAGE_THREADS, Channel
-from .threads import PRIVATE_THREAD, THREAD_ONLY, is_thread, meta, thread_archived, thread_payload
+from .threads import is_thread, meta, thread_payload
 
 
 class ThreadRoutes:
@@ -190,10 +191,7 @@ class ThreadRoutes:
 
     async def join(self, request: web.Request) -> web.Response:
         thread = self.b.channel(request.match_info["channel_id"])
-        m = meta(thread)
-        if m.archived:
-            raise thread_archived()
-        m.members.add(self.world.bot.id)
+        await self.threads.add_member(thread, self.world.bot.id, actor_id=self.world.bot.id)
         return no_content()
 
 

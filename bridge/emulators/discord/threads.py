@@ -20,6 +20,13 @@ DELETE / LIST_SYNC), topics/opcodes-and-status-codes.mdx (error codes).
   archived thread fails (50083); deleting them works.
 - THREAD_CREATE carries ``newly_created`` when a thread is created; THREAD_DELETE carries
   ``id, guild_id, parent_id, type``; THREAD_LIST_SYNC ``guild_id, channel_ids, threads, members``.
+- "The Gateway will only sync threads that the app has permission to view" (topics/threads.mdx,
+  "Details about Thread Access and Syncing"): a thread in a channel the bot cannot view, or a
+  private thread it is not a member of without MANAGE_THREADS (``permissions.in_channel``), sends
+  it no THREAD_* event. "Whenever a user is added to a private thread, the Gateway also sends a
+  Thread Create event", also to a moderator and for any thread (same section); THREAD_MEMBERS_UPDATE
+  is sent to the bot when it is the one added (topics/gateway-events.mdx: without GUILD_MEMBERS
+  "this event will only be sent if the current user was added to or removed from the thread").
 """
 
 from __future__ import annotations
@@ -29,6 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import api_errors as errors
 from . import permissions
+from .channel_types import (
+    ANNOUNCEMENT,
+    ANNOUNCEMENT_THREAD,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
+    TEXT,
+    THREAD_ONLY,
+    THREAD_TYPES,
+)
 from .state import (
     CREATE_PRIVATE_THREADS,
     CREATE_PUBLIC_THREADS,
@@ -43,11 +59,6 @@ if TYPE_CHECKING:
 
     from .service import Backend
 
-TEXT, ANNOUNCEMENT, FORUM, MEDIA = 0, 5, 15, 16
-THREAD_ONLY = frozenset({FORUM, MEDIA})
-"""Forum and media channels: their posts are threads; they take no messages of their own."""
-ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 10, 11, 12
-THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
 HAS_THREAD = 1 << 5
 ARCHIVE_DURATIONS = frozenset({60, 1440, 4320, 10080})
 
@@ -169,6 +180,14 @@ class Threads:
         """``user_id``'s permissions in ``channel`` (a thread: its parent's overwrites)."""
         permissions.require(self.world, user_id, channel, bit)
 
+    def bot_sees(self, thread: Channel) -> bool:
+        """Whether the gateway syncs ``thread`` to the bot (see the module's docstring)."""
+        return permissions.views(self.world, self.world.bot.id, thread)
+
+    async def _dispatch(self, event: str, thread: Channel, data: dict[str, Any]) -> None:
+        if self.bot_sees(thread):
+            await self.b.gateway.dispatch(event, data)
+
     # -- creating --------------------------------------------------------------------------------
     async def _open(
         self, parent: Channel, *, thread_id: str, name: str, kind: int, owner_id: str, duration: int, invitable: bool
@@ -177,7 +196,7 @@ class Threads:
         thread.thread = ThreadMeta(owner_id, auto_archive_duration=duration, invitable=invitable)
         thread.thread.members.add(owner_id)
         self.world.channels[thread.id] = thread
-        await self.b.gateway.dispatch("THREAD_CREATE", {**thread_payload(self.world, thread), "newly_created": True})
+        await self._dispatch("THREAD_CREATE", thread, {**thread_payload(self.world, thread), "newly_created": True})
         self.b.notifier.poke()
         return thread
 
@@ -295,21 +314,48 @@ class Threads:
         if archived is not None and bool(archived) != m.archived:
             m.archived = bool(archived)
             m.archive_timestamp = iso_now()
-        await self.b.gateway.dispatch("THREAD_UPDATE", thread_payload(self.world, thread))
+        await self._dispatch("THREAD_UPDATE", thread, thread_payload(self.world, thread))
         self.b.notifier.poke()
         return thread
 
     async def delete(self, thread: Channel, *, actor_id: str) -> None:
         """``DELETE /channels/{thread id}`` (needs MANAGE_THREADS): the thread and its messages go."""
         self._need(actor_id, MANAGE_THREADS, thread)
+        seen = self.bot_sees(thread)
         del self.world.channels[thread.id]
         event = {"id": thread.id, "guild_id": thread.guild_id, "parent_id": thread.parent_id, "type": thread.type}
-        await self.b.gateway.dispatch("THREAD_DELETE", event)
+        if seen:
+            await self.b.gateway.dispatch("THREAD_DELETE", event)
         self.b.notifier.poke()
+
+    async def add_member(self, thread: Channel, user_id: str, *, actor_id: str) -> None:
+        """``PUT /channels/{thread id}/thread-members/{user id}`` (resources/channel.mdx "Add Thread
+        Member": "Requires the ability to send messages in the thread. Also requires the thread is
+        not archived"), or the bot joining itself (``@me``, "Join Thread": not archived). A member of
+        a private thread may add others only while it is ``invitable`` (else MANAGE_THREADS)."""
+        m = meta(thread)
+        if actor_id != user_id:
+            self._need(actor_id, permissions.to_send(thread), thread)
+            if thread.type == PRIVATE_THREAD and not m.invitable:
+                self._need(actor_id, MANAGE_THREADS, thread)
+        else:
+            self._need(actor_id, permissions.VIEW_CHANNEL, thread)
+        if m.archived:
+            raise thread_archived()
+        if user_id in m.members:
+            return
+        m.members.add(user_id)
+        if user_id != self.world.bot.id:
+            return  # THREAD_MEMBERS_UPDATE for others needs GUILD_MEMBERS, which the emulator does not grant
+        await self.b.gateway.dispatch("THREAD_CREATE", thread_payload(self.world, thread))
+        member = {"id": thread.id, "user_id": user_id, "join_timestamp": iso_now(), "flags": 0}
+        event = {"id": thread.id, "guild_id": thread.guild_id, "member_count": min(len(m.members), 50),
+                 "added_members": [member]}  # fmt: skip
+        await self.b.gateway.dispatch("THREAD_MEMBERS_UPDATE", event)
 
     async def list_sync(self, channel_ids: list[str]) -> dict[str, Any]:
         """THREAD_LIST_SYNC for ``channel_ids`` (sent when the bot gains access to those channels)."""
-        threads = [t for t in self.active() if t.parent_id in channel_ids]
+        threads = [t for t in self.active() if t.parent_id in channel_ids and self.bot_sees(t)]
         members = [
             {"id": t.id, "user_id": self.world.bot.id, "join_timestamp": meta(t).create_timestamp, "flags": 0}
             for t in threads
@@ -338,7 +384,7 @@ class Threads:
                 raise thread_archived()
             m.archived = False
             m.archive_timestamp = iso_now()
-            await self.b.gateway.dispatch("THREAD_UPDATE", thread_payload(self.world, channel))
+            await self._dispatch("THREAD_UPDATE", channel, thread_payload(self.world, channel))
         m.members.add(author_id)
 
     def counted(self, channel: Channel, delta: int) -> None:
