@@ -28,6 +28,12 @@ class ThreadClient(RecordingClient):
     async def on_socket_event_type(self, event_type: str) -> None:
         self._record("socket", event_type)
 
+    async def on_thread_join(self, thread: discord.Thread) -> None:
+        self._record("thread_join", thread)
+
+    async def on_thread_member_join(self, member: discord.ThreadMember) -> None:
+        self._record("thread_member_join", member)
+
 
 @pytest.fixture
 async def bot(run_client: StartClient) -> ThreadClient:
@@ -238,3 +244,26 @@ async def test_threads_of_a_channel_the_bot_cannot_view_send_it_nothing_until_it
     assert guild is not None
     thread = guild.get_thread(int(unseen.id))
     assert thread is not None and thread.name == "renamed while hidden"  # from the sync, as it is now
+
+
+async def test_thread_members_update_reaches_the_bot_for_others_only_with_guild_members(
+    bot: ThreadClient, run_client: StartClient, emulator: DiscordEmulator
+) -> None:
+    """topics/gateway-events.mdx, Thread Members Update: "If the current user does not have the
+    GUILD_MEMBERS Gateway Intent, then this event will only be sent if the current user was added to
+    or removed from the thread"."""
+    intents = discord.Intents.default()
+    intents.members = True
+    members = ThreadClient(intents=intents)
+    await run_client(members, members.ready_event)
+    thread = await emulator.start_thread("alice", "general", "plans")
+    await emulator.add_to_thread(thread.id, "bob", by="alice")
+    await members.wait_for_events(lambda ev: bool(_events(members, "thread_member_join")))
+    assert [m.id for m in _events(members, "thread_member_join")] == [int(emulator.user("bob").id)]
+    await emulator.add_to_thread(thread.id, "bot", by="alice")
+    for client in (bot, members):
+        await client.wait_for_events(lambda ev, c=client: bool(_events(c, "thread_join")))
+    assert _events(bot, "thread_member_join") == []  # bob's came only with the intent
+    guild = bot.get_guild(int(emulator.guild_id))
+    joined = guild.get_thread(int(thread.id)) if guild is not None else None
+    assert joined is not None and joined.me is not None

@@ -44,6 +44,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from . import payloads, permissions
+from .intents import INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES, INTENT_MESSAGE_CONTENT
 from .state import World
 
 _log = logging.getLogger(__name__)
@@ -56,9 +57,6 @@ SESSION_ENDING_CLOSES = (4007, 4009)
 FAULTS = ("reconnect", "invalid_resumable", "invalid_session", "close_4000", "close_4009", "zombie")
 """What :meth:`Gateway.fault` can do to the live connections (see the module docstring)."""
 
-INTENT_GUILD_MESSAGES = 1 << 9
-INTENT_DIRECT_MESSAGES = 1 << 12
-INTENT_MESSAGE_CONTENT = 1 << 15
 
 Filter = Callable[["Session", dict[str, Any]], dict[str, Any] | None]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import permissions
 from .channel_types import THREAD_ONLY
+from .intents import INTENT_GUILD_PRESENCES
 from .state import Channel, Interaction, Member, Ping, Role, User, Webhook, World, iso_now
 from .threads import FORUM_FIELDS, active_threads, is_thread, thread_payload
 
@@ -121,9 +122,6 @@ def channel(world: World, c: Channel) -> dict[str, Any]:
         "rate_limit_per_user": 0,
         **(FORUM_FIELDS if c.type in THREAD_ONLY else {}),
     }
-
-
-INTENT_GUILD_PRESENCES = 1 << 8
 
 
 def guild_create(world: World, intents: int = INTENT_GUILD_PRESENCES) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from aiohttp import web
 from . import api_errors as errors
 from . import payloads
 from . import permissions as perms
+from .intents import INTENT_GUILD_MEMBERS
 from .rest import reply
 from .state import Channel, Member, Role
 
@@ -182,9 +183,6 @@ class PermissionControl:
             "overwrites": [o.payload() for o in chan.overwrites.values()],
         }
 
-
-INTENT_GUILD_MEMBERS = 1 << 1
-"""events/gateway.mdx "List of Intents": GUILD_MEMBER_ADD/UPDATE/REMOVE."""
 
 GATEWAY_ONLY = (
     "joined_at",

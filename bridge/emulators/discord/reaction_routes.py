@@ -32,14 +32,13 @@ from aiohttp import web
 from . import api_errors as errors
 from . import payloads, permissions
 from .gateway import Filter, Session
+from .intents import INTENT_DIRECT_MESSAGE_REACTIONS, INTENT_GUILD_MESSAGE_REACTIONS
 
 if TYPE_CHECKING:
     from .server import DiscordEmulator
     from .service import Backend
     from .state import World
 
-INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
-INTENT_DIRECT_MESSAGE_REACTIONS = 1 << 13
 ADD_REACTIONS = 1 << 6
 READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_MESSAGES = 1 << 13

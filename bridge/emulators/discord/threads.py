@@ -45,6 +45,7 @@ from .channel_types import (
     THREAD_ONLY,
     THREAD_TYPES,
 )
+from .intents import INTENT_GUILD_MEMBERS
 from .state import (
     CREATE_PRIVATE_THREADS,
     CREATE_PUBLIC_THREADS,
@@ -345,13 +346,19 @@ class Threads:
         if user_id in m.members:
             return
         m.members.add(user_id)
-        if user_id != self.world.bot.id:
-            return  # THREAD_MEMBERS_UPDATE for others needs GUILD_MEMBERS, which the emulator does not grant
-        await self.b.gateway.dispatch("THREAD_CREATE", thread_payload(self.world, thread))
+        bot = user_id == self.world.bot.id
+        if bot:
+            await self.b.gateway.dispatch("THREAD_CREATE", thread_payload(self.world, thread))
+        elif not self.bot_sees(thread):
+            return
         member = {"id": thread.id, "user_id": user_id, "join_timestamp": iso_now(), "flags": 0}
         event = {"id": thread.id, "guild_id": thread.guild_id, "member_count": min(len(m.members), 50),
                  "added_members": [member]}  # fmt: skip
-        await self.b.gateway.dispatch("THREAD_MEMBERS_UPDATE", event)
+
+        def members_intent(session: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+            return data if bot or session.intents & INTENT_GUILD_MEMBERS else None
+
+        await self.b.gateway.dispatch("THREAD_MEMBERS_UPDATE", event, shape=members_intent)
 
     async def list_sync(self, channel_ids: list[str]) -> dict[str, Any]:
         """THREAD_LIST_SYNC for ``channel_ids`` (sent when the bot gains access to those channels)."""
