@@ -30,7 +30,7 @@ from bridge.runtime import Runtime, open_runtime
 from bridge.store import keys
 from bridge.store.connection import blocking_client
 
-log = logging.getLogger("bridge.app")
+log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
 STARTUP_WAIT_S = 30.0
 """How long ``run`` waits for the adapters to connect before going on without the missing ones."""

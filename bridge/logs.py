@@ -87,20 +87,23 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(out, ensure_ascii=False))
 
 
-LIBRARY_LOGGERS = ("discord", "slack_bolt", "slack_sdk", "bridge.slack.sdk", "aiohttp")
-"""At INFO but with ``-vv`` (their DEBUG lines carry whole payloads); ``bridge.slack.sdk`` is the
-logger the Slack adapter hands to slack-bolt and slack_sdk."""
+SLACK_SDK_LOGGER = "bridge.adapters.slack.sdk"
+"""The logger the Slack adapter hands to slack-bolt and slack_sdk (their own lines)."""
+LIBRARY_LOGGERS = ("discord", "slack_bolt", "slack_sdk", SLACK_SDK_LOGGER, "aiohttp")
+"""At INFO but with ``-vv`` (their DEBUG lines carry whole payloads). Every other logger of the
+bridge is named for its module (``logging.getLogger(__name__)``); ``bridge.drops`` is the one
+channel named for what it carries: every inbound event that did not cross, with its reason."""
 _DROP = (
     ("discord.client", "voice will NOT be supported"),
     ("slack_bolt", "`token` will be unused"),
     ("slack_bolt", "`token` (or SLACK_BOT_TOKEN env variable) will be ignored"),
-    ("bridge.slack.sdk", "`token` will be unused"),
-    ("bridge.slack.sdk", "`token` (or SLACK_BOT_TOKEN env variable) will be ignored"),
+    (SLACK_SDK_LOGGER, "`token` will be unused"),
+    (SLACK_SDK_LOGGER, "`token` (or SLACK_BOT_TOKEN env variable) will be ignored"),
 )
 _ONE_LINE = (
     ("discord.client", "Attempting a reconnect in"),
     ("slack_sdk.socket_mode", "Failed to connect"),
-    ("bridge.slack.sdk", "Failed to connect"),
+    (SLACK_SDK_LOGGER, "Failed to connect"),
 )
 
 

@@ -21,7 +21,7 @@ from bridge.store.connection import RedisClient, connect, redacted
 from bridge.store.datadir import DataDirServer, open_server
 from bridge.store.embedded import COMPACT_ARGS, EmbeddedRedis
 
-log = logging.getLogger("bridge.runtime")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -45,7 +45,7 @@ from bridge.store.connection import RedisClient
 if TYPE_CHECKING:
     from bridge.core.chat import Chat
 
-log = logging.getLogger("bridge.backfill")
+log = logging.getLogger(__name__)
 
 MAX_BACKFILL = 10_000
 """The largest N of one ``link --backfill``. Slack allows about 50 ``conversations.history`` calls a

@@ -33,7 +33,7 @@ from bridge.store.connection import RedisClient as Redis
 from bridge.store.reindex import ensure_search
 from bridge.store.scripts import Scripts
 
-log = logging.getLogger("bridge.core")
+log = logging.getLogger(__name__)
 
 
 async def _adopt_top_counters(redis: Redis) -> None:

@@ -15,7 +15,7 @@ from bridge.core.context import CoreContext
 from bridge.store import keys
 from bridge.store.connection import RedisClient as Redis
 
-log = logging.getLogger("bridge.notify")
+log = logging.getLogger(__name__)
 HISTORY_AGE_MS = 10 * 60_000
 """A message recorded this much later than it was said is history, not news: a backfill or an
 import records messages with their original ``ts``, while everything posted live (a gateway

@@ -45,7 +45,7 @@ from bridge.store import keys, replication
 from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
 
-log = logging.getLogger("bridge.mirror.delivery")
+log = logging.getLogger(__name__)
 
 DeadHook = Callable[[ChannelRef, dict[str, str], str], Awaitable[None]]
 """``on_dead(destination, job, error)`` after a job went to the dead-letter stream."""

@@ -28,7 +28,7 @@ from bridge.store import keys
 from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
 
-log = logging.getLogger("bridge.mirror.router")
+log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str]]
 

@@ -43,7 +43,7 @@ from bridge.store import keys
 from bridge.store.connection import RedisClient, blocking_client, connect
 from bridge.store.scripts import Scripts
 
-log = logging.getLogger("bridge.mirror.worker")
+log = logging.getLogger(__name__)
 
 STALLED = "no backlog refresh"
 COUNTERS = ("log_entries_routed", "jobs_enqueued", "unroutable", "no_adapter", "redis_errors")

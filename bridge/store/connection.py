@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 from bridge.store import sentinel
 
-log = logging.getLogger("bridge.store")
+log = logging.getLogger(__name__)
 
 RedisClient: TypeAlias = Any
 """A ``redis.asyncio.Redis`` built by :func:`connect` (``decode_responses=True``). redis-py's type hints

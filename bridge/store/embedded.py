@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bridge.errors import StoreError
 
-log = logging.getLogger("bridge.store.embedded")
+log = logging.getLogger(__name__)
 
 DEFAULT_SERVER = "redis-server"
 DEFAULT_MODULE = "/usr/lib/redis/modules/redisearch.so"

@@ -63,7 +63,7 @@ def test_json_lines_carry_level_logger_message_and_the_traceback(captured: io.St
 def test_library_notes_are_dropped_and_reconnect_tracebacks_are_one_line(captured: io.StringIO) -> None:
     logs.configure(stream=captured)
     logging.getLogger("discord.client").warning("PyNaCl is not installed, voice will NOT be supported")
-    logging.getLogger("bridge.slack.sdk").warning("As you gave `client` as well, `token` will be unused.")
+    logging.getLogger(logs.SLACK_SDK_LOGGER).warning("As you gave `client` as well, `token` will be unused.")
     logging.getLogger("discord.http").debug("not shown without -vv")
     try:
         raise ConnectionError("503 from the gateway")

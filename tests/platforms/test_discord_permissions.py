@@ -53,7 +53,7 @@ async def test_link_refuses_with_the_missing_permission_named(chat: Chat, redis_
 async def test_a_permission_removed_later_holds_the_room_until_it_is_back(
     chat: Chat, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bridge.discord.admin")
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.discord.admin_alerts")
     async with both_sides(chat, redis_url) as b:
         emu, guild = b.discord, b.discord.guild_id
         general, random = emu.channel("general"), emu.channel("random")

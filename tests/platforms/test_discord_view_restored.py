@@ -105,7 +105,7 @@ async def test_the_bot_losing_then_regaining_the_role_that_lets_it_view(
         await emu.permissions.grant("general", "VIEW_CHANNEL", who="Moderators")
         await emu.permissions.revoke("general", "VIEW_CHANNEL", who="@everyone")  # only Moderators view
         assert emu.permissions.of("general") & VIEW_CHANNEL
-        with caplog.at_level(logging.WARNING, logger="bridge.discord"):
+        with caplog.at_level(logging.WARNING, logger="bridge.adapters.discord"):
             expected = await _hidden_then_back(b, hide, show)
         assert any("can no longer view this channel" in r.getMessage() for r in caplog.records)
         assert any("I need View Channel in #general" in r.getMessage() for r in caplog.records)  # admins told

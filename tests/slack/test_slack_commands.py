@@ -211,7 +211,7 @@ async def test_crashing_command_is_answered_and_logged(bridge: SlackBridge, capl
             name: getattr(bridge.chat, name) for name in ("find_username", "channel_for", "resolve_user")
         },
     )
-    with caplog.at_level(logging.ERROR, logger="bridge.slack"):
+    with caplog.at_level(logging.ERROR, logger="bridge.adapters.slack"):
         text = await bridge.answer("bob", "general", "channels")
     assert text.startswith("Sorry, something went wrong on our side (ref `")
     ref = text.split("`")[1]

@@ -29,7 +29,7 @@ from bridge.core.ports import ChannelRef
 if TYPE_CHECKING:
     from .webhooks import WebhookStore
 
-log = logging.getLogger("bridge.discord.admin")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import discord
 
 from .webhook_limits import RateGate, Throttled, rate_limit_of
 
-log = logging.getLogger("bridge.discord.ratelimits")
+log = logging.getLogger(__name__)
 
 _DELIVERING: ContextVar[bool] = ContextVar("chatbridge_discord_delivering", default=False)
 

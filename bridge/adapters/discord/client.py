@@ -49,7 +49,7 @@ from .view_watch import ViewWatch
 from .webhook_limits import RateGate
 from .webhooks import WebhookStore
 
-log = logging.getLogger("bridge.discord")
+log = logging.getLogger(__name__)
 
 
 DISPATCH_KINDS = {

@@ -21,7 +21,7 @@ from discord import app_commands
 
 from bridge.core.commands.registry import ArgSpec, CommandSpec
 
-log = logging.getLogger("bridge.discord.commands")
+log = logging.getLogger(__name__)
 MAX_SUBCOMMANDS = 25
 
 Runner = Callable[[discord.Interaction, str, Mapping[str, str | int | None]], Awaitable[None]]

@@ -44,7 +44,7 @@ from bridge.core.ports import ChannelRef, HistoryMessage, HistoryRead, Platform,
 from bridge.errors import HistoryError
 from bridge.formatting.thread_text import thread_root_text
 
-log = logging.getLogger("bridge.discord.history")
+log = logging.getLogger(__name__)
 ARCHIVED_LISTED = 1_000
 """Archived threads looked at per list and backfill (Discord lists them 100 a call, newest archived first)."""
 

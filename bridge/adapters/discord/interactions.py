@@ -26,7 +26,7 @@ from .config import DiscordConfig
 from .member_names import platform_user
 from .text import split, to_discord
 
-log = logging.getLogger("bridge.discord.commands")
+log = logging.getLogger(__name__)
 NO_PINGS = discord.AllowedMentions.none()
 APOLOGY = "Sorry, something went wrong on our side; it has been logged."
 

@@ -28,7 +28,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import PlatformUser
 from bridge.store import keys
 
-log = logging.getLogger("bridge.discord.members")
+log = logging.getLogger(__name__)
 TTL_S = 6 * 3600
 MISS_TTL_S = 600
 

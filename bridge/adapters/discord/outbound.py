@@ -50,7 +50,7 @@ from .thread_places import THREAD_ARCHIVED, Placement, Threads
 from .webhook_limits import RateGate, Throttled
 from .webhooks import WebhookStore
 
-log = logging.getLogger("bridge.discord.outbound")
+log = logging.getLogger(__name__)
 UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, REQUEST_TOO_LARGE, INVALID_FORM = 10015, 10008, 40005, 50035
 MISSING = discord.utils.MISSING
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from bridge.errors import DeliveryError
 from .admin_alerts import AdminAlerts, Problem
 from .channel_permissions import fix_hint, granted_in, missing, sentence
 
-log = logging.getLogger("bridge.discord.permissions")
+log = logging.getLogger(__name__)
 MISSING_ACCESS, MISSING_PERMISSIONS = 50001, 50013
 """topics/opcodes-and-status-codes.mdx, JSON error codes (HTTP 403)."""
 KIND = "missing_permissions"

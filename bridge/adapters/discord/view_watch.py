@@ -43,7 +43,7 @@ from .catch_up import CatchUp
 from .channel_permissions import granted_in
 from .invite import VIEW_CHANNEL
 
-log = logging.getLogger("bridge.discord.view")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

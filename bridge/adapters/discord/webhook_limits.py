@@ -37,7 +37,7 @@ from typing import Any
 
 import aiohttp
 
-log = logging.getLogger("bridge.discord.ratelimits")
+log = logging.getLogger(__name__)
 
 
 class Throttled(Exception):

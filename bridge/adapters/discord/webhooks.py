@@ -21,7 +21,7 @@ from bridge.errors import DeliveryError
 from .admin_alerts import AdminAlerts, Problem
 from .webhook_limits import RateGate
 
-log = logging.getLogger("bridge.discord.webhooks")
+log = logging.getLogger(__name__)
 MAX_WEBHOOKS = 30007
 """topics/opcodes-and-status-codes.mdx: 30007 "Maximum number of webhooks reached (15)"."""
 HOLD_S = 300.0

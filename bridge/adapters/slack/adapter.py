@@ -30,7 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge import metrics
+from bridge import logs, metrics
 from bridge.adapters.file_transfer import FileHub
 from bridge.adapters.linkstate import LinkState, Reconnect
 from bridge.adapters.slack.catch_up import LastSeen, SlackCatchUp
@@ -52,7 +52,7 @@ from bridge.core.ports import PlatformUser
 from bridge.errors import ConfigError
 from bridge.health import PartHealth
 
-log = logging.getLogger("bridge.slack")
+log = logging.getLogger(__name__)
 
 
 MESSAGE_SUBTYPE_KINDS = {"message_changed": "edit", "message_deleted": "delete", "file_share": "file"}
@@ -182,7 +182,7 @@ class SlackAdapter:
             client=self.client,
             signing_secret=secrets.signing_secret or "",
             process_before_response=True,
-            logger=self._log.getChild("sdk"),  # slack-bolt's and slack_sdk's own lines (INFO, see bridge.logs)
+            logger=logging.getLogger(logs.SLACK_SDK_LOGGER),  # slack-bolt's and slack_sdk's own lines
         )
         self.app.command(config.command)(self.commands.on_command)
         self.membership = MembershipEvents(

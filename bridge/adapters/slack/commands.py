@@ -24,7 +24,7 @@ from bridge.adapters.slack.directory import ChatPort, Directory
 from bridge.adapters.slack.inbound import convert_text
 from bridge.core.ports import ChannelRef, Invocation, Reply
 
-log = logging.getLogger("bridge.slack")
+log = logging.getLogger(__name__)
 
 RESPONSE_PARTS = 5
 """Slack accepts at most five answers per ``response_url``."""

@@ -26,7 +26,7 @@ from bridge.core.ports import (
     Reply,
 )
 
-log = logging.getLogger("bridge.slack")
+log = logging.getLogger(__name__)
 
 
 class CommandsPort(Protocol):

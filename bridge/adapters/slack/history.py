@@ -37,7 +37,7 @@ from bridge.adapters.slack.inbound import RoomTraffic
 from bridge.core.ports import ChannelRef, HistoryMessage, HistoryRead, Platform
 from bridge.errors import HistoryError
 
-log = logging.getLogger("bridge.slack.history")
+log = logging.getLogger(__name__)
 
 PAGE = 200
 """Messages asked per call: Slack recommends no more than 200 (conversations.history, Pagination)."""

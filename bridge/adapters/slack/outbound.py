@@ -39,7 +39,7 @@ from bridge.formatting.thread_text import orphan_header
 if TYPE_CHECKING:
     from bridge.adapters.slack.reactions_relay import SlackReactions
 
-log = logging.getLogger("bridge.slack")
+log = logging.getLogger(__name__)
 SLACK_FILE_LIMIT = 1024 * 1024 * 1024
 """Slack's per-file limit (1 GB, Slack help "Upload files to Slack"); ``files.max_bytes`` caps lower."""
 

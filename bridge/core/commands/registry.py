@@ -21,7 +21,7 @@ from bridge.errors import InvalidInput, PermissionDenied, UserError
 if TYPE_CHECKING:
     from bridge.core.chat import Chat
 
-log = logging.getLogger("bridge.commands")
+log = logging.getLogger(__name__)
 
 ArgKind = Literal["word", "int", "channel", "user", "text"]
 ArgValue = str | int | None
