@@ -41,6 +41,7 @@ from bridge.core.ports import ChannelRef, HistorySource, Invocation
 from bridge.errors import Conflict, HistoryError, InvalidInput, UserError
 from bridge.store import keys
 from bridge.store.connection import RedisClient
+from bridge.tasks import TaskSet
 
 if TYPE_CHECKING:
     from bridge.core.chat import Chat
@@ -337,7 +338,7 @@ class _Progress:
         self.state_key = keys.backfill_state(fields.get("channel", ""))
         self.values: dict[str, str] = {}
         self.told = 0.0
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: TaskSet[None] = TaskSet()
 
     async def start(self) -> None:
         self.values = {"status": "running", "fetched": "0", "recorded": "0", "started_ms": str(self.now_ms())}
@@ -358,9 +359,7 @@ class _Progress:
 
     def _update(self, **values: str) -> None:
         self.values.update(values)
-        task = asyncio.get_running_loop().create_task(self._write())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.tasks.spawn(self._write())
 
     async def _write(self) -> None:
         with contextlib.suppress(RedisError):
@@ -372,5 +371,4 @@ class _Progress:
             await self.runner._tell(self.fields, line)
 
     async def flush(self) -> None:
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.tasks.drain()

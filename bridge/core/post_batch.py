@@ -24,6 +24,8 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
+from bridge.tasks import TaskSet
+
 BULK_BATCH = 200
 """Messages per post_many.lua call: big enough that the round trip and the call's own cost vanish,
 small enough that one call holds the server for only a few milliseconds."""
@@ -34,7 +36,7 @@ class PostBatcher:
         self.post = post
         self.post_many = post_many
         self._queue: list[tuple[str, asyncio.Future[tuple[str, str]]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: TaskSet[None] = TaskSet()
 
     async def run(self, args: str) -> tuple[str, str]:
         """(status, value) of one message's post (its POST_ARGS fields joined, see Messages): queued
@@ -63,9 +65,7 @@ class PostBatcher:
 
     def _start_flush(self) -> None:
         batch, self._queue = self._queue, []
-        task = asyncio.get_running_loop().create_task(self._flush_all(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._flush_all(batch))
 
     async def _flush_all(self, batch: list[tuple[str, asyncio.Future[tuple[str, str]]]]) -> None:
         """The queue, :data:`BULK_BATCH` posts a call, one call after the other (in queue order)."""

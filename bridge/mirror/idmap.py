@@ -21,6 +21,7 @@ from bridge.core.ports import ChannelRef
 from bridge.store import keys
 from bridge.store.connection import RedisClient
 from bridge.store.scripts import Scripts
+from bridge.tasks import TaskSet
 
 
 def decode_ids(raw: str | None) -> list[str]:
@@ -55,7 +56,7 @@ class ScriptBatcher:
         self.redis = redis
         self.script = script
         self._queue: list[tuple[list[str], asyncio.Future[Any]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: TaskSet[None] = TaskSet()
 
     async def run(self, args: list[str]) -> Any:
         loop = asyncio.get_running_loop()
@@ -70,15 +71,13 @@ class ScriptBatcher:
         already happened, so it is finished rather than dropped when the worker stops)."""
         if self._queue:
             self._start_flush()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.drain()
 
     def _start_flush(self) -> None:
         batch, self._queue = self._queue, []
         if not batch:
             return
-        task = asyncio.get_running_loop().create_task(self._flush(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._flush(batch))
 
     async def _flush(self, batch: list[tuple[list[str], asyncio.Future[Any]]]) -> None:
         if len(batch) == 1:  # nothing to share: a plain call (it reloads the script after NOSCRIPT)

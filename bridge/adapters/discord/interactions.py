@@ -21,6 +21,7 @@ import discord
 from bridge import formatting
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef, Invocation, Reply
+from bridge.tasks import TaskSet
 
 from .config import DiscordConfig
 from .member_names import platform_user
@@ -65,7 +66,7 @@ class CommandHandler:
     def __init__(self, *, chat: Chat, config: DiscordConfig) -> None:
         self.chat = chat
         self.config = config
-        self._running: set[asyncio.Task[Reply]] = set()
+        self._running: TaskSet[Reply] = TaskSet()
         """Commands in flight (a strong reference: a command whose answer failed still completes)."""
 
     async def complete(self, kind: str, prefix: str) -> list[str]:
@@ -79,9 +80,7 @@ class CommandHandler:
                 reply = Reply(text="chatbridge is not enabled in this server.", ok=False, error_code="forbidden")
                 await self._respond(interaction, reply, deferred=False)
                 return
-            task = asyncio.create_task(self._execute(interaction, name, args))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            task = self._running.spawn(self._execute(interaction, name, args))
             deferred = True  # defer_after 0: always defer
             budget = self.config.defer_after - interaction_age(interaction)
             if budget > 0:

@@ -38,6 +38,7 @@ import discord
 
 from bridge.core.chat import Chat
 from bridge.core.ports import ChannelRef
+from bridge.tasks import TaskSet
 
 from .catch_up import CatchUp
 from .channel_permissions import granted_in
@@ -71,7 +72,7 @@ class ViewWatch:
         """Linked Discord channel id → guild id, as last listed (``refresh``)."""
         self.hidden: dict[int, Hidden] = {}
         """Linked channels the bot cannot view, by channel id."""
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: TaskSet[None] = TaskSet()
 
     def summary(self) -> list[str]:
         """For /healthz: the linked channels the bot cannot view (what is said there waits in Discord)."""
@@ -116,9 +117,7 @@ class ViewWatch:
     def _restore(self, channel_id: int, hidden: Hidden) -> None:
         gate = asyncio.Event()  # closed: the room's live events wait for the catch-up
         self.gates[channel_id] = gate
-        task = asyncio.create_task(self._catch_up(channel_id, hidden, gate), name=f"discord-view-{channel_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._catch_up(channel_id, hidden, gate), name=f"discord-view-{channel_id}")
 
     async def _catch_up(self, channel_id: int, hidden: Hidden, gate: asyncio.Event) -> None:
         try:
@@ -129,10 +128,6 @@ class ViewWatch:
                 del self.gates[channel_id]
 
     async def close(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._tasks.cancel()
         for gate in self.gates.values():
             gate.set()

@@ -51,6 +51,7 @@ from bridge.core.chat import Chat
 from bridge.core.ports import PlatformUser
 from bridge.errors import ConfigError
 from bridge.health import PartHealth
+from bridge.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class SlackAdapter:
         self.app.event("reaction_removed")(self.reactions.on_reaction)
         self.app.error(self._on_error)
         self.app.use(self._seen)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: TaskSet[None] = TaskSet()
         self._socket: BridgeSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
@@ -283,14 +284,10 @@ class SlackAdapter:
 
     async def drain(self) -> None:
         """Wait for the slash commands still running."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(coro)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any], request: Any = None) -> None:
         """Bolt listener for ``message``: after a catch-up of its channel (order), the live path."""
