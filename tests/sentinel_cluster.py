@@ -123,11 +123,41 @@ class SentinelGroup:
 
     def primary_port(self) -> int | None:
         """The primary's port as the sentinels say it (the first that answers)."""
+        for port in self._named_primaries():
+            return port
+        return None
+
+    def _named_primaries(self) -> list[int]:
+        """The primary's port as each sentinel that answers names it."""
+        named = []
         for port in self.sentinel_ports:
             found = _ask(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
             if isinstance(found, list | tuple) and len(found) == 2:
-                return int(found[1])
-        return None
+                named.append(int(found[1]))
+        return named
+
+    def agreed_primary(self) -> int | None:
+        """The primary's port once every sentinel names the same node and it answers as a primary.
+        A sentinel leading a failover names the replica it promotes at once; the others, and a
+        failover the leader aborts and a later epoch redoes, follow only later."""
+        named = self._named_primaries()
+        if len(named) != len(self.sentinel_ports) or len(set(named)) != 1:
+            return None
+        info = _ask(named[0], "INFO", "replication")
+        return named[0] if isinstance(info, dict) and info.get("role") == "master" else None
+
+    def wait_agreed(self, timeout: float = 30.0) -> int:
+        """Wait until the sentinels agree on a primary that answers as one; its port."""
+        found: list[int] = []
+
+        def agreed() -> bool:
+            port = self.agreed_primary()
+            if port is not None:
+                found.append(port)
+            return port is not None
+
+        _wait(agreed, "sentinels agreeing on one primary", timeout)
+        return found[-1]
 
     def node_on(self, port: int) -> int:
         return next(i for i, node in enumerate(self.nodes) if node.port == port)
@@ -141,13 +171,12 @@ class SentinelGroup:
         return index
 
     def wait_promoted(self, old_port: int, timeout: float = 30.0) -> int:
-        """Wait until the sentinels name another primary and it answers as one; its port."""
+        """Wait until every sentinel names another primary and it answers as one; its port."""
         found: list[int] = []
 
         def promoted() -> bool:
-            port = self.primary_port()
-            info = _ask(port, "INFO", "replication") if port and port != old_port else None
-            if isinstance(info, dict) and info.get("role") == "master" and port is not None:
+            port = self.agreed_primary()
+            if port is not None and port != old_port:
                 found.append(port)
                 return True
             return False
