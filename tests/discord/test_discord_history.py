@@ -13,7 +13,7 @@ from discord_kit import RecordingClient
 from bridge.adapters.discord import history
 from bridge.emulators.discord import DiscordEmulator
 from bridge.emulators.discord import permissions as perms
-from bridge.emulators.discord.state import MANAGE_THREADS
+from bridge.emulators.discord.permissions import MANAGE_THREADS
 from bridge.emulators.discord.threads import meta
 
 

@@ -345,7 +345,7 @@ async def test_discord_private_archived_threads_are_read_or_their_absence_is_tol
     setup: Setup, caplog: pytest.LogCaptureFixture
 ) -> None:
     from bridge.emulators.discord import permissions as perms
-    from bridge.emulators.discord.state import MANAGE_THREADS
+    from bridge.emulators.discord.permissions import MANAGE_THREADS
 
     b, chat = setup.bridge, setup.chat
     discord = b.discord

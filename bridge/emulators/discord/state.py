@@ -18,19 +18,34 @@ from . import permissions
 
 DISCORD_EPOCH_MS = 1420070400000
 MAX_CONTENT = 2000
-MANAGE_CHANNELS = 1 << 4
-ADMINISTRATOR = 1 << 3
-DEFAULT_PERMISSIONS = 0x0000_0000_0007_CC40 | (0b1011 << 35)
-"""view, send, read history, embed, attach, add reactions, mention everyone, external emoji; create
-public/private threads, send in threads (before overwrites; topics/permissions.mdx bit values)"""
-MANAGE_THREADS = 1 << 34
-CREATE_PUBLIC_THREADS = 1 << 35
-CREATE_PRIVATE_THREADS = 1 << 36
-SEND_MESSAGES_IN_THREADS = 1 << 38
-THREAD_PERMISSIONS = CREATE_PUBLIC_THREADS | CREATE_PRIVATE_THREADS | SEND_MESSAGES_IN_THREADS
-"""discord-api-docs topics/permissions.mdx; every member may start and use threads by default."""
-BOT_PERMISSIONS = DEFAULT_PERMISSIONS | MANAGE_CHANNELS | (1 << 13) | (1 << 29) | MANAGE_THREADS
-"""+ manage messages, manage webhooks: what the bridge's invite URL asks for (its managed role)."""
+_FLAG = permissions.FLAGS
+DEFAULT_PERMISSIONS = sum(
+    _FLAG[name]
+    for name in (
+        "ADD_REACTIONS",
+        "VIEW_CHANNEL",
+        "SEND_MESSAGES",
+        "EMBED_LINKS",
+        "ATTACH_FILES",
+        "READ_MESSAGE_HISTORY",
+        "MENTION_EVERYONE",
+        "USE_EXTERNAL_EMOJIS",
+        "CREATE_PUBLIC_THREADS",
+        "CREATE_PRIVATE_THREADS",
+        "SEND_MESSAGES_IN_THREADS",
+    )
+)
+"""What @everyone has before overwrites: every member may talk, react, attach and start and use
+threads (topics/permissions.mdx)."""
+BOT_PERMISSIONS = (
+    DEFAULT_PERMISSIONS
+    | _FLAG["MANAGE_CHANNELS"]
+    | _FLAG["MANAGE_MESSAGES"]
+    | _FLAG["MANAGE_WEBHOOKS"]
+    | _FLAG["MANAGE_THREADS"]
+)
+"""+ manage channels, messages, webhooks and threads: what the bridge's invite URL asks for (its
+managed role)."""
 
 _USER_MENTION = re.compile(r"(?<!\\)<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"(?<!\\)<@&(\d+)>")
@@ -207,7 +222,7 @@ class World:
         self.emojis: list[dict[str, Any]] = []
         """The guild's custom emoji as GUILD_CREATE lists them (filled by ``reaction_routes.Reactions``)."""
         self.everyone_role = Role(self.guild_id, "@everyone", DEFAULT_PERMISSIONS)
-        self.admin_role = Role(self.ids.next(), "Moderators", DEFAULT_PERMISSIONS | MANAGE_CHANNELS, 1)
+        self.admin_role = Role(self.ids.next(), "Moderators", DEFAULT_PERMISSIONS | _FLAG["MANAGE_CHANNELS"], 1)
         self.bot_role = Role(self.ids.next(), config.bot_name, BOT_PERMISSIONS, 2)
         self.roles: dict[str, Role] = {r.id: r for r in (self.everyone_role, self.admin_role, self.bot_role)}
         self.owner_id = self.bot.id

@@ -24,7 +24,7 @@ from . import permissions as perms
 from .channel_types import PRIVATE_THREAD, THREAD_ONLY
 from .rest import body_of, no_content, reply
 from .service import Backend
-from .state import MANAGE_THREADS, Channel
+from .state import Channel
 from .threads import is_thread, meta, thread_payload
 
 
@@ -115,7 +115,7 @@ class ThreadRoutes:
         or a moderator"; List Active Guild Threads lists the threads "the current user can access"."""
         if thread.type != PRIVATE_THREAD or self.world.bot.id in meta(thread).members:
             return True
-        return bool(perms.in_channel(self.world, self.world.bot.id, thread) & MANAGE_THREADS)
+        return bool(perms.in_channel(self.world, self.world.bot.id, thread) & perms.MANAGE_THREADS)
 
     def _members(self, threads: list[Channel]) -> list[dict[str, Any]]:
         """ "a thread member object for each returned thread the current user has joined"."""
@@ -144,7 +144,7 @@ class ThreadRoutes:
     async def archived_private(self, request: web.Request) -> web.Response:
         """List Private Archived Threads: "Requires both the READ_MESSAGE_HISTORY and MANAGE_THREADS
         permissions"."""
-        return self._archived(request, lambda t: t.type == PRIVATE_THREAD, MANAGE_THREADS, joined=False)
+        return self._archived(request, lambda t: t.type == PRIVATE_THREAD, perms.MANAGE_THREADS, joined=False)
 
     async def archived_joined(self, request: web.Request) -> web.Response:
         """List Joined Private Archived Threads: the bot's own private archived threads, ordered by id;

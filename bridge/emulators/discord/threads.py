@@ -46,14 +46,7 @@ from .channel_types import (
     THREAD_TYPES,
 )
 from .intents import INTENT_GUILD_MEMBERS
-from .state import (
-    CREATE_PRIVATE_THREADS,
-    CREATE_PUBLIC_THREADS,
-    MANAGE_THREADS,
-    Channel,
-    World,
-    iso_now,
-)
+from .state import Channel, World, iso_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -208,7 +201,7 @@ class Threads:
         if parent.type not in (TEXT, ANNOUNCEMENT):
             raise wrong_channel_type()
         message = self.b.message(parent, message_id)
-        self._need(owner_id, CREATE_PUBLIC_THREADS, parent)
+        self._need(owner_id, permissions.CREATE_PUBLIC_THREADS, parent)
         if message_id in self.world.channels or "thread" in message:
             raise thread_already_created()
         kind = ANNOUNCEMENT_THREAD if parent.type == ANNOUNCEMENT else PUBLIC_THREAD
@@ -233,7 +226,8 @@ class Threads:
             raise wrong_channel_type()
         if kind not in THREAD_TYPES or (kind == PRIVATE_THREAD and parent.type != TEXT):
             raise errors.invalid_form_body("type", "BASE_TYPE_CHOICES", "Value must be one of {10, 11, 12}.")
-        self._need(owner_id, CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else CREATE_PUBLIC_THREADS, parent)
+        needed = permissions.CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else permissions.CREATE_PUBLIC_THREADS
+        self._need(owner_id, needed, parent)
         return await self._open(
             parent,
             thread_id=self.world.ids.next(),
@@ -258,7 +252,7 @@ class Threads:
         """A forum post: a public thread and its first message, which has the thread's id."""
         if forum.type not in THREAD_ONLY:
             raise wrong_channel_type()
-        self._need(owner_id, CREATE_PUBLIC_THREADS, forum)
+        self._need(owner_id, permissions.CREATE_PUBLIC_THREADS, forum)
         title = thread_name(name)
         thread_id = self.world.ids.next()
         self._check_content(message.get("content"))  # checked first: a bad post creates no thread
@@ -296,7 +290,7 @@ class Threads:
         """``PATCH /channels/{thread id}`` (topics/threads.mdx "Editing & Deleting Threads")."""
         m = meta(thread)
         perms = permissions.in_channel(self.world, actor_id, thread)
-        moderator = bool(perms & MANAGE_THREADS)
+        moderator = bool(perms & permissions.MANAGE_THREADS)
         owner = actor_id == m.owner_id
         if locked is not None and not moderator:
             raise errors.missing_permissions()
@@ -321,7 +315,7 @@ class Threads:
 
     async def delete(self, thread: Channel, *, actor_id: str) -> None:
         """``DELETE /channels/{thread id}`` (needs MANAGE_THREADS): the thread and its messages go."""
-        self._need(actor_id, MANAGE_THREADS, thread)
+        self._need(actor_id, permissions.MANAGE_THREADS, thread)
         seen = self.bot_sees(thread)
         del self.world.channels[thread.id]
         event = {"id": thread.id, "guild_id": thread.guild_id, "parent_id": thread.parent_id, "type": thread.type}
@@ -338,7 +332,7 @@ class Threads:
         if actor_id != user_id:
             self._need(actor_id, permissions.to_send(thread), thread)
             if thread.type == PRIVATE_THREAD and not m.invitable:
-                self._need(actor_id, MANAGE_THREADS, thread)
+                self._need(actor_id, permissions.MANAGE_THREADS, thread)
         else:
             self._need(actor_id, permissions.VIEW_CHANNEL, thread)
         if m.archived:
