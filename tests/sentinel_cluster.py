@@ -123,9 +123,7 @@ class SentinelGroup:
 
     def primary_port(self) -> int | None:
         """The primary's port as the sentinels say it (the first that answers)."""
-        for port in self._named_primaries():
-            return port
-        return None
+        return next(iter(self._named_primaries()), None)
 
     def _named_primaries(self) -> list[int]:
         """The primary's port as each sentinel that answers names it."""
@@ -145,19 +143,6 @@ class SentinelGroup:
             return None
         info = _ask(named[0], "INFO", "replication")
         return named[0] if isinstance(info, dict) and info.get("role") == "master" else None
-
-    def wait_agreed(self, timeout: float = 30.0) -> int:
-        """Wait until the sentinels agree on a primary that answers as one; its port."""
-        found: list[int] = []
-
-        def agreed() -> bool:
-            port = self.agreed_primary()
-            if port is not None:
-                found.append(port)
-            return port is not None
-
-        _wait(agreed, "sentinels agreeing on one primary", timeout)
-        return found[-1]
 
     def node_on(self, port: int) -> int:
         return next(i for i, node in enumerate(self.nodes) if node.port == port)
